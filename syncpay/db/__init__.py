@@ -1,0 +1,55 @@
+"""Storage: one async interface over SQLite (aiosqlite) and MySQL/MariaDB (aiomysql)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .base import Database, DatabaseError, DatabaseUnavailable, Row, Tx
+from .migrate import migrate
+from .mysql import MysqlDatabase
+from .queries import load_queries
+from .sqlite import SqliteDatabase
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+__all__ = [
+    "Database",
+    "DatabaseError",
+    "DatabaseUnavailable",
+    "Row",
+    "Tx",
+    "connect",
+    "migrate",
+    "tables_for",
+]
+
+
+def tables_for(settings: Settings) -> dict[str, str]:
+    """Table names that queries and migrations refer to as ``{key}``."""
+    return {"jobs": settings.db_queue_table}
+
+
+async def connect(
+    settings: Settings, *, create: bool = False, pool_size: int = 10, retry_for: float = 120.0
+) -> Database:
+    """Open the database named by the settings (``create``: make a missing MySQL database)."""
+    tables = tables_for(settings)
+    if settings.db_connection == "sqlite":
+        sqlite = SqliteDatabase(
+            settings.db_database, load_queries("sqlite", "?", tables), retry_for=retry_for
+        )
+        await sqlite.open()
+        return sqlite
+    mysql = MysqlDatabase(
+        load_queries("mysql", "%s", tables),
+        host=settings.db_host,
+        port=settings.db_port,
+        user=settings.db_username,
+        password=settings.db_password,
+        database=settings.db_database,
+        pool_size=pool_size,
+        retry_for=retry_for,
+    )
+    await mysql.open(create=create)
+    return mysql

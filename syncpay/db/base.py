@@ -1,0 +1,150 @@
+"""The storage interface every dialect implements.
+
+Callers speak in named queries (see ``queries.py``); a dialect only knows how to run
+them. Writes go through :meth:`Database.transact`, which runs a function inside one
+transaction and runs it again when the transaction broke for a reason that a retry
+cures (SQLite busy, a MySQL connection lost or a deadlock). A function given to
+``transact`` must therefore be safe to run twice: every write the queue makes is
+fenced (it checks who holds the job), which makes a repeated run a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
+from .queries import Query, QueryError
+
+T = TypeVar("T")
+Row = dict[str, Any]
+Params = Mapping[str, Any] | None
+
+log = logging.getLogger("syncpay.db")
+
+
+class DatabaseError(Exception):
+    """The database could not do what was asked; the message is fit for a user."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database stayed unreachable (or locked) for longer than we wait."""
+
+
+class Tx(ABC):
+    """One open transaction (or, outside ``transact``, one autocommit statement)."""
+
+    _after: list[Callable[[], None]] | None = None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once this transaction has committed (now, if autocommit)."""
+        if self._after is None:
+            callback()
+        else:
+            self._after.append(callback)
+
+    def _run_after_commit(self) -> None:
+        callbacks, self._after = self._after or [], None
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("after-commit callback failed")
+
+    @abstractmethod
+    async def fetch_all(self, name: str, params: Params = None) -> list[Row]: ...
+
+    async def fetch_one(self, name: str, params: Params = None) -> Row | None:
+        rows = await self.fetch_all(name, params)
+        return rows[0] if rows else None
+
+    async def fetch_value(self, name: str, params: Params = None) -> Any:
+        row = await self.fetch_one(name, params)
+        return None if row is None else next(iter(row.values()))
+
+    @abstractmethod
+    async def execute(self, name: str, params: Params = None) -> int:
+        """Run a statement; the number of rows it changed."""
+
+    @abstractmethod
+    async def insert(self, name: str, params: Params = None) -> int:
+        """Run an INSERT; the new row's id."""
+
+    @abstractmethod
+    async def insert_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """A multi-row INSERT of ``rows`` (chunked to the dialect's limits); rows written."""
+
+
+class Database(Tx):
+    """A connection (pool) to one database; also usable as an autocommit ``Tx``."""
+
+    dialect: ClassVar[str]
+    placeholder: ClassVar[str]
+
+    def __init__(self, queries: dict[str, Query], *, retry_for: float = 120.0) -> None:
+        self.queries = queries
+        self.retry_for = retry_for
+
+    def query(self, name: str) -> Query:
+        try:
+            return self.queries[name]
+        except KeyError:
+            raise QueryError(f"no query named {name!r} for {self.dialect}") from None
+
+    @abstractmethod
+    async def transact(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run ``fn`` in one write transaction, retrying it on transient failures."""
+
+    @abstractmethod
+    async def run_script(self, script: str) -> None:
+        """Run a migration's DDL statements."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    def is_transient(self, exc: BaseException) -> bool:
+        """Whether a retry of the whole transaction may succeed."""
+
+    async def execute(self, name: str, params: Params = None) -> int:
+        return await self.transact(lambda tx: tx.execute(name, params))
+
+    async def insert(self, name: str, params: Params = None) -> int:
+        return await self.transact(lambda tx: tx.insert(name, params))
+
+    async def insert_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        return await self.transact(lambda tx: tx.insert_many(name, rows))
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]], what: str) -> T:
+        """Call ``attempt`` until it succeeds, a non-transient error, or ``retry_for``."""
+        deadline = time.monotonic() + self.retry_for
+        delay = 0.01
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return await attempt()
+            except Exception as exc:
+                if not self.is_transient(exc):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise DatabaseUnavailable(
+                        f"{self.describe()}: {what} still failing after "
+                        f"{self.retry_for:g}s ({first_line(exc)})"
+                    ) from exc
+                if tries == 1 or tries % 20 == 0:
+                    log.warning("%s: %s (retrying)", what, first_line(exc))
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 1.0)
+
+    def describe(self) -> str:
+        return self.dialect
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

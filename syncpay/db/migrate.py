@@ -1,0 +1,75 @@
+"""Versioned, forward-only migrations: ``migrations/<dialect>/NNNN_name.sql``.
+
+Both dialects have the same file names (a test checks), so a migration means the
+same on SQLite and MySQL. Applied names are recorded in ``migrations`` (Laravel's
+table); running again applies only what is missing. Two processes starting at once
+are serialised: SQLite by the immediate transaction each file runs in, MySQL by a
+named server lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .base import Database
+from .mysql import MysqlDatabase
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+BOOTSTRAP = "0000_create_migrations_table"
+LOCK_NAME = "syncpay:migrate"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    name: str
+    path: Path
+
+    def script(self, tables: dict[str, str]) -> str:
+        text = self.path.read_text(encoding="utf-8")
+        for key, table in tables.items():
+            text = text.replace("{" + key + "}", table)
+        return text
+
+
+def available(dialect: str) -> list[Migration]:
+    folder = MIGRATIONS_DIR / dialect
+    return [Migration(p.stem, p) for p in sorted(folder.glob("*.sql"))]
+
+
+async def applied(db: Database) -> list[str]:
+    return [row["migration"] for row in await db.fetch_all("migrations_applied")]
+
+
+async def migrate(db: Database, tables: dict[str, str]) -> list[str]:
+    """Apply what is missing; the names applied now (empty when up to date)."""
+    lock = None
+    if isinstance(db, MysqlDatabase):
+        lock = await db.named_lock(LOCK_NAME, 60)
+    try:
+        migrations = available(db.dialect)
+        bootstrap = migrations[0]
+        assert bootstrap.name == BOOTSTRAP
+        await db.run_script(bootstrap.script(tables))
+        done = set(await applied(db))
+        batch = int(await db.fetch_value("migrations_last_batch") or 0) + 1
+        ran: list[str] = []
+        for migration in migrations:
+            if migration.name in done:
+                continue
+            await db.run_script(migration.script(tables))
+            await db.execute("migrations_record", {"migration": migration.name, "batch": batch})
+            ran.append(migration.name)
+        return ran
+    finally:
+        if lock is not None and isinstance(db, MysqlDatabase):
+            await db.named_unlock(lock, LOCK_NAME)
+
+
+async def status(db: Database) -> list[tuple[str, bool]]:
+    """Every migration this version knows, and whether it has been applied."""
+    try:
+        done = set(await applied(db))
+    except Exception:
+        done = set()
+    return [(m.name, m.name in done) for m in available(db.dialect)]

@@ -1,0 +1,5 @@
+CREATE TABLE IF NOT EXISTS cache (
+    `key` VARCHAR(191) NOT NULL PRIMARY KEY,
+    value MEDIUMTEXT NOT NULL,
+    expiration INT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -1,0 +1,5 @@
+CREATE TABLE IF NOT EXISTS cache (
+    "key" VARCHAR(191) NOT NULL PRIMARY KEY,
+    value TEXT NOT NULL,
+    expiration INTEGER NOT NULL
+);

@@ -1,0 +1,244 @@
+"""MySQL / MariaDB through an aiomysql pool.
+
+Sessions run at READ COMMITTED so a claim (``SELECT … FOR UPDATE SKIP LOCKED``)
+locks only the rows it takes. A connection that broke (server restarted, network cut,
+killed) is thrown away, and the transaction that used it runs again on a fresh one;
+so do deadlocks and lock-wait timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import aiomysql
+import pymysql
+
+from .base import Database, DatabaseError, Params, Row, T, Tx
+
+MAX_ROWS_PER_INSERT = 1000
+
+# Client errors (2xxx) that mean the connection is gone, and server errors that a
+# retry cures: deadlock, lock wait timeout, shutdown in progress, connection killed,
+# too many connections, and a read-only server during a switch-over.
+TRANSIENT_CODES = frozenset(
+    {2003, 2006, 2013, 2014, 2045, 2055, 1213, 1205, 1053, 1927, 1040, 1290, 1836, 4031}
+)
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_$]+$")
+
+
+class _MysqlTx(Tx):
+    def __init__(
+        self, db: MysqlDatabase, cursor: aiomysql.DictCursor, *, in_transaction: bool = True
+    ) -> None:
+        self.db = db
+        self.cursor = cursor
+        self._after = [] if in_transaction else None
+
+    async def fetch_all(self, name: str, params: Params = None) -> list[Row]:
+        sql, args = self.db.query(name).bind(params)
+        await self.cursor.execute(sql, args)
+        return list(await self.cursor.fetchall())
+
+    async def execute(self, name: str, params: Params = None) -> int:
+        sql, args = self.db.query(name).bind(params)
+        return int(await self.cursor.execute(sql, args))
+
+    async def insert(self, name: str, params: Params = None) -> int:
+        sql, args = self.db.query(name).bind(params)
+        await self.cursor.execute(sql, args)
+        return int(self.cursor.lastrowid or 0)
+
+    async def insert_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        query = self.db.query(name)
+        for start in range(0, len(rows), MAX_ROWS_PER_INSERT):
+            sql, args = query.bind_many(rows[start : start + MAX_ROWS_PER_INSERT])
+            await self.cursor.execute(sql, args)
+        return len(rows)
+
+
+class MysqlDatabase(Database):
+    dialect = "mysql"
+    placeholder = "%s"
+
+    def __init__(
+        self,
+        queries: dict,
+        *,
+        host: str,
+        port: int,
+        user: str,
+        password: str,
+        database: str,
+        pool_size: int = 10,
+        retry_for: float = 120.0,
+    ) -> None:
+        super().__init__(queries, retry_for=retry_for)
+        self.host, self.port, self.user, self.password = host, port, user, password
+        self.database = database
+        self.pool_size = pool_size
+        self._pool: aiomysql.Pool | None = None
+
+    def describe(self) -> str:
+        return f"MySQL database {self.database} at {self.host}:{self.port}"
+
+    async def open(self, create: bool = False) -> None:
+        if not _SAFE_NAME.match(self.database):
+            raise DatabaseError(f"DB_DATABASE: {self.database!r} is not a valid database name")
+        try:
+            self._pool = await self._create_pool(self.database)
+        except pymysql.err.OperationalError as exc:
+            code = exc.args[0] if exc.args else 0
+            if code == 1049 and create:
+                await self._create_database()
+                self._pool = await self._create_pool(self.database)
+            else:
+                raise DatabaseError(self._connect_problem(exc)) from exc
+        except OSError as exc:
+            raise DatabaseError(self._connect_problem(exc)) from exc
+
+    def _connect_problem(self, exc: BaseException) -> str:
+        code = exc.args[0] if exc.args else 0
+        if code == 1049:
+            return f"DB_DATABASE: database {self.database!r} does not exist (run: syncpay migrate)"
+        if code in (1045, 1044):
+            return f"DB_USERNAME: access denied for {self.user!r} at {self.host}:{self.port}"
+        return f"DB_HOST: cannot reach MySQL at {self.host}:{self.port} ({_message(exc)})"
+
+    async def _create_pool(self, database: str | None) -> aiomysql.Pool:
+        return await aiomysql.create_pool(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            db=database,
+            autocommit=True,
+            charset="utf8mb4",
+            minsize=1,
+            maxsize=self.pool_size,
+            pool_recycle=3600,
+            connect_timeout=5,
+            init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        )
+
+    async def _create_database(self) -> None:
+        conn = await aiomysql.connect(
+            host=self.host, port=self.port, user=self.user, password=self.password,
+            autocommit=True, connect_timeout=5,
+        )
+        try:
+            async with conn.cursor() as cursor:
+                await cursor.execute(
+                    f"CREATE DATABASE IF NOT EXISTS `{self.database}` "
+                    "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )
+        finally:
+            conn.close()
+
+    def is_transient(self, exc: BaseException) -> bool:
+        if isinstance(exc, pymysql.err.InterfaceError):
+            return True
+        if isinstance(exc, pymysql.err.MySQLError):
+            code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+            return code in TRANSIENT_CODES
+        return isinstance(exc, (ConnectionError, asyncio.IncompleteReadError, OSError))
+
+    async def _with_connection(
+        self, fn: Callable[[aiomysql.Connection], Awaitable[T]], what: str
+    ) -> T:
+        pool = self._require_open()
+
+        async def attempt() -> T:
+            conn = await pool.acquire()
+            try:
+                result = await fn(conn)
+            except Exception as exc:
+                await self._discard_or_rollback(conn, exc)
+                raise
+            except BaseException:
+                # Cancelled mid-statement: the connection's state is unknown; drop it.
+                conn.close()
+                raise
+            finally:
+                pool.release(conn)
+            return result
+
+        return await self._retrying(attempt, what)
+
+    async def _discard_or_rollback(self, conn: aiomysql.Connection, exc: Exception) -> None:
+        """After an error, keep a healthy connection (rolled back), drop a broken one."""
+        if self.is_transient(exc) or conn.closed:
+            conn.close()
+            return
+        try:
+            await conn.rollback()
+        except Exception:
+            conn.close()
+
+    async def transact(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        async def run(conn: aiomysql.Connection) -> T:
+            await conn.begin()
+            async with conn.cursor(aiomysql.DictCursor) as cursor:
+                tx = _MysqlTx(self, cursor)
+                result = await fn(tx)
+            await conn.commit()
+            tx._run_after_commit()
+            return result
+
+        return await self._with_connection(run, "write transaction")
+
+    async def fetch_all(self, name: str, params: Params = None) -> list[Row]:
+        async def run(conn: aiomysql.Connection) -> list[Row]:
+            async with conn.cursor(aiomysql.DictCursor) as cursor:
+                return await _MysqlTx(self, cursor, in_transaction=False).fetch_all(name, params)
+
+        return await self._with_connection(run, f"query {name}")
+
+    async def run_script(self, script: str) -> None:
+        statements = [s.strip() for s in script.split(";\n") if s.strip().strip(";")]
+
+        async def run(conn: aiomysql.Connection) -> None:
+            async with conn.cursor() as cursor:
+                for statement in statements:
+                    await cursor.execute(statement.rstrip(";"))
+
+        await self._with_connection(run, "migration")
+
+    async def named_lock(self, name: str, timeout: float) -> aiomysql.Connection:
+        """Take a server-wide named lock (GET_LOCK) on a connection of its own."""
+        pool = self._require_open()
+        conn = await pool.acquire()
+        async with conn.cursor() as cursor:
+            await cursor.execute("SELECT GET_LOCK(%s, %s)", (name, timeout))
+            (got,) = await cursor.fetchone()
+        if got != 1:
+            pool.release(conn)
+            raise DatabaseError(f"could not take the lock {name!r} within {timeout:g}s")
+        return conn
+
+    async def named_unlock(self, conn: aiomysql.Connection, name: str) -> None:
+        pool = self._require_open()
+        try:
+            async with conn.cursor() as cursor:
+                await cursor.execute("SELECT RELEASE_LOCK(%s)", (name,))
+        finally:
+            pool.release(conn)
+
+    def _require_open(self) -> aiomysql.Pool:
+        if self._pool is None:
+            raise DatabaseError(f"{self.describe()} is closed")
+        return self._pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+            await pool.wait_closed()
+
+
+def _message(exc: BaseException) -> str:
+    if len(exc.args) >= 2:
+        return str(exc.args[1])
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,120 @@
+-- MySQL / MariaDB (10.6+) queries. Every name here exists in sqlite.sql too (a test checks).
+-- Time: the database server's clock, in whole seconds since the epoch, so workers on
+-- several machines agree on leases whatever their own clocks say.
+
+-- name: ping
+SELECT 1 AS ok
+
+-- name: push
+INSERT INTO {jobs} (queue, payload, attempts, reserved_at, available_at, created_at, sort_key)
+VALUES (:queue, :payload, 0, NULL, UNIX_TIMESTAMP() + :delay, UNIX_TIMESTAMP(), :sort_key)
+
+-- name: claim_available
+-- SKIP LOCKED: workers on other machines pass over the rows this one is taking.
+SELECT id, queue, payload, attempts FROM {jobs}
+WHERE queue = :queue AND reserved_at IS NULL AND available_at <= UNIX_TIMESTAMP()
+ORDER BY sort_key, id
+LIMIT :limit
+FOR UPDATE SKIP LOCKED
+
+-- name: claim_expired
+SELECT id, queue, payload, attempts FROM {jobs}
+WHERE queue = :queue AND reserved_at IS NOT NULL
+  AND reserved_at <= UNIX_TIMESTAMP() - :retry_after
+ORDER BY reserved_at
+LIMIT :limit
+FOR UPDATE SKIP LOCKED
+
+-- name: reserve
+-- MySQL assigns left to right, so reserved_by must read attempts before it changes.
+UPDATE {jobs}
+SET reserved_by = CONCAT(:worker, '.', id, '.', attempts + 1),
+    attempts = attempts + 1,
+    reserved_at = UNIX_TIMESTAMP()
+WHERE id IN (:ids)
+
+-- name: delete_held
+DELETE FROM {jobs} WHERE id IN (:ids) AND reserved_by IN (:tokens) RETURNING id
+
+-- name: release
+UPDATE {jobs}
+SET reserved_at = NULL, reserved_by = NULL, attempts = attempts - :refund,
+    available_at = UNIX_TIMESTAMP() + :delay
+WHERE id = :id AND reserved_by = :token
+
+-- name: renew
+UPDATE {jobs} SET reserved_at = UNIX_TIMESTAMP()
+WHERE id IN (:ids) AND reserved_by IN (:tokens)
+
+-- name: queue_stats
+SELECT queue,
+       SUM(CASE WHEN reserved_at IS NULL AND available_at <= n.now THEN 1 ELSE 0 END) AS pending,
+       SUM(CASE WHEN reserved_at IS NULL AND available_at > n.now THEN 1 ELSE 0 END) AS delayed,
+       SUM(CASE WHEN reserved_at IS NOT NULL THEN 1 ELSE 0 END) AS reserved,
+       n.now - MIN(CASE WHEN reserved_at IS NULL AND available_at <= n.now
+                        THEN available_at END) AS oldest_seconds
+FROM {jobs}, (SELECT UNIX_TIMESTAMP() AS now) AS n
+GROUP BY queue
+ORDER BY queue
+
+-- name: clear_queue
+DELETE FROM {jobs} WHERE queue = :queue
+
+-- name: clear_all_queues
+DELETE FROM {jobs}
+
+-- name: count_jobs
+SELECT COUNT(*) AS n FROM {jobs}
+
+-- name: insert_failed
+INSERT INTO failed_jobs (uuid, connection, queue, payload, exception, failed_at)
+VALUES (:uuid, :connection, :queue, :payload, :exception, UTC_TIMESTAMP())
+ON DUPLICATE KEY UPDATE
+    connection = VALUES(connection), queue = VALUES(queue), payload = VALUES(payload),
+    exception = VALUES(exception), failed_at = VALUES(failed_at)
+
+-- name: failed_list
+SELECT id, uuid, connection, queue, payload, exception, failed_at FROM failed_jobs ORDER BY id
+
+-- name: failed_find
+SELECT id, uuid, connection, queue, payload, exception, failed_at FROM failed_jobs
+WHERE id IN (:ids) OR uuid IN (:uuids)
+ORDER BY id
+
+-- name: failed_in_queue
+SELECT id, uuid, connection, queue, payload, exception, failed_at FROM failed_jobs
+WHERE queue = :queue
+ORDER BY id
+
+-- name: failed_delete
+DELETE FROM failed_jobs WHERE id IN (:ids)
+
+-- name: failed_flush_all
+DELETE FROM failed_jobs
+
+-- name: failed_flush_older
+DELETE FROM failed_jobs WHERE failed_at < UTC_TIMESTAMP() - INTERVAL :hours HOUR
+
+-- name: cache_get
+SELECT value FROM cache
+WHERE `key` = :key AND (expiration = 0 OR expiration > UNIX_TIMESTAMP())
+
+-- name: cache_put
+INSERT INTO cache (`key`, value, expiration)
+VALUES (:key, :value, CASE WHEN :ttl > 0 THEN UNIX_TIMESTAMP() + :ttl ELSE 0 END)
+ON DUPLICATE KEY UPDATE value = VALUES(value), expiration = VALUES(expiration)
+
+-- name: cache_forget
+DELETE FROM cache WHERE `key` = :key
+
+-- name: cache_clear
+DELETE FROM cache
+
+-- name: migrations_applied
+SELECT migration FROM migrations ORDER BY id
+
+-- name: migrations_record
+INSERT INTO migrations (migration, batch) VALUES (:migration, :batch)
+
+-- name: migrations_last_batch
+SELECT COALESCE(MAX(batch), 0) AS batch FROM migrations

@@ -1,0 +1,168 @@
+"""SQLite through aiosqlite: WAL, one writer connection, reader connections.
+
+Writes in this process take an asyncio lock and then ``BEGIN IMMEDIATE``, so two of
+our own transactions never meet inside SQLite; other processes wait in SQLite's busy
+handler, and a ``database is locked`` that still gets through makes the whole
+transaction run again (``transact``). Readers use their own connections, which WAL
+never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from .base import Database, DatabaseError, Params, Row, T, Tx
+
+# SQLite's default limit on host parameters in one statement (3.32+) is 32766.
+MAX_PARAMS = 32000
+BUSY_TIMEOUT_MS = 5000
+
+
+class _SqliteTx(Tx):
+    def __init__(
+        self, db: SqliteDatabase, conn: aiosqlite.Connection, *, in_transaction: bool = True
+    ) -> None:
+        self.db = db
+        self.conn = conn
+        self._after = [] if in_transaction else None
+
+    async def fetch_all(self, name: str, params: Params = None) -> list[Row]:
+        sql, args = self.db.query(name).bind(params)
+        rows = await self.conn.execute_fetchall(sql, args)
+        return [dict(row) for row in rows]
+
+    async def execute(self, name: str, params: Params = None) -> int:
+        sql, args = self.db.query(name).bind(params)
+        cursor = await self.conn.execute(sql, args)
+        return cursor.rowcount
+
+    async def insert(self, name: str, params: Params = None) -> int:
+        sql, args = self.db.query(name).bind(params)
+        cursor = await self.conn.execute(sql, args)
+        return int(cursor.lastrowid or 0)
+
+    async def insert_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        if not rows:
+            return 0
+        query = self.db.query(name)
+        per_row = max(1, len(query.bind_many(rows[:1])[1]))
+        size = max(1, MAX_PARAMS // per_row)
+        for start in range(0, len(rows), size):
+            sql, args = query.bind_many(rows[start : start + size])
+            await self.conn.execute(sql, args)
+        return len(rows)
+
+
+class SqliteDatabase(Database):
+    dialect = "sqlite"
+    placeholder = "?"
+
+    def __init__(self, path: str, queries: dict, *, readers: int = 2, retry_for: float = 120.0):
+        super().__init__(queries, retry_for=retry_for)
+        self.path = path
+        self.reader_count = readers
+        self._writer: aiosqlite.Connection | None = None
+        self._readers: list[aiosqlite.Connection] = []
+        self._reader_cycle: itertools.cycle[aiosqlite.Connection] | None = None
+        self._write_lock = asyncio.Lock()
+        self._closed = False
+
+    def describe(self) -> str:
+        return f"SQLite database {self.path}"
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            parent = Path(self.path).parent
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"DB_DATABASE: cannot create the folder {parent} ({exc.strerror})"
+                ) from exc
+        try:
+            self._writer = await self._connect()
+            await self._writer.execute_fetchall("PRAGMA journal_mode=WAL")
+            if self.path != ":memory:":
+                for _ in range(self.reader_count):
+                    self._readers.append(await self._connect())
+        except sqlite3.Error as exc:
+            await self.close()
+            raise DatabaseError(f"DB_DATABASE: cannot open {self.path} ({exc})") from exc
+        self._reader_cycle = itertools.cycle(self._readers or [self._writer])
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        await conn.execute_fetchall(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    def is_transient(self, exc: BaseException) -> bool:
+        if isinstance(exc, sqlite3.OperationalError):
+            text = str(exc).lower()
+            return "locked" in text or "busy" in text
+        return False
+
+    async def transact(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        writer = self._require_open()
+
+        async def attempt() -> T:
+            async with self._write_lock:
+                await writer.execute("BEGIN IMMEDIATE")
+                tx = _SqliteTx(self, writer)
+                try:
+                    result = await fn(tx)
+                    await writer.execute("COMMIT")
+                except BaseException:
+                    if writer.in_transaction:
+                        await asyncio.shield(writer.execute("ROLLBACK"))
+                    raise
+                tx._run_after_commit()
+                return result
+
+        return await self._retrying(attempt, "write transaction")
+
+    async def fetch_all(self, name: str, params: Params = None) -> list[Row]:
+        self._require_open()
+        assert self._reader_cycle is not None
+        reader = next(self._reader_cycle)
+        tx = _SqliteTx(self, reader, in_transaction=False)
+        return await self._retrying(lambda: tx.fetch_all(name, params), f"query {name}")
+
+    async def run_script(self, script: str) -> None:
+        """Run DDL (a migration) in one immediate transaction."""
+        writer = self._require_open()
+
+        async def attempt() -> None:
+            async with self._write_lock:
+                try:
+                    await writer.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
+                except BaseException:
+                    if writer.in_transaction:
+                        await asyncio.shield(writer.execute("ROLLBACK"))
+                    raise
+
+        await self._retrying(attempt, "migration")
+
+    def _require_open(self) -> aiosqlite.Connection:
+        if self._writer is None:
+            raise DatabaseError(f"{self.describe()} is closed")
+        return self._writer
+
+    async def close(self) -> None:
+        conns = [c for c in [self._writer, *self._readers] if c is not None]
+        self._writer = None
+        self._readers = []
+        for conn in conns:
+            try:
+                await conn.close()
+            except (sqlite3.Error, ValueError):
+                pass

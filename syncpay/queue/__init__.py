@@ -1,0 +1,35 @@
+"""The durable job queue: Laravel's tables and habits, with leases and fences."""
+
+from .failed import FailedJob, FailedJobs, UnknownFailedJob
+from .jobs import (
+    JobContext,
+    JobRegistry,
+    Payload,
+    PayloadError,
+    PermanentFailure,
+    RetryLater,
+    registry,
+)
+from .queue import ClaimedJob, PendingJob, Queue, QueueStats
+from .worker import JobTimedOut, MaxAttemptsExceeded, Worker, WorkerOptions
+
+__all__ = [
+    "ClaimedJob",
+    "FailedJob",
+    "FailedJobs",
+    "JobContext",
+    "JobRegistry",
+    "JobTimedOut",
+    "MaxAttemptsExceeded",
+    "Payload",
+    "PayloadError",
+    "PendingJob",
+    "PermanentFailure",
+    "Queue",
+    "QueueStats",
+    "RetryLater",
+    "UnknownFailedJob",
+    "Worker",
+    "WorkerOptions",
+    "registry",
+]

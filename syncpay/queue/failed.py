@@ -1,0 +1,135 @@
+"""Failed jobs: list, retry, forget, flush (``queue:failed`` and friends)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..db import Database, Tx
+from .jobs import Payload, PayloadError
+from .queue import Queue
+
+
+class UnknownFailedJob(LookupError):
+    """No failed job has the given id or uuid."""
+
+
+@dataclass(frozen=True, slots=True)
+class FailedJob:
+    id: int
+    uuid: str
+    connection: str
+    queue: str
+    payload: str
+    exception: str
+    failed_at: str
+
+    @property
+    def job_name(self) -> str:
+        try:
+            return Payload.parse(self.payload).display_name
+        except PayloadError:
+            return "(malformed payload)"
+
+    @property
+    def reason(self) -> str:
+        """The first line of the stored exception."""
+        return self.exception.splitlines()[0] if self.exception else ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "uuid": self.uuid,
+            "connection": self.connection,
+            "queue": self.queue,
+            "job": self.job_name,
+            "failed_at": self.failed_at,
+            "reason": self.reason,
+            "exception": self.exception,
+        }
+
+
+def _row(row: dict[str, Any]) -> FailedJob:
+    failed_at = row["failed_at"]
+    if isinstance(failed_at, datetime):
+        failed_at = failed_at.strftime("%Y-%m-%d %H:%M:%S")
+    return FailedJob(
+        id=int(row["id"]),
+        uuid=str(row["uuid"]),
+        connection=str(row["connection"]),
+        queue=str(row["queue"]),
+        payload=str(row["payload"]),
+        exception=str(row["exception"]),
+        failed_at=str(failed_at),
+    )
+
+
+class FailedJobs:
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+        self.db: Database = queue.db
+
+    async def all(self) -> list[FailedJob]:
+        return [_row(r) for r in await self.db.fetch_all("failed_list")]
+
+    async def find(self, ids: Sequence[str]) -> list[FailedJob]:
+        """Failed jobs by numeric id or uuid; :class:`UnknownFailedJob` names any missing."""
+        numbers = [int(i) for i in ids if i.isdigit()]
+        found = [
+            _row(r)
+            for r in await self.db.fetch_all("failed_find", {"ids": numbers, "uuids": list(ids)})
+        ]
+        known = {str(f.id) for f in found} | {f.uuid for f in found}
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise UnknownFailedJob(", ".join(missing))
+        return found
+
+    async def retry(self, ids: Sequence[str] | None = None, *, queue: str | None = None) -> list[FailedJob]:
+        """Push failed jobs back (attempts reset) and remove them from ``failed_jobs``,
+        in one transaction. ``ids`` None means all (of ``queue`` when given)."""
+
+        async def move(tx: Tx) -> list[FailedJob]:
+            if ids is not None:
+                chosen = await self.find(ids)
+                if queue is not None:
+                    chosen = [f for f in chosen if f.queue == queue]
+            elif queue is not None:
+                chosen = [_row(r) for r in await tx.fetch_all("failed_in_queue", {"queue": queue})]
+            else:
+                chosen = [_row(r) for r in await tx.fetch_all("failed_list")]
+            if not chosen:
+                return []
+            rows = [
+                {"queue": f.queue, "payload": _reset(f.payload), "delay": 0, "sort_key": 0}
+                for f in chosen
+            ]
+            await tx.insert_many("push", rows)
+            await tx.execute("failed_delete", {"ids": [f.id for f in chosen]})
+            tx.after_commit(self.queue._notify)
+            return chosen
+
+        return await self.db.transact(move)
+
+    async def forget(self, ident: str) -> FailedJob:
+        (found,) = await self.find([ident])
+        await self.db.execute("failed_delete", {"ids": [found.id]})
+        return found
+
+    async def flush(self, hours: float | None = None) -> int:
+        """Delete failed jobs (only those older than ``hours`` when given); how many."""
+        if hours is None:
+            return await self.db.execute("failed_flush_all")
+        return await self.db.execute("failed_flush_older", {"hours": int(hours)})
+
+
+def _reset(raw: str) -> str:
+    """The payload to queue again: unchanged (attempts live in their own column)."""
+    try:
+        json.loads(raw)
+    except ValueError:
+        return raw
+    return raw

@@ -1,0 +1,283 @@
+"""The queue's verbs: push, claim, ack, fail, release, renew — each one named query.
+
+Every write that concerns a reserved job is *fenced* by its lease token
+(``reserved_by`` = worker id, job id and attempt number): a worker whose lease
+lapsed and whose job another worker took since can no longer ack, fail or release
+it. The verbs take the caller's transaction (``tx``) so that a caller's own writes
+commit together with the job's removal.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+from ..db import Database, Tx
+from .jobs import Payload, PayloadError
+
+PUSH_CHUNK = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PendingJob:
+    """A job to push (see :meth:`Queue.push_many`)."""
+
+    payload: Payload
+    queue: str | None = None
+    delay: int = 0
+    sort_key: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job this worker holds: ``attempts`` counts this attempt."""
+
+    id: int
+    queue: str
+    attempts: int
+    token: str
+    raw_payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    queue: str
+    pending: int
+    delayed: int
+    reserved: int
+    oldest_seconds: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedItem:
+    job: ClaimedJob
+    exception: str
+
+
+def describe_exception(exc: BaseException) -> str:
+    """The text stored in ``failed_jobs.exception``: the error line, then the traceback."""
+    head = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    trace = "".join(traceback.format_exception(exc)).rstrip()
+    return f"{head}\n{trace}" if trace and trace != head else head
+
+
+class Queue:
+    """Pushes and takes jobs in the ``jobs`` table of one database."""
+
+    def __init__(
+        self, db: Database, *, default_queue: str = "sync-pembayaran", connection: str = "database"
+    ) -> None:
+        self.db = db
+        self.default_queue = default_queue
+        self.connection = connection
+        self._listeners: list[Callable[[], None]] = []
+
+    # --- waking workers of this process -------------------------------------------------
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after each push committed by this process."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    # --- push ----------------------------------------------------------------------------
+
+    async def push(
+        self,
+        job: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        queue: str | None = None,
+        delay: int = 0,
+        sort_key: int = 0,
+        max_tries: int | None = None,
+        timeout: float | None = None,
+        backoff: Sequence[int] | None = None,
+        tx: Tx | None = None,
+    ) -> int:
+        """Queue one job; its id."""
+        payload = Payload.create(job, data, max_tries=max_tries, timeout=timeout, backoff=backoff)
+        row = self._row(PendingJob(payload, queue, delay, sort_key))
+        if tx is None:
+            job_id = await self.db.insert("push", row)
+            self._notify()
+            return job_id
+        job_id = await tx.insert("push", row)
+        tx.after_commit(self._notify)
+        return job_id
+
+    async def push_many(
+        self, jobs: Iterable[PendingJob], *, tx: Tx | None = None, chunk: int = PUSH_CHUNK
+    ) -> int:
+        """Queue many jobs, one multi-row INSERT per ``chunk``; how many were queued.
+
+        Without ``tx`` all chunks go in one transaction of their own: all or nothing.
+        ``jobs`` is consumed chunk by chunk, so it may be a generator of any length.
+        """
+
+        async def write(tx: Tx) -> int:
+            count = 0
+            for rows in _chunks(map(self._row, jobs), chunk):
+                count += await tx.insert_many("push", rows)
+            if count:
+                tx.after_commit(self._notify)
+            return count
+
+        if tx is not None:
+            return await write(tx)
+        return await self.db.transact(write)
+
+    def _row(self, job: PendingJob) -> dict[str, Any]:
+        return {
+            "queue": job.queue or self.default_queue,
+            "payload": job.payload.to_json(),
+            "delay": max(0, int(job.delay)),
+            "sort_key": job.sort_key,
+        }
+
+    # --- the worker's verbs --------------------------------------------------------------
+
+    async def claim(
+        self,
+        tx: Tx,
+        queues: Sequence[str],
+        limit: int,
+        worker: str,
+        *,
+        retry_after: int,
+        expired: bool = True,
+    ) -> list[ClaimedJob]:
+        """Reserve up to ``limit`` jobs, first queue first; ``expired`` also takes jobs
+        whose lease lapsed (their worker vanished)."""
+        rows: list[dict[str, Any]] = []
+        for name in queues:
+            if expired and len(rows) < limit:
+                rows += await tx.fetch_all(
+                    "claim_expired",
+                    {"queue": name, "retry_after": retry_after, "limit": limit - len(rows)},
+                )
+            if len(rows) < limit:
+                rows += await tx.fetch_all(
+                    "claim_available", {"queue": name, "limit": limit - len(rows)}
+                )
+            if len(rows) >= limit:
+                break
+        if not rows:
+            return []
+        await tx.execute("reserve", {"worker": worker, "ids": [row["id"] for row in rows]})
+        claimed = []
+        for row in rows:
+            attempts = int(row["attempts"]) + 1
+            claimed.append(
+                ClaimedJob(
+                    id=int(row["id"]),
+                    queue=row["queue"],
+                    attempts=attempts,
+                    token=f"{worker}.{row['id']}.{attempts}",
+                    raw_payload=_text(row["payload"]),
+                )
+            )
+        return claimed
+
+    async def ack(self, tx: Tx, jobs: Sequence[ClaimedJob]) -> set[int]:
+        """Delete finished jobs this worker still holds; the ids it did hold."""
+        if not jobs:
+            return set()
+        rows = await tx.fetch_all(
+            "delete_held", {"ids": [j.id for j in jobs], "tokens": [j.token for j in jobs]}
+        )
+        return {int(row["id"]) for row in rows}
+
+    async def fail(self, tx: Tx, items: Sequence[FailedItem]) -> set[int]:
+        """Move jobs this worker still holds to ``failed_jobs``; the ids it did hold."""
+        held = await self.ack(tx, [item.job for item in items])
+        rows = []
+        for item in items:
+            if item.job.id not in held:
+                continue
+            try:
+                uuid = Payload.parse(item.job.raw_payload).uuid
+            except PayloadError:
+                uuid = f"job-{item.job.id}-{item.job.attempts}"
+            rows.append(
+                {
+                    "uuid": uuid,
+                    "connection": self.connection,
+                    "queue": item.job.queue,
+                    "payload": item.job.raw_payload,
+                    "exception": item.exception,
+                }
+            )
+        if rows:
+            await tx.insert_many("insert_failed", rows)
+        return held
+
+    async def release(
+        self, tx: Tx, job: ClaimedJob, delay: int, *, count_attempt: bool = True
+    ) -> bool:
+        """Put a held job back, available after ``delay`` seconds; whether it was held.
+
+        ``count_attempt=False`` gives the attempt back (the job was not at fault).
+        """
+        changed = await tx.execute(
+            "release",
+            {
+                "id": job.id,
+                "token": job.token,
+                "delay": max(0, int(delay)),
+                "refund": 0 if count_attempt else 1,
+            },
+        )
+        return changed == 1
+
+    async def renew(self, jobs: Sequence[ClaimedJob]) -> int:
+        """Extend the leases of running jobs; how many this worker still holds."""
+        if not jobs:
+            return 0
+        params = {"ids": [j.id for j in jobs], "tokens": [j.token for j in jobs]}
+        return await self.db.execute("renew", params)
+
+    # --- inspection and housekeeping -----------------------------------------------------
+
+    async def stats(self) -> list[QueueStats]:
+        rows = await self.db.fetch_all("queue_stats")
+        return [
+            QueueStats(
+                queue=row["queue"],
+                pending=int(row["pending"] or 0),
+                delayed=int(row["delayed"] or 0),
+                reserved=int(row["reserved"] or 0),
+                oldest_seconds=None if row["oldest_seconds"] is None else int(row["oldest_seconds"]),
+            )
+            for row in rows
+        ]
+
+    async def size(self) -> int:
+        return int(await self.db.fetch_value("count_jobs") or 0)
+
+    async def clear(self, queue: str | None = None) -> int:
+        """Delete every job of ``queue`` (all queues when None); how many."""
+        if queue is None:
+            return await self.db.execute("clear_all_queues")
+        return await self.db.execute("clear_queue", {"queue": queue})
+
+
+def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="replace")
+    return str(value)

@@ -1,0 +1,511 @@
+"""The worker pool: N jobs at a time in one process, embeddable or standalone.
+
+One *pump* task does all of the pool's queue writes. Each round is one transaction
+that settles every job finished since the last round (ack, release or fail, with
+the handlers' own writes) and claims as many new jobs as there are free slots. Under
+load a round settles and claims many jobs at once; when idle a round costs nothing.
+A *heartbeat* task renews the leases of the jobs being run, so a long job is never
+handed to a second worker while this one is alive.
+
+Delivery is at least once: a job may run again after a crash, or when its lease
+lapsed while the database was unreachable. Accounting is exactly once: the writes a
+job registers with ``on_success`` commit with its removal from ``jobs``, fenced by
+the lease, so a second run of the same job cannot commit them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..db import DatabaseError, Tx
+from ..db.cache import RESTART_KEY, Cache
+from .jobs import Hook, JobContext, JobRegistry, Payload, PayloadError, PermanentFailure, RetryLater
+from .queue import ClaimedJob, FailedItem, Queue, describe_exception
+
+log = logging.getLogger("syncpay.worker")
+job_log = logging.getLogger("syncpay.jobs")
+
+
+class JobTimedOut(Exception):
+    """The job ran longer than its timeout and was cancelled."""
+
+
+class MaxAttemptsExceeded(Exception):
+    """The job was taken more often than it may be tried (its workers kept vanishing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    queues: tuple[str, ...] = ("sync-pembayaran",)
+    concurrency: int = 8
+    tries: int = 3
+    timeout: float = 600.0
+    backoff: tuple[int, ...] = (10, 30, 60)
+    sleep: float = 3.0
+    retry_after: int = 660
+    max_jobs: int = 0
+    max_time: float = 0.0
+    stop_when_empty: bool = False
+    grace: float = 30.0
+    expired_check: float = 1.0
+    restart_check: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.retry_after <= self.timeout:
+            raise ValueError(
+                f"retry_after ({self.retry_after}s) must be greater than the job timeout "
+                f"({self.timeout:g}s): a job still running would be handed to a second worker"
+            )
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if not self.queues:
+            raise ValueError("at least one queue is needed")
+
+    @property
+    def renew_every(self) -> float:
+        return max(0.2, min(30.0, self.retry_after / 4))
+
+    def delay_for(self, attempts: int, backoff: tuple[int, ...] | None) -> int:
+        """Backoff after attempt ``attempts`` (1-based): the n-th value, then the last."""
+        steps = backoff if backoff else self.backoff
+        if not steps:
+            return 0
+        return steps[min(attempts, len(steps)) - 1]
+
+
+Kind = Literal["ack", "release", "fail"]
+
+
+@dataclass(slots=True)
+class _Outcome:
+    job: ClaimedJob
+    kind: Kind
+    hooks: list[Hook] = field(default_factory=list)
+    delay: int = 0
+    count_attempt: bool = True
+    exception: str = ""
+    done: asyncio.Future[bool] | None = None
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    done: int = 0
+    failed: int = 0
+    released: int = 0
+    lost: int = 0
+
+
+class Worker:
+    """Runs jobs from ``queue`` with handlers from ``registry``."""
+
+    def __init__(
+        self,
+        queue: Queue,
+        registry: JobRegistry,
+        options: WorkerOptions | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        self.queue = queue
+        self.registry = registry
+        self.options = options or WorkerOptions()
+        self.name = name or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+        # The lease token prefix; short, unique per pool start.
+        self.worker_id = secrets.token_hex(6)
+        self.stats = WorkerStats()
+        self._cache = Cache(queue.db)
+        self._running: dict[int, tuple[ClaimedJob, asyncio.Task[None], Payload | None]] = {}
+        self._outbox: list[_Outcome] = []
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._stop_requested = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._idle_until = 0.0
+        self._started = 0
+        self._last_expired = 0.0
+        self._last_restart_check = 0.0
+        self._restart_mark: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.stop_reason = ""
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> asyncio.Task[None]:
+        """Run in the background (for a host process such as the web server)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name=f"worker {self.name}")
+        return self._task
+
+    async def close(self) -> None:
+        """Stop gracefully and wait (the counterpart of :meth:`start`)."""
+        self.stop("closed")
+        if self._task is not None:
+            await self._task
+
+    def stop(self, reason: str = "stop requested") -> None:
+        """Stop claiming; running jobs get ``grace`` seconds to finish."""
+        if not self._stopping:
+            self._stopping = True
+            self.stop_reason = reason
+            log.info("Worker %s stopping: %s", self.name, reason)
+        self._stop_requested.set()
+        self._wake.set()
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def cancel_jobs(self, predicate: Callable[[Payload], bool]) -> int:
+        """Cancel the running jobs whose payload matches; how many."""
+        count = 0
+        for _job, task, payload in list(self._running.values()):
+            if payload is not None and predicate(payload) and not task.done():
+                task.cancel()
+                count += 1
+        return count
+
+    async def run(self) -> None:
+        """Work until stopped (signal, ``queue:restart``, a ``max_*`` or empty queue)."""
+        opts = self.options
+        self.queue.add_listener(self._on_push)
+        pump = asyncio.create_task(self._pump(), name="queue pump")
+        heartbeat = asyncio.create_task(self._heartbeat(), name="lease heartbeat")
+        stop_wait = asyncio.create_task(self._stop_requested.wait())
+        log.info(
+            "Worker %s processing %s with %d slots",
+            self.name, ",".join(opts.queues), opts.concurrency,
+        )
+        try:
+            done, _ = await asyncio.wait(
+                {pump, stop_wait}, timeout=opts.max_time or None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not done:
+                self.stop("max time reached")
+            if pump in done:
+                pump.result()
+        finally:
+            stop_wait.cancel()
+            self._stopping = True
+            self._wake.set()
+            await self._drain(pump)
+            self._stopped.set()
+            self._wake.set()
+            if not pump.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pump
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            self.queue.remove_listener(self._on_push)
+            log.info(
+                "Worker %s stopped (%s): %d done, %d failed, %d released",
+                self.name, self.stop_reason or "finished",
+                self.stats.done, self.stats.failed, self.stats.released,
+            )
+
+    async def _drain(self, pump: asyncio.Task[None]) -> None:
+        """Let running jobs finish within the grace period; put back what is left."""
+        tasks = [task for _job, task, _p in self._running.values()]
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=self.options.grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        # Settle the last outcomes before the pump goes.
+        while self._outbox and not pump.done():
+            self._wake.set()
+            await asyncio.sleep(0.01)
+
+    def _on_push(self) -> None:
+        self._idle_until = 0.0
+        self._wake.set()
+
+    # --- the pump: one transaction per round ----------------------------------------------
+
+    def _free_slots(self) -> int:
+        if self._stopping:
+            return 0
+        free = self.options.concurrency - len(self._running)
+        if self.options.max_jobs:
+            free = min(free, self.options.max_jobs - self._started)
+        if time.monotonic() < self._idle_until:
+            return 0
+        return max(0, free)
+
+    async def _pump(self) -> None:
+        while True:
+            if self._stopped.is_set() and not self._outbox:
+                return
+            outcomes, self._outbox = self._outbox, []
+            want = self._free_slots()
+            if not outcomes and not want:
+                await self._sleep_until_woken()
+                continue
+            now = time.monotonic()
+            expired = want > 0 and now - self._last_expired >= self.options.expired_check
+            try:
+                claimed = await self._round(outcomes, want, expired)
+            except Exception as exc:
+                if isinstance(exc, DatabaseError):
+                    log.error("Queue database unavailable: %s", exc)
+                else:
+                    log.exception("Queue round failed")
+                self._outbox = outcomes + self._outbox
+                await asyncio.sleep(1.0)
+                continue
+            if expired:
+                self._last_expired = now
+            for job in claimed:
+                self._start_job(job)
+            if want and not claimed:
+                if self.options.stop_when_empty and not self._running and not self._outbox:
+                    self.stop("queue empty")
+                else:
+                    # Nothing to take: poll again after --sleep, or sooner when a push
+                    # of this process (or, with --stop-when-empty, a finished job) wakes us.
+                    self._idle_until = time.monotonic() + self.options.sleep
+            await self._check_restart()
+
+    async def _sleep_until_woken(self) -> None:
+        timeout = None
+        if self._idle_until:
+            timeout = max(0.0, self._idle_until - time.monotonic())
+        self._wake.clear()
+        if self._outbox or self._stopped.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        if timeout is not None and time.monotonic() >= self._idle_until:
+            self._idle_until = 0.0
+
+    async def _round(self, outcomes: list[_Outcome], want: int, expired: bool) -> list[ClaimedJob]:
+        try:
+            held, claimed = await self.queue.db.transact(
+                lambda tx: self._settle_and_claim(tx, outcomes, want, expired)
+            )
+        except DatabaseError:
+            raise
+        except Exception as exc:
+            if not outcomes:
+                raise
+            # One outcome's writes failed: settle each alone so the others still land.
+            log.warning("Batch settle failed (%s); settling jobs one by one", exc)
+            for outcome in outcomes:
+                await self._settle_alone(outcome)
+            return []
+        self._resolve(outcomes, held)
+        return claimed
+
+    async def _settle_and_claim(
+        self, tx: Tx, outcomes: list[_Outcome], want: int, expired: bool
+    ) -> tuple[set[int], list[ClaimedJob]]:
+        held = await self._settle(tx, outcomes)
+        claimed: list[ClaimedJob] = []
+        if want:
+            claimed = await self.queue.claim(
+                tx, self.options.queues, want, self.worker_id,
+                retry_after=self.options.retry_after, expired=expired,
+            )
+        return held, claimed
+
+    async def _settle(self, tx: Tx, outcomes: list[_Outcome]) -> set[int]:
+        acks = [o.job for o in outcomes if o.kind == "ack"]
+        fails = [FailedItem(o.job, o.exception) for o in outcomes if o.kind == "fail"]
+        held = await self.queue.ack(tx, acks)
+        held |= await self.queue.fail(tx, fails)
+        for outcome in outcomes:
+            if outcome.kind == "release" and await self.queue.release(
+                tx, outcome.job, outcome.delay, count_attempt=outcome.count_attempt
+            ):
+                held.add(outcome.job.id)
+        for outcome in outcomes:
+            if outcome.job.id in held:
+                for hook in outcome.hooks:
+                    await hook(tx)
+        return held
+
+    async def _settle_alone(self, outcome: _Outcome) -> None:
+        try:
+            held = await self.queue.db.transact(lambda tx: self._settle(tx, [outcome]))
+        except DatabaseError:
+            self._outbox.append(outcome)
+            return
+        except Exception as exc:
+            if outcome.kind == "ack":
+                # Its own writes failed: that is a failed attempt of the job.
+                log.exception("Writes of job #%s failed", outcome.job.id)
+                entry = self._running.get(outcome.job.id)
+                retry = self._after_error(outcome.job, entry[2] if entry else None, exc)
+                retry.done = outcome.done
+                self._outbox.append(retry)
+                self._wake.set()
+                return
+            # A release or failure whose hooks fail: settle it without them.
+            log.exception("Failure hook of job #%s failed; failing it without", outcome.job.id)
+            outcome.hooks = []
+            held = await self.queue.db.transact(lambda tx: self._settle(tx, [outcome]))
+        self._resolve([outcome], held)
+
+    def _resolve(self, outcomes: list[_Outcome], held: set[int]) -> None:
+        for outcome in outcomes:
+            is_held = outcome.job.id in held
+            if is_held:
+                if outcome.kind == "ack":
+                    self.stats.done += 1
+                elif outcome.kind == "fail":
+                    self.stats.failed += 1
+                else:
+                    self.stats.released += 1
+            else:
+                self.stats.lost += 1
+                log.warning(
+                    "Job #%s: lease lost (taken by another worker or deleted); result dropped",
+                    outcome.job.id,
+                )
+            if outcome.done is not None and not outcome.done.done():
+                outcome.done.set_result(is_held)
+
+    async def _submit(self, outcome: _Outcome) -> bool:
+        outcome.done = asyncio.get_running_loop().create_future()
+        self._outbox.append(outcome)
+        if self.options.stop_when_empty:
+            self._idle_until = 0.0
+        self._wake.set()
+        # Shielded: a cancel arriving now must not lose the outcome's result.
+        return await asyncio.shield(outcome.done)
+
+    # --- running one job ------------------------------------------------------------------
+
+    def _start_job(self, job: ClaimedJob) -> None:
+        self._started += 1
+        payload: Payload | None
+        try:
+            payload = Payload.parse(job.raw_payload)
+            self.registry.get(payload.job)
+        except PayloadError as exc:
+            payload = None
+            task = asyncio.create_task(self._fail_unrunnable(job, str(exc)))
+        else:
+            task = asyncio.create_task(self._run_job(job, payload))
+        self._running[job.id] = (job, task, payload)
+        task.add_done_callback(lambda _t, job_id=job.id: self._finished(job_id))
+
+    def _finished(self, job_id: int) -> None:
+        self._running.pop(job_id, None)
+        if self.options.stop_when_empty:
+            self._idle_until = 0.0
+        if self.options.max_jobs and self._started >= self.options.max_jobs and not self._running:
+            self.stop("max jobs reached")
+        self._wake.set()
+
+    async def _fail_unrunnable(self, job: ClaimedJob, reason: str) -> None:
+        job_log.info("%s", _line(f"#{job.id}", "FAIL"))
+        outcome = _Outcome(job, "fail", exception=f"PayloadError: {reason}")
+        await self._submit(outcome)
+
+    async def _run_job(self, job: ClaimedJob, payload: Payload) -> None:
+        label = f"{payload.display_name} #{job.id}"
+        max_tries = payload.max_tries or self.options.tries
+        if job.attempts > max_tries:
+            exc = MaxAttemptsExceeded(
+                f"{payload.display_name} has been attempted too many times ({max_tries} tries)"
+            )
+            job_log.info("%s", _line(label, "FAIL"))
+            await self._submit(self._failure(job, payload, exc))
+            return
+        timeout = payload.timeout or self.options.timeout
+        ctx = JobContext(job.id, job.queue, job.attempts, payload)
+        handler = self.registry.get(payload.job)
+        job_log.info("%s", _line(label, "RUNNING"))
+        started = time.perf_counter()
+        try:
+            try:
+                async with asyncio.timeout(timeout):
+                    await handler(ctx)
+            except TimeoutError as exc:
+                raise JobTimedOut(f"{payload.display_name} ran longer than {timeout:g}s") from exc
+        except asyncio.CancelledError:
+            # Cancelled by shutdown or by the caller (a cancelled run): put it back, the
+            # attempt given back. If its row was deleted meanwhile the fence drops this.
+            await self._submit(_Outcome(job, "release", count_attempt=False))
+            job_log.info("%s", _line(label, "CANCELLED"))
+            return
+        except Exception as exc:
+            outcome = self._after_error(job, payload, exc)
+            await self._submit(outcome)
+            status = "FAIL" if outcome.kind == "fail" else f"RETRY in {outcome.delay}s"
+            job_log.info("%s", _line(label, status, started))
+            if outcome.kind == "fail":
+                job_log.warning("%s failed: %s", label, outcome.exception.splitlines()[0])
+            return
+        held = await self._submit(_Outcome(job, "ack", hooks=ctx.success_hooks))
+        job_log.info("%s", _line(label, "DONE" if held else "LOST", started))
+
+    def _after_error(self, job: ClaimedJob, payload: Payload | None, exc: Exception) -> _Outcome:
+        """Release with backoff, or fail for good when no attempt is left."""
+        if payload is None:
+            return _Outcome(job, "fail", exception=describe_exception(exc))
+        max_tries = payload.max_tries or self.options.tries
+        if isinstance(exc, RetryLater):
+            if not exc.count_attempt:
+                return _Outcome(job, "release", delay=exc.delay, count_attempt=False)
+            if job.attempts < max_tries:
+                return _Outcome(job, "release", delay=exc.delay)
+        elif not isinstance(exc, PermanentFailure) and job.attempts < max_tries:
+            delay = self.options.delay_for(job.attempts, payload.backoff)
+            return _Outcome(job, "release", delay=delay)
+        return self._failure(job, payload, exc)
+
+    def _failure(self, job: ClaimedJob, payload: Payload, exc: BaseException) -> _Outcome:
+        hooks: list[Hook] = []
+        failed = self.registry.failure_hook(payload.job)
+        reason = describe_exception(exc)
+        if failed is not None:
+            hooks.append(lambda tx: failed(tx, payload, reason.splitlines()[0]))
+        return _Outcome(job, "fail", hooks=hooks, exception=reason)
+
+    # --- leases and restart signal --------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.renew_every)
+            jobs = [job for job, _t, _p in self._running.values()]
+            if not jobs:
+                continue
+            try:
+                await self.queue.renew(jobs)
+            except Exception as exc:
+                log.warning("Could not renew leases: %s", exc)
+
+    async def _check_restart(self) -> None:
+        now = time.monotonic()
+        if now - self._last_restart_check < self.options.restart_check:
+            return
+        self._last_restart_check = now
+        try:
+            mark = await self._cache.get(RESTART_KEY)
+        except Exception:
+            return
+        if self._restart_mark is None:
+            self._restart_mark = mark or ""
+        elif (mark or "") != self._restart_mark:
+            self.stop("queue:restart signal")
+
+
+def _line(label: str, status: str, started: float | None = None) -> str:
+    """One artisan-style line: ``Name #12 ........ DONE 12ms``."""
+    if started is not None:
+        status = f"{status} {(time.perf_counter() - started) * 1000:.0f}ms"
+    dots = "." * max(3, 60 - len(label))
+    return f"{label} {dots} {status}"

@@ -1,0 +1,110 @@
+"""Fixtures: every storage and queue test runs on SQLite and on the real MariaDB.
+
+MariaDB: 127.0.0.1:3306, user root, no password, unless SYNCPAY_TEST_DB_HOST / _PORT /
+_USERNAME / _PASSWORD say otherwise. One database per test run, dropped at the end.
+Under CI=true an unreachable MariaDB fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from syncpay.config import Settings, load_settings
+from syncpay.db import Database, connect, migrate, tables_for
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+MYSQL = {
+    "DB_HOST": os.environ.get("SYNCPAY_TEST_DB_HOST", "127.0.0.1"),
+    "DB_PORT": os.environ.get("SYNCPAY_TEST_DB_PORT", "3306"),
+    "DB_USERNAME": os.environ.get("SYNCPAY_TEST_DB_USERNAME", "root"),
+    "DB_PASSWORD": os.environ.get("SYNCPAY_TEST_DB_PASSWORD", ""),
+}
+TABLES = ("jobs", "failed_jobs", "cache", "siswa")
+
+
+def _mysql_connect(database: str | None = None) -> pymysql.connections.Connection:
+    return pymysql.connect(
+        host=MYSQL["DB_HOST"], port=int(MYSQL["DB_PORT"]), user=MYSQL["DB_USERNAME"],
+        password=MYSQL["DB_PASSWORD"], database=database, autocommit=True, connect_timeout=5,
+    )
+
+
+@pytest.fixture(scope="session")
+def mysql_database() -> Iterator[str]:
+    """A database of our own on the MariaDB server, for this test run."""
+    try:
+        conn = _mysql_connect()
+    except pymysql.err.OperationalError as exc:
+        message = f"MariaDB at {MYSQL['DB_HOST']}:{MYSQL['DB_PORT']} unreachable: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    name = f"syncpay_test_{os.getpid()}_{secrets.token_hex(3)}"
+    with conn.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    conn.close()
+    yield name
+    try:
+        conn = _mysql_connect()
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+    except pymysql.err.OperationalError:
+        pass
+
+
+def settings_for(kind: str, tmp_path: Path, mysql_database: str | None, **extra: str) -> Settings:
+    env: dict[str, str] = {}
+    if kind == "sqlite":
+        env = {"DB_CONNECTION": "sqlite", "DB_DATABASE": str(tmp_path / "syncpay.sqlite")}
+    else:
+        assert mysql_database is not None
+        env = {"DB_CONNECTION": "mysql", "DB_DATABASE": mysql_database, **MYSQL}
+    env.update(extra)
+    return load_settings(env, environ={}, env_file=None)
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def db_kind(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def settings(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    database = request.getfixturevalue("mysql_database") if db_kind == "mysql" else None
+    return settings_for(db_kind, tmp_path, database)
+
+
+@pytest.fixture
+def env_vars(settings: Settings) -> dict[str, str]:
+    """The settings as environment variables, for subprocesses."""
+    return {k: v for k, v in settings.redacted().items() if v != "***"} | (
+        {"DB_PASSWORD": settings.db_password} if settings.db_password else {}
+    )
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = await connect(settings, create=True)
+    await migrate(database, tables_for(settings))
+    if database.dialect == "mysql":
+        await database.run_script(";\n".join(f"DELETE FROM {t}" for t in TABLES))
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+def run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
