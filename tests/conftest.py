@@ -35,8 +35,13 @@ TABLES = ("jobs", "failed_jobs", "cache", "siswa")
 
 def _mysql_connect(database: str | None = None) -> pymysql.connections.Connection:
     return pymysql.connect(
-        host=MYSQL["DB_HOST"], port=int(MYSQL["DB_PORT"]), user=MYSQL["DB_USERNAME"],
-        password=MYSQL["DB_PASSWORD"], database=database, autocommit=True, connect_timeout=5,
+        host=MYSQL["DB_HOST"],
+        port=int(MYSQL["DB_PORT"]),
+        user=MYSQL["DB_USERNAME"],
+        password=MYSQL["DB_PASSWORD"],
+        database=database,
+        autocommit=True,
+        connect_timeout=5,
     )
 
 

@@ -125,8 +125,12 @@ class MysqlDatabase(Database):
 
     async def _create_database(self) -> None:
         conn = await aiomysql.connect(
-            host=self.host, port=self.port, user=self.user, password=self.password,
-            autocommit=True, connect_timeout=5,
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            autocommit=True,
+            connect_timeout=5,
         )
         try:
             async with conn.cursor() as cursor:

@@ -64,7 +64,7 @@ class SqliteDatabase(Database):
     dialect = "sqlite"
     placeholder = "?"
 
-    def __init__(self, path: str, queries: dict, *, readers: int = 2, retry_for: float = 120.0):
+    def __init__(self, path: str, queries: dict, *, readers: int = 2, retry_for: float = 120.0) -> None:
         super().__init__(queries, retry_for=retry_for)
         self.path = path
         self.reader_count = readers

@@ -88,7 +88,9 @@ class FailedJobs:
             raise UnknownFailedJob(", ".join(missing))
         return found
 
-    async def retry(self, ids: Sequence[str] | None = None, *, queue: str | None = None) -> list[FailedJob]:
+    async def retry(
+        self, ids: Sequence[str] | None = None, *, queue: str | None = None
+    ) -> list[FailedJob]:
         """Push failed jobs back (attempts reset) and remove them from ``failed_jobs``,
         in one transaction. ``ids`` None means all (of ``queue`` when given)."""
 

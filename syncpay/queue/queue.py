@@ -256,7 +256,9 @@ class Queue:
                 pending=int(row["pending"] or 0),
                 delayed=int(row["delayed"] or 0),
                 reserved=int(row["reserved"] or 0),
-                oldest_seconds=None if row["oldest_seconds"] is None else int(row["oldest_seconds"]),
+                oldest_seconds=None
+                if row["oldest_seconds"] is None
+                else int(row["oldest_seconds"]),
             )
             for row in rows
         ]

@@ -182,11 +182,14 @@ class Worker:
         stop_wait = asyncio.create_task(self._stop_requested.wait())
         log.info(
             "Worker %s processing %s with %d slots",
-            self.name, ",".join(opts.queues), opts.concurrency,
+            self.name,
+            ",".join(opts.queues),
+            opts.concurrency,
         )
         try:
             done, _ = await asyncio.wait(
-                {pump, stop_wait}, timeout=opts.max_time or None,
+                {pump, stop_wait},
+                timeout=opts.max_time or None,
                 return_when=asyncio.FIRST_COMPLETED,
             )
             if not done:
@@ -209,8 +212,11 @@ class Worker:
             self.queue.remove_listener(self._on_push)
             log.info(
                 "Worker %s stopped (%s): %d done, %d failed, %d released",
-                self.name, self.stop_reason or "finished",
-                self.stats.done, self.stats.failed, self.stats.released,
+                self.name,
+                self.stop_reason or "finished",
+                self.stats.done,
+                self.stats.failed,
+                self.stats.released,
             )
 
     async def _drain(self, pump: asyncio.Task[None]) -> None:
@@ -314,8 +320,12 @@ class Worker:
         claimed: list[ClaimedJob] = []
         if want:
             claimed = await self.queue.claim(
-                tx, self.options.queues, want, self.worker_id,
-                retry_after=self.options.retry_after, expired=expired,
+                tx,
+                self.options.queues,
+                want,
+                self.worker_id,
+                retry_after=self.options.retry_after,
+                expired=expired,
             )
         return held, claimed
 
