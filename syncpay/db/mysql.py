@@ -17,6 +17,7 @@ import aiomysql
 import pymysql
 
 from .base import Database, DatabaseError, Params, Row, T, Tx
+from .queries import Query
 
 MAX_ROWS_PER_INSERT = 1000
 
@@ -65,7 +66,7 @@ class MysqlDatabase(Database):
 
     def __init__(
         self,
-        queries: dict,
+        queries: dict[str, Query],
         *,
         host: str,
         port: int,

@@ -19,6 +19,7 @@ from typing import Any
 import aiosqlite
 
 from .base import Database, DatabaseError, Params, Row, T, Tx
+from .queries import Query
 
 # SQLite's default limit on host parameters in one statement (3.32+) is 32766.
 MAX_PARAMS = 32000
@@ -64,7 +65,9 @@ class SqliteDatabase(Database):
     dialect = "sqlite"
     placeholder = "?"
 
-    def __init__(self, path: str, queries: dict, *, readers: int = 2, retry_for: float = 120.0) -> None:
+    def __init__(
+        self, path: str, queries: dict[str, Query], *, readers: int = 2, retry_for: float = 120.0
+    ) -> None:
         super().__init__(queries, retry_for=retry_for)
         self.path = path
         self.reader_count = readers
