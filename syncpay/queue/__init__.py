@@ -10,7 +10,7 @@ from .jobs import (
     RetryLater,
     registry,
 )
-from .queue import ClaimedJob, PendingJob, Queue, QueueStats
+from .queue import ClaimedJob, Queue, QueueStats
 from .worker import JobTimedOut, MaxAttemptsExceeded, Worker, WorkerOptions
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "MaxAttemptsExceeded",
     "Payload",
     "PayloadError",
-    "PendingJob",
     "PermanentFailure",
     "Queue",
     "QueueStats",

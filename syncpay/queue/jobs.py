@@ -12,7 +12,10 @@ those writes commit together with the job's removal, or not at all.
 
 from __future__ import annotations
 
+import functools
 import json
+import json.encoder
+import os
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,19 +63,15 @@ class Payload:
     backoff: tuple[int, ...] | None = None
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "uuid": self.uuid,
-                "displayName": self.display_name,
-                "job": self.job,
-                "maxTries": self.max_tries,
-                "timeout": self.timeout,
-                "backoff": list(self.backoff) if self.backoff is not None else None,
-                "data": self.data,
-            },
-            separators=(",", ":"),
-            ensure_ascii=False,
+        return self.encode_with(self.uuid, self.data)
+
+    def encode_with(self, uuid: str, data: Mapping[str, Any]) -> str:
+        """This payload's JSON with another uuid and data (``push_many``'s fast path:
+        everything else is shared by the batch)."""
+        head = _payload_head(
+            self.display_name, self.job, self.max_tries, self.timeout, self.backoff
         )
+        return f'{{"uuid":"{uuid}",{head},"data":{_encode(data)}}}'
 
     @classmethod
     def create(
@@ -86,7 +85,7 @@ class Payload:
         backoff: Sequence[int] | None = None,
     ) -> Payload:
         return cls(
-            uuid=str(uuid.uuid4()),
+            uuid=new_uuid(),
             job=job,
             data=dict(data or {}),
             display_name=display_name or job,
@@ -128,6 +127,45 @@ class Payload:
             timeout=timeout,
             backoff=backoff,
         )
+
+
+def _make_encoder() -> Callable[[Any], str]:
+    """Compact JSON of plain data; the C encoder directly when there is one (about 3x
+    quicker than ``json.dumps`` for the small objects a job carries)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    basestring = getattr(json.encoder, "c_encode_basestring", None)
+    if make is None or basestring is None:
+        return json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    encoder = make(None, None, basestring, None, ":", ",", False, False, True)
+    return lambda obj: "".join(encoder(obj, 0))
+
+
+_encode = _make_encoder()
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+
+
+@functools.lru_cache(maxsize=256)
+def _payload_head(
+    display_name: str,
+    job: str,
+    max_tries: int | None,
+    timeout: float | None,
+    backoff: tuple[int, ...] | None,
+) -> str:
+    fields = {
+        "displayName": display_name,
+        "job": job,
+        "maxTries": max_tries,
+        "timeout": timeout,
+        "backoff": list(backoff) if backoff is not None else None,
+    }
+    return _encode(fields)[1:-1]
+
+
+def new_uuid() -> str:
+    """A random (version 4) UUID as text; quicker than ``str(uuid.uuid4())``."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def _optional_number(obj: dict[str, Any], key: str, kind: type) -> Any:

@@ -16,19 +16,9 @@ from itertools import islice
 from typing import Any
 
 from ..db import Database, Tx
-from .jobs import Payload, PayloadError
+from .jobs import Payload, PayloadError, new_uuid
 
 PUSH_CHUNK = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class PendingJob:
-    """A job to push (see :meth:`Queue.push_many`)."""
-
-    payload: Payload
-    queue: str | None = None
-    delay: int = 0
-    sort_key: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +96,7 @@ class Queue:
     ) -> int:
         """Queue one job; its id."""
         payload = Payload.create(job, data, max_tries=max_tries, timeout=timeout, backoff=backoff)
-        row = self._row(PendingJob(payload, queue, delay, sort_key))
+        row = self._row(payload, queue, delay, sort_key)
         if tx is None:
             job_id = await self.db.insert("push", row)
             self._notify()
@@ -116,18 +106,43 @@ class Queue:
         return job_id
 
     async def push_many(
-        self, jobs: Iterable[PendingJob], *, tx: Tx | None = None, chunk: int = PUSH_CHUNK
+        self,
+        job: str,
+        items: Iterable[Mapping[str, Any]],
+        *,
+        queue: str | None = None,
+        delay: int = 0,
+        sort_key: int = 0,
+        sort_step: int = 0,
+        max_tries: int | None = None,
+        timeout: float | None = None,
+        backoff: Sequence[int] | None = None,
+        tx: Tx | None = None,
+        chunk: int = PUSH_CHUNK,
     ) -> int:
-        """Queue many jobs, one multi-row INSERT per ``chunk``; how many were queued.
+        """Queue one ``job`` per item of data, one multi-row INSERT per ``chunk``.
 
         Without ``tx`` all chunks go in one transaction of their own: all or nothing.
-        ``jobs`` is consumed chunk by chunk, so it may be a generator of any length.
+        ``items`` is consumed chunk by chunk, so it may be a generator of any length.
+        The n-th item (from 0) gets ``sort_key + n * sort_step``: workers take the
+        lowest sort key first, so two batches pushed with steps interleave.
+        Returns how many jobs were queued.
         """
+        template = Payload.create(job, max_tries=max_tries, timeout=timeout, backoff=backoff)
+        head = {
+            "queue": queue or self.default_queue,
+            "delay": max(0, int(delay)),
+            "sort_key": sort_key,
+        }
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for data in items:
+                yield {**head, "payload": template.encode_with(new_uuid(), data)}
 
         async def write(tx: Tx) -> int:
             count = 0
-            for rows in _chunks(map(self._row, jobs), chunk):
-                count += await tx.insert_many("push", rows)
+            for batch in _chunks(rows(), chunk):
+                count += await tx.insert_many("push", batch)
             if count:
                 tx.after_commit(self._notify)
             return count
@@ -136,12 +151,14 @@ class Queue:
             return await write(tx)
         return await self.db.transact(write)
 
-    def _row(self, job: PendingJob) -> dict[str, Any]:
+    def _row(
+        self, payload: Payload, queue: str | None, delay: int, sort_key: int
+    ) -> dict[str, Any]:
         return {
-            "queue": job.queue or self.default_queue,
-            "payload": job.payload.to_json(),
-            "delay": max(0, int(job.delay)),
-            "sort_key": job.sort_key,
+            "queue": queue or self.default_queue,
+            "payload": payload.to_json(),
+            "delay": max(0, int(delay)),
+            "sort_key": sort_key,
         }
 
     # --- the worker's verbs --------------------------------------------------------------

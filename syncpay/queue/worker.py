@@ -16,15 +16,16 @@ the lease, so a second run of the same job cannot commit them again.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from ..db import DatabaseError, Tx
 from ..db.cache import RESTART_KEY, Cache
@@ -47,6 +48,8 @@ class MaxAttemptsExceeded(Exception):
 class WorkerOptions:
     queues: tuple[str, ...] = ("sync-pembayaran",)
     concurrency: int = 8
+    #: Jobs claimed ahead of a free slot, so jobs run while a round is in flight.
+    prefetch: int | None = None
     tries: int = 3
     timeout: float = 600.0
     backoff: tuple[int, ...] = (10, 30, 60)
@@ -69,6 +72,10 @@ class WorkerOptions:
             raise ValueError("concurrency must be at least 1")
         if not self.queues:
             raise ValueError("at least one queue is needed")
+
+    @property
+    def buffer(self) -> int:
+        return self.concurrency if self.prefetch is None else max(0, self.prefetch)
 
     @property
     def renew_every(self) -> float:
@@ -125,12 +132,14 @@ class Worker:
         self._cache = Cache(queue.db)
         self._running: dict[int, tuple[ClaimedJob, asyncio.Task[None], Payload | None]] = {}
         self._outbox: list[_Outcome] = []
+        self._ready: collections.deque[ClaimedJob] = collections.deque()
+        self._settling = 0
         self._wake = asyncio.Event()
         self._stopping = False
         self._stop_requested = asyncio.Event()
         self._stopped = asyncio.Event()
         self._idle_until = 0.0
-        self._started = 0
+        self._claimed = 0
         self._last_expired = 0.0
         self._last_restart_check = 0.0
         self._restart_mark: str | None = None
@@ -221,6 +230,10 @@ class Worker:
 
     async def _drain(self, pump: asyncio.Task[None]) -> None:
         """Let running jobs finish within the grace period; put back what is left."""
+        while self._ready:
+            # Claimed but never started: back to the queue, the attempt given back.
+            self._outbox.append(_Outcome(self._ready.popleft(), "release", count_attempt=False))
+        self._wake.set()
         tasks = [task for _job, task, _p in self._running.values()]
         if tasks:
             _done, pending = await asyncio.wait(tasks, timeout=self.options.grace)
@@ -239,12 +252,19 @@ class Worker:
 
     # --- the pump: one transaction per round ----------------------------------------------
 
+    @property
+    def _active(self) -> int:
+        # A job whose outcome waits in the outbox has done its work: its slot is free.
+        return len(self._running) - self._settling
+
     def _free_slots(self) -> int:
+        """How many jobs the next round may claim."""
         if self._stopping:
             return 0
-        free = self.options.concurrency - len(self._running)
+        opts = self.options
+        free = opts.concurrency + opts.buffer - self._active - len(self._ready)
         if self.options.max_jobs:
-            free = min(free, self.options.max_jobs - self._started)
+            free = min(free, self.options.max_jobs - self._claimed)
         if time.monotonic() < self._idle_until:
             return 0
         return max(0, free)
@@ -272,10 +292,12 @@ class Worker:
                 continue
             if expired:
                 self._last_expired = now
-            for job in claimed:
-                self._start_job(job)
+            self._claimed += len(claimed)
+            self._ready.extend(claimed)
+            self._fill_slots()
             if want and not claimed:
-                if self.options.stop_when_empty and not self._running and not self._outbox:
+                idle = not (self._running or self._outbox or self._ready)
+                if self.options.stop_when_empty and idle:
                     self.stop("queue empty")
                 else:
                     # Nothing to take: poll again after --sleep, or sooner when a push
@@ -392,35 +414,53 @@ class Worker:
         if self.options.stop_when_empty:
             self._idle_until = 0.0
         self._wake.set()
-        # Shielded: a cancel arriving now must not lose the outcome's result.
-        return await asyncio.shield(outcome.done)
+        self._settling += 1
+        self._fill_slots()
+        try:
+            # If this task is cancelled now, the pump still settles the outcome.
+            return await outcome.done
+        finally:
+            self._settling -= 1
 
     # --- running one job ------------------------------------------------------------------
 
+    def _fill_slots(self) -> None:
+        while self._ready and self._active < self.options.concurrency and not self._stopping:
+            self._start_job(self._ready.popleft())
+
     def _start_job(self, job: ClaimedJob) -> None:
-        self._started += 1
         payload: Payload | None
         try:
             payload = Payload.parse(job.raw_payload)
             self.registry.get(payload.job)
         except PayloadError as exc:
             payload = None
-            task = asyncio.create_task(self._fail_unrunnable(job, str(exc)))
+            work = self._fail_unrunnable(job, str(exc))
         else:
-            task = asyncio.create_task(self._run_job(job, payload))
+            work = self._run_job(job, payload)
+        task = asyncio.create_task(self._job_task(job.id, work))
         self._running[job.id] = (job, task, payload)
-        task.add_done_callback(lambda _t, job_id=job.id: self._finished(job_id))
+
+    async def _job_task(self, job_id: int, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        finally:
+            # Here rather than in a done-callback, which runs a loop turn later and
+            # would keep the slot looking busy for one more round.
+            self._finished(job_id)
 
     def _finished(self, job_id: int) -> None:
         self._running.pop(job_id, None)
         if self.options.stop_when_empty:
             self._idle_until = 0.0
-        if self.options.max_jobs and self._started >= self.options.max_jobs and not self._running:
+        limit = self.options.max_jobs
+        if limit and self._claimed >= limit and not self._running and not self._ready:
             self.stop("max jobs reached")
+        self._fill_slots()
         self._wake.set()
 
     async def _fail_unrunnable(self, job: ClaimedJob, reason: str) -> None:
-        job_log.info("%s", _line(f"#{job.id}", "FAIL"))
+        _say(f"#{job.id}", "FAIL")
         outcome = _Outcome(job, "fail", exception=f"PayloadError: {reason}")
         await self._submit(outcome)
 
@@ -431,13 +471,13 @@ class Worker:
             exc = MaxAttemptsExceeded(
                 f"{payload.display_name} has been attempted too many times ({max_tries} tries)"
             )
-            job_log.info("%s", _line(label, "FAIL"))
+            _say(label, "FAIL")
             await self._submit(self._failure(job, payload, exc))
             return
         timeout = payload.timeout or self.options.timeout
         ctx = JobContext(job.id, job.queue, job.attempts, payload)
         handler = self.registry.get(payload.job)
-        job_log.info("%s", _line(label, "RUNNING"))
+        _say(label, "RUNNING")
         started = time.perf_counter()
         try:
             try:
@@ -449,18 +489,18 @@ class Worker:
             # Cancelled by shutdown or by the caller (a cancelled run): put it back, the
             # attempt given back. If its row was deleted meanwhile the fence drops this.
             await self._submit(_Outcome(job, "release", count_attempt=False))
-            job_log.info("%s", _line(label, "CANCELLED"))
+            _say(label, "CANCELLED")
             return
         except Exception as exc:
             outcome = self._after_error(job, payload, exc)
             await self._submit(outcome)
             status = "FAIL" if outcome.kind == "fail" else f"RETRY in {outcome.delay}s"
-            job_log.info("%s", _line(label, status, started))
+            _say(label, status, started)
             if outcome.kind == "fail":
                 job_log.warning("%s failed: %s", label, outcome.exception.splitlines()[0])
             return
         held = await self._submit(_Outcome(job, "ack", hooks=ctx.success_hooks))
-        job_log.info("%s", _line(label, "DONE" if held else "LOST", started))
+        _say(label, "DONE" if held else "LOST", started)
 
     def _after_error(self, job: ClaimedJob, payload: Payload | None, exc: Exception) -> _Outcome:
         """Release with backoff, or fail for good when no attempt is left."""
@@ -490,7 +530,7 @@ class Worker:
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.options.renew_every)
-            jobs = [job for job, _t, _p in self._running.values()]
+            jobs = [job for job, _t, _p in self._running.values()] + list(self._ready)
             if not jobs:
                 continue
             try:
@@ -511,6 +551,11 @@ class Worker:
             self._restart_mark = mark or ""
         elif (mark or "") != self._restart_mark:
             self.stop("queue:restart signal")
+
+
+def _say(label: str, status: str, started: float | None = None) -> None:
+    if job_log.isEnabledFor(logging.INFO):
+        job_log.info("%s", _line(label, status, started))
 
 
 def _line(label: str, status: str, started: float | None = None) -> str:
