@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -104,7 +105,7 @@ class MysqlDatabase(Database):
         code = exc.args[0] if exc.args else 0
         if code == 1049:
             return f"DB_DATABASE: database {self.database!r} does not exist (run: syncpay migrate)"
-        if code in (1045, 1044):
+        if code in (1044, 1045, 1698):
             return f"DB_USERNAME: access denied for {self.user!r} at {self.host}:{self.port}"
         return f"DB_HOST: cannot reach MySQL at {self.host}:{self.port} ({_message(exc)})"
 
@@ -206,8 +207,11 @@ class MysqlDatabase(Database):
 
         async def run(conn: aiomysql.Connection) -> None:
             async with conn.cursor() as cursor:
-                for statement in statements:
-                    await cursor.execute(statement.rstrip(";"))
+                with warnings.catch_warnings():
+                    # "Table already exists" notes of CREATE … IF NOT EXISTS.
+                    warnings.simplefilter("ignore")
+                    for statement in statements:
+                        await cursor.execute(statement.rstrip(";"))
 
         await self._with_connection(run, "migration")
 

@@ -1,5 +1,6 @@
 """The durable job queue: Laravel's tables and habits, with leases and fences."""
 
+from . import builtin as _builtin  # noqa: F401  (registers syncpay.noop)
 from .failed import FailedJob, FailedJobs, UnknownFailedJob
 from .jobs import (
     JobContext,

@@ -75,13 +75,11 @@ class FailedJobs:
     async def all(self) -> list[FailedJob]:
         return [_row(r) for r in await self.db.fetch_all("failed_list")]
 
-    async def find(self, ids: Sequence[str]) -> list[FailedJob]:
+    async def find(self, ids: Sequence[str], tx: Tx | None = None) -> list[FailedJob]:
         """Failed jobs by numeric id or uuid; :class:`UnknownFailedJob` names any missing."""
         numbers = [int(i) for i in ids if i.isdigit()]
-        found = [
-            _row(r)
-            for r in await self.db.fetch_all("failed_find", {"ids": numbers, "uuids": list(ids)})
-        ]
+        params = {"ids": numbers, "uuids": list(ids)}
+        found = [_row(r) for r in await (tx or self.db).fetch_all("failed_find", params)]
         known = {str(f.id) for f in found} | {f.uuid for f in found}
         missing = [i for i in ids if i not in known]
         if missing:
@@ -96,7 +94,7 @@ class FailedJobs:
 
         async def move(tx: Tx) -> list[FailedJob]:
             if ids is not None:
-                chosen = await self.find(ids)
+                chosen = await self.find(ids, tx)
                 if queue is not None:
                     chosen = [f for f in chosen if f.queue == queue]
             elif queue is not None:

@@ -276,6 +276,7 @@ class Worker:
             outcomes, self._outbox = self._outbox, []
             want = self._free_slots()
             if not outcomes and not want:
+                await self._check_restart()
                 await self._sleep_until_woken()
                 continue
             now = time.monotonic()
@@ -306,15 +307,16 @@ class Worker:
             await self._check_restart()
 
     async def _sleep_until_woken(self) -> None:
-        timeout = None
+        # Wake for the next poll, and in time for the next queue:restart check.
+        timeout = self.options.restart_check
         if self._idle_until:
-            timeout = max(0.0, self._idle_until - time.monotonic())
+            timeout = min(timeout, max(0.0, self._idle_until - time.monotonic()))
         self._wake.clear()
         if self._outbox or self._stopped.is_set():
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
-        if timeout is not None and time.monotonic() >= self._idle_until:
+        if self._idle_until and time.monotonic() >= self._idle_until:
             self._idle_until = 0.0
 
     async def _round(self, outcomes: list[_Outcome], want: int, expired: bool) -> list[ClaimedJob]:
@@ -429,13 +431,13 @@ class Worker:
             self._start_job(self._ready.popleft())
 
     def _start_job(self, job: ClaimedJob) -> None:
-        payload: Payload | None
+        payload: Payload | None = None
         try:
             payload = Payload.parse(job.raw_payload)
             self.registry.get(payload.job)
         except PayloadError as exc:
+            work = self._fail_unrunnable(job, payload, str(exc))
             payload = None
-            work = self._fail_unrunnable(job, str(exc))
         else:
             work = self._run_job(job, payload)
         task = asyncio.create_task(self._job_task(job.id, work))
@@ -459,8 +461,8 @@ class Worker:
         self._fill_slots()
         self._wake.set()
 
-    async def _fail_unrunnable(self, job: ClaimedJob, reason: str) -> None:
-        _say(f"#{job.id}", "FAIL")
+    async def _fail_unrunnable(self, job: ClaimedJob, payload: Payload | None, reason: str) -> None:
+        _say(f"{payload.display_name if payload else '(unreadable)'} #{job.id}", "FAIL")
         outcome = _Outcome(job, "fail", exception=f"PayloadError: {reason}")
         await self._submit(outcome)
 

@@ -48,9 +48,9 @@ WHERE id IN (:ids) AND reserved_by IN (:tokens)
 
 -- name: queue_stats
 SELECT queue,
-       SUM(CASE WHEN reserved_at IS NULL AND available_at <= n.now THEN 1 ELSE 0 END) AS pending,
-       SUM(CASE WHEN reserved_at IS NULL AND available_at > n.now THEN 1 ELSE 0 END) AS delayed,
-       SUM(CASE WHEN reserved_at IS NOT NULL THEN 1 ELSE 0 END) AS reserved,
+       SUM(CASE WHEN reserved_at IS NULL AND available_at <= n.now THEN 1 ELSE 0 END) AS `pending`,
+       SUM(CASE WHEN reserved_at IS NULL AND available_at > n.now THEN 1 ELSE 0 END) AS `delayed`,
+       SUM(CASE WHEN reserved_at IS NOT NULL THEN 1 ELSE 0 END) AS `reserved`,
        n.now - MIN(CASE WHEN reserved_at IS NULL AND available_at <= n.now
                         THEN available_at END) AS oldest_seconds
 FROM {jobs}, (SELECT UNIX_TIMESTAMP() AS now) AS n

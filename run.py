@@ -1,0 +1,8 @@
+"""``python run.py …``: the same program as the ``syncpay`` command."""
+
+import sys
+
+from syncpay.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

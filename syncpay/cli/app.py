@@ -1,0 +1,178 @@
+"""``syncpay COMMAND``: the parser, the start-up sequence and the error policy.
+
+Errors never end in a traceback unless ``-v`` is given: a bad setting (ConfigError) or
+a database that cannot be opened at start-up prints ``syncpay: <one line>`` and exits
+2; a command's own failure exits 1; anything unexpected prints
+``syncpay: error: <Type>: <message>`` and exits 1; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import traceback
+
+from .. import __version__
+from ..config import ConfigError, Settings, load_settings
+from ..db import Database, DatabaseError, connect, migrate, tables_for
+from . import commands as _commands  # noqa: F401  (registers the commands)
+from . import work as _work  # noqa: F401  (registers `work`)
+from .base import COMMANDS, CliError, Command, Context
+from .output import setup_logging
+
+PROG = "syncpay"
+SERVE_MISSING = "syncpay: serve is not available yet"
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """Options accepted before or after the command (SUPPRESS: a later one wins)."""
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("global options")
+    group.add_argument(
+        "--env-file",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="read settings from PATH (default: .env in the current directory)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="more detail on stderr (-vv: debug); tracebacks on errors",
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print only data and errors (no job lines, no confirmations)",
+    )
+    return common
+
+
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", metavar="H", help="address to listen on (APP_HOST)")
+    parser.add_argument("--port", metavar="P", help="port to listen on (APP_PORT)")
+    parser.add_argument("--workers", metavar="N", help="in-process workers (SYNC_WORKERS)")
+    parser.add_argument("--demo", action="store_true", help="run on demo data")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Keeps every student's payment record in step with the finance system.",
+        epilog="Run `syncpay COMMAND --help` for a command's options.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    serve = sub.add_parser("serve", parents=[common], help="run the web server (not available yet)")
+    _serve_arguments(serve)
+    for cmd in sorted(COMMANDS.values(), key=lambda c: c.name != "work"):  # work first
+        child = sub.add_parser(
+            cmd.name,
+            aliases=list(cmd.aliases),
+            parents=[common],
+            help=cmd.help,
+            description=cmd.description,
+        )
+        cmd.arguments(child)
+    return parser
+
+
+def _find(name: str) -> Command:
+    for cmd in COMMANDS.values():
+        if name == cmd.name or name in cmd.aliases:
+            return cmd
+    raise LookupError(name)
+
+
+def _one_line(text: str) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _exit_status(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors (status 2)
+        return _exit_status(exc.code)
+    verbose: int = getattr(args, "verbose", 0) or 0
+    quiet: bool = getattr(args, "quiet", False)
+    if args.command in (None, "serve"):
+        print(SERVE_MISSING, file=sys.stderr)
+        return 1
+    try:
+        return _run(_find(args.command), args, quiet=quiet, verbose=verbose)
+    except KeyboardInterrupt:
+        return 130
+    except (CliError, ConfigError, DatabaseError) as exc:
+        if verbose:
+            traceback.print_exc()
+        code = exc.code if isinstance(exc, CliError) else 2 if isinstance(exc, ConfigError) else 1
+        print(f"{PROG}: {_one_line(str(exc))}", file=sys.stderr)
+        return code
+    except BrokenPipeError:
+        # The reader of our output went away (`syncpay queue:failed | head`).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except Exception as exc:
+        if verbose:
+            traceback.print_exc()
+        detail = _one_line(str(exc))
+        what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        print(f"{PROG}: error: {what}", file=sys.stderr)
+        return 1
+
+
+def _run(cmd: Command, args: argparse.Namespace, *, quiet: bool, verbose: int) -> int:
+    env_file: str | None = getattr(args, "env_file", None)
+    if env_file is not None and not os.path.exists(env_file):
+        raise CliError(f"{env_file}: no such file (--env-file)", 2)
+    settings = load_settings(cmd.overrides(args), env_file=env_file or ".env")
+    setup_logging(settings, quiet, verbose)
+    if cmd.prepare is not None:
+        cmd.prepare(args, settings)
+    return asyncio.run(_execute(cmd, args, settings, quiet=quiet, verbose=verbose))
+
+
+async def _execute(
+    cmd: Command, args: argparse.Namespace, settings: Settings, *, quiet: bool, verbose: int
+) -> int:
+    try:
+        db = await connect(settings, create=cmd.create_database, pool_size=cmd.pool_size(settings))
+    except DatabaseError as exc:
+        raise CliError(str(exc), 2) from exc
+    try:
+        migrated: list[str] = []
+        if cmd.migrate:
+            try:
+                migrated = await migrate(db, tables_for(settings))
+            except DatabaseError as exc:
+                raise CliError(str(exc), 2) from exc
+        return await cmd.run(Context(args, settings, db, quiet, verbose, migrated))
+    finally:
+        await _close(db)
+
+
+async def _close(db: Database) -> None:
+    try:
+        await db.close()
+    except Exception as exc:  # closing must not hide the command's own outcome
+        print(f"{PROG}: warning: closing the database: {_one_line(str(exc))}", file=sys.stderr)

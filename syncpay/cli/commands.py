@@ -1,0 +1,217 @@
+"""The housekeeping commands: ``migrate``, ``queue:*`` (except ``work``), ``cache:clear``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import time
+
+from ..db import migrate as run_migrations
+from ..db import tables_for
+from ..db.cache import RESTART_KEY, Cache
+from ..db.migrate import status as migration_status
+from ..queue import FailedJobs, UnknownFailedJob
+from .base import CliError, Context, command, given, json_object, whole
+from .output import format_age, plural, render_table, terminal_width
+
+# --------------------------------------------------------------------------- migrate
+
+
+def _migrate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--status", action="store_true", help="list every migration as Ran or Pending"
+    )
+
+
+def _dots(label: str, status: str) -> str:
+    return f"  {label} {'.' * max(3, 60 - len(label))} {status}"
+
+
+@command("migrate", "create or update the database tables", _migrate_arguments, migrate=False)
+async def migrate_command(ctx: Context) -> int:
+    """Apply the migrations that have not run yet (and create a missing MySQL database)."""
+    if ctx.args.status:
+        rows = await migration_status(ctx.db)
+        ctx.out(
+            render_table(["Migration", "Status"], [(n, "Ran" if r else "Pending") for n, r in rows])
+        )
+        return 0
+    applied = await run_migrations(ctx.db, tables_for(ctx.settings))
+    if not applied:
+        ctx.say("Nothing to migrate.")
+        return 0
+    ctx.say("Running migrations.")
+    for name in applied:
+        ctx.say(_dots(name, "DONE"))
+    return 0
+
+
+# --------------------------------------------------------------------------- failed jobs
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+@command("queue:failed", "list the failed jobs", _json_flag)
+async def queue_failed(ctx: Context) -> int:
+    """List the jobs that failed for good, newest last."""
+    failed = await FailedJobs(ctx.queue()).all()
+    if ctx.args.json:
+        ctx.out_json([job.as_dict() for job in failed])
+        return 0
+    if not failed:
+        ctx.say("No failed jobs found.")
+        return 0
+    rows = [(f.id, f.uuid, f.queue, f.job_name, f.failed_at, f.reason) for f in failed]
+    headers = ["ID", "UUID", "Queue", "Job", "Failed at (UTC)", "Reason"]
+    ctx.out(render_table(headers, rows, width=terminal_width(), flex=5, right=[0]))
+    return 0
+
+
+def _retry_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ids", nargs="+", metavar="ID", help="failed job IDs or UUIDs, or: all")
+    parser.add_argument("--queue", metavar="Q", help="only the failed jobs of this queue")
+
+
+@command("queue:retry", "push failed jobs back onto their queue", _retry_arguments)
+async def queue_retry(ctx: Context) -> int:
+    """Push failed jobs back onto their queue, all of them or none (an unknown ID
+    retries nothing)."""
+    ids: list[str] = ctx.args.ids
+    if "all" in ids and len(ids) > 1:
+        raise CliError("queue:retry takes IDs or 'all', not both", 2)
+    try:
+        retried = await FailedJobs(ctx.queue()).retry(
+            None if ids == ["all"] else list(dict.fromkeys(ids)), queue=ctx.args.queue
+        )
+    except UnknownFailedJob as exc:
+        raise CliError(f"No failed job matches the given ID [{exc}].") from None
+    if not retried:
+        ctx.say("No retryable jobs found.")
+    for job in retried:
+        ctx.say(f"The failed job [{job.id}] has been pushed back onto the queue.")
+    return 0
+
+
+def _forget_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("id", metavar="ID", help="the failed job's ID or UUID")
+
+
+@command("queue:forget", "delete one failed job", _forget_arguments)
+async def queue_forget(ctx: Context) -> int:
+    """Delete one failed job."""
+    try:
+        await FailedJobs(ctx.queue()).forget(ctx.args.id)
+    except UnknownFailedJob:
+        raise CliError(f"No failed job matches the given ID [{ctx.args.id}].") from None
+    ctx.say("Failed job deleted successfully.")
+    return 0
+
+
+def _flush_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--hours", type=whole(0), metavar="H", help="only those that failed over H hours ago"
+    )
+
+
+@command("queue:flush", "delete the failed jobs", _flush_arguments)
+async def queue_flush(ctx: Context) -> int:
+    """Delete every failed job (or only those older than --hours)."""
+    hours: int | None = ctx.args.hours
+    count = await FailedJobs(ctx.queue()).flush(hours)
+    if hours is None:
+        ctx.say("All failed jobs deleted successfully.")
+    else:
+        ctx.say(f"{plural(count, 'failed job')} older than {plural(hours, 'hour')} deleted.")
+    return 0
+
+
+# --------------------------------------------------------------------------- queues
+
+
+def _queue_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--queue", metavar="Q", help=f"{what} (default: DB_QUEUE)")
+
+
+def _queue_override(args: argparse.Namespace) -> dict[str, str | None]:
+    return given({"DB_QUEUE": args.queue})
+
+
+@command(
+    "queue:clear",
+    "delete every job of a queue",
+    lambda p: _queue_option(p, "the queue to clear"),
+    overrides=_queue_override,
+)
+async def queue_clear(ctx: Context) -> int:
+    """Delete every job (waiting, delayed or running) of one queue."""
+    name = ctx.settings.db_queue
+    count = await ctx.queue().clear(name)
+    ctx.say(f"Cleared {plural(count, 'job')} from the [{name}] queue.")
+    return 0
+
+
+@command("queue:monitor", "show the size of every queue", _json_flag)
+async def queue_monitor(ctx: Context) -> int:
+    """Show, per queue, the jobs waiting, delayed and running, and the oldest wait."""
+    stats = await ctx.queue().stats()
+    if ctx.args.json:
+        ctx.out_json([dataclasses.asdict(s) for s in stats])
+        return 0
+    if not stats:
+        ctx.say("No jobs.")
+        return 0
+    rows = [
+        (s.queue, s.pending, s.delayed, s.reserved, format_age(s.oldest_seconds)) for s in stats
+    ]
+    headers = ["Queue", "Pending", "Delayed", "Reserved", "Oldest waiting"]
+    ctx.out(render_table(headers, rows, right=[1, 2, 3, 4]))
+    return 0
+
+
+@command("queue:restart", "ask every worker to stop after its current jobs")
+async def queue_restart(ctx: Context) -> int:
+    """Tell every worker (on any machine) to stop between jobs; a process supervisor
+    then starts it again with the new code."""
+    await Cache(ctx.db).put(RESTART_KEY, repr(time.time()))
+    ctx.say("Broadcasting queue restart signal.")
+    return 0
+
+
+def _push_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("job", metavar="JOB", help="the job's registered name")
+    parser.add_argument("--data", type=json_object, default={}, metavar="JSON")
+    _queue_option(parser, "the queue to push onto")
+    parser.add_argument("--delay", type=whole(0), default=0, metavar="S", help="seconds")
+    parser.add_argument("--count", type=whole(1), default=1, metavar="N", help="push N copies")
+
+
+@command("queue:push", "queue a job by name (for operators and tests)", _push_arguments,
+         overrides=_queue_override)  # fmt: skip
+async def queue_push(ctx: Context) -> int:
+    """Queue a job by name with JSON data; the name need not be registered here (the
+    worker that runs it must know it)."""
+    args, queue = ctx.args, ctx.queue()
+    name = ctx.settings.db_queue
+    if args.count == 1:
+        job_id = await queue.push(args.job, args.data, delay=args.delay)
+        ctx.say(f"Pushed job [{job_id}] onto the [{name}] queue.")
+        return 0
+    count = await queue.push_many(
+        args.job, itertools.repeat(args.data, args.count), delay=args.delay
+    )
+    ctx.say(f"Pushed {plural(count, 'job')} onto the [{name}] queue.")
+    return 0
+
+
+# --------------------------------------------------------------------------- cache
+
+
+@command("cache:clear", "empty the application cache")
+async def cache_clear(ctx: Context) -> int:
+    """Empty the application cache (this also counts as a queue restart signal)."""
+    await Cache(ctx.db).clear()
+    ctx.say("Application cache cleared successfully.")
+    return 0

@@ -1,0 +1,191 @@
+"""What the command line writes: logging set-up, tables and small formatting helpers."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from ..config import Settings
+
+__all__ = [
+    "CONSOLE_LOGGERS",
+    "format_age",
+    "plural",
+    "render_table",
+    "setup_logging",
+    "terminal_width",
+]
+
+#: Loggers whose INFO lines are the command's own output (stdout), not diagnostics.
+CONSOLE_LOGGERS = ("syncpay.jobs", "syncpay.console")
+CONSOLE_FORMAT = "  %(asctime)s %(message)s"
+FILE_FORMAT = "[%(asctime)s] %(levelname)s %(name)s: %(message)s"
+STDERR_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _is_console(record: logging.LogRecord) -> bool:
+    return any(record.name == n or record.name.startswith(n + ".") for n in CONSOLE_LOGGERS)
+
+
+class _CliHandler(logging.Handler):
+    """Marks the handlers this module installed, so a second set-up replaces them."""
+
+
+class _StreamHandler(logging.StreamHandler, _CliHandler):  # type: ignore[type-arg]
+    pass
+
+
+class _FileHandler(logging.FileHandler, _CliHandler):
+    """``LOG_FILE``: opened (and its folder made) only when the first line is written;
+    a file that cannot be written is reported once on stderr, then left alone."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, encoding="utf-8", delay=True)
+        self._broken = False
+
+    def _open(self) -> TextIO:
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._broken:
+            return
+        try:
+            super().emit(record)  # opening the file happens here, outside logging's guard
+        except OSError:
+            self.handleError(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            super().handleError(record)
+            return
+        if self._broken:
+            return
+        self._broken = True
+        detail = getattr(error, "strerror", None) or error
+        sys.stderr.write(f"syncpay: LOG_FILE: cannot write {self.baseFilename} ({detail})\n")
+
+
+def setup_logging(settings: Settings, quiet: bool = False, verbose: int | bool = 0) -> None:
+    """Console and file logging for a command.
+
+    - stdout: the job lines of ``syncpay.jobs`` (and ``syncpay.console``) at INFO,
+      ``  2026-11-28 13:20:01 noop #12 ........ DONE 12ms``; none with ``quiet``.
+    - stderr: warnings and errors of every other logger (INFO with ``-v``, DEBUG
+      with ``-vv``).
+    - ``LOG_FILE`` (when set) at ``LOG_LEVEL``: everything of ``syncpay.*`` and the
+      warnings of other libraries; the file is created on the first line written.
+    """
+    verbosity = int(verbose)
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _CliHandler)]:
+        root.removeHandler(handler)
+        handler.close()
+    levels: list[int] = []
+
+    if not quiet:
+        stdout = _StreamHandler(sys.stdout)
+        stdout.setLevel(logging.INFO)
+        stdout.addFilter(_is_console)
+        stdout.setFormatter(logging.Formatter(CONSOLE_FORMAT, DATE_FORMAT))
+        root.addHandler(stdout)
+        levels.append(logging.INFO)
+
+    stderr_level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+
+    def to_stderr(record: logging.LogRecord) -> bool:
+        if _is_console(record):
+            # Job lines belong on stdout; with --quiet only their warnings remain.
+            return quiet and record.levelno >= logging.WARNING
+        return True
+
+    stderr = _StreamHandler(sys.stderr)
+    stderr.setLevel(stderr_level)
+    stderr.addFilter(to_stderr)
+    stderr.setFormatter(logging.Formatter(STDERR_FORMAT, DATE_FORMAT))
+    root.addHandler(stderr)
+    levels.append(stderr_level)
+
+    if settings.log_file:
+        file_level = logging.getLevelName(settings.log_level.upper())
+        assert isinstance(file_level, int)
+        handler = _FileHandler(settings.log_file)
+        handler.setLevel(file_level)
+        handler.addFilter(lambda r: r.name.startswith("syncpay") or r.levelno >= logging.WARNING)
+        handler.setFormatter(logging.Formatter(FILE_FORMAT, DATE_FORMAT))
+        root.addHandler(handler)
+        levels.append(file_level)
+
+    root.setLevel(min(levels))
+
+
+# --------------------------------------------------------------------------- text
+
+
+def terminal_width(default: int = 120) -> int:
+    return max(40, shutil.get_terminal_size((default, 24)).columns)
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 job``, ``3 jobs``."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
+def format_age(seconds: int | None) -> str:
+    """``45s``, ``3m 05s``, ``2h 03m``, ``4d 01h``; ``-`` for None."""
+    if seconds is None:
+        return "-"
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600:02d}h"
+
+
+def _cell(value: object) -> str:
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def _shorten(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    return text[: max(0, width - 1)] + "…" if width > 0 else ""
+
+
+def render_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    width: int | None = None,
+    flex: int | None = None,
+    right: Sequence[int] = (),
+) -> str:
+    """A plain table; column ``flex`` is shortened so a line fits in ``width``.
+
+    Cells are made single-line. ``right`` lists the columns aligned to the right.
+    """
+    table = [[_cell(h) for h in headers], *[[_cell(c) for c in row] for row in rows]]
+    widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
+    gap = 2
+    if width is not None and flex is not None:
+        others = sum(w for i, w in enumerate(widths) if i != flex) + gap * (len(widths) - 1)
+        widths[flex] = max(len(table[0][flex]), min(widths[flex], width - 2 - others))
+    lines = []
+    for number, line in enumerate(table):
+        cells = []
+        for i, text in enumerate(line):
+            text = _shorten(text, widths[i])
+            cells.append(text.rjust(widths[i]) if i in right else text.ljust(widths[i]))
+        lines.append("  " + (" " * gap).join(cells).rstrip())
+        if number == 0:
+            lines.append("  " + (" " * gap).join("-" * w for w in widths))
+    return "\n".join(lines)
