@@ -93,10 +93,9 @@ def settings(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
 
 @pytest.fixture
 def env_vars(settings: Settings) -> dict[str, str]:
-    """The settings as environment variables, for subprocesses."""
-    return {k: v for k, v in settings.redacted().items() if v != "***"} | (
-        {"DB_PASSWORD": settings.db_password} if settings.db_password else {}
-    )
+    """The database settings as environment variables, for subprocesses."""
+    names = ("DB_CONNECTION", "DB_DATABASE", "DB_HOST", "DB_PORT", "DB_USERNAME", "DB_PASSWORD")
+    return {name: str(getattr(settings, name.lower())) for name in names}
 
 
 @pytest.fixture

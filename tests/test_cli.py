@@ -32,12 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 JOBS = ("--import", "tests.cli_jobs")
 DB_VARIABLES = ("DB_CONNECTION", "DB_DATABASE", "DB_HOST", "DB_PORT", "DB_USERNAME", "DB_PASSWORD")
 JOB_LINE = re.compile(r"^  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d (\S+) #(\d+) \.{3,} (.+)$")
-MONITOR_ON_MARIADB = pytest.mark.xfail(
-    reason="engine bug: syncpay/db/queries/mysql.sql queue_stats uses the alias `delayed`, "
-    "a reserved word in MariaDB (error 1064)",
-    strict=False,
-)
-
 
 def mysql_connect(database: str | None = None) -> pymysql.connections.Connection:
     return pymysql.connect(
@@ -295,7 +289,7 @@ def test_work_quiet_prints_no_job_lines(cli: Cli):
     assert cli.count("jobs") == 0
 
 
-def test_failed_jobs_listed_retried_forgotten_flushed(cli: Cli, request: pytest.FixtureRequest):
+def test_failed_jobs_listed_retried_forgotten_flushed(cli: Cli):
     long_reason = "kaput " + "x" * 300
     cli.ok("queue:push", "cli.boom", "--data", json.dumps({"message": long_reason}))
     cli.ok("queue:push", "cli.boom", "--count", "2")
@@ -346,8 +340,6 @@ def test_failed_jobs_listed_retried_forgotten_flushed(cli: Cli, request: pytest.
     assert out.strip() == f"The failed job [{fourth}] has been pushed back onto the queue."
     assert cli.ids("failed_jobs") == [] and cli.count("jobs") == 1
 
-    if cli.kind == "mysql":
-        request.applymarker(MONITOR_ON_MARIADB)
     (stats,) = cli.json("queue:monitor")
     assert stats["queue"] == "sync-pembayaran" and stats["pending"] == 1
 
@@ -362,9 +354,7 @@ def test_clear_deletes_the_jobs_of_one_queue(cli: Cli):
     assert cli.count("jobs") == 0
 
 
-def test_monitor_shows_every_queue(cli: Cli, request: pytest.FixtureRequest):
-    if cli.kind == "mysql":
-        request.applymarker(MONITOR_ON_MARIADB)
+def test_monitor_shows_every_queue(cli: Cli):
     assert cli.ok("queue:monitor").strip() == "No jobs."
     assert cli.json("queue:monitor") == []
     cli.ok("queue:push", "cli.noop", "--count", "2")
@@ -390,11 +380,6 @@ def test_queue_restart_stops_a_running_worker(cli: Cli):
 
 
 @pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
-@pytest.mark.xfail(
-    reason="engine bug: an idle worker checks the restart mark only once per --sleep "
-    "(syncpay/queue/worker.py _pump/_sleep_until_woken ignore restart_check)",
-    strict=False,
-)
 def test_queue_restart_stops_an_idle_worker_with_a_long_sleep(cli: Cli):
     worker = cli.popen("work", "--sleep", "60", *JOBS)
     worker.wait_for("Processing jobs")
@@ -430,17 +415,8 @@ def test_second_sigint_cancels_and_puts_the_job_back(cli: Cli):
     assert cli.ok("queue:clear").strip().startswith("Cleared 1 job from")
 
 
-MYSQL_WARNINGS = pytest.mark.xfail(
-    reason="engine bug: on MariaDB every command after the first prints aiomysql's "
-    "\"Warning: Table 'migrations' already exists\" (two lines) on stderr, from the "
-    "CREATE TABLE IF NOT EXISTS that syncpay/db/migrate.py runs on each start",
-    strict=False,
-)
 
-
-def test_stderr_has_only_the_error_line(cli: Cli, request: pytest.FixtureRequest):
-    if cli.kind == "mysql":
-        request.applymarker(MYSQL_WARNINGS)
+def test_stderr_has_only_the_error_line(cli: Cli):
     cli.ok("migrate")
     clean = cli.run("queue:failed")
     assert clean.returncode == 0 and clean.stdout.strip() == "No failed jobs found."
@@ -518,12 +494,6 @@ def test_unreachable_mysql_is_one_line_exit_2(plain: Cli):
     assert one_error_line(result).startswith("syncpay: DB_HOST: ")
 
 
-@pytest.mark.xfail(
-    reason="engine bug: syncpay/db/sqlite.py _connect leaks the aiosqlite connection (a "
-    "non-daemon thread) when a PRAGMA fails, so the process never exits",
-    raises=subprocess.TimeoutExpired,
-    strict=False,
-)
 def test_unopenable_sqlite_is_one_line_exit_2(plain: Cli):
     (plain.cwd / "not-a-db").write_text("this is not a database file, " * 100)
     result = plain.run("queue:failed", env={"DB_DATABASE": "not-a-db"}, timeout=2)
