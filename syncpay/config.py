@@ -316,6 +316,15 @@ _TABLE_NAME = _pattern(
 _PARSER = _pattern(
     rf"flat|nested|{_IDENT}(\.{_IDENT})*:{_IDENT}", "flat, nested or module:function"
 )
+_FIELD_NAME = _pattern(r"[A-Za-z_][A-Za-z0-9_]{0,63}", "a JSON field name")
+
+
+def _has_idperson_param(value: str) -> str | None:
+    if value and ":idperson" not in value:
+        return "must contain :idperson (the student's id is passed there)"
+    return None
+
+
 _LOG_LEVEL = _choice("debug", "info", "warning", "error", "critical", fold=True)
 
 
@@ -349,6 +358,16 @@ class Settings:
     payment_api_rate: float = _var(0.0, _number(at_least=0))
     payment_api_concurrency: int = _derived(lambda s: s["sync_workers"], _whole(1))
     payment_parser: str = _var("flat", _PARSER)
+    # The nested shape's real API swaps its names: amount_paid holds the bill.
+    payment_nested_bill_field: str = _var("amount_paid", _FIELD_NAME)
+    payment_nested_paid_field: str = _var("amount_billed", _FIELD_NAME)
+    payment_api_retry_after_max: int = _var(300, _whole(0))
+    payment_db_host: str = _var("127.0.0.1", _text())
+    payment_db_port: int = _var(3306, _whole(1, 65535))
+    payment_db_database: str = _var("", _text())
+    payment_db_username: str = _var("root", _text())
+    payment_db_password: str = _var("", _text(), secret=True)
+    payment_db_query: str = _var("", _text(_has_idperson_param))
     siswa_api_url: str = _var("", _url())
     app_key: str = _var("", _text(), secret=True)
     app_host: str = _var("127.0.0.1", _text(_not_empty))
