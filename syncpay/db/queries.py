@@ -1,4 +1,4 @@
-"""Named SQL queries: one ``.sql`` file per dialect, the same names in each.
+"""Named SQL queries: ``queries/<dialect>/<area>.sql``, the same names in each dialect.
 
 A file holds blocks headed ``-- name: some_name``. Parameters are written
 ``:name``; a parameter whose value is a list or tuple expands to one placeholder
@@ -152,5 +152,12 @@ def parse_queries(source: str, placeholder: str, tables: Mapping[str, str]) -> d
 
 
 def load_queries(dialect: str, placeholder: str, tables: Mapping[str, str]) -> dict[str, Query]:
-    path = QUERY_DIR / f"{dialect}.sql"
-    return parse_queries(path.read_text(encoding="utf-8"), placeholder, tables)
+    """Every query of a dialect: all ``queries/<dialect>/*.sql`` files (one per area)."""
+    queries: dict[str, Query] = {}
+    for path in sorted((QUERY_DIR / dialect).glob("*.sql")):
+        found = parse_queries(path.read_text(encoding="utf-8"), placeholder, tables)
+        twice = found.keys() & queries.keys()
+        if twice:
+            raise QueryError(f"{path.name}: queries defined twice: {', '.join(sorted(twice))}")
+        queries.update(found)
+    return queries

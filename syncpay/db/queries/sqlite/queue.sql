@@ -1,8 +1,6 @@
+-- The job queue: push, claim, settle, inspect; failed jobs.
 -- SQLite queries. Every name here exists in mysql.sql too (a test checks).
 -- Time: the database's clock, in whole seconds since the epoch (Laravel's columns).
-
--- name: ping
-SELECT 1 AS ok
 
 -- name: push
 INSERT INTO {jobs} (queue, payload, attempts, reserved_at, available_at, created_at, sort_key)
@@ -95,27 +93,3 @@ DELETE FROM failed_jobs
 -- name: failed_flush_older
 DELETE FROM failed_jobs
 WHERE failed_at < strftime('%Y-%m-%d %H:%M:%S', 'now', '-' || :hours || ' hours')
-
--- name: cache_get
-SELECT value FROM cache
-WHERE "key" = :key AND (expiration = 0 OR expiration > CAST(strftime('%s', 'now') AS INTEGER))
-
--- name: cache_put
-INSERT INTO cache ("key", value, expiration)
-VALUES (:key, :value, CASE WHEN :ttl > 0 THEN CAST(strftime('%s', 'now') AS INTEGER) + :ttl ELSE 0 END)
-ON CONFLICT ("key") DO UPDATE SET value = excluded.value, expiration = excluded.expiration
-
--- name: cache_forget
-DELETE FROM cache WHERE "key" = :key
-
--- name: cache_clear
-DELETE FROM cache
-
--- name: migrations_applied
-SELECT migration FROM migrations ORDER BY id
-
--- name: migrations_record
-INSERT INTO migrations (migration, batch) VALUES (:migration, :batch)
-
--- name: migrations_last_batch
-SELECT COALESCE(MAX(batch), 0) AS batch FROM migrations

@@ -1,9 +1,7 @@
+-- The job queue: push, claim, settle, inspect; failed jobs.
 -- MySQL / MariaDB (10.6+) queries. Every name here exists in sqlite.sql too (a test checks).
 -- Time: the database server's clock, in whole seconds since the epoch, so workers on
 -- several machines agree on leases whatever their own clocks say.
-
--- name: ping
-SELECT 1 AS ok
 
 -- name: push
 INSERT INTO {jobs} (queue, payload, attempts, reserved_at, available_at, created_at, sort_key)
@@ -94,27 +92,3 @@ DELETE FROM failed_jobs
 
 -- name: failed_flush_older
 DELETE FROM failed_jobs WHERE failed_at < UTC_TIMESTAMP() - INTERVAL :hours HOUR
-
--- name: cache_get
-SELECT value FROM cache
-WHERE `key` = :key AND (expiration = 0 OR expiration > UNIX_TIMESTAMP())
-
--- name: cache_put
-INSERT INTO cache (`key`, value, expiration)
-VALUES (:key, :value, CASE WHEN :ttl > 0 THEN UNIX_TIMESTAMP() + :ttl ELSE 0 END)
-ON DUPLICATE KEY UPDATE value = VALUES(value), expiration = VALUES(expiration)
-
--- name: cache_forget
-DELETE FROM cache WHERE `key` = :key
-
--- name: cache_clear
-DELETE FROM cache
-
--- name: migrations_applied
-SELECT migration FROM migrations ORDER BY id
-
--- name: migrations_record
-INSERT INTO migrations (migration, batch) VALUES (:migration, :batch)
-
--- name: migrations_last_batch
-SELECT COALESCE(MAX(batch), 0) AS batch FROM migrations
