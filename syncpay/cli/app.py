@@ -18,6 +18,9 @@ from .. import __version__
 from ..config import ConfigError, Settings, load_settings
 from ..db import Database, DatabaseError, connect, migrate, tables_for
 from . import commands as _commands  # noqa: F401  (registers the commands)
+from . import simulator as _simulator  # noqa: F401  (simulator)
+from . import siswa as _siswa  # noqa: F401  (siswa:import)
+from . import sync as _sync  # noqa: F401  (sync, sync:status, sync:cancel, sync:reset)
 from . import work as _work  # noqa: F401  (registers `work`)
 from .base import COMMANDS, CliError, Command, Context
 from .output import setup_logging
@@ -155,6 +158,8 @@ def _run(cmd: Command, args: argparse.Namespace, *, quiet: bool, verbose: int) -
 async def _execute(
     cmd: Command, args: argparse.Namespace, settings: Settings, *, quiet: bool, verbose: int
 ) -> int:
+    if not cmd.needs_db:
+        return await cmd.run(Context(args, settings, None, quiet, verbose))  # type: ignore[arg-type]
     try:
         db = await connect(settings, create=cmd.create_database, pool_size=cmd.pool_size(settings))
     except DatabaseError as exc:

@@ -30,7 +30,7 @@ class Context:
 
     args: argparse.Namespace
     settings: Settings
-    db: Database
+    db: Database  # not opened (None) for a command registered with needs_db=False
     quiet: bool = False
     verbose: int = 0
     migrated: list[str] = field(default_factory=list)
@@ -86,6 +86,8 @@ class Command:
     pool_size: Callable[[Settings], int] = lambda _settings: 4
     aliases: tuple[str, ...] = ()
     description: str | None = None
+    #: Open the database first (False: ``ctx.db`` is None, e.g. ``simulator``).
+    needs_db: bool = True
 
 
 COMMANDS: dict[str, Command] = {}

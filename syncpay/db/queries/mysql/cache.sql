@@ -1,5 +1,5 @@
 -- Laravel's database cache store.
--- MySQL / MariaDB (10.6+) queries. Every name here exists in sqlite.sql too (a test checks).
+-- MySQL / MariaDB (10.6+). Every query name here exists for SQLite too (a test checks).
 -- Time: the database server's clock, in whole seconds since the epoch, so workers on
 -- several machines agree on leases whatever their own clocks say.
 

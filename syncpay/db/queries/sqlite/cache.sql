@@ -1,5 +1,5 @@
 -- Laravel's database cache store.
--- SQLite queries. Every name here exists in mysql.sql too (a test checks).
+-- SQLite. Every query name here exists for MySQL too (a test checks).
 -- Time: the database's clock, in whole seconds since the epoch (Laravel's columns).
 
 -- name: cache_get

@@ -1,0 +1,3 @@
+"""``sync`` and ``sync:*``: start a run and watch it; status, cancel, reset."""
+
+from __future__ import annotations
