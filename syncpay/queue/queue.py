@@ -114,6 +114,7 @@ class Queue:
         delay: int = 0,
         sort_key: int = 0,
         sort_step: int = 0,
+        unique_key: Callable[[Mapping[str, Any]], str] | None = None,
         max_tries: int | None = None,
         timeout: float | None = None,
         backoff: Sequence[int] | None = None,
@@ -126,23 +127,31 @@ class Queue:
         ``items`` is consumed chunk by chunk, so it may be a generator of any length.
         The n-th item (from 0) gets ``sort_key + n * sort_step``: workers take the
         lowest sort key first, so two batches pushed with steps interleave.
-        Returns how many jobs were queued.
+        ``unique_key(item)``: at most one queued job per key; pushing a key that is
+        queued already only moves that job forward (the lower sort key wins).
+        Returns how many rows were written (an upsert that moved a job counts).
         """
         template = Payload.create(job, max_tries=max_tries, timeout=timeout, backoff=backoff)
-        head = {
-            "queue": queue or self.default_queue,
-            "delay": max(0, int(delay)),
-            "sort_key": sort_key,
-        }
+        name = queue or self.default_queue
+        wait = max(0, int(delay))
+        query = "push" if unique_key is None else "push_unique"
 
         def rows() -> Iterator[dict[str, Any]]:
-            for data in items:
-                yield {**head, "payload": template.encode_with(new_uuid(), data)}
+            for n, data in enumerate(items):
+                row = {
+                    "queue": name,
+                    "delay": wait,
+                    "sort_key": sort_key + n * sort_step,
+                    "payload": template.encode_with(new_uuid(), data),
+                }
+                if unique_key is not None:
+                    row["unique_key"] = unique_key(data)
+                yield row
 
         async def write(tx: Tx) -> int:
             count = 0
             for batch in _chunks(rows(), chunk):
-                count += await tx.insert_many("push", batch)
+                count += await tx.insert_many(query, batch)
             if count:
                 tx.after_commit(self._notify)
             return count

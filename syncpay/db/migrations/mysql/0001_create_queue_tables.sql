@@ -1,5 +1,6 @@
--- Laravel's jobs / failed_jobs columns, plus the lease token (reserved_by) and a
--- sort key the sync uses to share workers fairly between runs.
+-- Laravel's jobs / failed_jobs columns, plus the lease token (reserved_by), a sort key
+-- (workers take the lowest first; the sync uses it to share workers fairly between
+-- runs) and an optional unique key (at most one queued job per key, e.g. per student).
 CREATE TABLE IF NOT EXISTS {jobs} (
     id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
     queue VARCHAR(191) NOT NULL,
@@ -10,7 +11,9 @@ CREATE TABLE IF NOT EXISTS {jobs} (
     created_at INT UNSIGNED NOT NULL,
     reserved_by VARCHAR(100) NULL,
     sort_key BIGINT NOT NULL DEFAULT 0,
-    KEY {jobs}_claim_index (queue, reserved_at, sort_key, id)
+    unique_key VARCHAR(191) NULL,
+    KEY {jobs}_claim_index (queue, reserved_at, sort_key, id),
+    UNIQUE KEY {jobs}_unique_key_unique (unique_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS failed_jobs (

@@ -1,5 +1,6 @@
--- Laravel's jobs / failed_jobs columns, plus the lease token (reserved_by) and a
--- sort key the sync uses to share workers fairly between runs.
+-- Laravel's jobs / failed_jobs columns, plus the lease token (reserved_by), a sort key
+-- (workers take the lowest first; the sync uses it to share workers fairly between
+-- runs) and an optional unique key (at most one queued job per key, e.g. per student).
 CREATE TABLE IF NOT EXISTS {jobs} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     queue VARCHAR(191) NOT NULL,
@@ -9,9 +10,11 @@ CREATE TABLE IF NOT EXISTS {jobs} (
     available_at INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
     reserved_by VARCHAR(100) NULL,
-    sort_key INTEGER NOT NULL DEFAULT 0
+    sort_key INTEGER NOT NULL DEFAULT 0,
+    unique_key VARCHAR(191) NULL
 );
 CREATE INDEX IF NOT EXISTS {jobs}_claim_index ON {jobs} (queue, reserved_at, sort_key, id);
+CREATE UNIQUE INDEX IF NOT EXISTS {jobs}_unique_key_unique ON {jobs} (unique_key);
 
 CREATE TABLE IF NOT EXISTS failed_jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -7,6 +7,15 @@
 INSERT INTO {jobs} (queue, payload, attempts, reserved_at, available_at, created_at, sort_key)
 VALUES (:queue, :payload, 0, NULL, UNIX_TIMESTAMP() + :delay, UNIX_TIMESTAMP(), :sort_key)
 
+-- name: push_unique
+-- At most one queued job per unique_key: a second push keeps the queued job and moves
+-- it forward to the lower sort key of the two.
+INSERT INTO {jobs} (queue, payload, attempts, reserved_at, available_at, created_at, sort_key,
+                    unique_key)
+VALUES (:queue, :payload, 0, NULL, UNIX_TIMESTAMP() + :delay, UNIX_TIMESTAMP(), :sort_key,
+        :unique_key)
+ON DUPLICATE KEY UPDATE sort_key = LEAST(sort_key, VALUES(sort_key))
+
 -- name: claim_available
 -- SKIP LOCKED: workers on other machines pass over the rows this one is taking.
 SELECT id, queue, payload, attempts FROM {jobs}

@@ -8,6 +8,16 @@ VALUES (:queue, :payload, 0, NULL,
         CAST(strftime('%s', 'now') AS INTEGER) + :delay,
         CAST(strftime('%s', 'now') AS INTEGER), :sort_key)
 
+-- name: push_unique
+-- At most one queued job per unique_key: a second push keeps the queued job and moves
+-- it forward to the lower sort key of the two.
+INSERT INTO {jobs} (queue, payload, attempts, reserved_at, available_at, created_at, sort_key,
+                    unique_key)
+VALUES (:queue, :payload, 0, NULL,
+        CAST(strftime('%s', 'now') AS INTEGER) + :delay,
+        CAST(strftime('%s', 'now') AS INTEGER), :sort_key, :unique_key)
+ON CONFLICT (unique_key) DO UPDATE SET sort_key = MIN(sort_key, excluded.sort_key)
+
 -- name: claim_available
 -- No row locks in SQLite: the claim runs inside BEGIN IMMEDIATE (one writer at a time).
 SELECT id, queue, payload, attempts FROM {jobs}
