@@ -52,6 +52,8 @@ __all__ = [
     "ImportReport",
     "RosterError",
     "Student",
+    "api_rows",
+    "describe_url",
     "fetch_api",
     "import_api",
     "import_csv",
