@@ -1,13 +1,31 @@
 """syncpay: keeps every student's payment record in step with the school's finance system.
 
-The library API::
+The library API (see docs/library.md)::
 
     import syncpay
-    settings = syncpay.load_settings()
+
+    async with await syncpay.open() as sp:
+        run = await sp.start(kelas="VII A")
+        run = await sp.wait(run.id, on_progress=print)
 """
 
 from .config import ConfigError, Settings, load_settings
+from .service import SyncPay, open
+from .sync.runs import NoStudents, Run, RunConflict, SyncError
+from .sync.scope import Scope
 
 __version__ = "0.1.0"
 
-__all__ = ["ConfigError", "Settings", "__version__", "load_settings"]
+__all__ = [
+    "ConfigError",
+    "NoStudents",
+    "Run",
+    "RunConflict",
+    "Scope",
+    "Settings",
+    "SyncError",
+    "SyncPay",
+    "__version__",
+    "load_settings",
+    "open",
+]

@@ -25,8 +25,8 @@ from ..db import Tx
 
 Handler = Callable[["JobContext"], Awaitable[None]]
 Hook = Callable[[Tx], Awaitable[None]]
-#: Called in the transaction that fails a job for good: (tx, payload, reason line).
-FailureHook = Callable[[Tx, "Payload", str], Awaitable[None]]
+#: Called in the transaction that fails a job for good: (tx, payload, reason, attempts).
+FailureHook = Callable[[Tx, "Payload", str, int], Awaitable[None]]
 
 
 class RetryLater(Exception):

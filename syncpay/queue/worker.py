@@ -524,7 +524,8 @@ class Worker:
         failed = self.registry.failure_hook(payload.job)
         reason = describe_exception(exc)
         if failed is not None:
-            hooks.append(lambda tx: failed(tx, payload, reason.splitlines()[0]))
+            short = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            hooks.append(lambda tx: failed(tx, payload, short, job.attempts))
         return _Outcome(job, "fail", hooks=hooks, exception=reason)
 
     # --- leases and restart signal --------------------------------------------------------

@@ -1,0 +1,137 @@
+-- Sync runs: start, dispatch, count, complete, cancel; the students they cover.
+-- SQLite. Every query name here exists for MySQL too (a test checks).
+
+-- name: sync_run_insert
+INSERT INTO sync_runs (scope_type, scope, scope_label, status, active_all, total, sort_base,
+                       started_by, started_at)
+VALUES (:scope_type, :scope, :scope_label, 'running', :active_all, :total, :sort_base,
+        :started_by, CAST(strftime('%s', 'now') AS INTEGER))
+
+-- name: sync_run_get
+SELECT * FROM sync_runs WHERE id = :id
+
+-- name: sync_run_latest
+SELECT * FROM sync_runs WHERE cleared_at IS NULL ORDER BY id DESC LIMIT 1
+
+-- name: sync_run_active_all
+SELECT * FROM sync_runs WHERE active_all = 1
+
+-- name: sync_runs_active
+SELECT * FROM sync_runs WHERE status = 'running' ORDER BY id
+
+-- name: sync_runs_active_locked
+-- SQLite: the write transaction already excludes every other writer.
+SELECT * FROM sync_runs WHERE status = 'running' ORDER BY id
+
+-- name: sync_runs_recent
+SELECT * FROM sync_runs ORDER BY id DESC LIMIT :limit
+
+-- name: sync_run_set_cursor
+UPDATE sync_runs SET dispatch_cursor = :cursor WHERE id = :id AND status = 'running'
+
+-- name: sync_run_dispatched
+UPDATE sync_runs
+SET dispatched = 1, total = CASE WHEN :count > processed THEN :count ELSE processed END
+WHERE id = :id AND status = 'running'
+
+-- name: sync_run_count
+UPDATE sync_runs
+SET processed = processed + 1, failed = failed + :failed, unchanged = unchanged + :unchanged
+WHERE id = :id AND status = 'running'
+
+-- name: sync_run_complete
+UPDATE sync_runs SET status = 'completed', finished_at = CAST(strftime('%s', 'now') AS INTEGER), active_all = NULL
+WHERE id = :id AND status = 'running' AND dispatched = 1 AND processed >= total
+
+-- name: sync_run_cancel
+UPDATE sync_runs SET status = 'cancelled', finished_at = CAST(strftime('%s', 'now') AS INTEGER), active_all = NULL
+WHERE id = :id AND status = 'running'
+
+-- name: sync_runs_clear
+UPDATE sync_runs SET cleared_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE cleared_at IS NULL AND status <> 'running'
+
+-- name: sync_item_insert
+-- The primary key (run, student) is the last guard of "counted once".
+INSERT INTO sync_run_items (run_id, idperson, status, attempts, reason, finished_at)
+VALUES (:run_id, :idperson, :status, :attempts, :reason, CAST(strftime('%s', 'now') AS INTEGER))
+ON CONFLICT (run_id, idperson) DO NOTHING
+
+-- name: sync_items_failed
+SELECT i.idperson, s.nama, i.reason, i.attempts, i.finished_at
+FROM sync_run_items i LEFT JOIN siswa s ON s.idperson = i.idperson
+WHERE i.run_id = :run_id AND i.status = 'failed'
+ORDER BY i.finished_at, i.idperson
+LIMIT :limit OFFSET :offset
+
+-- name: sync_items_failed_ids
+SELECT idperson FROM sync_run_items WHERE run_id = :run_id AND status = 'failed' ORDER BY idperson
+
+-- name: sync_items_recent_count
+SELECT COUNT(*) AS n FROM sync_run_items
+WHERE run_id = :run_id AND finished_at >= CAST(strftime('%s', 'now') AS INTEGER) - :window
+
+-- name: sync_item_retries
+SELECT COALESCE(SUM(attempts - 1), 0) AS n FROM sync_run_items WHERE run_id = :run_id
+
+-- name: sync_log_insert
+INSERT INTO sync_logs (run_id, at, level, message) VALUES (:run_id, CAST(strftime('%s', 'now') AS INTEGER), :level, :message)
+
+-- name: sync_logs_after
+SELECT id, at, level, message FROM sync_logs
+WHERE run_id = :run_id AND id > :after
+ORDER BY id DESC
+LIMIT :limit
+
+-- name: sync_log_count
+SELECT COUNT(*) AS n FROM sync_logs WHERE run_id = :run_id AND level = :level
+
+-- name: sync_now
+SELECT CAST(strftime('%s', 'now') AS INTEGER) AS now
+
+-- name: siswa_count_scope
+SELECT COUNT(*) AS n FROM siswa
+WHERE (:unit IS NULL OR UnitFormal = :unit) AND (:kelas IS NULL OR KelasFormal = :kelas)
+
+-- name: siswa_count_ids
+SELECT COUNT(*) AS n FROM siswa WHERE idperson IN (:ids)
+
+-- name: siswa_ids_after
+-- Dispatch streams the students in idperson order, a chunk at a time (flat memory).
+SELECT idperson FROM siswa
+WHERE idperson > :cursor
+  AND (:unit IS NULL OR UnitFormal = :unit) AND (:kelas IS NULL OR KelasFormal = :kelas)
+ORDER BY idperson
+LIMIT :limit
+
+-- name: siswa_ids_in
+SELECT idperson FROM siswa WHERE idperson IN (:ids) ORDER BY idperson
+
+-- name: siswa_sync_row
+SELECT idperson, nama, UnitFormal, KelasFormal, pembayaran_hash FROM siswa
+WHERE idperson = :idperson
+
+-- name: siswa_store_payment
+UPDATE siswa
+SET pembayaran = :pembayaran, pembayaran_hash = :hash,
+    total_tagihan = :total_tagihan, total_dibayar = :total_dibayar,
+    total_tunggakan = :total_tunggakan, total_kelebihan = :total_kelebihan,
+    is_lunas = :is_lunas, synced_at = strftime('%Y-%m-%d %H:%M:%S', 'now'), sync_error = NULL, updated_at = strftime('%Y-%m-%d %H:%M:%S', 'now')
+WHERE idperson = :idperson
+
+-- name: siswa_mark_synced
+UPDATE siswa SET synced_at = strftime('%Y-%m-%d %H:%M:%S', 'now'), sync_error = NULL WHERE idperson = :idperson
+
+-- name: siswa_mark_error
+UPDATE siswa SET sync_error = :reason WHERE idperson = :idperson
+
+-- name: sync_min_pending_sort
+SELECT MIN(sort_key) AS m FROM {jobs} WHERE queue = :queue AND reserved_at IS NULL
+
+-- name: sync_student_jobs
+SELECT id, unique_key FROM {jobs} WHERE queue = :queue AND unique_key LIKE 'siswa:%'
+
+-- name: sync_jobs_delete
+DELETE FROM {jobs} WHERE id IN (:ids)
+
+-- name: sync_job_delete_key
+DELETE FROM {jobs} WHERE unique_key = :key

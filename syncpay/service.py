@@ -1,0 +1,148 @@
+"""The library API: ``import syncpay`` and drive syncs from a script.
+
+    import asyncio, syncpay
+
+    async def main() -> None:
+        async with await syncpay.open() as sp:          # settings from .env / environment
+            run = await sp.start(unit="SMP", started_by="script")
+            run = await sp.wait(run.id, on_progress=lambda p: print(p["percent"]))
+            print(run.status, run.succeeded, run.failed)
+
+    asyncio.run(main())
+
+``wait`` runs a worker pool of its own while it waits (``workers``, default
+``SYNC_WORKERS``; 0 leaves the work to servers and workers running elsewhere).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+from .config import Settings, load_settings
+from .db import Database, connect, migrate, tables_for
+from .queue import Queue, Worker, WorkerOptions, registry
+from .sync.jobs import STUDENT_JOB, SyncRuntime, install
+from .sync.runs import Run
+from .sync.scope import Scope
+
+Progress = Callable[[dict[str, Any]], Awaitable[None] | None]
+
+
+class SyncPay:
+    """One database, its queue and the sync over it."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.runtime = SyncRuntime.create(settings, db)
+        self.queue: Queue = self.runtime.queue
+        self.sync = self.runtime.sync
+        install(self.runtime)
+
+    # --- runs ---------------------------------------------------------------------------
+
+    async def start(
+        self,
+        *,
+        unit: str | None = None,
+        kelas: str | None = None,
+        idpersons: Sequence[str] | None = None,
+        started_by: str = "script",
+    ) -> Run:
+        scope = Scope(unit, kelas, tuple(idpersons) if idpersons is not None else None)
+        return await self.sync.start(scope, started_by)
+
+    async def wait(
+        self, run_id: int, on_progress: Progress | None = None, *, workers: int | None = None
+    ) -> Run:
+        """Until the run ends, running ``workers`` jobs at a time in this process."""
+        count = self.settings.sync_workers if workers is None else workers
+        if count <= 0:
+            return await self.sync.wait(run_id, on_progress)
+        worker = self.worker(count)
+        worker.start()
+        try:
+            return await self.sync.wait(run_id, on_progress)
+        finally:
+            await worker.close()
+
+    async def progress(self, run_id: int | None = None) -> dict[str, Any]:
+        return await self.sync.progress(run_id)
+
+    async def cancel(self, run_id: int | None = None, *, by: str = "script") -> Run:
+        return await self.sync.cancel(run_id, by)
+
+    async def reset(self) -> None:
+        await self.sync.reset()
+
+    async def failed_students(self, run_id: int, *, limit: int = 1000) -> list[dict[str, Any]]:
+        return await self.sync.failed_students(run_id, limit=limit)
+
+    async def retry_failed(self, run_id: int, *, started_by: str = "script") -> Run:
+        return await self.sync.retry_failed(run_id, started_by)
+
+    async def sync_one(self, idperson: str, *, workers: int | None = None) -> Run:
+        """Sync one student now and wait for it (a couple of seconds)."""
+        run = await self.start(idpersons=[idperson], started_by="script")
+        return await self.wait(run.id, workers=1 if workers is None else workers)
+
+    # --- workers ------------------------------------------------------------------------
+
+    def worker(self, concurrency: int | None = None, **options: Any) -> Worker:
+        """A worker pool for this database's queue (``start()`` it, ``close()`` it)."""
+        s = self.settings
+        opts = WorkerOptions(
+            queues=(s.db_queue,),
+            concurrency=concurrency or s.sync_workers,
+            tries=s.sync_tries,
+            timeout=s.sync_timeout,
+            backoff=s.sync_backoff,
+            retry_after=s.db_queue_retry_after,
+            **({"sleep": 1.0} | options),
+        )
+        return Worker(self.queue, registry, opts)
+
+    async def cancel_in_flight(self, worker: Worker) -> int:
+        """Cancel the running student jobs no active run needs any more."""
+        needed = await self.sync.still_needed()
+        return worker.cancel_jobs(
+            lambda p: p.job == STUDENT_JOB and not needed(str(p.data.get("idperson")))
+        )
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def close(self) -> None:
+        install(None)
+        with contextlib.suppress(Exception):
+            await self.runtime.close()
+        await self.db.close()
+
+    async def __aenter__(self) -> SyncPay:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+async def open(settings: Settings | None = None, **overrides: str) -> SyncPay:
+    """Connect (settings from ``.env`` and the environment unless given), migrate, ready."""
+    if settings is None:
+        settings = load_settings({k.upper(): v for k, v in overrides.items()} or None)
+    db = await connect(settings, create=True)
+    try:
+        await migrate(db, tables_for(settings))
+    except BaseException:
+        await db.close()
+        raise
+    return SyncPay(settings, db)
+
+
+__all__ = ["SyncPay", "open"]

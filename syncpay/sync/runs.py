@@ -1,0 +1,514 @@
+"""Sync runs: start, cancel, reset, progress — and the exact accounting of each student.
+
+A run covers a scope of students and counts each of them once. Students are queued
+one job per student (``unique_key`` = ``siswa:<idperson>``): a student in two active
+runs is queued once, and when that job finishes it counts for every active run that
+covers the student and has not counted it yet — in the transaction that removes the
+job from the queue (see :func:`record_success` and :func:`record_failure`). The
+primary key of ``sync_run_items`` (run, student) is the last guard of "counted once".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..db import Database, Tx
+from ..queue import Queue
+from .money import Totals
+from .scope import Scope
+
+DISPATCH_JOB = "sync.dispatch"
+STUDENT_JOB = "sync.student"
+#: Final failures logged one by one per run; past this, one summary line.
+MAX_FAILURE_LINES = 200
+#: The sliding window for the rate and the ETA (seconds).
+RATE_WINDOW = 30
+ALREADY_RUNNING = "Proses sinkronisasi sudah berjalan."
+NO_STUDENTS = "Tidak ada siswa di database."
+
+
+class SyncError(Exception):
+    """A refusal fit for the page; ``status`` is the HTTP status to answer with."""
+
+    status = 400
+
+    def __init__(self, message: str, run: Run | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.run = run
+
+
+class RunConflict(SyncError):
+    status = 409
+
+
+class NoStudents(SyncError):
+    status = 400
+
+
+class RunNotFound(SyncError):
+    status = 404
+
+
+def student_key(idperson: str) -> str:
+    return f"siswa:{idperson}"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    id: int
+    scope: Scope
+    scope_label: str
+    status: str
+    total: int
+    processed: int
+    failed: int
+    unchanged: int
+    dispatched: bool
+    dispatch_cursor: str | None
+    sort_base: int
+    started_by: str
+    started_at: int
+    finished_at: int | None
+    cleared_at: int | None
+
+    @property
+    def succeeded(self) -> int:
+        return self.processed - self.failed
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == "running"
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Run:
+        return cls(
+            id=int(row["id"]),
+            scope=Scope.from_json(str(row["scope"])),
+            scope_label=str(row["scope_label"]),
+            status=str(row["status"]),
+            total=int(row["total"]),
+            processed=int(row["processed"]),
+            failed=int(row["failed"]),
+            unchanged=int(row["unchanged"]),
+            dispatched=bool(row["dispatched"]),
+            dispatch_cursor=row["dispatch_cursor"],
+            sort_base=int(row["sort_base"]),
+            started_by=str(row["started_by"]),
+            started_at=int(row["started_at"]),
+            finished_at=None if row["finished_at"] is None else int(row["finished_at"]),
+            cleared_at=None if row["cleared_at"] is None else int(row["cleared_at"]),
+        )
+
+
+# --- accounting, inside the job's own transaction ------------------------------------------
+
+
+async def log_line(tx: Tx, run_id: int, message: str, level: str = "info") -> None:
+    await tx.execute("sync_log_insert", {"run_id": run_id, "level": level, "message": message})
+
+
+async def _covering(tx: Tx, idperson: str) -> tuple[dict[str, Any] | None, list[Run]]:
+    runs = [Run.from_row(r) for r in await tx.fetch_all("sync_runs_active_locked")]
+    if not runs:
+        return None, []
+    student = await tx.fetch_one("siswa_sync_row", {"idperson": idperson})
+    if student is None:
+        # Removed from the roster mid-run: it still ends for the runs that queued it.
+        return None, [r for r in runs if r.scope.idpersons is None or idperson in r.scope.idpersons]
+    return student, [r for r in runs if r.scope.covers(student)]
+
+
+async def _count(
+    tx: Tx, run: Run, idperson: str, status: str, attempts: int, reason: str | None, name: str
+) -> None:
+    inserted = await tx.execute(
+        "sync_item_insert",
+        {
+            "run_id": run.id,
+            "idperson": idperson,
+            "status": status,
+            "attempts": attempts,
+            "reason": reason,
+        },
+    )
+    if not inserted:
+        return  # counted already (a duplicate delivery)
+    await tx.execute(
+        "sync_run_count",
+        {"id": run.id, "failed": int(status == "failed"), "unchanged": int(status == "unchanged")},
+    )
+    if status == "failed":
+        logged = int(await tx.fetch_value("sync_log_count", {"run_id": run.id, "level": "error"}))
+        if logged < MAX_FAILURE_LINES:
+            await log_line(tx, run.id, f"Gagal: {name} ({idperson}) - {reason}", "error")
+        elif logged == MAX_FAILURE_LINES:
+            await log_line(
+                tx,
+                run.id,
+                "Kegagalan berikutnya tidak dicatat satu per satu; lihat daftar siswa yang gagal.",
+                "error",
+            )
+    if await tx.execute("sync_run_complete", {"id": run.id}):
+        await _log_completion(tx, run.id)
+
+
+async def _log_completion(tx: Tx, run_id: int) -> None:
+    row = await tx.fetch_one("sync_run_get", {"id": run_id})
+    assert row is not None
+    done = Run.from_row(row)
+    await log_line(
+        tx,
+        run_id,
+        f"Sinkronisasi selesai - {done.succeeded} berhasil, {done.failed} gagal",
+        "success",
+    )
+    retries = int(await tx.fetch_value("sync_item_retries", {"run_id": run_id}) or 0)
+    if retries or done.unchanged:
+        await log_line(
+            tx,
+            run_id,
+            f"{done.unchanged} siswa tidak berubah, {retries} percobaan ulang",
+        )
+
+
+async def record_success(
+    tx: Tx, idperson: str, answer: str, digest: str, totals: Totals, attempts: int
+) -> bool:
+    """Store a student's answer and count it for every active run covering the student.
+
+    Writes nothing when no active run covers the student any more (a cancelled run);
+    does not rewrite the payment when the answer is unchanged. Whether it counted."""
+    student, runs = await _covering(tx, idperson)
+    if not runs or student is None:
+        return False
+    unchanged = student["pembayaran_hash"] == digest
+    if unchanged:
+        await tx.execute("siswa_mark_synced", {"idperson": idperson})
+    else:
+        row = {
+            k: (str(v) if not isinstance(v, bool) else int(v)) for k, v in totals.as_row().items()
+        }
+        await tx.execute(
+            "siswa_store_payment",
+            {"idperson": idperson, "pembayaran": answer, "hash": digest, **row},
+        )
+    status = "unchanged" if unchanged else "done"
+    for run in runs:
+        await _count(tx, run, idperson, status, attempts, None, str(student["nama"]))
+    return True
+
+
+async def record_failure(tx: Tx, idperson: str, reason: str, attempts: int) -> bool:
+    """Count a student that failed for good (once, for every active run covering it)."""
+    student, runs = await _covering(tx, idperson)
+    if not runs:
+        return False
+    if student is not None:
+        await tx.execute("siswa_mark_error", {"idperson": idperson, "reason": reason[:1000]})
+    name = str(student["nama"]) if student is not None else idperson
+    for run in runs:
+        await _count(tx, run, idperson, "failed", attempts, reason[:1000], name)
+    return True
+
+
+# --- the verbs --------------------------------------------------------------------------
+
+
+class Sync:
+    """Runs over one database and its queue."""
+
+    def __init__(self, db: Database, queue: Queue, *, chunk: int = 100) -> None:
+        self.db = db
+        self.queue = queue
+        self.chunk = chunk
+
+    async def get(self, run_id: int) -> Run:
+        row = await self.db.fetch_one("sync_run_get", {"id": run_id})
+        if row is None:
+            raise RunNotFound(f"Proses sinkronisasi #{run_id} tidak ditemukan.")
+        return Run.from_row(row)
+
+    async def latest(self) -> Run | None:
+        row = await self.db.fetch_one("sync_run_latest")
+        return None if row is None else Run.from_row(row)
+
+    async def active(self) -> list[Run]:
+        return [Run.from_row(r) for r in await self.db.fetch_all("sync_runs_active")]
+
+    async def recent(self, limit: int = 10) -> list[Run]:
+        return [
+            Run.from_row(r) for r in await self.db.fetch_all("sync_runs_recent", {"limit": limit})
+        ]
+
+    async def start(self, scope: Scope | None = None, started_by: str = "system") -> Run:
+        """Record a run and queue its dispatcher; returns at once.
+
+        Refused with :class:`RunConflict` while a run over all students is active (only
+        "all students" is single-flight) and :class:`NoStudents` when the scope is empty.
+        """
+        scope = scope or Scope()
+
+        async def begin(tx: Tx) -> int:
+            if scope.is_all:
+                active = await tx.fetch_one("sync_run_active_all")
+                if active is not None:
+                    raise RunConflict(ALREADY_RUNNING, Run.from_row(active))
+            if scope.idpersons is not None:
+                total = int(await tx.fetch_value("siswa_count_ids", {"ids": list(scope.idpersons)}))
+            else:
+                params = {"unit": scope.unit, "kelas": scope.kelas}
+                total = int(await tx.fetch_value("siswa_count_scope", params))
+            if total == 0:
+                raise NoStudents(
+                    NO_STUDENTS if scope.is_all else "Tidak ada siswa dalam cakupan ini."
+                )
+            # Fair share: the new run's students interleave with the pending ones.
+            head = await tx.fetch_value(
+                "sync_min_pending_sort", {"queue": self.queue.default_queue}
+            )
+            base = int(head) if head is not None else 0
+            run_id = await tx.insert(
+                "sync_run_insert",
+                {
+                    "scope_type": scope.kind,
+                    "scope": scope.to_json(),
+                    "scope_label": scope.label(),
+                    "active_all": 1 if scope.is_all else None,
+                    "total": total,
+                    "sort_base": base,
+                    "started_by": started_by[:191],
+                },
+            )
+            await log_line(
+                tx,
+                run_id,
+                f"Sinkronisasi dimulai oleh {started_by}: {scope.label()}, {total} siswa",
+            )
+            await self.queue.push(
+                DISPATCH_JOB, {"run_id": run_id}, sort_key=base - 1, tx=tx, max_tries=10
+            )
+            return run_id
+
+        try:
+            run_id = await self.db.transact(begin)
+        except SyncError:
+            raise
+        except Exception as exc:
+            # Two "start all" at the same instant on MySQL: the unique index refused one.
+            if scope.is_all and "active_all" in str(exc):
+                active = await self.db.fetch_one("sync_run_active_all")
+                raise RunConflict(
+                    ALREADY_RUNNING, Run.from_row(active) if active else None
+                ) from exc
+            raise
+        return await self.get(run_id)
+
+    async def cancel(self, run_id: int | None = None, by: str = "system") -> Run:
+        """Stop a run: its counts freeze, its queued students are removed (unless another
+        active run still needs them). Jobs in flight write nothing for it afterwards."""
+
+        async def stop(tx: Tx) -> int:
+            target = run_id
+            if target is None:
+                running = [Run.from_row(r) for r in await tx.fetch_all("sync_runs_active_locked")]
+                if not running:
+                    raise RunConflict("Tidak ada proses sinkronisasi yang berjalan.")
+                target = next((r.id for r in running if r.scope.is_all), running[-1].id)
+            if not await tx.execute("sync_run_cancel", {"id": target}):
+                raise RunConflict("Proses sinkronisasi ini tidak sedang berjalan.")
+            await log_line(tx, target, f"Sinkronisasi dibatalkan oleh {by}", "warning")
+            await tx.execute("sync_job_delete_key", {"key": f"dispatch:{target}"})
+            await self._drop_unneeded_jobs(tx)
+            return target
+
+        if run_id is not None:
+            await self.get(run_id)
+        return await self.get(await self.db.transact(stop))
+
+    async def _drop_unneeded_jobs(self, tx: Tx) -> None:
+        """Delete queued student jobs that no active run covers any more."""
+        remaining = [Run.from_row(r) for r in await tx.fetch_all("sync_runs_active_locked")]
+        if any(r.scope.is_all for r in remaining):
+            return
+        keep = await self.needed_students(tx, remaining)
+        queued = await tx.fetch_all("sync_student_jobs", {"queue": self.queue.default_queue})
+        drop = [int(j["id"]) for j in queued if str(j["unique_key"])[6:] not in keep]
+        for start in range(0, len(drop), 500):
+            await tx.execute("sync_jobs_delete", {"ids": drop[start : start + 500]})
+
+    async def needed_students(self, tx: Tx, runs: list[Run]) -> set[str]:
+        """The students some run of ``runs`` covers (none of them over all students)."""
+        keep: set[str] = set()
+        for run in runs:
+            if run.scope.idpersons is not None:
+                keep.update(run.scope.idpersons)
+                continue
+            cursor = ""
+            while True:
+                rows = await tx.fetch_all(
+                    "siswa_ids_after",
+                    {
+                        "cursor": cursor,
+                        "unit": run.scope.unit,
+                        "kelas": run.scope.kelas,
+                        "limit": 5000,
+                    },
+                )
+                if not rows:
+                    break
+                keep.update(str(r["idperson"]) for r in rows)
+                cursor = str(rows[-1]["idperson"])
+        return keep
+
+    async def still_needed(self) -> Callable[[str], bool]:
+        """A test for in-process cancellation: is this student covered by an active run?"""
+        runs = await self.active()
+        if any(r.scope.is_all for r in runs):
+            return lambda _idperson: True
+        keep = await self.db.transact(lambda tx: self.needed_students(tx, runs))
+        return keep.__contains__
+
+    async def reset(self) -> None:
+        """Back to "Siap": hide the ended runs from the page (history stays)."""
+
+        async def clear(tx: Tx) -> None:
+            latest = await tx.fetch_one("sync_run_latest")
+            if latest is not None and latest["status"] == "running":
+                raise RunConflict("Proses sinkronisasi masih berjalan; batalkan dulu.")
+            await tx.execute("sync_runs_clear")
+
+        await self.db.transact(clear)
+
+    async def failed_students(
+        self, run_id: int, *, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        rows = await self.db.fetch_all(
+            "sync_items_failed", {"run_id": run_id, "limit": limit, "offset": offset}
+        )
+        return [
+            {
+                "idperson": str(r["idperson"]),
+                "nama": r["nama"],
+                "reason": r["reason"],
+                "attempts": int(r["attempts"]),
+                "at": int(r["finished_at"]),
+            }
+            for r in rows
+        ]
+
+    async def retry_failed(self, run_id: int, started_by: str = "system") -> Run:
+        """A new run over exactly the students that failed in ``run_id``."""
+        rows = await self.db.fetch_all("sync_items_failed_ids", {"run_id": run_id})
+        if not rows:
+            raise NoStudents("Tidak ada siswa yang gagal pada proses ini.")
+        return await self.start(
+            Scope(idpersons=tuple(str(r["idperson"]) for r in rows)), started_by
+        )
+
+    async def progress(self, run_id: int | None = None, after_log: int = 0) -> dict[str, Any]:
+        """SPEC §6's progress object (the latest run unless ``run_id``)."""
+        run = await self.get(run_id) if run_id is not None else await self.latest()
+        if run is None:
+            return idle_progress()
+        now = int(await self.db.fetch_value("sync_now"))
+        rate = 0.0
+        if run.is_running:
+            window = max(1, min(RATE_WINDOW, now - run.started_at))
+            recent = int(
+                await self.db.fetch_value(
+                    "sync_items_recent_count", {"run_id": run.id, "window": window}
+                )
+            )
+            rate = recent / window
+        remaining = max(0, run.total - run.processed)
+        eta = round(remaining / rate) if rate > 0 and run.is_running else None
+        logs = await self.db.fetch_all(
+            "sync_logs_after", {"run_id": run.id, "after": after_log, "limit": 200}
+        )
+        return {
+            "total": run.total,
+            "processed": run.processed,
+            "failed": run.failed,
+            "successCount": run.succeeded,
+            "unchanged": run.unchanged,
+            "percent": percent(run.processed, run.total),
+            "isRunning": run.is_running,
+            "status": run.status,
+            "run_id": run.id,
+            "scope": run.scope_label,
+            "started_at": iso(run.started_at),
+            "finished_at": iso(run.finished_at),
+            "started_by": run.started_by,
+            "elapsed_seconds": (run.finished_at or now) - run.started_at,
+            "eta_seconds": eta,
+            "rate_per_second": round(rate, 2),
+            "logs": [
+                {
+                    "id": int(r["id"]),
+                    "at": iso(int(r["at"])),
+                    "level": r["level"],
+                    "message": r["message"],
+                }
+                for r in logs
+            ],
+        }
+
+    async def wait(
+        self,
+        run_id: int,
+        on_progress: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
+        *,
+        poll: float = 0.5,
+    ) -> Run:
+        """Wait until the run ends; ``on_progress(progress)`` after each poll."""
+        after = 0
+        while True:
+            state = await self.progress(run_id, after_log=after)
+            if state["logs"]:
+                after = max(line["id"] for line in state["logs"])
+            if on_progress is not None:
+                result = on_progress(state)
+                if asyncio.iscoroutine(result):
+                    await result
+            if not state["isRunning"]:
+                return await self.get(run_id)
+            await asyncio.sleep(poll)
+
+
+def percent(processed: int, total: int) -> float:
+    if total <= 0:
+        return 0.0
+    return round(min(100.0, processed * 100.0 / total), 1)
+
+
+def iso(epoch: int | None) -> str | None:
+    if epoch is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def idle_progress() -> dict[str, Any]:
+    return {
+        "total": 0,
+        "processed": 0,
+        "failed": 0,
+        "successCount": 0,
+        "unchanged": 0,
+        "percent": 0.0,
+        "isRunning": False,
+        "status": "idle",
+        "run_id": None,
+        "scope": None,
+        "started_at": None,
+        "finished_at": None,
+        "started_by": None,
+        "elapsed_seconds": 0,
+        "eta_seconds": None,
+        "rate_per_second": 0.0,
+        "logs": [],
+    }

@@ -1,0 +1,80 @@
+"""Which students a run covers: all, a unit, a class (of a unit), or a list of ids."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ScopeError(ValueError):
+    """A scope that cannot be run (one line, fit for the page)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    unit: str | None = None
+    kelas: str | None = None
+    idpersons: tuple[str, ...] | None = None
+    _ids: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.idpersons is not None:
+            ids = tuple(sorted({str(i).strip() for i in self.idpersons if str(i).strip()}))
+            if not ids:
+                raise ScopeError("Daftar siswa kosong.")
+            if self.unit is not None or self.kelas is not None:
+                raise ScopeError("Pilih daftar siswa atau unit/kelas, tidak keduanya.")
+            object.__setattr__(self, "idpersons", ids)
+            object.__setattr__(self, "_ids", frozenset(ids))
+        for name in ("unit", "kelas"):
+            value = getattr(self, name)
+            if value is not None:
+                value = str(value).strip()
+                object.__setattr__(self, name, value or None)
+
+    @property
+    def kind(self) -> str:
+        if self.idpersons is not None:
+            return "one" if len(self.idpersons) == 1 else "list"
+        if self.kelas is not None:
+            return "kelas"
+        if self.unit is not None:
+            return "unit"
+        return "all"
+
+    @property
+    def is_all(self) -> bool:
+        return self.kind == "all"
+
+    def label(self) -> str:
+        """For the page and the log (Indonesian, as the page speaks)."""
+        if self.idpersons is not None:
+            if len(self.idpersons) == 1:
+                return f"Siswa {self.idpersons[0]}"
+            return f"{len(self.idpersons)} siswa terpilih"
+        if self.kelas is not None:
+            return f"Kelas {self.kelas}" + (f" ({self.unit})" if self.unit else "")
+        if self.unit is not None:
+            return f"Unit {self.unit}"
+        return "Semua siswa"
+
+    def covers(self, student: dict[str, Any]) -> bool:
+        """Whether this scope includes ``student`` (a siswa row)."""
+        if self.idpersons is not None:
+            return str(student["idperson"]) in self._ids
+        if self.unit is not None and student.get("UnitFormal") != self.unit:
+            return False
+        return self.kelas is None or student.get("KelasFormal") == self.kelas
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"unit": self.unit, "kelas": self.kelas, "idpersons": self.idpersons},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Scope:
+        data = json.loads(text)
+        ids = data.get("idpersons")
+        return cls(data.get("unit"), data.get("kelas"), tuple(ids) if ids is not None else None)
