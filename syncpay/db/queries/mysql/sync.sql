@@ -39,7 +39,7 @@ WHERE id = :id AND status = 'running'
 -- name: sync_run_count
 UPDATE sync_runs
 SET processed = processed + 1, failed = failed + :failed, unchanged = unchanged + :unchanged
-WHERE id = :id AND status = 'running'
+WHERE id = :id AND status = 'running' AND processed < total
 
 -- name: sync_run_complete
 UPDATE sync_runs SET status = 'completed', finished_at = UNIX_TIMESTAMP(), active_all = NULL
