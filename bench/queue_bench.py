@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from syncpay.config import Settings, load_settings  # noqa: E402
-from syncpay.db import Database, connect, migrate, tables_for  # noqa: E402
-from syncpay.queue import JobContext, JobRegistry, Queue, Worker, WorkerOptions  # noqa: E402
+from syncpay.config import Settings, load_settings
+from syncpay.db import Database, connect, migrate, tables_for
+from syncpay.queue import JobContext, JobRegistry, Queue, Worker, WorkerOptions
 
 JOB = "bench.noop"
 
@@ -85,7 +85,10 @@ async def run(kind: str, jobs: int, big: int, workers: int) -> list[tuple[str, s
         drain = await bench.drain()
         rows.append((f"drain {jobs:,} (enqueue excluded)", f"{jobs / drain:,.0f} jobs/s"))
         rows.append(
-            (f"enqueue + drain {jobs:,} (enqueue included)", f"{jobs / (enqueue + drain):,.0f} jobs/s")
+            (
+                f"enqueue + drain {jobs:,} (enqueue included)",
+                f"{jobs / (enqueue + drain):,.0f} jobs/s",
+            )
         )
 
         # The claim must not slow down as the table grows: 1,000 from an empty table...

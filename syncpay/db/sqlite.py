@@ -152,7 +152,8 @@ class SqliteDatabase(Database):
         async def attempt() -> None:
             async with self._write_lock:
                 try:
-                    await writer.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
+                    body = script.strip().rstrip(";")
+                    await writer.executescript(f"BEGIN IMMEDIATE;\n{body};\nCOMMIT;")
                 except BaseException:
                     if writer.in_transaction:
                         await asyncio.shield(writer.execute("ROLLBACK"))

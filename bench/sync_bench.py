@@ -1,0 +1,183 @@
+"""The sync end to end against the simulator, and the cost of dispatch.
+
+    python bench/sync_bench.py                       # SQLite, N=5000, 20 ms, 8 workers
+    python bench/sync_bench.py --db mysql
+    python bench/sync_bench.py --dispatch 100000     # dispatch time and peak RSS
+
+For N students at a latency L with W workers the floor is N·L/W. The same run also
+times a plain asyncio loop doing the same fetch, parse and write with a semaphore of W
+and no queue: syncpay's overhead is the ratio of the two. Read ratios, not seconds:
+the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import resource
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from syncpay.config import Settings, load_settings
+from syncpay.db import Database, connect, migrate, tables_for
+from syncpay.service import SyncPay
+from syncpay.simulator import Simulator, SimulatorOptions, demo_students
+from syncpay.sync import jobs as sync_jobs
+from syncpay.sync.money import compute_totals
+from syncpay.sync.parsers import parse_flat
+from syncpay.sync.roster import import_rows
+from syncpay.sync.sources import HttpSource
+
+TABLES = ("jobs", "sync_runs", "sync_run_items", "sync_logs", "siswa")
+
+
+def settings_for(kind: str, folder: str, url: str, workers: int) -> Settings:
+    env = {
+        "PAYMENT_SOURCE": "http",
+        "PAYMENT_API_URL": url,
+        "SYNC_WORKERS": str(workers),
+        "SYNC_BACKOFF": "0",
+    }
+    if kind == "sqlite":
+        env |= {"DB_CONNECTION": "sqlite", "DB_DATABASE": os.path.join(folder, "bench.sqlite")}
+    else:
+        env |= {
+            "DB_CONNECTION": "mysql",
+            "DB_DATABASE": "syncpay_sync_bench",
+            "DB_HOST": os.environ.get("DB_HOST", "127.0.0.1"),
+            "DB_PORT": os.environ.get("DB_PORT", "3306"),
+            "DB_USERNAME": os.environ.get("DB_USERNAME", "root"),
+            "DB_PASSWORD": os.environ.get("DB_PASSWORD", ""),
+        }
+    return load_settings(env, environ={}, env_file=None)
+
+
+async def fresh(settings: Settings) -> Database:
+    db = await connect(settings, create=True)
+    await migrate(db, tables_for(settings))
+    script = ";\n".join(f"DELETE FROM {t}" for t in TABLES)
+    await db.run_script(script if settings.db_connection == "mysql" else script + ";")
+    return db
+
+
+async def plain_loop(db: Database, sim: Simulator, ids: list[str], workers: int) -> float:
+    """The same fetch, parse, compute and write, with a semaphore and no queue."""
+    source = HttpSource(sim.payments_url, concurrency=workers)
+    gate = asyncio.Semaphore(workers)
+    today = date.today()
+
+    async def one(idperson: str) -> None:
+        async with gate:
+            text = await source.fetch(idperson)
+            totals = compute_totals(parse_flat(text).items, today)
+            row = {
+                k: (str(v) if not isinstance(v, bool) else int(v))
+                for k, v in totals.as_row().items()
+            }
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            await db.transact(
+                lambda tx: tx.execute(
+                    "siswa_store_payment",
+                    {"idperson": idperson, "pembayaran": text, "hash": digest, **row},
+                )
+            )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in ids))
+    elapsed = time.perf_counter() - started
+    await source.close()
+    return elapsed
+
+
+async def end_to_end(kind: str, n: int, latency: float, workers: int) -> list[tuple[str, str]]:
+    folder = tempfile.mkdtemp(prefix="syncpay-sync-bench-")
+    async with Simulator(SimulatorOptions(latency=latency, seed=1)) as sim:
+        settings = settings_for(kind, folder, sim.payments_url, workers)
+        db = await fresh(settings)
+        try:
+            students = demo_students(n, seed=1)
+            await import_rows(db, enumerate(students, start=2))
+            ids = [s["idperson"] for s in students]
+            loop_seconds = await plain_loop(db, sim, ids, workers)
+            await db.run_script("UPDATE siswa SET pembayaran = NULL, pembayaran_hash = NULL")
+            sp = SyncPay(settings, db)
+            started = time.perf_counter()
+            run = await sp.start(started_by="bench")
+            run = await sp.wait(run.id, workers=workers)
+            ours = time.perf_counter() - started
+            sync_jobs.install(None)
+            await sp.runtime.close()
+            assert run.processed == n and run.failed == 0, run
+        finally:
+            if kind == "mysql":
+                await db.run_script("DROP DATABASE IF EXISTS syncpay_sync_bench")
+            await db.close()
+    floor = n * latency / workers
+    return [
+        (
+            f"floor N·latency/workers ({n:,} × {latency * 1000:.0f} ms / {workers})",
+            f"{floor:.2f} s",
+        ),
+        ("plain asyncio loop, semaphore of 8, no queue", f"{loop_seconds:.2f} s"),
+        ("syncpay run (start → completed, dispatch included)", f"{ours:.2f} s"),
+        ("syncpay / plain loop", f"{ours / loop_seconds:.3f}×"),
+    ]
+
+
+async def dispatch_cost(kind: str, n: int) -> list[tuple[str, str]]:
+    folder = tempfile.mkdtemp(prefix="syncpay-sync-bench-")
+    settings = settings_for(kind, folder, "http://127.0.0.1:9/payments/{idperson}", 8)
+    db = await fresh(settings)
+    try:
+        await import_rows(db, enumerate(demo_students(n, seed=2), start=2))
+        sp = SyncPay(settings, db)
+        started = time.perf_counter()
+        run = await sp.start(started_by="bench")
+        start_seconds = time.perf_counter() - started
+        worker = sp.worker(1, max_jobs=1, stop_when_empty=True)  # just the dispatcher
+        began = time.perf_counter()
+        await worker.run()
+        dispatch_seconds = time.perf_counter() - began
+        run = await sp.sync.get(run.id)
+        queued = await sp.queue.size()
+        sync_jobs.install(None)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        assert run.dispatched and queued == n, (run, queued)
+    finally:
+        if kind == "mysql":
+            await db.run_script("DROP DATABASE IF EXISTS syncpay_sync_bench")
+        await db.close()
+    return [
+        (f"start a run over {n:,} students (returns at once)", f"{start_seconds * 1000:.0f} ms"),
+        (f"dispatch {n:,} student jobs", f"{dispatch_seconds:.2f} s"),
+        ("peak RSS of the process (roster import included)", f"{peak:.0f} MB"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "mysql"], default="sqlite")
+    parser.add_argument("--students", type=int, default=5000)
+    parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--dispatch", type=int, default=0, help="measure dispatch of N instead")
+    args = parser.parse_args()
+    if args.dispatch:
+        rows = asyncio.run(dispatch_cost(args.db, args.dispatch))
+    else:
+        rows = asyncio.run(end_to_end(args.db, args.students, args.latency, args.workers))
+    print(f"| {args.db} | |")
+    print("|---|---|")
+    for label, value in rows:
+        print(f"| {label} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
