@@ -1,6 +1,6 @@
 """The worker pool: N jobs at a time in one process, embeddable or standalone.
 
-One *pump* task does all of the pool's queue writes. Each round is one transaction
+*Pump* tasks do all of the pool's queue writes (one on SQLite). Each round is one transaction
 that settles every job finished since the last round (ack, release or fail, with
 the handlers' own writes) and claims as many new jobs as there are free slots. Under
 load a round settles and claims many jobs at once; when idle a round costs nothing.
@@ -50,6 +50,9 @@ class WorkerOptions:
     concurrency: int = 8
     #: Jobs claimed ahead of a free slot, so jobs run while a round is in flight.
     prefetch: int | None = None
+    #: Rounds in flight at once (None: 1 on SQLite, which has one writer anyway; 3 on
+    #: MySQL, where concurrent commits share their disk flush).
+    pumps: int | None = None
     tries: int = 3
     timeout: float = 600.0
     backoff: tuple[int, ...] = (10, 30, 60)
@@ -134,6 +137,7 @@ class Worker:
         self._outbox: list[_Outcome] = []
         self._ready: collections.deque[ClaimedJob] = collections.deque()
         self._settling = 0
+        self._claiming = 0
         self._wake = asyncio.Event()
         self._stopping = False
         self._stop_requested = asyncio.Event()
@@ -186,7 +190,8 @@ class Worker:
         """Work until stopped (signal, ``queue:restart``, a ``max_*`` or empty queue)."""
         opts = self.options
         self.queue.add_listener(self._on_push)
-        pump = asyncio.create_task(self._pump(), name="queue pump")
+        count = opts.pumps or (1 if self.queue.db.dialect == "sqlite" else 3)
+        pumps = [asyncio.create_task(self._pump(), name=f"queue pump {i}") for i in range(count)]
         heartbeat = asyncio.create_task(self._heartbeat(), name="lease heartbeat")
         stop_wait = asyncio.create_task(self._stop_requested.wait())
         log.info(
@@ -197,24 +202,26 @@ class Worker:
         )
         try:
             done, _ = await asyncio.wait(
-                {pump, stop_wait},
+                {*pumps, stop_wait},
                 timeout=opts.max_time or None,
                 return_when=asyncio.FIRST_COMPLETED,
             )
             if not done:
                 self.stop("max time reached")
-            if pump in done:
-                pump.result()
+            for pump in pumps:
+                if pump in done:
+                    pump.result()
         finally:
             stop_wait.cancel()
             self._stopping = True
             self._wake.set()
-            await self._drain(pump)
+            await self._drain(pumps)
             self._stopped.set()
             self._wake.set()
-            if not pump.done():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pump
+            for pump in pumps:
+                if not pump.done():
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await pump
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
@@ -228,7 +235,7 @@ class Worker:
                 self.stats.released,
             )
 
-    async def _drain(self, pump: asyncio.Task[None]) -> None:
+    async def _drain(self, pumps: list[asyncio.Task[None]]) -> None:
         """Let running jobs finish within the grace period; put back what is left."""
         while self._ready:
             # Claimed but never started: back to the queue, the attempt given back.
@@ -242,7 +249,7 @@ class Worker:
             if pending:
                 await asyncio.wait(pending)
         # Settle the last outcomes before the pump goes.
-        while self._outbox and not pump.done():
+        while self._outbox and not all(pump.done() for pump in pumps):
             self._wake.set()
             await asyncio.sleep(0.01)
 
@@ -262,7 +269,7 @@ class Worker:
         if self._stopping:
             return 0
         opts = self.options
-        free = opts.concurrency + opts.buffer - self._active - len(self._ready)
+        free = opts.concurrency + opts.buffer - self._active - len(self._ready) - self._claiming
         if self.options.max_jobs:
             free = min(free, self.options.max_jobs - self._claimed)
         if time.monotonic() < self._idle_until:
@@ -281,6 +288,9 @@ class Worker:
                 continue
             now = time.monotonic()
             expired = want > 0 and now - self._last_expired >= self.options.expired_check
+            if expired:
+                self._last_expired = now
+            self._claiming += want
             try:
                 claimed = await self._round(outcomes, want, expired)
             except Exception as exc:
@@ -291,13 +301,13 @@ class Worker:
                 self._outbox = outcomes + self._outbox
                 await asyncio.sleep(1.0)
                 continue
-            if expired:
-                self._last_expired = now
+            finally:
+                self._claiming -= want
             self._claimed += len(claimed)
             self._ready.extend(claimed)
             self._fill_slots()
             if want and not claimed:
-                idle = not (self._running or self._outbox or self._ready)
+                idle = not (self._running or self._outbox or self._ready or self._claiming)
                 if self.options.stop_when_empty and idle:
                     self.stop("queue empty")
                 else:
