@@ -78,6 +78,21 @@ class Tx(ABC):
     async def insert_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
         """A multi-row INSERT of ``rows`` (chunked to the dialect's limits); rows written."""
 
+    async def run_statements(self, script: str) -> None:
+        """Run a migration's statements (``;`` at a line's end ends one) in this transaction."""
+        raise NotImplementedError
+
+
+def split_statements(script: str) -> list[str]:
+    """The statements of a DDL script; comment-only pieces are dropped."""
+    pieces = [piece.strip() for piece in script.replace("\r\n", "\n").split(";\n")]
+    statements = []
+    for piece in pieces:
+        code = "\n".join(line for line in piece.splitlines() if not line.strip().startswith("--"))
+        if code.strip().strip(";"):
+            statements.append(piece.rstrip().rstrip(";"))
+    return statements
+
 
 class Database(Tx):
     """A connection (pool) to one database; also usable as an autocommit ``Tx``."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import Database
+from .base import Database, Tx
 from .mysql import MysqlDatabase
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -51,16 +51,22 @@ async def migrate(db: Database, tables: dict[str, str]) -> list[str]:
         bootstrap = migrations[0]
         assert bootstrap.name == BOOTSTRAP
         await db.run_script(bootstrap.script(tables))
-        done = set(await applied(db))
-        batch = int(await db.fetch_value("migrations_last_batch") or 0) + 1
-        ran: list[str] = []
-        for migration in migrations:
-            if migration.name in done:
-                continue
-            await db.run_script(migration.script(tables))
-            await db.execute("migrations_record", {"migration": migration.name, "batch": batch})
-            ran.append(migration.name)
-        return ran
+
+        async def apply(tx: Tx) -> list[str]:
+            # Read and apply under one write transaction (SQLite: BEGIN IMMEDIATE), so a
+            # second process starting now waits and then finds everything applied.
+            done = {row["migration"] for row in await tx.fetch_all("migrations_applied")}
+            batch = int(await tx.fetch_value("migrations_last_batch") or 0) + 1
+            ran: list[str] = []
+            for migration in migrations:
+                if migration.name in done:
+                    continue
+                await tx.run_statements(migration.script(tables))
+                await tx.execute("migrations_record", {"migration": migration.name, "batch": batch})
+                ran.append(migration.name)
+            return ran
+
+        return await db.transact(apply)
     finally:
         if lock is not None and isinstance(db, MysqlDatabase):
             await db.named_unlock(lock, LOCK_NAME)

@@ -17,7 +17,7 @@ from typing import Any
 import aiomysql
 import pymysql
 
-from .base import Database, DatabaseError, Params, Row, T, Tx
+from .base import Database, DatabaseError, Params, Row, T, Tx, split_statements
 from .queries import Query
 
 MAX_ROWS_PER_INSERT = 1000
@@ -52,6 +52,13 @@ class _MysqlTx(Tx):
         sql, args = self.db.query(name).bind(params)
         await self.cursor.execute(sql, args)
         return int(self.cursor.lastrowid or 0)
+
+    async def run_statements(self, script: str) -> None:
+        with warnings.catch_warnings():
+            # "Table already exists" notes of CREATE … IF NOT EXISTS.
+            warnings.simplefilter("ignore")
+            for statement in split_statements(script):
+                await self.cursor.execute(statement)
 
     async def insert_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
         query = self.db.query(name)

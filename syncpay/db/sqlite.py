@@ -18,7 +18,7 @@ from typing import Any
 
 import aiosqlite
 
-from .base import Database, DatabaseError, Params, Row, T, Tx
+from .base import Database, DatabaseError, Params, Row, T, Tx, split_statements
 from .queries import Query
 
 # SQLite's default limit on host parameters in one statement (3.32+) is 32766.
@@ -48,6 +48,10 @@ class _SqliteTx(Tx):
         sql, args = self.db.query(name).bind(params)
         cursor = await self.conn.execute(sql, args)
         return int(cursor.lastrowid or 0)
+
+    async def run_statements(self, script: str) -> None:
+        for statement in split_statements(script):
+            await self.conn.execute(statement)
 
     async def insert_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
