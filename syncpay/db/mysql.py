@@ -210,15 +210,9 @@ class MysqlDatabase(Database):
         return await self._with_connection(run, f"query {name}")
 
     async def run_script(self, script: str) -> None:
-        statements = [s.strip() for s in script.split(";\n") if s.strip().strip(";")]
-
         async def run(conn: aiomysql.Connection) -> None:
             async with conn.cursor() as cursor:
-                with warnings.catch_warnings():
-                    # "Table already exists" notes of CREATE … IF NOT EXISTS.
-                    warnings.simplefilter("ignore")
-                    for statement in statements:
-                        await cursor.execute(statement.rstrip(";"))
+                await _MysqlTx(self, cursor, in_transaction=False).run_statements(script)
 
         await self._with_connection(run, "migration")
 
