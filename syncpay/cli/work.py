@@ -14,6 +14,7 @@ import sys
 
 from ..config import Settings
 from ..queue import Worker, WorkerOptions, registry
+from ..sync.jobs import SyncRuntime, install
 from .base import CliError, Context, command, given, seconds, whole
 
 console = logging.getLogger("syncpay.console")
@@ -92,8 +93,9 @@ def import_jobs(modules: list[str]) -> None:
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
-    if importlib.util.find_spec("syncpay.sync") is not None:
-        importlib.import_module("syncpay.sync")
+    # The sync jobs (the dispatcher and the per-student job) register themselves here;
+    # importing the ``syncpay.sync`` package alone would not import them.
+    importlib.import_module("syncpay.sync.jobs")
     for name in modules:
         try:
             importlib.import_module(name)
@@ -137,7 +139,8 @@ async def work(ctx: Context) -> int:
         console.info("Migrated: %s", name)
     if not registry.names():
         log.warning("No jobs are registered: every job taken will fail (see --import).")
-    worker = Worker(ctx.queue(), registry, options)
+    queue = ctx.queue()
+    worker = Worker(queue, registry, options)
     queues = ", ".join(options.queues)
     console.info(
         "Processing jobs from the [%s] queue%s, %d at a time.",
@@ -145,7 +148,14 @@ async def work(ctx: Context) -> int:
         "s" if len(options.queues) > 1 else "",
         options.concurrency,
     )
-    forced = await _run_until_signalled(worker, options)
+    # What the sync jobs need (payment source, parser, runs), on the worker's own queue.
+    runtime = SyncRuntime.create(settings, ctx.db, queue)
+    install(runtime)
+    try:
+        forced = await _run_until_signalled(worker, options)
+    finally:
+        install(None)
+        await runtime.close()
     stats = worker.stats
     console.info(
         "Worker stopped (%s): %d done, %d failed, %d released.",

@@ -92,16 +92,21 @@ class Queue:
         max_tries: int | None = None,
         timeout: float | None = None,
         backoff: Sequence[int] | None = None,
+        unique_key: str | None = None,
         tx: Tx | None = None,
     ) -> int:
-        """Queue one job; its id."""
+        """Queue one job; its id. ``unique_key``: see :meth:`push_many`."""
         payload = Payload.create(job, data, max_tries=max_tries, timeout=timeout, backoff=backoff)
         row = self._row(payload, queue, delay, sort_key)
+        query = "push"
+        if unique_key is not None:
+            row["unique_key"] = unique_key
+            query = "push_unique"
         if tx is None:
-            job_id = await self.db.insert("push", row)
+            job_id = await self.db.insert(query, row)
             self._notify()
             return job_id
-        job_id = await tx.insert("push", row)
+        job_id = await tx.insert(query, row)
         tx.after_commit(self._notify)
         return job_id
 

@@ -48,9 +48,11 @@ class MaxAttemptsExceeded(Exception):
 class WorkerOptions:
     queues: tuple[str, ...] = ("sync-pembayaran",)
     concurrency: int = 8
-    #: Jobs claimed ahead of a free slot, so jobs run while a round is in flight.
+    #: Jobs claimed ahead of the free slots, so jobs run while a round is in flight
+    #: (None: one per slot on SQLite, three per slot on MySQL, where a round costs a
+    #: network round trip per statement and a disk flush per commit).
     prefetch: int | None = None
-    #: Rounds in flight at once (None: 1 on SQLite, which has one writer anyway; 3 on
+    #: Rounds in flight at once (None: 1 on SQLite, which has one writer anyway; 4 on
     #: MySQL, where concurrent commits share their disk flush).
     pumps: int | None = None
     tries: int = 3
@@ -75,10 +77,6 @@ class WorkerOptions:
             raise ValueError("concurrency must be at least 1")
         if not self.queues:
             raise ValueError("at least one queue is needed")
-
-    @property
-    def buffer(self) -> int:
-        return self.concurrency if self.prefetch is None else max(0, self.prefetch)
 
     @property
     def renew_every(self) -> float:
@@ -138,6 +136,11 @@ class Worker:
         self._ready: collections.deque[ClaimedJob] = collections.deque()
         self._settling = 0
         self._claiming = 0
+        mysql = queue.db.dialect == "mysql"
+        opts = self.options
+        default_buffer = opts.concurrency * (3 if mysql else 1)
+        self._buffer = default_buffer if opts.prefetch is None else max(0, opts.prefetch)
+        self._pumps = opts.pumps or (4 if mysql else 1)
         self._wake = asyncio.Event()
         self._stopping = False
         self._stop_requested = asyncio.Event()
@@ -190,8 +193,9 @@ class Worker:
         """Work until stopped (signal, ``queue:restart``, a ``max_*`` or empty queue)."""
         opts = self.options
         self.queue.add_listener(self._on_push)
-        count = opts.pumps or (1 if self.queue.db.dialect == "sqlite" else 3)
-        pumps = [asyncio.create_task(self._pump(), name=f"queue pump {i}") for i in range(count)]
+        pumps = [
+            asyncio.create_task(self._pump(), name=f"queue pump {i}") for i in range(self._pumps)
+        ]
         heartbeat = asyncio.create_task(self._heartbeat(), name="lease heartbeat")
         stop_wait = asyncio.create_task(self._stop_requested.wait())
         log.info(
@@ -269,7 +273,7 @@ class Worker:
         if self._stopping:
             return 0
         opts = self.options
-        free = opts.concurrency + opts.buffer - self._active - len(self._ready) - self._claiming
+        free = opts.concurrency + self._buffer - self._active - len(self._ready) - self._claiming
         if self.options.max_jobs:
             free = min(free, self.options.max_jobs - self._claimed)
         if time.monotonic() < self._idle_until:
@@ -413,8 +417,9 @@ class Worker:
                     self.stats.released += 1
             else:
                 self.stats.lost += 1
-                log.warning(
-                    "Job #%s: lease lost (taken by another worker or deleted); result dropped",
+                log.info(
+                    "Job #%s is no longer ours (deleted by a cancel or a queue:clear, or "
+                    "taken by another worker after its lease lapsed); its result is dropped",
                     outcome.job.id,
                 )
             if outcome.done is not None and not outcome.done.done():

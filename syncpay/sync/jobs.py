@@ -20,7 +20,16 @@ from ..db import Database, Tx
 from ..queue import JobContext, Payload, PermanentFailure, Queue, RetryLater, registry
 from .money import compute_totals
 from .parsers import Parser, parser_for
-from .runs import DISPATCH_JOB, STUDENT_JOB, Run, Sync, log_line, record_failure, record_success
+from .runs import (
+    DISPATCH_JOB,
+    STUDENT_JOB,
+    Run,
+    Sync,
+    log_completion,
+    log_line,
+    record_failure,
+    record_success,
+)
 from .runs import student_key as _student_key
 from .sources import PaymentSource, SourceError, open_source
 
@@ -133,7 +142,7 @@ async def dispatch(job: JobContext) -> None:
             return
         await log_line(tx, run.id, f"{count} siswa masuk antrean")
         if await tx.execute("sync_run_complete", {"id": run.id}):
-            await log_line(tx, run.id, "Sinkronisasi selesai - 0 berhasil, 0 gagal", "success")
+            await log_completion(tx, run.id)
 
     await rt.db.transact(finish)
 

@@ -58,6 +58,10 @@ def student_key(idperson: str) -> str:
     return f"siswa:{idperson}"
 
 
+def dispatch_key(run_id: int) -> str:
+    return f"dispatch:{run_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class Run:
     id: int
@@ -154,10 +158,10 @@ async def _count(
                 "error",
             )
     if await tx.execute("sync_run_complete", {"id": run.id}):
-        await _log_completion(tx, run.id)
+        await log_completion(tx, run.id)
 
 
-async def _log_completion(tx: Tx, run_id: int) -> None:
+async def log_completion(tx: Tx, run_id: int) -> None:
     row = await tx.fetch_one("sync_run_get", {"id": run_id})
     assert row is not None
     done = Run.from_row(row)
@@ -290,7 +294,12 @@ class Sync:
                 f"Sinkronisasi dimulai oleh {started_by}: {scope.label()}, {total} siswa",
             )
             await self.queue.push(
-                DISPATCH_JOB, {"run_id": run_id}, sort_key=base - 1, tx=tx, max_tries=10
+                DISPATCH_JOB,
+                {"run_id": run_id},
+                sort_key=base - 1,
+                unique_key=dispatch_key(run_id),
+                tx=tx,
+                max_tries=10,
             )
             return run_id
 
@@ -322,7 +331,7 @@ class Sync:
             if not await tx.execute("sync_run_cancel", {"id": target}):
                 raise RunConflict("Proses sinkronisasi ini tidak sedang berjalan.")
             await log_line(tx, target, f"Sinkronisasi dibatalkan oleh {by}", "warning")
-            await tx.execute("sync_job_delete_key", {"key": f"dispatch:{target}"})
+            await tx.execute("sync_job_delete_key", {"key": dispatch_key(target)})
             await self._drop_unneeded_jobs(tx)
             return target
 

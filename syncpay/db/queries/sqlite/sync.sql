@@ -32,7 +32,7 @@ UPDATE sync_runs SET dispatch_cursor = :cursor WHERE id = :id AND status = 'runn
 -- name: sync_run_dispatched
 UPDATE sync_runs
 SET dispatched = 1, total = CASE WHEN :count > processed THEN :count ELSE processed END
-WHERE id = :id AND status = 'running'
+WHERE id = :id AND status = 'running' AND dispatched = 0
 
 -- name: sync_run_count
 UPDATE sync_runs
