@@ -17,8 +17,9 @@ from typing import Any
 QUERY_DIR = Path(__file__).with_name("queries")
 
 _HEADER = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
-# A quoted string literal (left alone) or a :param (not ::cast, not inside a word).
-_TOKEN = re.compile(r"'(?:[^']|'')*'|(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
+# A comment or a quoted string literal (both left alone), or a :param (not ::cast, not
+# inside a word).
+_TOKEN = re.compile(r"--[^\n]*|'(?:[^']|'')*'|(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 _VALUES = re.compile(r"\bVALUES\s*\(", re.IGNORECASE)
 
 

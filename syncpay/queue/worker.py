@@ -275,7 +275,7 @@ class Worker:
         opts = self.options
         free = opts.concurrency + self._buffer - self._active - len(self._ready) - self._claiming
         if self.options.max_jobs:
-            free = min(free, self.options.max_jobs - self._claimed)
+            free = min(free, self.options.max_jobs - self._claimed - self._claiming)
         if time.monotonic() < self._idle_until:
             return 0
         return max(0, free)

@@ -103,7 +103,6 @@ async def dispatch(job: JobContext) -> None:
     run = await rt.sync.get(int(job.data["run_id"]))
     if not run.is_running:
         return
-    fresh = run.dispatch_cursor is None
     cursor = run.dispatch_cursor or ""
     offset = 0
     chunk = rt.settings.sync_chunk
@@ -116,8 +115,12 @@ async def dispatch(job: JobContext) -> None:
         async def push(
             tx: Tx, batch: list[str] = batch, last: str = last, at: int = offset
         ) -> bool:
-            if not await tx.execute("sync_run_set_cursor", {"id": run.id, "cursor": last}):
+            if await tx.fetch_value("sync_run_status", {"id": run.id}) != "running":
                 return False  # cancelled meanwhile
+            await tx.execute("sync_run_set_cursor", {"id": run.id, "cursor": last})
+            await tx.insert_many(
+                "sync_items_queue", [{"run_id": run.id, "idperson": i} for i in batch]
+            )
             for start in range(0, len(batch), chunk):
                 await rt.queue.push_many(
                     STUDENT_JOB,
@@ -137,10 +140,11 @@ async def dispatch(job: JobContext) -> None:
         cursor = last
 
     async def finish(tx: Tx) -> None:
-        count = offset if fresh else run.total
-        if not await tx.execute("sync_run_dispatched", {"id": run.id, "count": count}):
+        if not await tx.execute("sync_run_dispatched", {"id": run.id}):
             return
-        await log_line(tx, run.id, f"{count} siswa masuk antrean")
+        queued = await tx.fetch_one("sync_run_get", {"id": run.id})
+        assert queued is not None
+        await log_line(tx, run.id, f"{queued['total']} siswa masuk antrean")
         if await tx.execute("sync_run_complete", {"id": run.id}):
             await log_completion(tx, run.id)
 

@@ -117,21 +117,27 @@ async def log_line(tx: Tx, run_id: int, message: str, level: str = "info") -> No
 
 
 async def _covering(tx: Tx, idperson: str) -> tuple[dict[str, Any] | None, list[Run]]:
+    """The student's row, and the active runs that queued the student and have not
+    counted it yet. Locks the active runs (MySQL), so a cancel and a student's write
+    never interleave."""
     runs = [Run.from_row(r) for r in await tx.fetch_all("sync_runs_active_locked")]
     if not runs:
         return None, []
-    student = await tx.fetch_one("siswa_sync_row", {"idperson": idperson})
-    if student is None:
-        # Removed from the roster mid-run: it still ends for the runs that queued it.
-        return None, [r for r in runs if r.scope.idpersons is None or idperson in r.scope.idpersons]
-    return student, [r for r in runs if r.scope.covers(student)]
+    rows = await tx.fetch_all(
+        "sync_items_queued_for", {"idperson": idperson, "run_ids": [r.id for r in runs]}
+    )
+    waiting = {int(r["run_id"]) for r in rows}
+    covering = [r for r in runs if r.id in waiting]
+    if not covering:
+        return None, []
+    return await tx.fetch_one("siswa_sync_row", {"idperson": idperson}), covering
 
 
 async def _count(
     tx: Tx, run: Run, idperson: str, status: str, attempts: int, reason: str | None, name: str
 ) -> None:
-    inserted = await tx.execute(
-        "sync_item_insert",
+    finished = await tx.execute(
+        "sync_item_finish",
         {
             "run_id": run.id,
             "idperson": idperson,
@@ -140,7 +146,7 @@ async def _count(
             "reason": reason,
         },
     )
-    if not inserted:
+    if not finished:
         return  # counted already (a duplicate delivery)
     await tx.execute(
         "sync_run_count",
@@ -188,8 +194,14 @@ async def record_success(
     Writes nothing when no active run covers the student any more (a cancelled run);
     does not rewrite the payment when the answer is unchanged. Whether it counted."""
     student, runs = await _covering(tx, idperson)
-    if not runs or student is None:
+    if not runs:
         return False
+    if student is None:
+        # Removed from the roster meanwhile: nothing to store, but the runs that
+        # queued the student still count it.
+        for run in runs:
+            await _count(tx, run, idperson, "failed", attempts, "siswa tidak ada lagi", idperson)
+        return True
     unchanged = student["pembayaran_hash"] == digest
     if unchanged:
         await tx.execute("siswa_mark_synced", {"idperson": idperson})
@@ -340,10 +352,8 @@ class Sync:
         return await self.get(await self.db.transact(stop))
 
     async def _drop_unneeded_jobs(self, tx: Tx) -> None:
-        """Delete queued student jobs that no active run covers any more."""
+        """Delete queued student jobs that no active run still waits for."""
         remaining = [Run.from_row(r) for r in await tx.fetch_all("sync_runs_active_locked")]
-        if any(r.scope.is_all for r in remaining):
-            return
         keep = await self.needed_students(tx, remaining)
         queued = await tx.fetch_all("sync_student_jobs", {"queue": self.queue.default_queue})
         drop = [int(j["id"]) for j in queued if str(j["unique_key"])[6:] not in keep]
@@ -351,34 +361,16 @@ class Sync:
             await tx.execute("sync_jobs_delete", {"ids": drop[start : start + 500]})
 
     async def needed_students(self, tx: Tx, runs: list[Run]) -> set[str]:
-        """The students some run of ``runs`` covers (none of them over all students)."""
-        keep: set[str] = set()
-        for run in runs:
-            if run.scope.idpersons is not None:
-                keep.update(run.scope.idpersons)
-                continue
-            cursor = ""
-            while True:
-                rows = await tx.fetch_all(
-                    "siswa_ids_after",
-                    {
-                        "cursor": cursor,
-                        "unit": run.scope.unit,
-                        "kelas": run.scope.kelas,
-                        "limit": 5000,
-                    },
-                )
-                if not rows:
-                    break
-                keep.update(str(r["idperson"]) for r in rows)
-                cursor = str(rows[-1]["idperson"])
-        return keep
+        """The students some run of ``runs`` queued and has not counted yet."""
+        if not runs:
+            return set()
+        rows = await tx.fetch_all("sync_items_queued_students", {"run_ids": [r.id for r in runs]})
+        return {str(r["idperson"]) for r in rows}
 
     async def still_needed(self) -> Callable[[str], bool]:
-        """A test for in-process cancellation: is this student covered by an active run?"""
+        """A test for in-process cancellation: does an active run still wait for this
+        student?"""
         runs = await self.active()
-        if any(r.scope.is_all for r in runs):
-            return lambda _idperson: True
         keep = await self.db.transact(lambda tx: self.needed_students(tx, runs))
         return keep.__contains__
 
@@ -386,8 +378,7 @@ class Sync:
         """Back to "Siap": hide the ended runs from the page (history stays)."""
 
         async def clear(tx: Tx) -> None:
-            latest = await tx.fetch_one("sync_run_latest")
-            if latest is not None and latest["status"] == "running":
+            if await tx.fetch_all("sync_runs_active_locked"):
                 raise RunConflict("Proses sinkronisasi masih berjalan; batalkan dulu.")
             await tx.execute("sync_runs_clear")
 
@@ -436,9 +427,13 @@ class Sync:
             rate = recent / window
         remaining = max(0, run.total - run.processed)
         eta = round(remaining / rate) if rate > 0 and run.is_running else None
-        logs = await self.db.fetch_all(
-            "sync_logs_after", {"run_id": run.id, "after": after_log, "limit": 200}
-        )
+        if after_log:
+            newer = await self.db.fetch_all(
+                "sync_logs_after", {"run_id": run.id, "after": after_log, "limit": 200}
+            )
+            logs = newer[::-1]  # newest first, like the full list
+        else:
+            logs = await self.db.fetch_all("sync_logs_latest", {"run_id": run.id, "limit": 200})
         return {
             "total": run.total,
             "processed": run.processed,

@@ -20,7 +20,8 @@ class Scope:
 
     def __post_init__(self) -> None:
         if self.idpersons is not None:
-            ids = tuple(sorted({str(i).strip() for i in self.idpersons if str(i).strip()}))
+            # Upper case, as the roster stores them (MySQL compares ids case-blind).
+            ids = tuple(sorted({str(i).strip().upper() for i in self.idpersons if str(i).strip()}))
             if not ids:
                 raise ScopeError("Daftar siswa kosong.")
             if self.unit is not None or self.kelas is not None:

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS sync_runs (
     KEY sync_runs_status_index (status)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+-- One row per student a run queued (status queued), finished as done / unchanged / failed.
 CREATE TABLE IF NOT EXISTS sync_run_items (
     run_id BIGINT UNSIGNED NOT NULL,
     idperson VARCHAR(32) NOT NULL,
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS sync_run_items (
     finished_at INT UNSIGNED NOT NULL,
     PRIMARY KEY (run_id, idperson),
     KEY sync_run_items_finished_index (run_id, finished_at),
-    KEY sync_run_items_status_index (run_id, status)
+    KEY sync_run_items_status_index (run_id, status),
+    KEY sync_run_items_student_index (idperson, status)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS sync_logs (

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS sync_runs (
 );
 CREATE INDEX IF NOT EXISTS sync_runs_status_index ON sync_runs (status);
 
+-- One row per student a run queued (status queued), finished as done / unchanged / failed.
 CREATE TABLE IF NOT EXISTS sync_run_items (
     run_id INTEGER NOT NULL,
     idperson VARCHAR(32) NOT NULL,
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS sync_run_items (
 );
 CREATE INDEX IF NOT EXISTS sync_run_items_finished_index ON sync_run_items (run_id, finished_at);
 CREATE INDEX IF NOT EXISTS sync_run_items_status_index ON sync_run_items (run_id, status);
+CREATE INDEX IF NOT EXISTS sync_run_items_student_index ON sync_run_items (idperson, status);
 
 CREATE TABLE IF NOT EXISTS sync_logs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -13,6 +13,9 @@ SELECT * FROM sync_runs WHERE id = :id
 -- name: sync_run_latest
 SELECT * FROM sync_runs WHERE cleared_at IS NULL ORDER BY id DESC LIMIT 1
 
+-- name: sync_run_status
+SELECT status FROM sync_runs WHERE id = :id
+
 -- name: sync_run_active_all
 SELECT * FROM sync_runs WHERE active_all = 1
 
@@ -32,8 +35,9 @@ SELECT * FROM sync_runs ORDER BY id DESC LIMIT :limit
 UPDATE sync_runs SET dispatch_cursor = :cursor WHERE id = :id AND status = 'running'
 
 -- name: sync_run_dispatched
+-- The total becomes exactly the students queued.
 UPDATE sync_runs
-SET dispatched = 1, total = CASE WHEN :count > processed THEN :count ELSE processed END
+SET dispatched = 1, total = (SELECT COUNT(*) FROM sync_run_items WHERE run_id = :id)
 WHERE id = :id AND status = 'running' AND dispatched = 0
 
 -- name: sync_run_count
@@ -52,11 +56,24 @@ WHERE id = :id AND status = 'running'
 -- name: sync_runs_clear
 UPDATE sync_runs SET cleared_at = UNIX_TIMESTAMP() WHERE cleared_at IS NULL AND status <> 'running'
 
--- name: sync_item_insert
--- The primary key (run, student) is the last guard of "counted once".
+-- name: sync_items_queue
+-- What a run covers is decided once, when it queues its students.
 INSERT INTO sync_run_items (run_id, idperson, status, attempts, reason, finished_at)
-VALUES (:run_id, :idperson, :status, :attempts, :reason, UNIX_TIMESTAMP())
+VALUES (:run_id, :idperson, 'queued', 0, NULL, 0)
 ON DUPLICATE KEY UPDATE run_id = run_id
+
+-- name: sync_items_queued_for
+SELECT run_id FROM sync_run_items
+WHERE idperson = :idperson AND status = 'queued' AND run_id IN (:run_ids)
+
+-- name: sync_item_finish
+-- From queued to its outcome, once: the row's status is the last guard of "counted once".
+UPDATE sync_run_items
+SET status = :status, attempts = :attempts, reason = :reason, finished_at = UNIX_TIMESTAMP()
+WHERE run_id = :run_id AND idperson = :idperson AND status = 'queued'
+
+-- name: sync_items_queued_students
+SELECT DISTINCT idperson FROM sync_run_items WHERE status = 'queued' AND run_id IN (:run_ids)
 
 -- name: sync_items_failed
 SELECT i.idperson, s.nama, i.reason, i.attempts, i.finished_at
@@ -73,15 +90,23 @@ SELECT COUNT(*) AS n FROM sync_run_items
 WHERE run_id = :run_id AND finished_at >= UNIX_TIMESTAMP() - :window
 
 -- name: sync_item_retries
-SELECT COALESCE(SUM(attempts - 1), 0) AS n FROM sync_run_items WHERE run_id = :run_id
+SELECT COALESCE(SUM(attempts - 1), 0) AS n FROM sync_run_items
+WHERE run_id = :run_id AND status <> 'queued'
 
 -- name: sync_log_insert
 INSERT INTO sync_logs (run_id, at, level, message) VALUES (:run_id, UNIX_TIMESTAMP(), :level, :message)
 
+-- name: sync_logs_latest
+SELECT id, at, level, message FROM sync_logs
+WHERE run_id = :run_id
+ORDER BY id DESC
+LIMIT :limit
+
 -- name: sync_logs_after
+-- Oldest first from :after, so a reader that follows the log misses no line.
 SELECT id, at, level, message FROM sync_logs
 WHERE run_id = :run_id AND id > :after
-ORDER BY id DESC
+ORDER BY id
 LIMIT :limit
 
 -- name: sync_log_count
