@@ -378,11 +378,6 @@ def test_sync_status_scopes_and_no_wait(cli: Cli, settings: Settings):
         assert {str(row[0]) for row in counted} == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sync layer: Sync.cancel deletes unique_key 'dispatch:<id>', but Sync.start "
-    "pushes the dispatcher without a unique_key, so it stays in `jobs`",
-)
 def test_cancel_before_dispatch_leaves_no_job(cli: Cli, settings: Settings):
     if cli.kind == "mysql":
         pytest.skip("the same on both databases; once is enough")
