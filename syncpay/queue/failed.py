@@ -123,7 +123,8 @@ class FailedJobs:
         """Delete failed jobs (only those older than ``hours`` when given); how many."""
         if hours is None:
             return await self.db.execute("failed_flush_all")
-        return await self.db.execute("failed_flush_older", {"hours": int(hours)})
+        seconds = round(hours * 3600)
+        return await self.db.execute("failed_flush_older", {"seconds": seconds})
 
 
 def _reset(raw: str) -> str:

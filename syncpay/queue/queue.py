@@ -275,7 +275,14 @@ class Queue:
         if not jobs:
             return 0
         params = {"ids": [j.id for j in jobs], "tokens": [j.token for j in jobs]}
-        return await self.db.execute("renew", params)
+
+        async def renew(tx: Tx) -> int:
+            # Counted apart: MySQL reports rows changed, and a renew within the same
+            # second changes nothing.
+            await tx.execute("renew", params)
+            return int(await tx.fetch_value("count_held", params) or 0)
+
+        return await self.db.transact(renew)
 
     # --- inspection and housekeeping -----------------------------------------------------
 

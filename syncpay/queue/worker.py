@@ -131,7 +131,9 @@ class Worker:
         self.worker_id = secrets.token_hex(6)
         self.stats = WorkerStats()
         self._cache = Cache(queue.db)
-        self._running: dict[int, tuple[ClaimedJob, asyncio.Task[None], Payload | None]] = {}
+        # By lease token: a job released and claimed again at once is a new attempt
+        # while the old attempt's task is still settling.
+        self._running: dict[str, tuple[ClaimedJob, asyncio.Task[None], Payload | None]] = {}
         self._outbox: list[_Outcome] = []
         self._ready: collections.deque[ClaimedJob] = collections.deque()
         self._settling = 0
@@ -181,12 +183,24 @@ class Worker:
         return len(self._running)
 
     def cancel_jobs(self, predicate: Callable[[Payload], bool]) -> int:
-        """Cancel the running jobs whose payload matches; how many."""
+        """Cancel the jobs whose payload matches, running or claimed but not started
+        (those go back to the queue unstarted); how many."""
         count = 0
         for _job, task, payload in list(self._running.values()):
             if payload is not None and predicate(payload) and not task.done():
                 task.cancel()
                 count += 1
+        for job in list(self._ready):
+            try:
+                payload = Payload.parse(job.raw_payload)
+            except PayloadError:
+                continue
+            if predicate(payload):
+                self._ready.remove(job)
+                self._outbox.append(_Outcome(job, "release", count_attempt=False))
+                count += 1
+        if count:
+            self._wake.set()
         return count
 
     async def run(self) -> None:
@@ -252,8 +266,9 @@ class Worker:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-        # Settle the last outcomes before the pump goes.
-        while self._outbox and not all(pump.done() for pump in pumps):
+        # Settle the last outcomes (and what claims in flight bring back) before the
+        # pumps go.
+        while (self._outbox or self._claiming) and not all(pump.done() for pump in pumps):
             self._wake.set()
             await asyncio.sleep(0.01)
 
@@ -308,6 +323,11 @@ class Worker:
             finally:
                 self._claiming -= want
             self._claimed += len(claimed)
+            if self._stopping:
+                # Stopped while this claim was in flight: back to the queue, unstarted.
+                for job in claimed:
+                    self._outbox.append(_Outcome(job, "release", count_attempt=False))
+                claimed = []
             self._ready.extend(claimed)
             self._fill_slots()
             if want and not claimed:
@@ -393,7 +413,7 @@ class Worker:
             if outcome.kind == "ack":
                 # Its own writes failed: that is a failed attempt of the job.
                 log.exception("Writes of job #%s failed", outcome.job.id)
-                entry = self._running.get(outcome.job.id)
+                entry = self._running.get(outcome.job.token)
                 retry = self._after_error(outcome.job, entry[2] if entry else None, exc)
                 retry.done = outcome.done
                 self._outbox.append(retry)
@@ -455,19 +475,19 @@ class Worker:
             payload = None
         else:
             work = self._run_job(job, payload)
-        task = asyncio.create_task(self._job_task(job.id, work))
-        self._running[job.id] = (job, task, payload)
+        task = asyncio.create_task(self._job_task(job.token, work))
+        self._running[job.token] = (job, task, payload)
 
-    async def _job_task(self, job_id: int, work: Coroutine[Any, Any, None]) -> None:
+    async def _job_task(self, token: str, work: Coroutine[Any, Any, None]) -> None:
         try:
             await work
         finally:
             # Here rather than in a done-callback, which runs a loop turn later and
             # would keep the slot looking busy for one more round.
-            self._finished(job_id)
+            self._finished(token)
 
-    def _finished(self, job_id: int) -> None:
-        self._running.pop(job_id, None)
+    def _finished(self, token: str) -> None:
+        self._running.pop(token, None)
         if self.options.stop_when_empty:
             self._idle_until = 0.0
         limit = self.options.max_jobs

@@ -53,6 +53,9 @@ WHERE id = :id AND reserved_by = :token
 UPDATE {jobs} SET reserved_at = UNIX_TIMESTAMP()
 WHERE id IN (:ids) AND reserved_by IN (:tokens)
 
+-- name: count_held
+SELECT COUNT(*) AS n FROM {jobs} WHERE id IN (:ids) AND reserved_by IN (:tokens)
+
 -- name: queue_stats
 SELECT queue,
        SUM(CASE WHEN reserved_at IS NULL AND available_at <= n.now THEN 1 ELSE 0 END) AS `pending`,
@@ -100,4 +103,4 @@ DELETE FROM failed_jobs WHERE id IN (:ids)
 DELETE FROM failed_jobs
 
 -- name: failed_flush_older
-DELETE FROM failed_jobs WHERE failed_at < UTC_TIMESTAMP() - INTERVAL :hours HOUR
+DELETE FROM failed_jobs WHERE failed_at < UTC_TIMESTAMP() - INTERVAL :seconds SECOND

@@ -54,6 +54,9 @@ WHERE id = :id AND reserved_by = :token
 UPDATE {jobs} SET reserved_at = CAST(strftime('%s', 'now') AS INTEGER)
 WHERE id IN (:ids) AND reserved_by IN (:tokens)
 
+-- name: count_held
+SELECT COUNT(*) AS n FROM {jobs} WHERE id IN (:ids) AND reserved_by IN (:tokens)
+
 -- name: queue_stats
 SELECT queue,
        SUM(CASE WHEN reserved_at IS NULL AND available_at <= n.now THEN 1 ELSE 0 END) AS pending,
@@ -102,4 +105,4 @@ DELETE FROM failed_jobs
 
 -- name: failed_flush_older
 DELETE FROM failed_jobs
-WHERE failed_at < strftime('%Y-%m-%d %H:%M:%S', 'now', '-' || :hours || ' hours')
+WHERE failed_at < strftime('%Y-%m-%d %H:%M:%S', 'now', '-' || :seconds || ' seconds')

@@ -1,0 +1,423 @@
+"""Storage: named queries, migrations, transactions, and SQLite under write contention."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from syncpay.db import Database, DatabaseUnavailable, Tx, connect, migrate, tables_for
+from syncpay.db.migrate import MIGRATIONS_DIR, available
+from syncpay.db.queries import QUERY_DIR, QueryError, load_queries, parse_queries
+from tests.conftest import ROOT, _mysql_connect, settings_for
+from tests.jobs import add_test_queries, cache_values, failed_rows, job_rows
+
+
+def _names(dialect: str) -> set[str]:
+    return set(load_queries(dialect, "?", {"jobs": "jobs"}))
+
+
+def push_row(n: int, queue: str = "default") -> dict[str, object]:
+    return {
+        "queue": queue,
+        "payload": f'{{"job":"x","data":{{"n":{n}}}}}',
+        "delay": 0,
+        "sort_key": 0,
+    }
+
+
+# --- the query and migration files ------------------------------------------------------
+
+
+def test_query_names_are_the_same_in_both_dialects():
+    sqlite, mysql = _names("sqlite"), _names("mysql")
+    assert sqlite, "no queries parsed"
+    assert sqlite == mysql, (
+        f"only in sqlite: {sorted(sqlite - mysql)}; only in mysql: {sorted(mysql - sqlite)}"
+    )
+    # Each area's file exists in both dialects and names the same queries.
+    areas = sorted(p.name for p in (QUERY_DIR / "sqlite").glob("*.sql"))
+    assert areas == sorted(p.name for p in (QUERY_DIR / "mysql").glob("*.sql"))
+    for area in areas:
+        names = [
+            set(parse_queries((QUERY_DIR / d / area).read_text(encoding="utf-8"), "?", {}))
+            for d in ("sqlite", "mysql")
+        ]
+        assert names[0] == names[1], area
+
+
+def test_migration_names_are_the_same_in_both_dialects():
+    sqlite = [m.name for m in available("sqlite")]
+    mysql = [m.name for m in available("mysql")]
+    assert sqlite and sqlite[0] == "0000_create_migrations_table"
+    assert sqlite == mysql
+    assert sorted(p.name for p in (MIGRATIONS_DIR / "sqlite").iterdir()) == sorted(
+        p.name for p in (MIGRATIONS_DIR / "mysql").iterdir()
+    )
+
+
+# --- :param binding ---------------------------------------------------------------------
+
+
+def _query(sql: str, placeholder: str = "?"):
+    return parse_queries(f"-- name: q\n{sql}\n", placeholder, {"jobs": "my_jobs"})["q"]
+
+
+def test_list_parameter_expands_to_one_placeholder_per_item():
+    q = _query("SELECT * FROM {jobs} WHERE id IN (:ids) AND queue = :queue AND x = :ids2")
+    sql, args = q.bind({"ids": [1, 2, 3], "queue": "a", "ids2": 7})
+    assert sql == "SELECT * FROM my_jobs WHERE id IN (?, ?, ?) AND queue = ? AND x = ?"
+    assert args == [1, 2, 3, "a", 7]
+    sql, args = q.bind({"ids": (5,), "queue": "b", "ids2": 8})
+    assert sql == "SELECT * FROM my_jobs WHERE id IN (?) AND queue = ? AND x = ?"
+    assert args == [5, "b", 8]
+    # An empty list matches nothing instead of producing invalid SQL.
+    sql, args = q.bind({"ids": [], "queue": "c", "ids2": 9})
+    assert sql == "SELECT * FROM my_jobs WHERE id IN (?) AND queue = ? AND x = ?"
+    assert args == [None, "c", 9]
+
+
+def test_params_in_literals_and_casts_are_left_alone():
+    q = _query(
+        "SELECT ':nope' AS a, x::text, :yes AS b, 'it''s :no' FROM t WHERE c LIKE '%a'", "%s"
+    )
+    sql, args = q.bind({"yes": 1})
+    assert args == [1]
+    assert "':nope'" in sql and "x::text" in sql and "'it''s :no'" in sql
+    assert "%s AS b" in sql
+    # pyformat drivers need a literal % doubled.
+    assert "LIKE '%%a'" in sql
+
+
+def test_missing_parameter_is_a_query_error():
+    with pytest.raises(QueryError, match="needs parameter 'b'"):
+        _query("SELECT :a, :b").bind({"a": 1})
+
+
+def test_bind_many_repeats_the_values_group_and_keeps_the_tail():
+    q = _query(
+        "INSERT INTO t (a, b, c) VALUES (:a, :b + 1, now())"
+        " ON CONFLICT (a) DO UPDATE SET b = excluded.b"
+    )
+    sql, args = q.bind_many([{"a": 1, "b": 2}, {"a": 3, "b": 4}, {"a": 5, "b": 6}])
+    assert sql == (
+        "INSERT INTO t (a, b, c) VALUES (?, ? + 1, now()), (?, ? + 1, now()), (?, ? + 1, now())"
+        " ON CONFLICT (a) DO UPDATE SET b = excluded.b"
+    )
+    assert args == [1, 2, 3, 4, 5, 6]
+    with pytest.raises(QueryError, match="outside the VALUES group"):
+        _query("INSERT INTO t (a) VALUES (:a) ON CONFLICT (a) DO UPDATE SET b = :b").bind_many(
+            [{"a": 1, "b": 2}]
+        )
+
+
+async def test_list_expansion_and_multi_row_insert_on_the_database(db: Database):
+    # 2,500 rows: more than one MySQL multi-row statement (1,000 rows each).
+    written = await db.insert_many("push", [push_row(n) for n in range(2500)])
+    assert written == 2500
+    assert await db.fetch_value("count_jobs") == 2500
+    rows = await job_rows(db)
+    assert len({r["id"] for r in rows}) == 2500
+    assert sorted(r["payload"] for r in rows) == sorted(push_row(n)["payload"] for n in range(2500))
+
+    failed = [
+        {"uuid": f"u{i}", "connection": "database", "queue": "q", "payload": "{}", "exception": "E"}
+        for i in range(3)
+    ]
+    assert await db.insert_many("insert_failed", failed) == 3
+    ids = [r["id"] for r in await failed_rows(db)]
+    found = await db.fetch_all("failed_find", {"ids": [ids[0], ids[2]], "uuids": ["u1"]})
+    assert [r["uuid"] for r in found] == ["u0", "u1", "u2"]
+    assert await db.fetch_all("failed_find", {"ids": [], "uuids": []}) == []
+    assert await db.execute("failed_delete", {"ids": ids[:2]}) == 2
+    assert [r["uuid"] for r in await failed_rows(db)] == ["u2"]
+
+
+# --- migrations -------------------------------------------------------------------------
+
+
+async def _fresh(settings, tmp_path: Path, mysql_name: str | None):
+    """Settings for an empty database of the same kind (MySQL: created, dropped by caller)."""
+    if settings.db_connection == "sqlite":
+        return settings.replace(db_database=str(tmp_path / f"fresh_{secrets.token_hex(3)}.sqlite"))
+    return settings.replace(db_database=mysql_name)
+
+
+@pytest.fixture
+def fresh_name(db_kind):
+    """A MySQL database name of our own, dropped after the test."""
+    name = f"syncpay_fresh_{os.getpid()}_{secrets.token_hex(3)}"
+    yield name
+    if db_kind == "mysql":
+        conn = _mysql_connect()
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+async def test_migrate_is_idempotent(db: Database, settings, tmp_path, fresh_name):
+    # The fixture migrated already: nothing left to do.
+    assert await migrate(db, tables_for(settings)) == []
+
+    fresh = await _fresh(settings, tmp_path, fresh_name)
+    other = await connect(fresh, create=True)
+    try:
+        first = await migrate(other, tables_for(fresh))
+        assert first == [m.name for m in available(other.dialect)]
+        assert await migrate(other, tables_for(fresh)) == []
+        applied = await add_test_queries(other).fetch_all("migrations_applied")
+        assert [r["migration"] for r in applied] == first
+    finally:
+        await other.close()
+
+
+async def test_two_concurrent_migrations_do_not_fail(settings, tmp_path, fresh_name):
+    # The race is timing-dependent: try a few fresh databases.
+    for round_ in range(10 if settings.db_connection == "sqlite" else 2):
+        fresh = await _fresh(settings, tmp_path, fresh_name)
+        first = await connect(fresh, create=True)
+        second = await connect(fresh, create=True)
+        try:
+            results = await asyncio.gather(
+                migrate(first, tables_for(fresh)),
+                migrate(second, tables_for(fresh)),
+                return_exceptions=True,
+            )
+            problems = [r for r in results if isinstance(r, BaseException)]
+            assert not problems, f"round {round_}: concurrent migrate failed: {problems!r}"
+            names = [m.name for m in available(fresh.db_connection)]
+            ran = results[0] + results[1]  # type: ignore[operator]
+            assert sorted(ran) == sorted(names), "each migration is applied by exactly one caller"
+            applied = await first.fetch_all("migrations_applied")
+            assert [r["migration"] for r in applied] == names
+        finally:
+            await first.close()
+            await second.close()
+        if fresh.db_connection == "mysql":
+            conn = _mysql_connect()
+            with conn.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{fresh_name}`")
+            conn.close()
+
+
+async def test_run_script_runs_raw_statements(db: Database):
+    await db.insert_many("push", [push_row(n) for n in range(3)])
+    ids = [r["id"] for r in await job_rows(db)]
+    # Several statements, the last without a semicolon (as a test or a person writes them).
+    await db.run_script(
+        f"UPDATE jobs SET payload = '{{bad' WHERE id = {ids[0]};\n"
+        f"UPDATE jobs SET attempts = 5 WHERE id = {ids[1]}"
+    )
+    rows = {r["id"]: r for r in await job_rows(db)}
+    assert rows[ids[0]]["payload"] == "{bad"
+    assert rows[ids[1]]["attempts"] == 5
+    assert rows[ids[2]]["attempts"] == 0
+
+
+# --- transactions -----------------------------------------------------------------------
+
+
+async def test_after_commit_runs_only_after_commit(db: Database):
+    calls: list[str] = []
+
+    async def work(tx: Tx) -> str:
+        await tx.insert("push", push_row(1))
+        tx.after_commit(lambda: calls.append("first"))
+        tx.after_commit(lambda: calls.append("second"))
+        assert calls == [], "after_commit ran before the commit"
+        return "ok"
+
+    assert await db.transact(work) == "ok"
+    assert calls == ["first", "second"]
+
+    async def failing(tx: Tx) -> None:
+        await tx.insert("push", push_row(2))
+        tx.after_commit(lambda: calls.append("rolled back"))
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        await db.transact(failing)
+    assert calls == ["first", "second"]
+
+    # Outside a transaction (autocommit) the callback runs at once.
+    db.after_commit(lambda: calls.append("now"))
+    assert calls == ["first", "second", "now"]
+
+
+async def test_after_commit_callback_that_raises_does_not_undo_the_commit(db: Database):
+    async def work(tx: Tx) -> None:
+        await tx.insert("push", push_row(1))
+        tx.after_commit(lambda: 1 / 0)
+
+    await db.transact(work)
+    assert await db.fetch_value("count_jobs") == 1
+
+
+async def test_a_transaction_that_raises_rolls_back_everything(db: Database):
+    async def work(tx: Tx) -> None:
+        await tx.insert_many("push", [push_row(n) for n in range(5)])
+        await tx.execute("cache_put", {"key": "k", "value": "v", "ttl": 0})
+        await tx.insert_many(
+            "insert_failed",
+            [{"uuid": "u", "connection": "c", "queue": "q", "payload": "{}", "exception": "E"}],
+        )
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await db.transact(work)
+    assert await db.fetch_value("count_jobs") == 0
+    assert await cache_values(db) == {}
+    assert await failed_rows(db) == []
+
+
+async def test_a_transient_error_reruns_the_whole_transaction(db: Database):
+    transient: Exception = (
+        sqlite3.OperationalError("database is locked")
+        if db.dialect == "sqlite"
+        else pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock")
+    )
+    assert db.is_transient(transient)
+    attempts = []
+
+    async def work(tx: Tx) -> int:
+        attempts.append(1)
+        await tx.insert("push", push_row(len(attempts)))
+        if len(attempts) == 1:
+            raise transient
+        return len(attempts)
+
+    assert await db.transact(work) == 2
+    rows = await job_rows(db)
+    assert len(rows) == 1 and '"n":2' in rows[0]["payload"], "the first attempt was rolled back"
+
+
+async def test_a_transient_error_that_persists_gives_up_after_retry_for(db: Database):
+    transient: Exception = (
+        sqlite3.OperationalError("database is locked")
+        if db.dialect == "sqlite"
+        else pymysql.err.OperationalError(1205, "Lock wait timeout exceeded")
+    )
+    db.retry_for = 0.3
+
+    async def work(tx: Tx) -> None:
+        raise transient
+
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable, match="still failing"):
+        await db.transact(work)
+    assert time.monotonic() - started < 3
+
+
+# --- SQLite under contention ------------------------------------------------------------
+
+WRITER_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from syncpay.config import load_settings
+    from syncpay.db import connect
+
+    async def main(tag, count):
+        db = await connect(load_settings(env_file=None))
+        try:
+            for n in range(count):
+                async def work(tx, n=n):
+                    row = {"queue": tag, "payload": "{}", "delay": 0, "sort_key": n}
+                    await tx.insert("push", row)
+                    put = {"key": f"{tag}:{n % 7}", "value": str(n), "ttl": 0}
+                    await tx.execute("cache_put", put)
+                await db.transact(work)
+                await db.fetch_all("queue_stats")
+        finally:
+            await db.close()
+
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    print("ok")
+    """
+)
+
+
+async def test_sqlite_contention_never_reports_database_is_locked(tmp_path):
+    settings = settings_for("sqlite", tmp_path, None)
+    first = await connect(settings)
+    await migrate(first, tables_for(settings))
+    second = await connect(settings)
+    env = {
+        **os.environ,
+        "DB_CONNECTION": "sqlite",
+        "DB_DATABASE": settings.db_database,
+        "PYTHONPATH": str(ROOT),
+    }
+    per_process, min_per_task, tasks = 60, 40, 16
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER_SCRIPT, f"proc{i}", str(per_process)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    stop_reading = asyncio.Event()
+    reads = [0]
+    written = [0] * tasks
+
+    async def writer(index: int) -> None:
+        # Keep writing while the other processes do (at least min_per_task each).
+        db = (first, second)[index % 2]
+        n = 0
+        while n < min_per_task or (n < 3000 and any(p.poll() is None for p in procs)):
+
+            async def work(tx: Tx, n: int = n) -> None:
+                await tx.insert(
+                    "push", {"queue": f"t{index}", "payload": "{}", "delay": 0, "sort_key": n}
+                )
+                await tx.execute("cache_put", {"key": f"t{index}", "value": str(n), "ttl": 0})
+
+            await db.transact(work)
+            n += 1
+            written[index] = n
+
+    async def reader(db: Database) -> None:
+        while not stop_reading.is_set():
+            await db.fetch_all("queue_stats")
+            await db.fetch_value("count_jobs")
+            reads[0] += 1
+
+    try:
+        readers = [asyncio.create_task(reader(db)) for db in (first, second, first)]
+        results = await asyncio.gather(*(writer(i) for i in range(tasks)), return_exceptions=True)
+        stop_reading.set()
+        results += await asyncio.gather(*readers, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        assert not errors, f"errors reached the caller: {errors!r}"
+        outputs = []
+        for proc in procs:
+            out, err = await asyncio.to_thread(proc.communicate, timeout=120)
+            outputs.append((proc.returncode, out, err))
+        for code, out, err in outputs:
+            assert code == 0 and out.strip() == "ok", f"writer process failed: {err[-2000:]}"
+            assert "locked" not in err
+        assert reads[0] > 0
+        total = await first.fetch_value("count_jobs")
+        assert total == sum(written) + 2 * per_process
+        values = await cache_values(first)
+        assert all(values[f"t{i}"] == str(written[i] - 1) for i in range(tasks))
+        assert values["proc0:6"] and values["proc1:6"]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        await first.close()
+        await second.close()
