@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..sync.roster import ROSTER_COLUMNS  # one list of the roster columns
+
 __all__ = [
     "ROSTER_COLUMNS",
     "PaymentItem",
@@ -30,21 +32,6 @@ __all__ = [
     "student_profile",
 ]
 
-#: The roster columns, in the order of ``fixtures/siswa.csv``.
-ROSTER_COLUMNS: tuple[str, ...] = (
-    "idperson",
-    "nama",
-    "gender",
-    "lahirtempat",
-    "lahirtanggal",
-    "phone",
-    "UnitFormal",
-    "KelasFormal",
-    "AsramaPondok",
-    "KamarPondok",
-    "TingkatDiniyah",
-    "KelasDiniyah",
-)
 
 #: The first demo idperson is ``FIRST_IDPERSON + 1`` (2025000001).
 FIRST_IDPERSON = 2025000000
