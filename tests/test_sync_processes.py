@@ -244,7 +244,8 @@ async def test_cancel_while_another_process_works(h: Harness, children: Children
         cancelled.failed,
     )
     assert await synced_ids(h.db) == synced
-    assert synced == set(await items_of(h.db, run.id))
+    counted = {k for k, i in (await items_of(h.db, run.id)).items() if i["status"] != "queued"}
+    assert synced == counted
     assert await rows(h.db, "ts_student_jobs") == []
     assert await children.end(worker) == 0, children.outputs()
 
