@@ -33,6 +33,7 @@ JOBS = ("--import", "tests.cli_jobs")
 DB_VARIABLES = ("DB_CONNECTION", "DB_DATABASE", "DB_HOST", "DB_PORT", "DB_USERNAME", "DB_PASSWORD")
 JOB_LINE = re.compile(r"^  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d (\S+) #(\d+) \.{3,} (.+)$")
 
+
 def mysql_connect(database: str | None = None) -> pymysql.connections.Connection:
     return pymysql.connect(
         host=MYSQL["DB_HOST"],
@@ -413,7 +414,6 @@ def test_second_sigint_cancels_and_puts_the_job_back(cli: Cli):
     assert job_lines(out, "CANCELLED") and "Traceback" not in err
     assert cli.json("queue:failed") == []
     assert cli.ok("queue:clear").strip().startswith("Cleared 1 job from")
-
 
 
 def test_stderr_has_only_the_error_line(cli: Cli):
