@@ -33,7 +33,7 @@ MYSQL = {
 TABLES = ("jobs", "failed_jobs", "cache", "siswa")
 
 
-def _mysql_connect(database: str | None = None) -> pymysql.connections.Connection:
+def mysql_connect(database: str | None = None) -> pymysql.connections.Connection:
     return pymysql.connect(
         host=MYSQL["DB_HOST"],
         port=int(MYSQL["DB_PORT"]),
@@ -49,7 +49,7 @@ def _mysql_connect(database: str | None = None) -> pymysql.connections.Connectio
 def mysql_database() -> Iterator[str]:
     """A database of our own on the MariaDB server, for this test run."""
     try:
-        conn = _mysql_connect()
+        conn = mysql_connect()
     except pymysql.err.OperationalError as exc:
         message = f"MariaDB at {MYSQL['DB_HOST']}:{MYSQL['DB_PORT']} unreachable: {exc}"
         if os.environ.get("CI") == "true":
@@ -61,7 +61,7 @@ def mysql_database() -> Iterator[str]:
     conn.close()
     yield name
     try:
-        conn = _mysql_connect()
+        conn = mysql_connect()
         with conn.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
         conn.close()

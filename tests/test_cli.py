@@ -26,23 +26,12 @@ import pymysql
 import pytest
 
 from syncpay.config import VARIABLES
-from tests.conftest import MYSQL
+from tests.conftest import mysql_connect
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = ("--import", "tests.cli_jobs")
 DB_VARIABLES = ("DB_CONNECTION", "DB_DATABASE", "DB_HOST", "DB_PORT", "DB_USERNAME", "DB_PASSWORD")
 JOB_LINE = re.compile(r"^  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d (\S+) #(\d+) \.{3,} (.+)$")
-
-
-def mysql_connect(database: str | None = None) -> pymysql.connections.Connection:
-    return pymysql.connect(
-        host=MYSQL["DB_HOST"],
-        port=int(MYSQL["DB_PORT"]),
-        user=MYSQL["DB_USERNAME"],
-        password=MYSQL["DB_PASSWORD"],
-        database=database,
-        autocommit=True,
-    )
 
 
 def base_env(**variables: str) -> dict[str, str]:

@@ -36,7 +36,7 @@ from syncpay.config import VARIABLES, Settings
 from syncpay.db import connect, migrate, tables_for
 from syncpay.simulator import SimulatorOptions
 from syncpay.sync.roster import import_csv
-from tests.conftest import MYSQL
+from tests.conftest import mysql_connect
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -170,7 +170,7 @@ class Cli:
         if self.kind == "sqlite":
             with contextlib.closing(sqlite3.connect(self.env["DB_DATABASE"])) as conn:
                 return conn.execute(query).fetchall()
-        conn = mysql(self.env["DB_DATABASE"])
+        conn = mysql_connect(self.env["DB_DATABASE"])
         try:
             with conn.cursor() as cursor:
                 cursor.execute(query)
@@ -193,17 +193,6 @@ class Cli:
                 child.wait(10)
 
 
-def mysql(database: str | None = None) -> pymysql.connections.Connection:
-    return pymysql.connect(
-        host=MYSQL["DB_HOST"],
-        port=int(MYSQL["DB_PORT"]),
-        user=MYSQL["DB_USERNAME"],
-        password=MYSQL["DB_PASSWORD"],
-        database=database,
-        autocommit=True,
-    )
-
-
 def clean_environment(**extra: str) -> dict[str, str]:
     """The runner's environment without any syncpay setting, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
@@ -222,7 +211,7 @@ def cli(db_kind: str, env_vars: dict[str, str], tmp_path: Path) -> Iterator[Cli]
         LOG_FILE="",
     )
     if db_kind == "mysql":  # one database for the whole session: start from empty tables
-        conn = mysql(env["DB_DATABASE"])
+        conn = mysql_connect(env["DB_DATABASE"])
         with conn.cursor() as cursor:
             for table in SYNC_TABLES:
                 with contextlib.suppress(pymysql.err.ProgrammingError):

@@ -18,7 +18,7 @@ import pytest
 from syncpay.db import Database, DatabaseUnavailable, Tx, connect, migrate, tables_for
 from syncpay.db.migrate import MIGRATIONS_DIR, available
 from syncpay.db.queries import QUERY_DIR, QueryError, load_queries, parse_queries
-from tests.conftest import ROOT, _mysql_connect, settings_for
+from tests.conftest import ROOT, mysql_connect, settings_for
 from tests.jobs import add_test_queries, cache_values, failed_rows, job_rows
 
 
@@ -158,7 +158,7 @@ def fresh_name(db_kind):
     name = f"syncpay_fresh_{os.getpid()}_{secrets.token_hex(3)}"
     yield name
     if db_kind == "mysql":
-        conn = _mysql_connect()
+        conn = mysql_connect()
         with conn.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
         conn.close()
@@ -203,7 +203,7 @@ async def test_two_concurrent_migrations_do_not_fail(settings, tmp_path, fresh_n
             await first.close()
             await second.close()
         if fresh.db_connection == "mysql":
-            conn = _mysql_connect()
+            conn = mysql_connect()
             with conn.cursor() as cursor:
                 cursor.execute(f"DROP DATABASE IF EXISTS `{fresh_name}`")
             conn.close()
