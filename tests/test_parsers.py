@@ -1,7 +1,7 @@
 """Parsers (syncpay/sync/parsers.py): the fixtures' totals, malformed answers, custom
 parsers, and never raising anything but ParseError.
 
-The fixtures are /work/shared/fixtures (`../../shared/fixtures` from this file), or the
+The fixtures are `../../shared/fixtures` from this file, or the
 directory named by SYNCPAY_FIXTURES.
 """
 

@@ -2,7 +2,7 @@
 
 Database tests run on SQLite and MariaDB (the ``db`` fixture); the API tests talk to a
 real aiohttp server on 127.0.0.1; a few cases run the real command line in a
-subprocess. Fixtures come from ``/work/shared/fixtures`` (``SYNCPAY_FIXTURES``
+subprocess. Fixtures come from ``../../shared/fixtures`` (``SYNCPAY_FIXTURES``
 overrides).
 """
 

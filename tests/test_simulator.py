@@ -21,7 +21,7 @@ import pytest
 from syncpay.simulator import ROSTER_COLUMNS, Simulator, SimulatorOptions, demo_students
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = Path(os.environ.get("SYNCPAY_FIXTURES") or ROOT.parent / "shared" / "fixtures")
 IDS = [str(2025000001 + i) for i in range(2000)]
 ALL_FAULTS = {
     "error_rate": 0.1,
