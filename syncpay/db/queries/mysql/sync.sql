@@ -14,7 +14,8 @@ SELECT * FROM sync_runs WHERE id = :id
 SELECT * FROM sync_runs WHERE cleared_at IS NULL ORDER BY id DESC LIMIT 1
 
 -- name: sync_run_status
-SELECT status FROM sync_runs WHERE id = :id
+-- Locks the run: a dispatcher's chunk and a cancel never interleave.
+SELECT status FROM sync_runs WHERE id = :id FOR UPDATE
 
 -- name: sync_run_active_all
 SELECT * FROM sync_runs WHERE active_all = 1

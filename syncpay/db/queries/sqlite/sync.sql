@@ -14,6 +14,7 @@ SELECT * FROM sync_runs WHERE id = :id
 SELECT * FROM sync_runs WHERE cleared_at IS NULL ORDER BY id DESC LIMIT 1
 
 -- name: sync_run_status
+-- (MySQL locks the row here; SQLite's write transaction already excludes a cancel.)
 SELECT status FROM sync_runs WHERE id = :id
 
 -- name: sync_run_active_all
