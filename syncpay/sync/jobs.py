@@ -94,6 +94,10 @@ def current() -> SyncRuntime:
 # --- the dispatcher -------------------------------------------------------------------------
 
 
+class _Cancelled(Exception):
+    """The run was cancelled while a chunk was being queued: roll the chunk back."""
+
+
 async def dispatch(job: JobContext) -> None:
     """Queue one student job per student of the run, a chunk at a time (flat memory).
 
@@ -115,9 +119,6 @@ async def dispatch(job: JobContext) -> None:
         async def push(
             tx: Tx, batch: list[str] = batch, last: str = last, at: int = offset
         ) -> bool:
-            if await tx.fetch_value("sync_run_status", {"id": run.id}) != "running":
-                return False  # cancelled meanwhile
-            await tx.execute("sync_run_set_cursor", {"id": run.id, "cursor": last})
             await tx.insert_many(
                 "sync_items_queue", [{"run_id": run.id, "idperson": i} for i in batch]
             )
@@ -132,9 +133,17 @@ async def dispatch(job: JobContext) -> None:
                     tx=tx,
                     chunk=chunk,
                 )
+            # Last, and locking the run row on MySQL (jobs first, then the run: the
+            # order the students' acks take): a cancel that committed meanwhile rolls
+            # this chunk back; one that comes later finds these jobs to delete.
+            if await tx.fetch_value("sync_run_status", {"id": run.id}) != "running":
+                raise _Cancelled
+            await tx.execute("sync_run_set_cursor", {"id": run.id, "cursor": last})
             return True
 
-        if not await rt.db.transact(push):
+        try:
+            await rt.db.transact(push)
+        except _Cancelled:
             return
         offset += len(batch)
         cursor = last
