@@ -512,10 +512,11 @@ async def test_fairness_small_runs_are_not_queued_behind_a_big_one(h: Harness) -
         assert (ended.status, ended.processed, ended.failed) == ("completed", n, 0)
         assert len(await items_of(h.db, run_id)) == n
     # In jobs at the big run's own pace: the small run waited for at most ~300 jobs,
-    # the single student for at most ~100 (a worker's prefetched jobs may be ahead of it:
-    # one per slot on SQLite, three per slot on MySQL).
+    # the single student for at most ~200 (a worker's prefetched jobs may be ahead of it:
+    # one per slot on SQLite, three per slot and four rounds in flight on MySQL).
     assert small_seconds * big_rate <= 300, (small_seconds, big_rate)
-    assert single_seconds * big_rate <= 100, (single_seconds, big_rate)
+    assert single_seconds * big_rate <= 200, (single_seconds, big_rate)
+    assert single_seconds < 3  # "sync now" answers within a couple of seconds
 
     # The rest of the big run is not needed: stop it (unless it ended meanwhile); its
     # counts stay exact.
