@@ -114,10 +114,14 @@ class SyncPay:
 
     # --- lifecycle ----------------------------------------------------------------------
 
-    async def close(self) -> None:
+    async def close_runtime(self) -> None:
+        """Release the payment source and the job runtime (the database stays open)."""
         install(None)
         with contextlib.suppress(Exception):
             await self.runtime.close()
+
+    async def close(self) -> None:
+        await self.close_runtime()
         await self.db.close()
 
     async def __aenter__(self) -> SyncPay:

@@ -540,13 +540,6 @@ def test_usage_errors_exit_2(plain: Cli):
     assert one_error_line(results[-1]) == "syncpay: queue:retry takes IDs or 'all', not both"
 
 
-def test_serve_is_not_there_yet(plain: Cli):
-    calls = [[], ["serve"], ["serve", "--port", "8001"]]
-    for result in plain.run_all([(args, {}) for args in calls]):
-        assert result.returncode == 1
-        assert one_error_line(result) == "syncpay: serve is not available yet"
-
-
 # --------------------------------------------------------------------------- entry points
 
 

@@ -71,6 +71,7 @@ EXTRA_DEFAULTS = {
     "PAYMENT_NESTED_BILL_FIELD": "amount_paid",
     "PAYMENT_NESTED_PAID_FIELD": "amount_billed",
     "PAYMENT_API_RETRY_AFTER_MAX": "300",
+    "SESSION_LIFETIME": "120",
     "PAYMENT_DB_HOST": "127.0.0.1",
     "PAYMENT_DB_PORT": "3306",
     "PAYMENT_DB_DATABASE": "",
@@ -422,6 +423,8 @@ BAD_VALUES = [
     ("APP_LOCALE", "fr", {}),
     ("APP_LOCALE", "EN-us", {}),
     ("LOG_LEVEL", "verbose", {}),
+    ("SESSION_LIFETIME", "0", {}),
+    ("SESSION_LIFETIME", "2h", {}),
 ]
 
 

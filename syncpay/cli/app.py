@@ -21,12 +21,12 @@ from . import commands as _commands  # noqa: F401  (registers the commands)
 from . import simulator as _simulator  # noqa: F401  (simulator)
 from . import siswa as _siswa  # noqa: F401  (siswa:import)
 from . import sync as _sync  # noqa: F401  (sync, sync:status, sync:cancel, sync:reset)
+from . import web as _web  # noqa: F401  (serve, user:*, token:*)
 from . import work as _work  # noqa: F401  (registers `work`)
 from .base import COMMANDS, CliError, Command, Context
 from .output import setup_logging
 
 PROG = "syncpay"
-SERVE_MISSING = "syncpay: serve is not available yet"
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -56,13 +56,6 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
-def _serve_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", metavar="H", help="address to listen on (APP_HOST)")
-    parser.add_argument("--port", metavar="P", help="port to listen on (APP_PORT)")
-    parser.add_argument("--workers", metavar="N", help="in-process workers (SYNC_WORKERS)")
-    parser.add_argument("--demo", action="store_true", help="run on demo data")
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
     parser = argparse.ArgumentParser(
@@ -73,9 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    serve = sub.add_parser("serve", parents=[common], help="run the web server (not available yet)")
-    _serve_arguments(serve)
-    for cmd in sorted(COMMANDS.values(), key=lambda c: c.name != "work"):  # work first
+    order = {"serve": 0, "work": 1}
+    for cmd in sorted(COMMANDS.values(), key=lambda c: order.get(c.name, 2)):  # serve, work first
         child = sub.add_parser(
             cmd.name,
             aliases=list(cmd.aliases),
@@ -111,15 +103,16 @@ def _exit_status(code: object) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; its exit status."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    names = {n for c in COMMANDS.values() for n in (c.name, *c.aliases)}
+    if not any(a in names for a in argv) and not {"-h", "--help", "--version"} & set(argv):
+        argv = ["serve", *argv]  # no command: serve (`python run.py --workers 8`)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors (status 2)
         return _exit_status(exc.code)
     verbose: int = getattr(args, "verbose", 0) or 0
     quiet: bool = getattr(args, "quiet", False)
-    if args.command in (None, "serve"):
-        print(SERVE_MISSING, file=sys.stderr)
-        return 1
     try:
         return _run(_find(args.command), args, quiet=quiet, verbose=verbose)
     except KeyboardInterrupt:

@@ -179,6 +179,11 @@ class Worker:
         self._wake.set()
 
     @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The task :meth:`start` made (None before it)."""
+        return self._task
+
+    @property
     def running(self) -> int:
         return len(self._running)
 

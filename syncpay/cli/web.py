@@ -1,0 +1,234 @@
+"""``syncpay serve`` (the web server with its worker pool), and the accounts that may use
+it: ``user:create``, ``user:list``, ``user:delete``, ``token:create``, ``token:list``,
+``token:revoke``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import signal
+import sys
+from datetime import datetime
+
+from aiohttp import web
+
+from ..accounts import ROLES, AccountError, Accounts
+from ..config import ConfigError
+from ..service import SyncPay
+from .base import CliError, Context, command, given, whole
+
+console = logging.getLogger("syncpay.console")
+
+#: Seconds open connections get to finish when the server stops.
+SHUTDOWN_TIMEOUT = 10.0
+
+
+def serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", metavar="H", help="address to listen on (APP_HOST)")
+    parser.add_argument("--port", metavar="P", help="port to listen on (APP_PORT; 0 = any)")
+    parser.add_argument(
+        "--workers",
+        type=whole(0),
+        metavar="N",
+        help="jobs run at once in this process (default SYNC_WORKERS; 0 = serve only, "
+        "workers run elsewhere with `syncpay work`)",
+    )
+    parser.add_argument("--demo", action="store_true", help="run on demo data")
+
+
+def _serve_overrides(args: argparse.Namespace) -> dict[str, str | None]:
+    port = getattr(args, "port", None)
+    host = getattr(args, "host", None)
+    return given({"APP_HOST": host, "APP_PORT": None if port == "0" else port})
+
+
+@command(
+    "serve",
+    "run the web server and its worker pool (the default command)",
+    serve_arguments,
+    overrides=_serve_overrides,
+    pool_size=lambda s: s.sync_workers + 12,
+)
+async def serve(ctx: Context) -> int:
+    """Serve the pages and the JSON API on APP_HOST:APP_PORT, running --workers jobs at a
+    time in the same process. SIGTERM / Ctrl-C stops taking requests, lets the running
+    jobs finish (a second signal cancels them) and closes the live pages' sockets."""
+    from ..web import create_app  # aiohttp's web stack only for the commands that serve
+    from ..web.keys import WORKER
+
+    args, settings = ctx.args, ctx.settings
+    if args.demo:
+        raise CliError("--demo is not available yet", 2)
+    workers = settings.sync_workers if args.workers is None else args.workers
+    port = 0 if args.port == "0" else settings.app_port
+    sp = SyncPay(settings, ctx.db)
+    try:
+        app = create_app(settings, workers=workers, syncpay=sp)
+    except (ConfigError, OSError) as exc:
+        raise CliError(str(exc), 2) from exc
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        access_log=logging.getLogger("syncpay.access"),
+    )
+    await runner.setup()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        signals.append(signum)
+        name = signal.Signals(signum).name
+        worker = app[WORKER]
+        if len(signals) == 1:
+            console.info("%s received: stopping (running jobs get to finish).", name)
+            stop.set()
+        elif worker is not None:
+            count = worker.cancel_jobs(lambda _payload: True)
+            console.info("%s received again: cancelling %d running jobs.", name, count)
+
+    installed = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, on_signal, signum)
+            installed.append(signum)
+    try:
+        site = web.TCPSite(runner, settings.app_host, port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise CliError(
+                f"cannot listen on {settings.app_host}:{port}: {exc.strerror or exc}", 2
+            ) from exc
+        host, bound = runner.addresses[0][:2]
+        shown = f"[{host}]" if ":" in str(host) else host
+        where = f"http://{shown}:{bound}"
+        pool = f"{workers} workers" if workers else "no workers (serve only)"
+        console.info("syncpay serving on %s with %s. Press Ctrl-C to stop.", where, pool)
+        if ctx.quiet:  # scripts and tests still need the address
+            print(where, flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await sp.close_runtime()
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+    console.info("syncpay stopped.")
+    return 0
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+def _user_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="the user's login name")
+    parser.add_argument("--role", choices=ROLES, default="petugas", help="default: petugas")
+    parser.add_argument(
+        "--update", action="store_true", help="change the password and role of an existing user"
+    )
+
+
+def read_password(name: str) -> str:
+    """From a prompt (twice) on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"Password for {name}: ")
+        again = getpass.getpass("Again: ")
+        if first != again:
+            raise CliError("the two passwords differ")
+        return first
+    line = sys.stdin.readline()
+    if not line:
+        raise CliError("no password on stdin (give it as the first line)")
+    return line.rstrip("\r\n")
+
+
+@command(
+    "user:create", "add a user who may log in (password from a prompt or stdin)", _user_arguments
+)
+async def user_create(ctx: Context) -> int:
+    """Add a user: admin may start, cancel and reset syncs; petugas may view every page
+    and sync single students. The password is read from a prompt, or from stdin."""
+    args = ctx.args
+    password = read_password(args.name)
+    try:
+        user, created = await Accounts(ctx.db).create_user(
+            args.name, password, args.role, update=args.update
+        )
+    except AccountError as exc:
+        raise CliError(str(exc)) from exc
+    ctx.say(f"User {user.name} ({user.role}) {'created' if created else 'updated'}.")
+    return 0
+
+
+@command("user:list", "list the users")
+async def user_list(ctx: Context) -> int:
+    rows = await Accounts(ctx.db).users()
+    if not rows:
+        ctx.say("No users. Add one with `syncpay user:create NAME --role admin`.")
+        return 0
+    for row in rows:
+        ctx.out(f"{row['name']}\t{row['role']}\t{_when(row['created_at'])}")
+    return 0
+
+
+def _name_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME")
+
+
+@command("user:delete", "remove a user (and end their sessions)", _name_argument)
+async def user_delete(ctx: Context) -> int:
+    if not await Accounts(ctx.db).delete_user(ctx.args.name):
+        raise CliError(f"no user named {ctx.args.name!r}")
+    ctx.say(f"User {ctx.args.name} deleted.")
+    return 0
+
+
+def _token_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="what the token is for, e.g. cron-nightly")
+    parser.add_argument("--role", choices=ROLES, default="admin", help="default: admin")
+
+
+@command(
+    "token:create", "print a new API token for scripts (Authorization: Bearer …)", _token_arguments
+)
+async def token_create(ctx: Context) -> int:
+    """Make an API token. It is printed once; only its hash is stored. Scripts send it as
+    ``Authorization: Bearer <token>`` and need no CSRF token."""
+    try:
+        token = await Accounts(ctx.db).create_token(ctx.args.name, ctx.args.role)
+    except AccountError as exc:
+        raise CliError(str(exc)) from exc
+    ctx.out(token)
+    return 0
+
+
+@command("token:list", "list the API tokens (never their values)")
+async def token_list(ctx: Context) -> int:
+    rows = await Accounts(ctx.db).tokens()
+    if not rows:
+        ctx.say("No API tokens.")
+        return 0
+    for row in rows:
+        state = f"revoked {_when(row['revoked_at'])}" if row["revoked_at"] else "active"
+        used = _when(row["last_used_at"]) if row["last_used_at"] else "never used"
+        ctx.out(f"{row['id']}\t{row['name']}\t{row['role']}\t{state}\t{used}")
+    return 0
+
+
+@command("token:revoke", "revoke the API tokens with that name (or id)", _name_argument)
+async def token_revoke(ctx: Context) -> int:
+    count = await Accounts(ctx.db).revoke_token(ctx.args.name)
+    if not count:
+        raise CliError(f"no active token named {ctx.args.name!r}")
+    ctx.say(f"{count} token{'s' if count != 1 else ''} revoked.")
+    return 0
+
+
+def _when(epoch: object) -> str:
+    if epoch is None:
+        return "-"
+    return datetime.fromtimestamp(int(str(epoch))).strftime("%Y-%m-%d %H:%M")

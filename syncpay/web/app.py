@@ -1,0 +1,103 @@
+"""The application factory: one aiohttp app serving the pages and the JSON API, with
+the worker pool running in the same process (``--workers N``; 0 serves only)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from .. import service
+from ..accounts import Accounts
+from ..config import Settings
+from .i18n import Catalogs
+from .keys import (
+    ACCOUNTS,
+    CATALOGS,
+    LOGIN_LIMITER,
+    SETTINGS,
+    SIGNER,
+    STATIC_VERSIONS,
+    SYNCPAY,
+    WORKER,
+    WORKERS,
+)
+from .live import HUB, LiveHub
+from .routes import tables
+from .security import errors_middleware, headers_middleware, session_middleware
+from .session import Signer, app_key
+from .throttle import LoginLimiter
+
+log = logging.getLogger("syncpay.web")
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+#: Largest request body accepted (forms and JSON are small; an upload is not expected).
+MAX_BODY = 256 * 1024
+
+
+def static_versions(directory: Path = STATIC) -> dict[str, str]:
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        for path in directory.iterdir()
+        if path.is_file()
+    }
+
+
+def create_app(
+    settings: Settings,
+    *,
+    workers: int | None = None,
+    syncpay: service.SyncPay | None = None,
+) -> web.Application:
+    """The web application. The database is opened (and migrated) on start-up unless
+    ``syncpay`` is given; ``workers`` jobs run in-process (default ``SYNC_WORKERS``)."""
+    app = web.Application(
+        middlewares=[headers_middleware, errors_middleware, session_middleware],
+        client_max_size=MAX_BODY,
+    )
+    app[SETTINGS] = settings
+    app[WORKERS] = settings.sync_workers if workers is None else workers
+    app[SIGNER] = Signer(app_key(settings))
+    app[CATALOGS] = Catalogs()
+    app[LOGIN_LIMITER] = LoginLimiter()
+    app[STATIC_VERSIONS] = static_versions()
+    app[WORKER] = None
+    for table in tables():
+        app.router.add_routes(table)
+    app.router.add_static("/static", STATIC, follow_symlinks=False, append_version=False)
+    app.cleanup_ctx.append(_lifecycle(syncpay))
+    app.on_shutdown.append(_close_websockets)
+    return app
+
+
+def _lifecycle(given: service.SyncPay | None):  # noqa: ANN202  (a cleanup_ctx generator)
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        sp = given if given is not None else await service.open(app[SETTINGS])
+        app[SYNCPAY] = sp
+        app[ACCOUNTS] = Accounts(sp.db)
+        hub = LiveHub(app)
+        app[HUB] = hub
+        worker = sp.worker(app[WORKERS]) if app[WORKERS] > 0 else None
+        app[WORKER] = worker
+        if worker is not None:
+            worker.start()
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.close()
+            if worker is not None:
+                await worker.close()
+            if given is None:
+                await sp.close()
+
+    return lifecycle
+
+
+async def _close_websockets(app: web.Application) -> None:
+    """On shutdown (SIGTERM), tell every live page we are going away."""
+    if HUB in app:
+        await app[HUB].shutdown()

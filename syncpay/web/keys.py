@@ -1,0 +1,25 @@
+"""The application's typed state (``app[KEY]``), one key per shared object."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..accounts import Accounts
+from ..config import Settings
+from ..queue import Worker
+from ..service import SyncPay
+from .i18n import Catalogs
+from .session import Signer
+from .throttle import LoginLimiter
+
+SETTINGS = web.AppKey("settings", Settings)
+SYNCPAY = web.AppKey("syncpay", SyncPay)
+ACCOUNTS = web.AppKey("accounts", Accounts)
+#: The in-process worker pool (None with ``--workers 0``).
+WORKER = web.AppKey("worker", Worker | None)  # type: ignore[arg-type]
+WORKERS = web.AppKey("workers", int)
+SIGNER = web.AppKey("signer", Signer)
+CATALOGS = web.AppKey("catalogs", Catalogs)
+LOGIN_LIMITER = web.AppKey("login_limiter", LoginLimiter)
+#: Static file name → a short hash of its content, for cache-busting URLs.
+STATIC_VERSIONS = web.AppKey("static_versions", dict)

@@ -1,0 +1,140 @@
+"""``/login`` and ``/logout``."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from ...accounts import MAX_PASSWORD
+from ..keys import ACCOUNTS, LOGIN_LIMITER, SETTINGS
+from ..pages import page
+from ..render import Markup, h, render
+from ..security import public, text
+from ..session import SESSION, new_csrf, new_session_id
+
+routes = web.RouteTableDef()
+HOME = "/admin/sync-pembayaran"
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site (no scheme, no host, no ``//``) is followed after login."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return HOME
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("/login"):
+        return HOME
+    return target
+
+
+def login_page(
+    request: web.Request,
+    *,
+    error: str | None = None,
+    username: str = "",
+    status: int = 200,
+    next_url: str | None = None,
+) -> web.Response:
+    session = request[SESSION]
+    body = render(
+        "login.html",
+        {
+            "csrf": session.csrf,
+            "next": safe_next(next_url if next_url is not None else request.query.get("next")),
+            "username": username,
+            "error": h("p", {"class": "alert alert-error", "role": "alert"}, error)
+            if error
+            else Markup(""),
+        },
+        lambda key: text(request, key),
+    )
+    return page(request, text(request, "login.title"), body, status=status, body_class="guest")
+
+
+@routes.get("/login")
+@public
+async def login_form(request: web.Request) -> web.Response:
+    if request[SESSION].user is not None:
+        raise web.HTTPFound(safe_next(request.query.get("next")))
+    return login_page(request)
+
+
+@routes.post("/login")
+@public
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    username = str(form.get("username") or "").strip()[:191]
+    password = str(form.get("password") or "")
+    next_url = str(form.get("next") or "")
+    if not username or not password:
+        return login_page(
+            request,
+            error=text(request, "login.missing"),
+            username=username,
+            status=422,
+            next_url=next_url,
+        )
+    if len(password) > MAX_PASSWORD:
+        return login_page(
+            request,
+            error=text(request, "login.failed"),
+            username=username,
+            status=422,
+            next_url=next_url,
+        )
+    limiter = request.app[LOGIN_LIMITER]
+    address = request.remote or "?"
+    wait = limiter.retry_in(username, address)
+    if wait:
+        response = login_page(
+            request,
+            error=text(request, "login.throttled", seconds=wait),
+            username=username,
+            status=429,
+            next_url=next_url,
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    accounts = request.app[ACCOUNTS]
+    user = await accounts.authenticate(username, password)
+    if user is None:
+        limiter.failed(username, address)
+        return login_page(
+            request,
+            error=text(request, "login.failed"),
+            username=username,
+            status=422,
+            next_url=next_url,
+        )
+    limiter.succeeded(username, address)
+    session = request[SESSION]
+    if session.sid is not None:  # a fresh id on every login (no session fixation)
+        await accounts.db.execute("session_delete", {"id": session.sid})
+    session.sid = new_session_id()
+    session.csrf = new_csrf()
+    session.user = user
+    session.changed = True
+    lifetime = request.app[SETTINGS].session_lifetime * 60
+    await accounts.db.execute(
+        "session_insert", {"id": session.sid, "user_id": user.id, "lifetime": lifetime}
+    )
+    raise web.HTTPFound(safe_next(next_url))
+
+
+@routes.post("/logout")
+@public
+async def logout(request: web.Request) -> web.Response:
+    session = request[SESSION]
+    if session.sid is not None:
+        await request.app[ACCOUNTS].db.execute("session_delete", {"id": session.sid})
+    session.sid = None
+    session.user = None
+    session.csrf = new_csrf()
+    session.changed = True
+    raise web.HTTPFound("/login")
+
+
+@routes.get("/")
+@public
+async def home(request: web.Request) -> web.Response:
+    raise web.HTTPFound(HOME if request[SESSION].user is not None else "/login")

@@ -1,0 +1,254 @@
+"""Who may call what: sessions and bearer tokens, roles, CSRF, login throttling, security
+headers and the error policy (no traceback ever reaches a browser or a script).
+
+Every route needs a logged-in user unless its handler is marked :func:`public`;
+:func:`admin_only` routes need the ``admin`` role. Unauthenticated HTML requests are
+redirected to ``/login``; JSON routes (:func:`~syncpay.web.errors.json_route`) answer 401.
+Every POST needs the session's CSRF token (``X-CSRF-TOKEN`` header or ``_token`` field)
+unless it carries a bearer token; a wrong or missing one is 419.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from ..accounts import User
+from ..sync.runs import SyncError
+from .errors import ApiError, is_json_handler, json_error
+from .keys import ACCOUNTS, CATALOGS, SETTINGS, SIGNER
+from .session import COOKIE, SESSION, Session, set_cookie
+
+log = logging.getLogger("syncpay.web")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+# --- marking handlers -------------------------------------------------------------------
+
+
+def public(handler: Any) -> Any:
+    """No login needed (the login page, health checks, static files)."""
+    handler.__syncpay_access__ = "public"
+    return handler
+
+
+def admin_only(handler: Any) -> Any:
+    """Only users (or tokens) with the ``admin`` role."""
+    handler.__syncpay_access__ = "admin"
+    return handler
+
+
+def access_of(handler: Any) -> str:
+    return str(getattr(handler, "__syncpay_access__", "user"))
+
+
+def wants_json(request: web.Request) -> bool:
+    """Answer this request in JSON (a JSON route, a script, or a fetch() asking JSON)?"""
+    if is_json_handler(request.match_info.handler):
+        return True
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return True
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def require_admin(request: web.Request) -> User:
+    user = request[SESSION].user
+    if user is None:
+        raise ApiError(401, text(request, "error.unauthenticated"))
+    if not user.is_admin:
+        raise ApiError(403, text(request, "error.forbidden"))
+    return user
+
+
+def current_user(request: web.Request) -> User:
+    user = request[SESSION].user
+    if user is None:
+        raise ApiError(401, text(request, "error.unauthenticated"))
+    return user
+
+
+def language(request: web.Request) -> str:
+    session: Session = request[SESSION]
+    return session.lang or request.app[SETTINGS].app_locale
+
+
+def text(request: web.Request, key: str, **values: Any) -> str:
+    """The UI text ``key`` in the request's language."""
+    return request.app[CATALOGS].text(language(request), key, **values)
+
+
+# --- middlewares ------------------------------------------------------------------------
+
+
+def _error_page(request: web.Request, status: int, message: str) -> web.Response:
+    from .pages import error_page  # the page layout needs the request's session
+
+    return error_page(request, status, message)
+
+
+_HTTP_MESSAGES = {
+    400: "error.invalid",
+    404: "error.not_found",
+    405: "error.method",
+    413: "error.too_large",
+}
+
+
+def _http_message(request: web.Request, exc: web.HTTPException) -> str:
+    key = _HTTP_MESSAGES.get(exc.status)
+    if key is None or SESSION not in request:
+        return exc.reason
+    return text(request, key)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes a clean answer: JSON for JSON clients, a page otherwise."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        if wants_json(request):
+            return json_error(exc.status, exc.message, **exc.extra)
+        return _error_page(request, exc.status, exc.message)
+    except SyncError as exc:
+        if wants_json(request):
+            return json_error(exc.status, exc.message)
+        return _error_page(request, exc.status, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = _http_message(request, exc)
+        if wants_json(request):
+            return json_error(exc.status, message)
+        return _error_page(request, exc.status, message)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        if wants_json(request):
+            return json_error(500, "Terjadi kesalahan pada server.")
+        return _error_page(request, 500, "Terjadi kesalahan pada server.")
+
+
+@web.middleware
+async def headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        response = exc
+        _add_headers(request, response)
+        raise
+    _add_headers(request, response)
+    return response
+
+
+def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if response.prepared:  # a WebSocket or a streamed answer: sent already
+        return
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.path.startswith("/static/"):
+        immutable = "v" in request.query and response.status == 200
+        response.headers["Cache-Control"] = (
+            "public, max-age=31536000, immutable" if immutable else "public, max-age=300"
+        )
+    else:
+        response.headers.setdefault("Cache-Control", "no-store")
+
+
+def _login_redirect(request: web.Request) -> web.HTTPFound:
+    target = request.path_qs if request.method == "GET" else "/admin/sync-pembayaran"
+    return web.HTTPFound(f"/login?next={quote(target, safe='/')}")
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Load the session (or the bearer token's user), check access and CSRF, and write
+    the session cookie back when it changed."""
+    app = request.app
+    signer = app[SIGNER]
+    cookie = request.cookies.get(COOKIE)
+    session = Session.from_cookie(signer.unsign(cookie) if cookie else None)
+    request[SESSION] = session
+    settings = app[SETTINGS]
+    bearer = request.headers.get("Authorization", "")
+    via_token = bearer[:7].lower() == "bearer "
+    if via_token:
+        session.user = await app[ACCOUNTS].token_user(bearer[7:].strip())
+        session.changed = False
+        if session.user is None:
+            return json_error(401, text(request, "error.bad_token"))
+    elif session.sid is not None:
+        session.user = await _session_user(request, session, settings.session_lifetime * 60)
+    lang = request.query.get("lang")
+    if lang in ("id", "en") and lang != session.lang and not via_token:
+        session.lang = lang
+        session.changed = True
+
+    target = request.match_info.handler
+    access = access_of(target)
+    if access != "public" and session.user is None:
+        if wants_json(request) or request.path.endswith("/ws"):
+            return json_error(401, text(request, "error.unauthenticated"))
+        raise _login_redirect(request)
+    if access == "admin" and session.user is not None and not session.user.is_admin:
+        raise ApiError(403, text(request, "error.forbidden"))
+    if request.method in UNSAFE and not via_token:
+        await _check_csrf(request, session)
+
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if session.changed and not via_token:
+            set_cookie(exc, request, signer, session)
+        raise
+    if session.changed and not via_token and not response.prepared:
+        # An anonymous visitor gets a cookie only from pages (for the forms' CSRF token).
+        if session.sid is not None or cookie or response.content_type == "text/html":
+            set_cookie(response, request, signer, session)
+    return response
+
+
+async def _session_user(request: web.Request, session: Session, lifetime: int) -> User | None:
+    accounts = request.app[ACCOUNTS]
+    row = await accounts.db.fetch_one("session_user", {"id": session.sid})
+    if row is None:  # logged out, expired, or the user was removed
+        session.sid = None
+        session.changed = True
+        return None
+    if int(row["now"]) - int(row["last_seen_at"]) >= 60:
+        await accounts.db.execute("session_touch", {"id": session.sid, "lifetime": lifetime})
+    return User(int(row["id"]), str(row["name"]), str(row["role"]))
+
+
+async def _check_csrf(request: web.Request, session: Session) -> None:
+    sent = request.headers.get("X-CSRF-TOKEN")
+    if sent is None and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        form = await request.post()
+        value = form.get("_token")
+        sent = value if isinstance(value, str) else None
+    if not sent or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+        raise ApiError(419, text(request, "error.csrf"))
