@@ -171,7 +171,7 @@ def _empty_mysql_tables(database: str) -> None:
     conn = mysql_connect(database)
     try:
         with conn.cursor() as cursor:
-            for table in ("jobs", "failed_jobs", "cache"):
+            for table in ("jobs", "failed_jobs", "cache", "web_sessions", "api_tokens", "users"):
                 try:
                     cursor.execute(f"DELETE FROM {table}")
                 except pymysql.err.ProgrammingError:

@@ -37,9 +37,9 @@ def app_key(settings: Settings, key_file: Path = KEY_FILE) -> bytes:
             try:
                 return base64.b64decode(text[7:], validate=True)
             except ValueError as exc:
-                raise ConfigError("APP_KEY: the part after base64: is not base64") from exc
+                raise ConfigError("APP_KEY", "the part after base64: is not base64") from exc
         if len(text) < 16:
-            raise ConfigError("APP_KEY: too short (at least 16 characters)")
+            raise ConfigError("APP_KEY", "too short (at least 16 characters)")
         return text.encode()
     try:
         return key_file.read_bytes().strip()
