@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import Cli, cli, one_error_line, plain  # noqa: F401  (fixtures)
+from tests.test_cli import Cli, one_error_line
 
 
-def _create(cli: Cli, *args: str, password: str = "rahasia-123") -> subprocess.CompletedProcess[str]:
+def _create(cli: Cli, *args: str, password: str = "rahasia-123") -> subprocess.CompletedProcess:
     return subprocess.run(
         cli.command("user:create", *args),
         cwd=cli.cwd,
@@ -59,8 +59,13 @@ def test_user_create_refuses_bad_input_with_one_line(cli: Cli):
     role = _create(cli, "ani", "--role", "kepala")
     assert role.returncode == 2 and "invalid choice" in role.stderr
     empty = subprocess.run(
-        cli.command("user:create", "ani"), cwd=cli.cwd, env=cli.env, input="",
-        capture_output=True, text=True, timeout=30,
+        cli.command("user:create", "ani"),
+        cwd=cli.cwd,
+        env=cli.env,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert one_error_line(empty) == "syncpay: no password on stdin (give it as the first line)"
     for result in (again, short, spaced, role, empty):
