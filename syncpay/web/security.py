@@ -205,8 +205,9 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         session.lang = lang
         session.changed = True
 
-    target = request.match_info.handler
-    access = access_of(target)
+    route = request.match_info.route
+    static = isinstance(getattr(route, "resource", None), web.StaticResource)
+    access = "public" if static else access_of(request.match_info.handler)
     if access != "public" and session.user is None:
         if wants_json(request) or request.path.endswith("/ws"):
             return json_error(401, text(request, "error.unauthenticated"))

@@ -1,0 +1,232 @@
+"""Login, sessions, CSRF, roles, bearer tokens, throttling, headers and the error policy
+— through the real app on a real port, on both databases."""
+
+from __future__ import annotations
+
+import json
+
+from yarl import URL
+
+from syncpay.web.session import COOKIE, Signer
+from tests.web.conftest import PASSWORD, WebHarness
+
+PAGE = "/admin/sync-pembayaran"
+PROGRESS = "/admin/sync-pembayaran/progress"
+START = "/admin/sync-pembayaran/start"
+
+
+async def test_anonymous_pages_redirect_to_login_and_json_answers_401(web: WebHarness):
+    await web.serve(workers=0)
+    anon = web.browser()
+    page = await anon.get(PAGE + "?tab=1")
+    assert page.status == 302
+    location = URL(page.headers["Location"])
+    assert (location.path, location.query["next"]) == ("/login", "/admin/sync-pembayaran?tab=1")
+    status, body = await anon.get_json(PROGRESS)
+    assert (status, body["status"]) == (401, False)
+    assert body["message"] == "Silakan masuk terlebih dahulu."
+    home = await anon.get("/")
+    assert home.headers["Location"] == "/login"
+
+
+async def test_login_sets_a_hardened_cookie_and_follows_only_local_next(web: WebHarness):
+    await web.serve(workers=0)
+    b = await web.user("admin")
+    page = await b.get(PAGE)
+    assert page.status == 200
+    anon = web.browser()
+    login = await anon.get("/login")
+    cookie = login.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        response = await anon.post_form(
+            "/login", {"username": "admin", "password": PASSWORD, "next": evil}
+        )
+        assert response.status == 302
+        assert response.headers["Location"] == PAGE
+        await anon.post_form("/logout", {})
+        await anon.get("/login")
+
+
+async def test_wrong_password_and_unknown_user_look_the_same(web: WebHarness):
+    await web.serve(workers=0)
+    await web.user("admin")
+    anon = web.browser()
+    await anon.get("/login")
+    wrong = await anon.post_form("/login", {"username": "admin", "password": "salah-sekali"})
+    nobody = await anon.post_form("/login", {"username": "siapa", "password": "salah-sekali"})
+    for response in (wrong, nobody):
+        assert response.status == 422
+        assert "Nama pengguna atau kata sandi salah." in await response.text()
+    missing = await anon.post_form("/login", {"username": "", "password": ""})
+    assert missing.status == 422
+    page = await anon.get(PAGE)
+    assert page.status == 302
+
+
+async def test_login_is_throttled_per_user_and_address(web: WebHarness):
+    await web.serve(workers=0)
+    await web.user("admin")
+    anon = web.browser()
+    await anon.get("/login")
+    for _ in range(5):
+        response = await anon.post_form("/login", {"username": "admin", "password": "x" * 9})
+        assert response.status == 422
+    blocked = await anon.post_form("/login", {"username": "admin", "password": PASSWORD})
+    assert blocked.status == 429
+    assert int(blocked.headers["Retry-After"]) > 0
+    assert "Terlalu banyak percobaan masuk" in await blocked.text()
+
+
+async def test_every_post_needs_the_csrf_token(web: WebHarness):
+    await web.serve(workers=0)
+    anon = web.browser()
+    await anon.get("/login")
+    no_token = await anon.client.post(
+        "/login", data={"username": "a", "password": "b"}, allow_redirects=False
+    )
+    assert no_token.status == 419
+    assert no_token.reason == "Page Expired"
+    b = await web.user("admin")
+    for csrf in ("", "salah"):
+        status, body = await b.post_json(START, {}, csrf=csrf)
+        assert (status, body["status"]) == (419, False)
+        assert "CSRF" in body["message"]
+    logout = await b.client.post("/logout", allow_redirects=False)
+    assert logout.status == 419
+    assert (await b.get(PAGE)).status == 200  # still logged in
+
+
+async def test_logout_ends_the_session_even_for_a_replayed_cookie(web: WebHarness):
+    await web.serve(workers=0)
+    b = await web.user("admin")
+    old = b.client.session.cookie_jar.filter_cookies(web.server.make_url("/"))[COOKIE].value
+    response = await b.post_form("/logout", {})
+    assert response.status == 302 and response.headers["Location"] == "/login"
+    assert (await b.get(PAGE)).status == 302
+    replay = web.browser()
+    status, _ = await replay.get_json(PROGRESS, cookies={COOKIE: old})
+    assert status == 401
+
+
+async def test_expired_and_tampered_sessions_count_as_logged_out(web: WebHarness):
+    await web.serve(workers=0)
+    b = await web.user("admin")
+    await web.db.run_script("UPDATE web_sessions SET expires_at = 1")
+    assert (await b.get(PAGE)).status == 302
+    c = await web.user("other")
+    cookie = c.client.session.cookie_jar.filter_cookies(web.server.make_url("/"))[COOKIE].value
+    forged = Signer(b"another key entirely, not ours").sign({"s": "x" * 64, "c": "t", "l": None})
+    for value in (cookie[:-3] + "abc", forged, "garbage", ""):
+        status, _ = await web.browser().get_json(PROGRESS, cookies={COOKIE: value})
+        assert status == 401
+
+
+async def test_roles_admin_acts_petugas_views(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(3)
+    petugas = await web.user("petugas1", "petugas")
+    assert (await petugas.get(PAGE)).status == 200
+    status, body = await petugas.get_json(PROGRESS)
+    assert status == 200 and body["status"] == "idle"
+    status, body = await petugas.post_json(START, {})
+    assert (status, body["status"]) == (403, False)
+    assert body["message"] == "Anda tidak memiliki izin untuk tindakan ini."
+
+
+async def test_bearer_tokens_need_no_csrf_and_can_be_revoked(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(3)
+    token = await web.token("cron", "admin")
+    viewer = await web.token("dashboard", "petugas")
+    client = web.browser().client
+    status = (await client.get(PROGRESS, headers={"Authorization": f"Bearer {token}"})).status
+    assert status == 200
+    started = await client.post(START, json={}, headers={"Authorization": f"Bearer {token}"})
+    assert started.status == 200, await started.text()
+    assert "Set-Cookie" not in started.headers
+    denied = await client.post(START, json={}, headers={"Authorization": f"Bearer {viewer}"})
+    assert denied.status == 403
+    for bad in ("sp_nope", "", "x" * 500):
+        response = await client.get(PROGRESS, headers={"Authorization": f"Bearer {bad}"})
+        assert response.status == 401
+        assert (await response.json())["status"] is False
+    await web.db.run_script("UPDATE api_tokens SET revoked_at = 1 WHERE name = 'cron'")
+    revoked = await client.get(PROGRESS, headers={"Authorization": f"Bearer {token}"})
+    assert revoked.status == 401
+
+
+async def test_security_headers_on_pages_json_and_errors(web: WebHarness):
+    await web.serve(workers=0)
+    b = await web.user("admin")
+    for response in (
+        await b.get(PAGE),
+        await b.client.get(PROGRESS),
+        await b.get("/tidak-ada"),
+        await web.browser().get("/login"),
+        await web.browser().get("/healthz"),
+    ):
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+async def test_unknown_routes_methods_and_oversized_bodies_answer_cleanly(web: WebHarness):
+    await web.serve(workers=0)
+    b = await web.user("admin")
+    missing = await b.get("/admin/tidak-ada")
+    assert missing.status == 404 and "Halaman tidak ditemukan." in await missing.text()
+    status, body = await b.get_json("/admin/tidak-ada")
+    assert (status, body) == (404, {"status": False, "message": "Halaman tidak ditemukan."})
+    wrong_method = await b.client.get(START, headers={"Accept": "application/json"})
+    assert wrong_method.status == 405
+    assert (await wrong_method.json())["status"] is False
+    huge = await b.client.post(
+        START,
+        data=json.dumps({"unit": "x" * 400_000}),
+        headers={
+            "X-CSRF-TOKEN": b.csrf,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        },
+    )
+    assert huge.status == 413
+    assert (await huge.json())["status"] is False
+
+
+async def test_static_files_are_cached_and_cannot_escape_their_folder(web: WebHarness):
+    await web.serve(workers=0)
+    b = web.browser()
+    page = await (await b.get("/login")).text()
+    assert "/static/app.css?v=" in page
+    versioned = await b.client.get("/static/app.css?v=1")
+    assert versioned.status == 200
+    assert versioned.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    plain = await b.client.get("/static/app.js")
+    assert plain.headers["Cache-Control"] == "public, max-age=300"
+    for path in ("/static/../setup.cfg", "/static/%2e%2e/setup.cfg", "/static/..%2fsetup.cfg"):
+        response = await b.client.get(URL(path, encoded=True), allow_redirects=False)
+        assert response.status in (302, 403, 404), path
+        assert "install_requires" not in await response.text()
+
+
+async def test_english_is_chosen_with_lang_and_remembered(web: WebHarness):
+    await web.serve(workers=0)
+    anon = web.browser()
+    english = await anon.get("/login?lang=en")
+    text = await english.text()
+    assert '<html lang="en">' in text and "User name" in text
+    again = await (await anon.get("/login")).text()
+    assert "User name" in again
+    back = await (await anon.get("/login?lang=id")).text()
+    assert "Nama pengguna" in back
+
+
+async def test_names_from_outside_are_escaped_in_the_frame(web: WebHarness):
+    await web.serve(workers=0)
+    b = await web.user("<b>adm</b>")
+    text = await (await b.get(PAGE)).text()
+    assert "<b>adm</b>" not in text and "&lt;b&gt;adm&lt;/b&gt;" in text
