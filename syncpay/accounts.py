@@ -24,6 +24,8 @@ _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 _SCHEME = "scrypt"
 TOKEN_PREFIX = "sp_"
 MAX_PASSWORD = 1024
+#: Cache key prefix of one-time login links (``--demo`` prints one).
+LOGIN_LINK_PREFIX = "syncpay:login-once:"
 
 
 class AccountError(Exception):
@@ -188,3 +190,27 @@ class Accounts:
 
     async def tokens(self) -> list[dict[str, Any]]:
         return await self.db.fetch_all("tokens_all")
+
+    # --- one-time login links -----------------------------------------------------------
+
+    async def create_login_link(self, name: str, ttl: int = 86400) -> str:
+        """A secret for ``/login/once/<secret>``: logs ``name`` in once, within ``ttl`` s."""
+        secret = secrets.token_urlsafe(24)
+        await self.db.execute(
+            "cache_put",
+            {"key": LOGIN_LINK_PREFIX + token_hash(secret), "value": name, "ttl": ttl},
+        )
+        return secret
+
+    async def use_login_link(self, secret: str) -> User | None:
+        """The user the link was made for, once (a second use finds nothing)."""
+        if len(secret) > 100:
+            return None
+        key = LOGIN_LINK_PREFIX + token_hash(secret)
+        name = await self.db.fetch_value("cache_get", {"key": key})
+        if name is None or not await self.db.execute("cache_forget", {"key": key}):
+            return None  # unknown, expired, or used by someone a moment ago
+        row = await self.db.fetch_one("user_by_name", {"name": str(name)})
+        if row is None:
+            return None
+        return User(int(row["id"]), str(row["name"]), str(row["role"]))

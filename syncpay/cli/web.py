@@ -16,7 +16,9 @@ from datetime import datetime
 from aiohttp import web
 
 from ..accounts import ROLES, AccountError, Accounts
-from ..config import ConfigError
+from ..config import ConfigError, Settings
+from ..demo import OVERRIDES as DEMO_OVERRIDES
+from ..demo import Demo
 from ..service import SyncPay
 from .base import CliError, Context, command, given, whole
 
@@ -42,7 +44,8 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
 def _serve_overrides(args: argparse.Namespace) -> dict[str, str | None]:
     port = getattr(args, "port", None)
     host = getattr(args, "host", None)
-    return given({"APP_HOST": host, "APP_PORT": None if port == "0" else port})
+    demo: dict[str, str | None] = dict(DEMO_OVERRIDES) if getattr(args, "demo", False) else {}
+    return demo | given({"APP_HOST": host, "APP_PORT": None if port == "0" else port})
 
 
 @command(
@@ -56,14 +59,32 @@ async def serve(ctx: Context) -> int:
     """Serve the pages and the JSON API on APP_HOST:APP_PORT, running --workers jobs at a
     time in the same process. SIGTERM / Ctrl-C stops taking requests, lets the running
     jobs finish (a second signal cancels them) and closes the live pages' sockets."""
-    from ..web import create_app  # aiohttp's web stack only for the commands that serve
-    from ..web.keys import WORKER
+    from .. import demo
 
     args, settings = ctx.args, ctx.settings
-    if args.demo:
-        raise CliError("--demo is not available yet", 2)
     workers = settings.sync_workers if args.workers is None else args.workers
     port = 0 if args.port == "0" else settings.app_port
+    demo_setup = None
+    if args.demo:
+        demo_setup = await demo.prepare(settings, ctx.db)
+        settings = demo_setup.settings
+        if demo_setup.students_added:
+            console.info(
+                "Demo: %d students added to %s.", demo_setup.students_added, settings.db_database
+            )
+    try:
+        return await _serve(ctx, settings, workers, port, demo_setup)
+    finally:
+        if demo_setup is not None:
+            await demo_setup.close()
+
+
+async def _serve(
+    ctx: Context, settings: Settings, workers: int, port: int, demo_setup: Demo | None
+) -> int:
+    from ..web import create_app
+    from ..web.keys import WORKER
+
     sp = SyncPay(settings, ctx.db)
     try:
         app = create_app(settings, workers=workers, syncpay=sp)
@@ -111,6 +132,8 @@ async def serve(ctx: Context) -> int:
         console.info("syncpay serving on %s with %s. Press Ctrl-C to stop.", where, pool)
         if ctx.quiet:  # scripts and tests still need the address
             print(where, flush=True)
+        if demo_setup is not None:
+            _print_demo(where, demo_setup)
         await stop.wait()
     finally:
         await runner.cleanup()
@@ -119,6 +142,18 @@ async def serve(ctx: Context) -> int:
             loop.remove_signal_handler(signum)
     console.info("syncpay stopped.")
     return 0
+
+
+def _print_demo(where: str, setup: Demo) -> None:
+    lines = [
+        "",
+        "  syncpay demo is ready. Open this one-time login link:",
+        f"    {where}/login/once/{setup.login_secret}",
+    ]
+    if setup.password is not None:
+        lines.append(f"  Later logins: user admin, password {setup.password}")
+    lines.append('  Then press "Mulai Sinkronisasi" and watch the students sync.')
+    print("\n".join(lines) + "\n", flush=True)
 
 
 # --- accounts ---------------------------------------------------------------------------

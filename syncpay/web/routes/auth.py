@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from ...accounts import MAX_PASSWORD
+from ...accounts import MAX_PASSWORD, User
 from ..keys import ACCOUNTS, LOGIN_LIMITER, SETTINGS
 from ..pages import page
 from ..render import Markup, h, render
@@ -107,8 +107,15 @@ async def login(request: web.Request) -> web.Response:
             next_url=next_url,
         )
     limiter.succeeded(username, address)
+    await start_session(request, user)
+    raise web.HTTPFound(safe_next(next_url))
+
+
+async def start_session(request: web.Request, user: User) -> None:
+    """Log ``user`` in: a new session id and CSRF token (no session fixation)."""
+    accounts = request.app[ACCOUNTS]
     session = request[SESSION]
-    if session.sid is not None:  # a fresh id on every login (no session fixation)
+    if session.sid is not None:
         await accounts.db.execute("session_delete", {"id": session.sid})
     session.sid = new_session_id()
     session.csrf = new_csrf()
@@ -118,7 +125,17 @@ async def login(request: web.Request) -> web.Response:
     await accounts.db.execute(
         "session_insert", {"id": session.sid, "user_id": user.id, "lifetime": lifetime}
     )
-    raise web.HTTPFound(safe_next(next_url))
+
+
+@routes.get("/login/once/{secret}")
+@public
+async def login_once(request: web.Request) -> web.Response:
+    """A one-time login link (``--demo`` prints one): logs in, then never works again."""
+    user = await request.app[ACCOUNTS].use_login_link(request.match_info["secret"])
+    if user is None:
+        return login_page(request, error=text(request, "login.link_used"), status=410)
+    await start_session(request, user)
+    raise web.HTTPFound(HOME)
 
 
 @routes.post("/logout")
