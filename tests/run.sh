@@ -29,4 +29,11 @@ if ! mariadb_up; then
     mariadb_up || { echo "tests/run.sh: MariaDB did not start" >&2; exit 1; }
 fi
 
+# The browser tests (tests/browser) drive the system Chromium through Playwright (from the
+# test extra); never `playwright install`.
+if [ ! -x /usr/bin/chromium ]; then
+    echo "tests/run.sh: installing Chromium" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 exec "$PYTHON" -m pytest "$@"
