@@ -261,6 +261,54 @@ class Sync:
             Run.from_row(r) for r in await self.db.fetch_all("sync_runs_recent", {"limit": limit})
         ]
 
+    async def fingerprint(self) -> tuple[tuple[Any, ...], ...]:
+        """A cheap "has anything changed?" value for live pages: it differs whenever a
+        run starts, counts a student, ends or is reset, or a log line is written."""
+        rows = await self.db.fetch_all("sync_live_fingerprint")
+        return tuple(
+            sorted(
+                (
+                    int(r["id"]),
+                    str(r["status"]),
+                    int(r["total"]),
+                    int(r["processed"]),
+                    int(r["failed"]),
+                    r["cleared_at"],
+                    r["max_log"],
+                )
+                for r in rows
+            )
+        )
+
+    async def scopes(self) -> list[tuple[str | None, str | None]]:
+        """The (unit, class) pairs the roster holds, sorted."""
+        rows = await self.db.fetch_all("sync_scopes")
+        return [(r["unit"], r["kelas"]) for r in rows]
+
+    async def history(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The recent runs (newest first), with their counts and durations."""
+        runs = await self.recent(limit)
+        now = int(await self.db.fetch_value("sync_now")) if runs else 0
+        return [
+            {
+                "run_id": run.id,
+                "status": run.status,
+                "scope": run.scope_label,
+                "scope_type": run.scope.kind,
+                "started_by": run.started_by,
+                "started_at": iso(run.started_at),
+                "finished_at": iso(run.finished_at),
+                "duration_seconds": max(0, (run.finished_at or now) - run.started_at),
+                "total": run.total,
+                "processed": run.processed,
+                "failed": run.failed,
+                "successCount": run.succeeded,
+                "unchanged": run.unchanged,
+                "percent": percent(run.processed, run.total),
+            }
+            for run in runs
+        ]
+
     async def start(self, scope: Scope | None = None, started_by: str = "system") -> Run:
         """Record a run and queue its dispatcher; returns at once.
 

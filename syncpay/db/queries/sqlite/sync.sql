@@ -161,3 +161,21 @@ DELETE FROM {jobs} WHERE id IN (:ids)
 
 -- name: sync_job_delete_key
 DELETE FROM {jobs} WHERE unique_key = :key
+
+-- name: sync_live_fingerprint
+-- The live page's "has anything changed?" probe, polled while a page is open: the
+-- active runs and the newest one (counters, status, reset), and the newest log line.
+-- Index lookups only (status index, primary keys).
+SELECT id, status, total, processed, failed, cleared_at,
+       (SELECT MAX(id) FROM sync_logs) AS max_log
+FROM sync_runs WHERE status = 'running'
+UNION
+SELECT id, status, total, processed, failed, cleared_at,
+       (SELECT MAX(id) FROM sync_logs) AS max_log
+FROM sync_runs WHERE id = (SELECT MAX(id) FROM sync_runs)
+
+-- name: sync_scopes
+-- The units and classes that exist, for the page's scope picker (index-only scan).
+SELECT DISTINCT UnitFormal AS unit, KelasFormal AS kelas FROM siswa
+WHERE UnitFormal IS NOT NULL OR KelasFormal IS NOT NULL
+ORDER BY UnitFormal, KelasFormal

@@ -1,0 +1,608 @@
+// The sync page: shows the progress object, keeps it live over the WebSocket (polling
+// `progress` every 500 ms while the socket is down and a run is going), and drives the
+// start / cancel / reset / retry buttons. Every text comes from the page's catalogue.
+"use strict";
+
+(function () {
+  const sp = window.syncpay;
+  const page = document.getElementById("sync-page");
+  if (!sp || !page) {
+    return;
+  }
+  const t = sp.t;
+  const init = sp.pageData.sync || {};
+  const base = init.base || page.dataset.base;
+  const admin = Boolean(init.admin);
+  const locale = sp.pageData.lang === "en" ? "en-US" : "id-ID";
+  const POLL_MS = 500;
+  const MAX_LOG = 200;
+  const $ = (id) => document.getElementById(id);
+
+  const el = {
+    status: $("sync-status"), bar: $("sync-progress"), fill: $("sync-progress-fill"),
+    percent: $("sync-percent"), total: $("stat-total"), success: $("stat-success"),
+    failed: $("stat-failed"), processed: $("stat-processed"), eta: $("sync-eta"),
+    rate: $("sync-rate"), elapsed: $("sync-elapsed"), startedBy: $("sync-started-by"),
+    scope: $("sync-scope"), run: $("sync-run"), transport: $("sync-transport"),
+    message: $("sync-message"), notice: $("sync-notice"), log: $("sync-log"),
+    failedList: $("failed-list"), runs: $("recent-runs"),
+    start: $("btn-start"), cancel: $("btn-cancel"), reset: $("btn-reset"),
+    retry: $("btn-retry-failed"), watchLatest: $("btn-watch-latest"),
+    kind: $("scope-kind"), unit: $("scope-unit"), kelas: $("scope-kelas"),
+    dialog: $("confirm-dialog"), dialogText: $("confirm-text"),
+    yes: $("confirm-yes"), no: $("confirm-no"),
+  };
+
+  const state = {
+    progress: init.progress || {},
+    receivedAt: Date.now(),
+    watch: null,          // a run id, or null for the latest run
+    lastLog: 0,           // the newest log line shown
+    busy: false,          // a button's request is in flight
+    ws: null,
+    wsRetries: 0,
+    wsTimer: null,
+    pollTimer: null,
+    polling: false,
+    expected: new Set(),  // runs started from this page
+    seenRunning: new Set(),
+    notified: new Set(),
+    askedPermission: false,
+    failedKey: "",
+    runsKey: "",
+    runsAt: 0,
+    originalTitle: document.title,
+  };
+
+  // --- formatting -------------------------------------------------------------------------
+
+  function num(value, digits) {
+    const n = Number(value) || 0;
+    return n.toLocaleString(locale, {
+      minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0,
+    });
+  }
+
+  // "2 menit 5 detik" / "2 min 5 s"; hours and minutes for long spans.
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined || !isFinite(seconds)) {
+      return t("js.sync.none");
+    }
+    const total = Math.max(0, Math.round(seconds));
+    const hours = Math.floor(total / 3600);
+    const minutes = Math.floor((total % 3600) / 60);
+    const secs = total % 60;
+    const parts = [];
+    if (hours) parts.push(t("js.sync.duration.h", { n: hours }));
+    if (minutes) parts.push(t("js.sync.duration.m", { n: minutes }));
+    if ((secs && !hours) || !parts.length) parts.push(t("js.sync.duration.s", { n: secs }));
+    return parts.join(" ");
+  }
+
+  function clock(iso) {
+    const when = iso ? new Date(iso) : null;
+    return when && !isNaN(when) ? when.toLocaleTimeString(locale, { hour12: false }) : "";
+  }
+
+  function dateTime(iso) {
+    const when = iso ? new Date(iso) : null;
+    return when && !isNaN(when)
+      ? when.toLocaleString(locale, { dateStyle: "short", timeStyle: "short", hour12: false })
+      : t("js.sync.none");
+  }
+
+  function node(tag, attrs, ...children) {
+    const element = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value !== null && value !== undefined && value !== false) {
+        element.setAttribute(name, value === true ? "" : String(value));
+      }
+    }
+    for (const child of children) {
+      element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return element;
+  }
+
+  // --- showing the progress object --------------------------------------------------------
+
+  function render() {
+    const p = state.progress;
+    const status = p.status || "idle";
+    page.dataset.status = status;
+    el.status.dataset.status = status;
+    el.status.className = "badge badge-" + status;
+    el.status.textContent = t("js.sync.status." + status);
+    const percent = Math.min(100, Math.max(0, Number(p.percent) || 0));
+    el.bar.setAttribute("aria-valuenow", String(percent));
+    el.fill.style.width = percent + "%";
+    el.percent.textContent = num(percent, 1) + " %";
+    el.total.textContent = num(p.total);
+    el.success.textContent = num(p.successCount);
+    el.failed.textContent = num(p.failed);
+    el.processed.textContent = num(p.processed);
+    el.eta.textContent = p.isRunning ? duration(p.eta_seconds) : t("js.sync.none");
+    el.rate.textContent = t("js.sync.rate", { n: num(p.rate_per_second, 1) });
+    el.startedBy.textContent = p.started_by || t("js.sync.none");
+    el.scope.textContent = p.scope || t("js.sync.none");
+    el.run.textContent = p.run_id ? "#" + p.run_id : t("js.sync.none");
+    el.watchLatest.hidden = state.watch === null;
+    tickElapsed();
+    updateButtons();
+  }
+
+  function tickElapsed() {
+    const p = state.progress;
+    let seconds = Number(p.elapsed_seconds) || 0;
+    if (p.isRunning) {
+      seconds += (Date.now() - state.receivedAt) / 1000;
+    }
+    el.elapsed.textContent = p.run_id ? duration(seconds) : t("js.sync.none");
+  }
+
+  function updateButtons() {
+    const status = state.progress.status || "idle";
+    const ended = status === "completed" || status === "cancelled";
+    const can = admin && !state.busy;
+    if (el.start) el.start.disabled = !can || status === "running";
+    if (el.cancel) el.cancel.disabled = !can || status !== "running";
+    if (el.reset) el.reset.disabled = !can || !ended;
+    if (el.retry) el.retry.disabled = !can || !ended || !(state.progress.failed > 0);
+  }
+
+  function logItem(line) {
+    return node(
+      "li", { "data-id": line.id, class: "log-" + line.level },
+      node("time", { datetime: line.at }, clock(line.at)),
+      node("span", { class: "log-message" }, line.message),
+    );
+  }
+
+  // Lines arrive newest first; "replace" shows exactly these, "append" adds the new ones.
+  function mergeLogs(lines, replace) {
+    if (replace) {
+      el.log.replaceChildren(...lines.map(logItem));
+    } else {
+      const fresh = lines.filter((line) => line.id > state.lastLog);
+      if (fresh.length) {
+        el.log.prepend(...fresh.map(logItem));
+      }
+    }
+    while (el.log.children.length > MAX_LOG) {
+      el.log.lastElementChild.remove();
+    }
+    const first = el.log.firstElementChild;
+    state.lastLog = first ? Number(first.dataset.id) : 0;
+  }
+
+  // A progress object from the socket or a poll.
+  function apply(p, mode) {
+    const previous = state.progress;
+    const newRun = p.run_id !== previous.run_id;
+    state.progress = p;
+    state.receivedAt = Date.now();
+    mergeLogs(p.logs || [], newRun || mode === "replace");
+    render();
+    if (p.status === "running" && p.run_id) {
+      state.seenRunning.add(p.run_id);
+    }
+    if (newRun && p.status === "running") {
+      clearNotice();
+    }
+    if (p.status !== "running") {
+      announceEnd(p);
+      if (state.polling) {
+        stopPolling();
+      }
+    }
+    refreshFailed(p, newRun);
+    refreshRuns(p);
+  }
+
+  function clearNotice() {
+    el.notice.hidden = true;
+    el.notice.textContent = "";
+    document.title = state.originalTitle;
+  }
+
+  // The end of a run this page saw running (or started): in the page, in the tab title,
+  // and as a browser notification when the user allowed them.
+  function announceEnd(p) {
+    const id = p.run_id;
+    if (!id || state.notified.has(id)) return;
+    if (!state.seenRunning.has(id) && !state.expected.has(id)) return;
+    if (p.status === "completed") {
+      state.notified.add(id);
+      const text = t("js.sync.done", { success: num(p.successCount), failed: num(p.failed) });
+      el.notice.className = "alert alert-success";
+      el.notice.textContent = text;
+      el.notice.hidden = false;
+      document.title = "✓ " + text;
+      if ("Notification" in window && Notification.permission === "granted") {
+        try {
+          new Notification(t("js.sync.done_title"), { body: text, tag: "syncpay-run-" + id });
+        } catch (error) {
+          // Some browsers only allow notifications from a service worker.
+        }
+      }
+    } else if (p.status === "cancelled") {
+      state.notified.add(id);
+      el.notice.className = "alert alert-info";
+      el.notice.textContent = t("js.sync.cancelled_notice", {
+        processed: num(p.processed), total: num(p.total),
+      });
+      el.notice.hidden = false;
+    }
+  }
+
+  function showMessage(text, kind) {
+    el.message.textContent = text;
+    el.message.dataset.kind = kind;
+    el.message.className = "alert " + (kind === "success" ? "alert-success" : "alert-error");
+    el.message.hidden = false;
+  }
+
+  // --- failed students and recent runs ----------------------------------------------------
+
+  function renderFailed(students, total) {
+    const rows = students.map((s) => node(
+      "tr", { "data-idperson": s.idperson },
+      node("td", {}, s.idperson),
+      node("td", {}, s.nama || ""),
+      node("td", { class: "reason" }, s.reason || ""),
+      node("td", { class: "num" }, num(s.attempts)),
+    ));
+    if (total > students.length) {
+      rows.push(node("tr", { class: "more" },
+        node("td", { colspan: 4 }, t("js.sync.more_failed", { n: num(total - students.length) }))));
+    }
+    el.failedList.replaceChildren(...rows);
+  }
+
+  let failedTimer = null;
+  function refreshFailed(p, newRun) {
+    const key = p.run_id + ":" + p.failed + ":" + p.status;
+    if (key === state.failedKey) return;
+    state.failedKey = key;
+    if (!p.run_id || !p.failed) {
+      clearTimeout(failedTimer);
+      renderFailed([], 0);
+      return;
+    }
+    // At most once a second while failures come in; at once when the run changes or ends.
+    clearTimeout(failedTimer);
+    const delay = newRun || p.status !== "running" ? 0 : 1000;
+    failedTimer = setTimeout(async () => {
+      const run = p.run_id;
+      const answer = await sp.api("GET", base + "/failed?run_id=" + run);
+      if (answer.ok && state.progress.run_id === run) {
+        renderFailed(answer.body.students || [], answer.body.failed || 0);
+      }
+    }, delay);
+  }
+
+  function renderRuns(runs) {
+    el.runs.replaceChildren(...runs.map((r) => node(
+      "tr",
+      { "data-run-id": r.run_id, "data-status": r.status,
+        class: state.watch === r.run_id ? "watching" : null },
+      node("td", { class: "num" }, "#" + r.run_id),
+      node("td", {}, node("span", { class: "badge badge-" + r.status },
+        t("js.sync.status." + r.status))),
+      node("td", {}, r.scope),
+      node("td", {}, r.started_by),
+      node("td", {}, node("time", { datetime: r.started_at }, dateTime(r.started_at))),
+      node("td", { class: "num" }, duration(r.duration_seconds)),
+      node("td", { class: "num" }, num(r.successCount)),
+      node("td", { class: "num" }, num(r.failed)),
+      node("td", { class: "num" }, num(r.total)),
+      node("td", {}, node("button",
+        { type: "button", class: "btn btn-small", "data-watch": r.run_id }, t("js.sync.watch"))),
+    )));
+  }
+
+  let runsTimer = null;
+  function refreshRuns(p) {
+    // On a new run or a status change at once; while running, every 5 s at most.
+    const key = p.run_id + ":" + p.status;
+    const changed = key !== state.runsKey;
+    if (!changed && (!p.isRunning || Date.now() - state.runsAt < 5000)) return;
+    state.runsKey = key;
+    state.runsAt = Date.now();
+    clearTimeout(runsTimer);
+    runsTimer = setTimeout(async () => {
+      const answer = await sp.api("GET", base + "/runs");
+      if (answer.ok) renderRuns(answer.body.runs || []);
+    }, changed ? 0 : 200);
+  }
+
+  // --- transports: the WebSocket, polling as the fallback ---------------------------------
+
+  function setTransport(kind) {
+    page.dataset.transport = kind;
+    el.transport.textContent = t("js.sync.transport." + kind);
+  }
+
+  function socketUrl() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const query = state.watch !== null ? "?run_id=" + state.watch : "";
+    return scheme + "//" + location.host + base + "/ws" + query;
+  }
+
+  function connect() {
+    state.wsTimer = null;
+    if (!("WebSocket" in window)) {
+      fallBack();
+      return;
+    }
+    let ws;
+    try {
+      ws = new WebSocket(socketUrl());
+    } catch (error) {
+      fallBack();
+      retryLater();
+      return;
+    }
+    ws.addEventListener("open", () => {
+      state.ws = ws;
+      state.wsRetries = 0;
+      stopPolling();
+      setTransport("ws");
+    });
+    ws.addEventListener("message", (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch (error) {
+        return;
+      }
+      if (message.type === "progress") {
+        apply(message, message.logs_mode);
+      } else if (message.type === "error") {
+        showMessage(message.message, "error");
+      }
+    });
+    ws.addEventListener("close", () => {
+      if (state.ws === ws || state.ws === null) {
+        state.ws = null;
+        fallBack();
+        retryLater();
+      }
+    });
+  }
+
+  function retryLater() {
+    if (state.wsTimer !== null) return;
+    // 1 s, 2 s, 4 s … up to 30 s, with jitter, so a restarted server is not stormed.
+    const delay = Math.min(30000, 1000 * 2 ** state.wsRetries) * (0.5 + Math.random() / 2);
+    state.wsRetries = Math.min(state.wsRetries + 1, 10);
+    state.wsTimer = setTimeout(connect, delay);
+  }
+
+  function fallBack() {
+    if (state.progress.isRunning || state.expected.size > state.notified.size) {
+      startPolling();
+    } else {
+      setTransport("none");
+    }
+  }
+
+  function startPolling() {
+    if (state.ws) return;
+    setTransport("poll");
+    if (state.polling) return;
+    state.polling = true;
+    poll();
+  }
+
+  function stopPolling() {
+    state.polling = false;
+    clearTimeout(state.pollTimer);
+    state.pollTimer = null;
+    if (!state.ws) setTransport("none");
+  }
+
+  async function poll() {
+    state.pollTimer = null;
+    if (!state.polling || state.ws) return;
+    let url = base + "/progress?after_log=" + state.lastLog;
+    if (state.watch !== null) url += "&run_id=" + state.watch;
+    const answer = await sp.api("GET", url);
+    if (!state.polling || state.ws) return;
+    if (answer.ok) {
+      apply(answer.body, "append");
+    } else if (answer.status === 401) {
+      showMessage(t("js.sync.session_expired"), "error");
+      stopPolling();
+      return;
+    }
+    if (state.polling) {
+      state.pollTimer = setTimeout(poll, POLL_MS);
+    }
+  }
+
+  function watch(runId) {
+    state.watch = runId;
+    state.lastLog = 0;
+    state.failedKey = "";
+    if (state.ws && state.ws.readyState === WebSocket.OPEN) {
+      state.ws.send(JSON.stringify({ run_id: runId }));
+    } else {
+      const url = base + "/progress" + (runId !== null ? "?run_id=" + runId : "");
+      sp.api("GET", url).then((answer) => {
+        if (answer.ok) apply(answer.body, "replace");
+        else showMessage(answer.body.message, "error");
+      });
+    }
+    for (const row of el.runs.querySelectorAll("tr[data-run-id]")) {
+      row.classList.toggle("watching", Number(row.dataset.runId) === runId);
+    }
+    el.watchLatest.hidden = runId === null;
+  }
+
+  // --- the buttons ------------------------------------------------------------------------
+
+  // An in-page confirmation (no window.confirm): resolves to true or false.
+  function confirmFirst(text) {
+    return new Promise((resolve) => {
+      el.dialogText.textContent = text;
+      const done = (answer) => {
+        el.yes.removeEventListener("click", yes);
+        el.no.removeEventListener("click", no);
+        el.dialog.removeEventListener("cancel", no);
+        if (el.dialog.open) el.dialog.close();
+        resolve(answer);
+      };
+      const yes = () => done(true);
+      const no = (event) => {
+        if (event) event.preventDefault();
+        done(false);
+      };
+      el.yes.addEventListener("click", yes);
+      el.no.addEventListener("click", no);
+      el.dialog.addEventListener("cancel", no);
+      el.dialog.showModal();
+      el.no.focus();
+    });
+  }
+
+  async function send(path, body) {
+    state.busy = true;
+    updateButtons();
+    try {
+      const answer = await sp.api("POST", base + path, body);
+      showMessage(answer.body.message || "", answer.ok ? "success" : "error");
+      return answer;
+    } finally {
+      state.busy = false;
+      updateButtons();
+    }
+  }
+
+  function afterStart(answer) {
+    if (!answer.ok || !answer.body.run_id) return;
+    state.expected.add(answer.body.run_id);
+    clearNotice();
+    if (state.watch !== null) {
+      watch(null);
+    }
+    if (!state.ws) startPolling();
+  }
+
+  function scopeBody() {
+    const kind = el.kind ? el.kind.value : "all";
+    if (kind === "unit") {
+      return el.unit.value ? { unit: el.unit.value } : null;
+    }
+    if (kind === "kelas") {
+      const option = el.kelas.selectedOptions[0];
+      if (!el.kelas.value || !option) return null;
+      const body = { kelas: el.kelas.value };
+      if (option.dataset.unit) body.unit = option.dataset.unit;
+      return body;
+    }
+    return {};
+  }
+
+  async function onStart() {
+    // Ask for notifications on the first start click, never on page load.
+    if (!state.askedPermission && "Notification" in window
+        && Notification.permission === "default") {
+      state.askedPermission = true;
+      try {
+        Notification.requestPermission();
+      } catch (error) {
+        // Older browsers: no promise; nothing to do.
+      }
+    }
+    const body = scopeBody();
+    if (body === null) {
+      showMessage(t("js.sync.pick_scope"), "error");
+      return;
+    }
+    afterStart(await send("/start", body));
+  }
+
+  async function onCancel() {
+    if (!(await confirmFirst(t("js.sync.confirm.cancel")))) return;
+    const body = state.progress.run_id ? { run_id: state.progress.run_id } : {};
+    await send("/cancel", body);
+  }
+
+  async function onReset() {
+    if (!(await confirmFirst(t("js.sync.confirm.reset")))) return;
+    const answer = await send("/reset", {});
+    if (answer.ok) {
+      clearNotice();
+      if (!state.ws) {
+        const fresh = await sp.api("GET", base + "/progress");
+        if (fresh.ok) apply(fresh.body, "replace");
+      }
+    }
+  }
+
+  async function onRetry() {
+    const body = state.progress.run_id ? { run_id: state.progress.run_id } : {};
+    afterStart(await send("/retry-failed", body));
+  }
+
+  // --- the scope picker -------------------------------------------------------------------
+
+  function showScope() {
+    const kind = el.kind.value;
+    el.unit.hidden = kind !== "unit";
+    el.unit.disabled = kind !== "unit";
+    el.kelas.hidden = kind !== "kelas";
+    el.kelas.disabled = kind !== "kelas";
+  }
+
+  async function loadScopes() {
+    const answer = await sp.api("GET", base + "/scopes");
+    if (!answer.ok) return;
+    const pick = () => node("option", { value: "" }, t("js.sync.pick"));
+    el.unit.replaceChildren(pick(), ...(answer.body.units || []).map(
+      (unit) => node("option", { value: unit }, unit)));
+    const groups = new Map();
+    for (const entry of answer.body.kelas || []) {
+      const unit = entry.unit || "";
+      if (!groups.has(unit)) groups.set(unit, node("optgroup", { label: unit || "—" }));
+      groups.get(unit).append(
+        node("option", { value: entry.kelas, "data-unit": unit || null }, entry.kelas));
+    }
+    el.kelas.replaceChildren(pick(), ...groups.values());
+  }
+
+  // --- start ------------------------------------------------------------------------------
+
+  if (admin) {
+    if (el.start) el.start.addEventListener("click", onStart);
+    if (el.cancel) el.cancel.addEventListener("click", onCancel);
+    if (el.reset) el.reset.addEventListener("click", onReset);
+    if (el.retry) el.retry.addEventListener("click", onRetry);
+    if (el.kind) {
+      el.kind.addEventListener("change", showScope);
+      showScope();
+      loadScopes();
+    }
+  }
+  el.watchLatest.addEventListener("click", () => watch(null));
+  el.runs.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-watch]");
+    if (button) watch(Number(button.dataset.watch));
+  });
+
+  const first = state.progress;
+  mergeLogs(first.logs || [], true);
+  state.failedKey = first.run_id + ":" + first.failed + ":" + first.status;
+  state.runsKey = first.run_id + ":" + first.status;
+  state.runsAt = Date.now();
+  if (first.status === "running" && first.run_id) state.seenRunning.add(first.run_id);
+  render();
+  renderFailed(init.failed || [], first.failed || 0);
+  renderRuns(init.runs || []);
+  setTransport("none");
+  setInterval(() => {
+    if (state.progress.isRunning) tickElapsed();
+  }, 1000);
+  connect();
+})();
