@@ -377,6 +377,9 @@ class Settings:
     session_lifetime: int = _var(120, _whole(1, 525600))
     log_file: str = _var("storage/logs/syncpay.log", _text())
     log_level: str = _var("info", _LOG_LEVEL)
+    # The log file is rotated at this size (MiB; 0 = never), keeping this many old ones.
+    log_max_mb: int = _var(10, _whole(0, 10240))
+    log_backups: int = _var(5, _whole(0, 100))
     # names of the fields whose value was derived (they follow their source on replace)
     _auto: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 

@@ -72,6 +72,8 @@ EXTRA_DEFAULTS = {
     "PAYMENT_NESTED_PAID_FIELD": "amount_billed",
     "PAYMENT_API_RETRY_AFTER_MAX": "300",
     "SESSION_LIFETIME": "120",
+    "LOG_MAX_MB": "10",
+    "LOG_BACKUPS": "5",
     "PAYMENT_DB_HOST": "127.0.0.1",
     "PAYMENT_DB_PORT": "3306",
     "PAYMENT_DB_DATABASE": "",
@@ -424,6 +426,8 @@ BAD_VALUES = [
     ("APP_LOCALE", "EN-us", {}),
     ("LOG_LEVEL", "verbose", {}),
     ("SESSION_LIFETIME", "0", {}),
+    ("LOG_MAX_MB", "-1", {}),
+    ("LOG_BACKUPS", "many", {}),
     ("SESSION_LIFETIME", "2h", {}),
 ]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -40,12 +42,54 @@ class _StreamHandler(logging.StreamHandler, _CliHandler):  # type: ignore[type-a
     pass
 
 
-class _FileHandler(logging.FileHandler, _CliHandler):
-    """``LOG_FILE``: opened (and its folder made) only when the first line is written;
-    a file that cannot be written is reported once on stderr, then left alone."""
+class Redactor(logging.Filter):
+    """Keeps secrets out of every log line: the configured secret values (APP_KEY, API
+    tokens, passwords), bearer tokens, syncpay API tokens and one-time login links."""
 
-    def __init__(self, path: str) -> None:
-        super().__init__(path, encoding="utf-8", delay=True)
+    PATTERNS = (
+        (re.compile(r"(?i)(bearer\s+)[^\s\"',]+"), r"\1***"),
+        (re.compile(r"\bsp_[A-Za-z0-9_\-]{16,}"), "sp_***"),
+        (re.compile(r"(/login/once/)[^\s\"'?]+"), r"\1***"),
+        (re.compile(r"(?i)((?:password|passwd|token|app_key)\s*[=:]\s*)[^\s&,;]+"), r"\1***"),
+    )
+
+    def __init__(self, secrets: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        for pattern, replacement in self.PATTERNS:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self.redact(message)
+        if record.exc_info and record.exc_text is None:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+def secret_values(settings: Settings) -> list[str]:
+    names = ("app_key", "payment_api_token", "db_password", "payment_db_password", "metrics_token")
+    return [str(getattr(settings, name, "") or "") for name in names]
+
+
+class _FileHandler(logging.handlers.RotatingFileHandler, _CliHandler):
+    """``LOG_FILE``, rotated by size (``LOG_MAX_MB``, ``LOG_BACKUPS`` old files kept):
+    opened (and its folder made) only when the first line is written; a file that
+    cannot be written is reported once on stderr, then left alone."""
+
+    def __init__(self, path: str, max_bytes: int = 0, backups: int = 0) -> None:
+        super().__init__(
+            path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True
+        )
         self._broken = False
 
     def _open(self) -> TextIO:
@@ -88,11 +132,13 @@ def setup_logging(settings: Settings, quiet: bool = False, verbose: int | bool =
         root.removeHandler(handler)
         handler.close()
     levels: list[int] = []
+    redactor = Redactor(secret_values(settings))
 
     if not quiet:
         stdout = _StreamHandler(sys.stdout)
         stdout.setLevel(logging.INFO)
         stdout.addFilter(_is_console)
+        stdout.addFilter(redactor)
         stdout.setFormatter(logging.Formatter(CONSOLE_FORMAT, DATE_FORMAT))
         root.addHandler(stdout)
         levels.append(logging.INFO)
@@ -108,6 +154,7 @@ def setup_logging(settings: Settings, quiet: bool = False, verbose: int | bool =
     stderr = _StreamHandler(sys.stderr)
     stderr.setLevel(stderr_level)
     stderr.addFilter(to_stderr)
+    stderr.addFilter(redactor)
     stderr.setFormatter(logging.Formatter(STDERR_FORMAT, DATE_FORMAT))
     root.addHandler(stderr)
     levels.append(stderr_level)
@@ -115,9 +162,12 @@ def setup_logging(settings: Settings, quiet: bool = False, verbose: int | bool =
     if settings.log_file:
         file_level = logging.getLevelName(settings.log_level.upper())
         assert isinstance(file_level, int)
-        handler = _FileHandler(settings.log_file)
+        handler = _FileHandler(
+            settings.log_file, settings.log_max_mb * 1024 * 1024, settings.log_backups
+        )
         handler.setLevel(file_level)
         handler.addFilter(lambda r: r.name.startswith("syncpay") or r.levelno >= logging.WARNING)
+        handler.addFilter(redactor)
         handler.setFormatter(logging.Formatter(FILE_FORMAT, DATE_FORMAT))
         root.addHandler(handler)
         levels.append(file_level)

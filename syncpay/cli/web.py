@@ -83,6 +83,7 @@ async def _serve(
     ctx: Context, settings: Settings, workers: int, port: int, demo_setup: Demo | None
 ) -> int:
     from ..web import create_app
+    from ..web.access_log import AccessLogger
     from ..web.keys import WORKER
 
     sp = SyncPay(settings, ctx.db)
@@ -95,6 +96,7 @@ async def _serve(
         handle_signals=False,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
         access_log=logging.getLogger("syncpay.access"),
+        access_log_class=AccessLogger,
     )
     await runner.setup()
     loop = asyncio.get_running_loop()

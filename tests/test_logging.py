@@ -1,0 +1,59 @@
+"""LOG_FILE: size-based rotation, one-line records, and no secret in any log line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from syncpay.cli.output import Redactor, setup_logging
+from syncpay.config import load_settings
+
+
+def _settings(tmp_path: Path, **extra: str):
+    env = {"DB_DATABASE": str(tmp_path / "db.sqlite"), "LOG_FILE": str(tmp_path / "logs/s.log")}
+    return load_settings(env | extra, environ={}, env_file=None)
+
+
+def test_redactor_hides_configured_secrets_tokens_and_links():
+    r = Redactor(["kunci-rahasia-aplikasi", "pw"])
+    assert r.redact("key kunci-rahasia-aplikasi used") == "key *** used"
+    assert r.redact("Authorization: Bearer abc.def-123") == "Authorization: Bearer ***"
+    assert r.redact("token sp_AbCdEfGhIjKlMnOpQrStUv issued") == "token sp_*** issued"
+    assert r.redact("GET /login/once/Zx9_secret-1 302") == "GET /login/once/*** 302"
+    assert r.redact("dsn password=hunter22&x=1") == "dsn password=***&x=1"
+    short = "pw is too short to be a secret value"
+    assert r.redact(short) == short
+
+
+def test_log_file_rotates_by_size_and_never_holds_secrets(tmp_path: Path):
+    settings = _settings(
+        tmp_path,
+        LOG_MAX_MB="1",
+        LOG_BACKUPS="2",
+        APP_KEY="base64:c2VjcmV0LXNlY3JldC1zZWNyZXQ=",
+        PAYMENT_API_TOKEN="token-dari-keuangan-123",
+    )
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        setup_logging(settings, quiet=True)
+        log = logging.getLogger("syncpay.test")
+        log.warning("calling the API with token-dari-keuangan-123 for run %d", 7)
+        try:
+            raise RuntimeError("Bearer token-dari-keuangan-123 refused")
+        except RuntimeError:
+            log.exception("request failed")
+        for i in range(16000):
+            log.info("line %05d %s", i, "x" * 100)
+    finally:
+        for handler in [h for h in root.handlers if h not in before]:
+            root.removeHandler(handler)
+            handler.close()
+    files = sorted(p.name for p in (tmp_path / "logs").iterdir())
+    assert files == ["s.log", "s.log.1", "s.log.2"]
+    for name in files:
+        assert (tmp_path / "logs" / name).stat().st_size <= 1024 * 1024 + 200
+    text = "".join((tmp_path / "logs" / n).read_text() for n in files)
+    assert "token-dari-keuangan-123" not in text
+    first = (tmp_path / "logs" / "s.log.2").read_text().splitlines()[0]
+    assert " WARNING syncpay.test: " in first
