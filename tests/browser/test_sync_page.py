@@ -1,0 +1,358 @@
+"""The live sync page ``/admin/sync-pembayaran`` in a real Chromium: a run of a few hundred
+simulator students watched to the end, cancelled mid-run, reset; a 409 shown in the page;
+a second tab; polling when the WebSocket is unavailable; English; a petugas."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+
+from .conftest import STUDENTS, Pages
+from .helpers import PETUGAS, ROOT, SYNC, App, require_browser
+
+require_browser()
+from playwright.async_api import Page, WebSocketRoute, expect  # noqa: E402
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+#: Seconds a whole run may take before a test gives up on it.
+RUN_TIMEOUT = 120.0
+STATUS_TEXT = {"idle": "Siap", "running": "Sedang Berjalan", "completed": "Selesai"}
+STATUS_TEXT["cancelled"] = "Dibatalkan"
+#: The page's WebSocket address.
+WS = re.compile(r"/admin/sync-pembayaran/ws(\?.*)?$")
+
+_SNAPSHOT = """() => {
+  const el = (id) => document.getElementById(id);
+  const text = (id) => (el(id) ? el(id).textContent.trim() : null);
+  const bar = el("sync-progress");
+  return {
+    status: el("sync-status") ? el("sync-status").dataset.status : null,
+    status_text: text("sync-status"),
+    now: bar ? bar.getAttribute("aria-valuenow") : null,
+    percent: text("sync-percent"),
+    total: text("stat-total"),
+    success: text("stat-success"),
+    failed: text("stat-failed"),
+    processed: text("stat-processed"),
+    transport: el("sync-page") ? el("sync-page").dataset.transport : null,
+    title: document.title,
+  };
+}"""
+
+_BUTTONS = """() => {
+  const state = (id) => {
+    const b = document.getElementById(id);
+    return b && !b.hidden ? !b.disabled : null;
+  };
+  return {start: state("btn-start"), cancel: state("btn-cancel"), reset: state("btn-reset")};
+}"""
+
+
+def count(text: str | None) -> int:
+    """A displayed count ("1.000", "400"); a dash or nothing is 0."""
+    found = re.sub(r"\D", "", text or "")
+    return int(found) if found else 0
+
+
+async def snapshot(page: Page) -> dict[str, Any]:
+    """Everything the page shows about the run, read at one instant."""
+    shot: dict[str, Any] = await page.evaluate(_SNAPSHOT)
+    shot["now"] = float(shot["now"]) if shot["now"] not in (None, "") else None
+    for name in ("total", "success", "failed", "processed"):
+        shot[name] = count(shot[name])
+    return shot
+
+
+async def buttons(page: Page) -> dict[str, bool | None]:
+    """Enabled (True), disabled (False) or absent (None) per button."""
+    return await page.evaluate(_BUTTONS)
+
+
+async def wait_status(page: Page, status: str, timeout: float = RUN_TIMEOUT) -> None:
+    await expect(page.locator("#sync-status")).to_have_attribute(
+        "data-status", status, timeout=timeout * 1000
+    )
+
+
+async def follow(page: Page, timeout: float = RUN_TIMEOUT) -> list[dict[str, Any]]:
+    """Snapshots every 100 ms until the run has ended (status completed or cancelled)."""
+    samples: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        shot = await snapshot(page)
+        samples.append(shot)
+        if shot["status"] in ("completed", "cancelled"):
+            return samples
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the run did not end in {timeout:g} s; last: {samples[-1]}")
+
+
+def assert_monotonic(samples: list[dict[str, Any]]) -> None:
+    """Nothing the page shows ever goes backwards, and the counts stay consistent."""
+    for before, after in itertools.pairwise(samples):
+        for name in ("now", "processed", "success", "failed"):
+            if before[name] is not None and after[name] is not None:
+                assert after[name] >= before[name], f"{name} went back: {before} → {after}"
+    for shot in samples:
+        if shot["status"] == "running" and shot["total"]:
+            assert shot["success"] + shot["failed"] <= shot["processed"] <= shot["total"], shot
+            assert shot["now"] is not None and 0 <= shot["now"] <= 100, shot
+
+
+async def start_in_page(page: Page) -> None:
+    await expect(page.locator("#btn-start")).to_be_enabled()
+    await page.click("#btn-start")
+    await expect(page.locator("#sync-message")).to_have_attribute("data-kind", "success")
+    await expect(page.locator("#sync-message")).to_contain_text("dimulai")
+
+
+async def confirm(page: Page, button: str, answer: str = "#confirm-yes") -> None:
+    """Click ``button``, which asks in the page's own dialog, and answer it."""
+    await page.click(button)
+    dialog = page.locator("#confirm-dialog")
+    await expect(dialog).to_be_visible()
+    await expect(page.locator("#confirm-text")).not_to_be_empty()
+    await page.click(answer)
+    await expect(dialog).to_be_hidden()
+
+
+def catalogue(lang: str) -> dict[str, str]:
+    path = ROOT / "syncpay" / "web" / "locale" / f"{lang}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+# --- the main flow, on SQLite and on MariaDB --------------------------------------------
+
+
+async def test_a_run_from_start_to_finish(any_app: App, pages: Pages) -> None:
+    app = any_app
+    context = await pages.context(permissions=["notifications"])
+    page = await pages.login(app, context=context)
+    await expect(page.locator("#sync-page")).to_be_visible()
+
+    # Idle: only start makes sense.
+    await wait_status(page, "idle")
+    await expect(page.locator("#sync-status")).to_have_text(STATUS_TEXT["idle"])
+    assert await buttons(page) == {"start": True, "cancel": False, "reset": False}
+    await expect(page.locator("#sync-page")).to_have_attribute("data-transport", "ws")
+
+    await start_in_page(page)
+    await wait_status(page, "running", 10)
+    await expect(page.locator("#sync-status")).to_have_text(STATUS_TEXT["running"])
+    await expect(page.locator("#sync-started-by")).to_contain_text("admin")
+    running = await buttons(page)
+    assert running["start"] is False and running["cancel"] is True, running
+    assert running["reset"] is False, running
+
+    samples = await follow(page)
+    assert_monotonic(samples)
+    middle = [s for s in samples if s["now"] is not None and 0 < s["now"] < 100]
+    assert middle, f"no progress between 0 and 100 % was shown: {samples[:3]} … {samples[-3:]}"
+    assert len({s["processed"] for s in samples}) >= 3, "the counts did not rise while running"
+
+    await wait_status(page, "completed", 5)
+    end = await snapshot(page)
+    assert end["now"] == 100, end
+    assert "100" in end["percent"], end
+    assert end["total"] == STUDENTS, end
+    assert end["processed"] == STUDENTS and end["success"] + end["failed"] == STUDENTS, end
+    await expect(page.locator("#sync-status")).to_have_text(STATUS_TEXT["completed"])
+
+    # The page says the same as the API.
+    progress = app.progress()
+    assert progress["status"] == "completed", progress
+    assert (progress["total"], progress["processed"], progress["failed"]) == (
+        end["total"],
+        end["processed"],
+        end["failed"],
+    )
+    assert progress["successCount"] == end["success"], progress
+
+    # The finish notice: in the page and in the tab title.
+    await expect(page.locator("#sync-notice")).to_be_visible()
+    await expect(page.locator("#sync-notice")).not_to_be_empty()
+    assert (await page.title()).startswith("✓ "), await page.title()
+
+    # Ended: reset makes sense now, cancel does not.
+    assert await buttons(page) == {"start": True, "cancel": False, "reset": True}
+    await expect(page.locator("#sync-log li[data-id]").first).to_be_visible()
+    await expect(page.locator("#recent-runs tr").first).to_contain_text(str(STUDENTS))
+
+    # Reset → Siap.
+    await confirm(page, "#btn-reset")
+    await wait_status(page, "idle", 10)
+    await expect(page.locator("#sync-status")).to_have_text(STATUS_TEXT["idle"])
+    await expect(page.locator("#sync-message")).to_contain_text("Progress di-reset.")
+    assert await buttons(page) == {"start": True, "cancel": False, "reset": False}
+    assert app.progress()["status"] == "idle"
+
+
+# --- the rest on SQLite -----------------------------------------------------------------
+
+
+async def test_cancel_mid_run_freezes_the_counts(app: App, pages: Pages) -> None:
+    app.simulator(latency=0.25)  # 400 students / 8 workers × 0.25 s ≈ 12 s
+    page = await pages.login(app)
+    await start_in_page(page)
+    await wait_status(page, "running", 10)
+    await expect(page.locator("#stat-processed")).not_to_have_text(re.compile(r"^\D*0?\D*$"))
+
+    # "No" in the dialog keeps the run going.
+    await confirm(page, "#btn-cancel", "#confirm-no")
+    assert (await snapshot(page))["status"] == "running"
+    assert app.progress()["status"] == "running"
+
+    await confirm(page, "#btn-cancel")
+    await wait_status(page, "cancelled", 15)
+    await expect(page.locator("#sync-status")).to_have_text(STATUS_TEXT["cancelled"])
+    await expect(page.locator("#sync-message")).to_have_attribute("data-kind", "success")
+    await expect(page.locator("#sync-message")).to_contain_text("dibatalkan")
+    first = await snapshot(page)
+    await asyncio.sleep(1.0)
+    second = await snapshot(page)
+    assert first == second, f"the counts moved after the cancel: {first} → {second}"
+    assert 0 < second["processed"] < STUDENTS, second
+    progress = app.progress()
+    assert progress["status"] == "cancelled"
+    assert progress["processed"] == second["processed"], (progress, second)
+    assert await buttons(page) == {"start": True, "cancel": False, "reset": True}
+
+    await confirm(page, "#btn-reset")
+    await wait_status(page, "idle", 10)
+    await expect(page.locator("#sync-status")).to_have_text(STATUS_TEXT["idle"])
+    assert await buttons(page) == {"start": True, "cancel": False, "reset": False}
+
+
+async def test_a_conflict_shows_its_message_in_the_page(app: App, pages: Pages) -> None:
+    """The page still believes nothing runs (its socket's messages are held back) when a
+    script starts a run over all students: the click gets the 409, shown in the page."""
+    pages.allow(r"status of 409")
+    app.simulator(latency=0.25)
+    held = asyncio.Event()
+
+    def hold_back(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        server.on_message(lambda message: None if held.is_set() else ws.send(message))
+
+    context = await pages.context()
+    await context.route_web_socket(WS, hold_back)
+    page = await pages.login(app, context=context)
+    await expect(page.locator("#sync-page")).to_have_attribute("data-transport", "ws")
+    await wait_status(page, "idle")
+    held.set()
+
+    status, body = app.api("POST", SYNC + "/start", {})
+    assert status == 200, body
+    status, conflict = app.api("POST", SYNC + "/start", {})
+    assert status == 409, conflict
+
+    await page.click("#btn-start")
+    message = page.locator("#sync-message")
+    await expect(message).to_have_attribute("data-kind", "error")
+    await expect(message).to_contain_text(conflict["message"])
+    await expect(message).to_be_visible()
+    assert not pages.dialogs
+
+
+async def test_a_second_tab_shows_the_same_run(app: App, pages: Pages) -> None:
+    first = await pages.login(app)
+    second = await pages.new(first.context)
+    await second.goto(app.url + SYNC)
+    await wait_status(second, "idle")
+
+    await start_in_page(first)
+    await wait_status(second, "running", 10)  # pushed, not reloaded
+    await wait_status(first, "completed")
+    await wait_status(second, "completed", 10)
+    one, two = await snapshot(first), await snapshot(second)
+    for name in ("status", "now", "total", "success", "failed", "processed"):
+        assert one[name] == two[name], (name, one, two)
+
+    ids = "els => els.map(e => [e.dataset.id, e.textContent.trim()])"
+    lines = first.locator("#sync-log li[data-id]")
+    await expect(second.locator("#sync-log li[data-id]")).to_have_count(await lines.count())
+    logged = await lines.evaluate_all(ids)
+    assert len(logged) >= 2, logged  # started, finished
+    assert await second.locator("#sync-log li[data-id]").evaluate_all(ids) == logged
+    order = [int(i) for i, _ in logged]
+    assert order == sorted(order, reverse=True), "the log is not newest first"
+
+    await second.reload()  # the log is kept on the server
+    await wait_status(second, "completed")
+    assert await second.locator("#sync-log li[data-id]").evaluate_all(ids) == logged
+
+
+async def test_without_the_websocket_the_page_polls_to_the_end(app: App, pages: Pages) -> None:
+    context = await pages.context()
+    await context.route_web_socket(WS, lambda ws: ws.close())  # it never opens
+    page = await pages.login(app, context=context)
+    await wait_status(page, "idle")
+    await start_in_page(page)
+    await expect(page.locator("#sync-page")).to_have_attribute("data-transport", "poll")
+    samples = await follow(page)
+    assert_monotonic(samples)
+    assert {s["transport"] for s in samples} == {"poll"}, {s["transport"] for s in samples}
+    assert len({s["processed"] for s in samples}) >= 3, "no progress arrived by polling"
+    end = await snapshot(page)
+    assert end["status"] == "completed" and end["now"] == 100, end
+    assert end["processed"] == STUDENTS, end
+    await expect(page.locator("#sync-notice")).to_be_visible()
+    assert (await page.title()).startswith("✓ ")
+
+
+async def test_the_english_page(app: App, pages: Pages) -> None:
+    en, id_ = catalogue("en"), catalogue("id")
+    page = await pages.login(app)
+    await wait_status(page, "idle")
+    shown_id = {b: (await page.inner_text(b)).strip() for b in ("#btn-start", "#btn-cancel")}
+    await page.goto(app.url + SYNC + "?lang=en")
+    assert await page.get_attribute("html", "lang") == "en"
+    await expect(page.locator("#sync-status")).to_have_text("Idle")
+    for button, text in shown_id.items():  # the same catalogue key, in English
+        keys = [k for k, v in id_.items() if v == text and k.startswith("sync.")]
+        assert keys, f"{button}: {text!r} is not a sync.* text of id.json"
+        await expect(page.locator(button)).to_have_text(en[keys[0]])
+        assert en[keys[0]] != text
+    body = await page.inner_text("main")
+    for key in ("sync.heading", "sync.stat.success", "sync.stat.failed", "sync.stat.processed"):
+        assert en[key] in body, (key, en[key])
+        if id_[key] != en[key]:
+            assert id_[key] not in body, (key, id_[key])
+
+    await page.click("#btn-start")
+    await expect(page.locator("#sync-status")).to_have_text(re.compile("^(Running|Completed)$"))
+    await wait_status(page, "completed")
+    await expect(page.locator("#sync-status")).to_have_text("Completed")
+    text = await page.inner_text("main")
+    assert "Sedang Berjalan" not in text and "Selesai" not in text, text[:500]
+    # The language stays with the session.
+    await page.goto(app.url + SYNC)
+    await expect(page.locator("#sync-status")).to_have_text("Completed")
+
+
+async def test_a_petugas_watches_but_cannot_start_cancel_or_reset(app: App, pages: Pages) -> None:
+    app.simulator(latency=0.2)
+    page = await pages.login(app, PETUGAS)
+    await wait_status(page, "idle")
+    idle = await buttons(page)
+    assert not any(idle.values()), idle
+    for selector in ("#btn-start", "#btn-cancel", "#btn-reset", "#btn-retry-failed"):
+        if await page.locator(selector).count():
+            await expect(page.locator(selector)).to_be_disabled()
+
+    status, body = app.api("POST", SYNC + "/start", {})
+    assert status == 200, body
+    await wait_status(page, "running", 10)
+    running = await buttons(page)
+    assert not any(running.values()), running
+    await wait_status(page, "completed")
+    ended = await buttons(page)
+    assert not any(ended.values()), ended
+    assert (await snapshot(page))["processed"] == STUDENTS
