@@ -192,7 +192,7 @@
     if (p.status !== "running") {
       announceEnd(p);
       if (state.polling) {
-        stopPolling();
+        stopPolling("poll");
       }
     }
     refreshFailed(p, newRun);
@@ -318,9 +318,11 @@
 
   // --- transports: the WebSocket, polling as the fallback ---------------------------------
 
-  function setTransport(kind) {
+  // How updates arrive: "ws", "poll" (also while polling waits for the next run, the
+  // socket being down) or "none".
+  function setTransport(kind, label) {
     page.dataset.transport = kind;
-    el.transport.textContent = t("js.sync.transport." + kind);
+    el.transport.textContent = t("js.sync.transport." + (label || kind));
   }
 
   function socketUrl() {
@@ -382,7 +384,7 @@
   function fallBack() {
     if (state.progress.isRunning || state.expected.size > state.notified.size) {
       startPolling();
-    } else {
+    } else if (page.dataset.transport !== "poll") {
       setTransport("none");
     }
   }
@@ -395,11 +397,11 @@
     poll();
   }
 
-  function stopPolling() {
+  function stopPolling(kind) {
     state.polling = false;
     clearTimeout(state.pollTimer);
     state.pollTimer = null;
-    if (!state.ws) setTransport("none");
+    if (!state.ws) setTransport(kind || "none", kind === "poll" ? "poll_idle" : null);
   }
 
   async function poll() {

@@ -200,7 +200,7 @@ async def start(request: web.Request) -> web.Response:
     except SyncError as exc:
         raise _refusal(request, exc) from None
     request.app[HUB].nudge()
-    return json_ok(text(request, "sync.started"), run_id=run.id)
+    return json_ok(text(request, "sync.msg.started"), run_id=run.id)
 
 
 @routes.post(f"{BASE}/cancel")
@@ -219,7 +219,7 @@ async def cancel(request: web.Request) -> web.Response:
     if worker is not None:
         await sp.cancel_in_flight(worker)
     request.app[HUB].nudge()
-    return json_ok(text(request, "sync.cancelled"), run_id=run.id)
+    return json_ok(text(request, "sync.msg.cancelled"), run_id=run.id)
 
 
 @routes.post(f"{BASE}/reset")
@@ -231,7 +231,7 @@ async def reset(request: web.Request) -> web.Response:
     except SyncError as exc:
         raise _refusal(request, exc) from None
     request.app[HUB].nudge()
-    return json_ok(text(request, "sync.reset"))
+    return json_ok(text(request, "sync.msg.reset"))
 
 
 @routes.get(f"{BASE}/progress")
@@ -287,7 +287,7 @@ async def retry_failed(request: web.Request) -> web.Response:
     except SyncError as exc:
         raise _refusal(request, exc) from None
     request.app[HUB].nudge()
-    return json_ok(text(request, "sync.retry_started"), run_id=run.id)
+    return json_ok(text(request, "sync.msg.retry_started"), run_id=run.id)
 
 
 @routes.get(f"{BASE}/runs")
@@ -539,16 +539,16 @@ async def sync_page(request: web.Request) -> web.Response:
             else h("p", {"class": "alert alert-info"}, text(request, "sync.readonly")),
             "picker": _scope_picker(request) if admin else Markup(""),
             "start": _button(
-                request, "btn-start", "sync.btn.start", "btn-primary", admin, status != "running"
+                request, "btn-start", "sync.start", "btn-primary", admin, status != "running"
             ),
             "cancel": _button(
-                request, "btn-cancel", "sync.btn.cancel", "btn-danger", admin, status == "running"
+                request, "btn-cancel", "sync.cancel", "btn-danger", admin, status == "running"
             ),
-            "reset": _button(request, "btn-reset", "sync.btn.reset", "btn-warning", admin, ended),
+            "reset": _button(request, "btn-reset", "sync.reset", "btn-warning", admin, ended),
             "retry": _button(
                 request,
                 "btn-retry-failed",
-                "sync.btn.retry",
+                "sync.retry",
                 "",
                 admin,
                 ended and bool(state["failed"]),

@@ -1,0 +1,550 @@
+"""The sync page's JSON routes and the page itself (SPEC §6): access, CSRF, tokens, bad
+input, conflicts, the progress object, whole runs through the routes (complete, cancel,
+reset, retry the failed) and the HTML — through the real app on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+
+from syncpay.sync.roster import import_rows
+from tests.sync_helpers import until
+from tests.web.conftest import Browser, WebHarness
+
+BASE = "/admin/sync-pembayaran"
+START, CANCEL, RESET = BASE + "/start", BASE + "/cancel", BASE + "/reset"
+PROGRESS, FAILED, RETRY = BASE + "/progress", BASE + "/failed", BASE + "/retry-failed"
+RUNS, SCOPES, WS = BASE + "/runs", BASE + "/scopes", BASE + "/ws"
+ADMIN_POSTS = (START, CANCEL, RESET, RETRY)
+USER_GETS = (PROGRESS, FAILED, RUNS, SCOPES)
+
+#: SPEC §6's fields plus the ones the page uses; nothing else.
+PROGRESS_FIELDS = {
+    "total",
+    "processed",
+    "failed",
+    "successCount",
+    "percent",
+    "isRunning",
+    "status",
+    "run_id",
+    "started_at",
+    "finished_at",
+    "started_by",
+    "eta_seconds",
+    "rate_per_second",
+    "logs",
+    "unchanged",
+    "scope",
+    "elapsed_seconds",
+}
+PAGE_IDS = (
+    "sync-page",
+    "sync-status",
+    "sync-progress",
+    "sync-percent",
+    "stat-total",
+    "stat-success",
+    "stat-failed",
+    "stat-processed",
+    "sync-eta",
+    "sync-rate",
+    "sync-elapsed",
+    "sync-started-by",
+    "btn-start",
+    "btn-cancel",
+    "btn-reset",
+    "confirm-dialog",
+    "confirm-yes",
+    "confirm-no",
+    "sync-message",
+    "sync-log",
+    "failed-list",
+    "btn-retry-failed",
+    "recent-runs",
+    "sync-notice",
+)
+SCOPE_IDS = ("scope-kind", "scope-unit", "scope-kelas")
+HOSTILE = "<script>alert(1)</script>"
+
+
+async def wait_end(b: Browser, run_id: int, timeout: float = 60.0) -> dict[str, Any]:
+    """Poll the progress route until the run has ended; its last progress object."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = await b.get_json(f"{PROGRESS}?run_id={run_id}")
+        assert status == 200, body
+        if not body["isRunning"]:
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} did not end in {timeout}s: {body}")
+        await asyncio.sleep(0.05)
+
+
+def tag_with_id(html: str, element_id: str) -> str:
+    found = re.search(rf'<[a-z]+[^>]*\sid="{re.escape(element_id)}"[^>]*>', html)
+    assert found, f"#{element_id} is missing"
+    return found.group(0)
+
+
+# --- access ---------------------------------------------------------------------------------
+
+
+async def test_anonymous_json_routes_answer_401_and_the_page_redirects(web: WebHarness):
+    await web.serve(workers=0)
+    anon = web.browser()
+    await anon.get("/login")  # a CSRF token, so that the 401 is about the login
+    for path in USER_GETS:
+        status, body = await anon.get_json(path)
+        assert (status, body["status"]) == (401, False), (path, body)
+    for path in ADMIN_POSTS:
+        status, body = await anon.post_json(path, {})
+        assert (status, body["status"]) == (401, False), (path, body)
+        assert body["message"] == "Silakan masuk terlebih dahulu."
+    page = await anon.get(BASE)
+    assert page.status == 302
+    assert page.headers["Location"].startswith("/login?next=")
+    ws = await anon.client.get(WS, headers={"Accept": "application/json"})
+    assert ws.status == 401
+
+
+async def test_a_petugas_reads_but_may_not_act(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(3)
+    petugas = await web.user("petugas1", "petugas")
+    for path in ADMIN_POSTS:
+        status, body = await petugas.post_json(path, {})
+        assert (status, body["status"]) == (403, False), (path, body)
+        assert body["message"] == "Anda tidak memiliki izin untuk tindakan ini."
+    for path in USER_GETS:
+        status, body = await petugas.get_json(path)
+        assert status == 200, (path, body)
+    assert (await web.pays[0].sync.latest()) is None  # nothing was started
+
+
+async def test_posts_need_the_csrf_token_unless_a_bearer_token_is_sent(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(3)
+    admin = await web.user("admin")
+    for path in ADMIN_POSTS:
+        for token in ("", "wrong-token"):
+            status, body = await admin.post_json(path, {}, csrf=token)
+            assert (status, body["status"]) == (419, False), (path, token, body)
+    # A form with the page's _token works (the fields of a form are read too).
+    response = await admin.post_form(START, {"unit": "", "kelas": ""})
+    assert response.status == 200, await response.text()
+    run_id = (await response.json())["run_id"]
+    # A script with a bearer token needs no CSRF token; JSON or no body at all.
+    token = await web.token("script", "admin")
+    headers = {"Authorization": f"Bearer {token}"}
+    client = web.browser().client
+    answer = await client.post(CANCEL, json={"run_id": run_id}, headers=headers)
+    assert answer.status == 200, await answer.text()
+    assert await answer.json() == {
+        "status": True,
+        "message": "Proses sinkronisasi dibatalkan.",
+        "run_id": run_id,
+    }
+    answer = await client.post(RESET, headers=headers)
+    assert (answer.status, (await answer.json())["message"]) == (200, "Progress di-reset.")
+    answer = await client.get(PROGRESS, headers=headers)
+    assert (await answer.json())["status"] == "idle"
+    petugas_token = await web.token("viewer", "petugas")
+    answer = await client.post(START, headers={"Authorization": f"Bearer {petugas_token}"})
+    assert answer.status == 403
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"unit": ', "Data JSON tidak sah."),
+        ("[1, 2]", "Data yang dikirim harus berupa objek JSON."),
+        ('"SMP"', "Data yang dikirim harus berupa objek JSON."),
+        ('{"unit": 7}', "unit harus berupa teks."),
+        ('{"kelas": ["VII A"]}', "kelas harus berupa teks."),
+        ('{"unit": "  "}', "unit tidak boleh kosong."),
+        ('{"unit": "' + "U" * 101 + '"}', "unit terlalu panjang (paling banyak 100 karakter)."),
+        ('{"idperson": []}', "Daftar siswa kosong."),
+        ('{"idperson": [1, 2]}', "idperson harus berupa teks atau daftar teks."),
+        ('{"idperson": {"a": 1}}', "idperson harus berupa teks atau daftar teks."),
+        ('{"idperson": ["2025000001", ""]}', "idperson tidak boleh kosong."),
+        (
+            '{"idperson": "' + "9" * 33 + '"}',
+            "idperson terlalu panjang (paling banyak 32 karakter).",
+        ),
+        (
+            '{"unit": "SMP", "idperson": "2025000001"}',
+            "Pilih daftar siswa atau unit/kelas, tidak keduanya.",
+        ),
+    ],
+)
+async def test_start_refuses_bad_values_with_422(web: WebHarness, body: str, message: str):
+    await web.serve(workers=0)
+    await web.students(3)
+    admin = await web.user("admin")
+    response = await admin.client.post(
+        START,
+        data=body.encode(),
+        headers={"Content-Type": "application/json", "X-CSRF-TOKEN": admin.csrf},
+    )
+    assert response.status == 422, await response.text()
+    assert await response.json() == {"status": False, "message": message}
+    assert (await web.pays[0].sync.latest()) is None
+
+
+async def test_bad_numbers_and_unknown_runs(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(3)
+    admin = await web.user("admin")
+    for query in (
+        "run_id=abc",
+        "run_id=0",
+        "run_id=-1",
+        "run_id=1.5",
+        "run_id=" + "9" * 40,
+        "after_log=x",
+        "after_log=-3",
+    ):
+        status, body = await admin.get_json(f"{PROGRESS}?{query}")
+        assert (status, body["status"]) == (422, False), (query, body)
+    status, body = await admin.get_json(f"{PROGRESS}?run_id=999")
+    assert status == 404, body
+    assert body["message"] == "Proses sinkronisasi #999 tidak ditemukan."
+    for path in (FAILED + "?run_id=999",):
+        status, body = await admin.get_json(path)
+        assert status == 404, (path, body)
+    for path, query in ((FAILED, "limit=5000"), (RUNS, "limit=0"), (FAILED, "offset=-1")):
+        status, body = await admin.get_json(f"{path}?{query}")
+        assert status == 422, (path, query, body)
+    for value in ("x", True, 0, [1], 1.5):
+        status, body = await admin.post_json(CANCEL, {"run_id": value})
+        assert status == 422, (value, body)
+        assert body["message"] == "run_id harus berupa bilangan bulat paling kecil 1."
+    status, body = await admin.post_json(CANCEL, {"run_id": 4242})
+    assert status == 404, body
+    status, body = await admin.post_json(RETRY, {"run_id": 4242})
+    assert status == 404, body
+
+
+async def test_no_students_is_400_and_an_empty_scope_too(web: WebHarness):
+    await web.serve(workers=0)
+    admin = await web.user("admin")
+    status, body = await admin.post_json(START, {})
+    assert (status, body) == (400, {"status": False, "message": "Tidak ada siswa di database."})
+    await web.students(3)
+    status, body = await admin.post_json(START, {"unit": "Tidak Ada"})
+    assert (status, body["message"]) == (400, "Tidak ada siswa dalam cakupan ini.")
+    status, body = await admin.post_json(RETRY, {})
+    assert status == 400, body
+
+
+# --- conflicts ------------------------------------------------------------------------------
+
+
+async def test_conflicts_answer_409_with_the_sync_layers_message(web: WebHarness):
+    await web.serve(workers=0)  # nothing works the run: it stays active
+    await web.students(5)
+    admin = await web.user("admin")
+    other = await web.user("kepala", "admin")
+    status, body = await other.post_json(CANCEL, {})
+    assert (status, body["message"]) == (409, "Tidak ada proses sinkronisasi yang berjalan.")
+    status, started = await admin.post_json(START, None)
+    assert status == 200, started
+    assert started == {
+        "status": True,
+        "message": "Proses sinkronisasi dimulai.",
+        "run_id": started["run_id"],
+    }
+    status, body = await other.post_json(START, {})
+    assert status == 409, body
+    assert body["message"] == "Proses sinkronisasi sudah berjalan."
+    assert body["run_id"] == started["run_id"]
+    assert body["started_by"] == "admin"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["started_at"])
+    status, body = await other.post_json(RESET, {})
+    assert (status, body["message"]) == (409, "Proses sinkronisasi masih berjalan; batalkan dulu.")
+    # A scoped run is not refused by the one over all students.
+    status, body = await other.post_json(START, {"idperson": "2025000002"})
+    assert status == 200, body
+    status, body = await admin.post_json(CANCEL, {"run_id": started["run_id"]})
+    assert status == 200, body
+    status, body = await admin.post_json(CANCEL, {"run_id": started["run_id"]})
+    assert (status, body["message"]) == (409, "Proses sinkronisasi ini tidak sedang berjalan.")
+    # English sessions get the same refusals in English.
+    await admin.get(BASE + "?lang=en")
+    status, body = await admin.post_json(CANCEL, {"run_id": started["run_id"]})
+    assert (status, body["message"]) == (409, "This sync is not running.")
+
+
+# --- the progress object --------------------------------------------------------------------
+
+
+async def test_the_progress_object_and_after_log(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(4)
+    admin = await web.user("admin")
+    status, idle = await admin.get_json(PROGRESS)
+    assert status == 200
+    assert set(idle) == PROGRESS_FIELDS
+    assert (idle["status"], idle["isRunning"], idle["run_id"], idle["logs"]) == (
+        "idle",
+        False,
+        None,
+        [],
+    )
+    _, started = await admin.post_json(START, {})
+    status, body = await admin.get_json(PROGRESS)
+    assert set(body) == PROGRESS_FIELDS
+    assert body["run_id"] == started["run_id"]
+    assert (body["status"], body["isRunning"], body["started_by"]) == ("running", True, "admin")
+    assert body["total"] == 4 and body["processed"] == 0 and body["percent"] == 0.0
+    assert all(set(line) == {"id", "at", "level", "message"} for line in body["logs"])
+    first = body["logs"][0]["id"]
+    assert "Sinkronisasi dimulai oleh admin" in body["logs"][0]["message"]
+    _, body = await admin.get_json(f"{PROGRESS}?after_log={first}")
+    assert body["logs"] == []
+    await admin.post_json(CANCEL, {})
+    _, body = await admin.get_json(f"{PROGRESS}?after_log={first}")
+    assert [line["level"] for line in body["logs"]] == ["warning"]
+    assert body["logs"][0]["message"] == "Sinkronisasi dibatalkan oleh admin"
+    assert body["logs"][0]["id"] > first
+    _, full = await admin.get_json(f"{PROGRESS}?run_id={started['run_id']}")
+    ids = [line["id"] for line in full["logs"]]
+    assert ids == sorted(ids, reverse=True) and len(ids) == 2
+
+
+# --- whole runs -----------------------------------------------------------------------------
+
+
+async def test_a_run_of_200_students_through_the_routes(web: WebHarness):
+    await web.serve(workers=4)
+    await web.students(200)
+    admin = await web.user("admin")
+    petugas = await web.user("petugas1", "petugas")
+    status, started = await admin.post_json(START, {})
+    assert status == 200, started
+    seen: list[dict[str, Any]] = []
+
+    async def watch() -> bool:
+        _, body = await petugas.get_json(PROGRESS)
+        seen.append(body)
+        return not body["isRunning"]
+
+    await until(watch, 60, what="the run to end")
+    end = seen[-1]
+    assert (end["status"], end["run_id"]) == ("completed", started["run_id"])
+    assert (end["total"], end["processed"], end["failed"], end["successCount"]) == (
+        200,
+        200,
+        0,
+        200,
+    )
+    assert end["percent"] == 100.0 and end["finished_at"] is not None
+    assert end["eta_seconds"] is None
+    for before, after in itertools.pairwise(seen):
+        assert before["processed"] <= after["processed"] <= after["total"]
+    assert end["logs"][0]["message"] == "Sinkronisasi selesai - 200 berhasil, 0 gagal"
+    _, runs = await petugas.get_json(RUNS)
+    latest = runs["runs"][0]
+    assert latest["run_id"] == started["run_id"]
+    assert (latest["status"], latest["total"], latest["successCount"]) == ("completed", 200, 200)
+    assert latest["started_by"] == "admin" and latest["duration_seconds"] >= 0
+    _, failed = await petugas.get_json(FAILED)
+    assert failed == {"status": True, "run_id": started["run_id"], "failed": 0, "students": []}
+    # A new run may start at once, without a reset.
+    status, again = await admin.post_json(START, {})
+    assert status == 200 and again["run_id"] > started["run_id"]
+
+
+async def test_cancel_mid_run_freezes_the_counts_and_reset_goes_back_to_idle(web: WebHarness):
+    await web.serve(workers=4)
+    web.sims[0].configure(latency=0.05)  # 200 students / 4 workers × 50 ms ≈ 2.5 s
+    await web.students(200)
+    admin = await web.user("admin")
+    _, started = await admin.post_json(START, {})
+
+    async def some_done() -> bool:
+        _, body = await admin.get_json(PROGRESS)
+        return body["processed"] >= 10
+
+    await until(some_done, 30, what="some students to be processed")
+    status, body = await admin.post_json(CANCEL, {})
+    assert (status, body["message"]) == (200, "Proses sinkronisasi dibatalkan.")
+    _, first = await admin.get_json(PROGRESS)
+    assert (first["status"], first["isRunning"]) == ("cancelled", False)
+    await asyncio.sleep(0.6)
+    _, later = await admin.get_json(PROGRESS)
+    keys = ("total", "processed", "failed", "successCount", "percent", "status")
+    assert {k: later[k] for k in keys} == {k: first[k] for k in keys}
+    assert 10 <= later["processed"] < 200
+    status, body = await admin.post_json(RESET, {})
+    assert (status, body) == (200, {"status": True, "message": "Progress di-reset."})
+    _, idle = await admin.get_json(PROGRESS)
+    assert (idle["status"], idle["run_id"], idle["processed"]) == ("idle", None, 0)
+    # History is kept: the run can still be asked for by id.
+    _, old = await admin.get_json(f"{PROGRESS}?run_id={started['run_id']}")
+    assert old["status"] == "cancelled" and old["processed"] == later["processed"]
+    _, runs = await admin.get_json(RUNS)
+    assert runs["runs"][0]["run_id"] == started["run_id"]
+
+
+async def test_retry_failed_runs_exactly_the_failed_students(web: WebHarness):
+    await web.serve(workers=4)
+    sim = web.sims[0]
+    sim.configure(fail_rate=0.2)  # these students fail on every attempt
+    roster = await web.students(60)
+    failing = sorted(s["idperson"] for s in roster if sim.category(s["idperson"]) == "fail")
+    assert failing
+    admin = await web.user("admin")
+    _, started = await admin.post_json(START, {})
+    end = await wait_end(admin, started["run_id"])
+    assert (end["status"], end["failed"], end["processed"]) == ("completed", len(failing), 60)
+    _, failed = await admin.get_json(f"{FAILED}?run_id={started['run_id']}")
+    assert failed["failed"] == len(failing)
+    assert sorted(s["idperson"] for s in failed["students"]) == failing
+    names = {s["idperson"]: s["nama"] for s in roster}
+    for student in failed["students"]:
+        assert set(student) >= {"idperson", "nama", "reason", "attempts"}
+        assert student["nama"] == names[student["idperson"]]
+        assert student["attempts"] == 3 and student["reason"]
+    sim.configure(fail_rate=0.0)
+    status, body = await admin.post_json(RETRY, {"run_id": started["run_id"]})
+    assert status == 200, body
+    assert body["message"] == "Sinkronisasi ulang siswa yang gagal dimulai."
+    retried = await wait_end(admin, body["run_id"])
+    assert (retried["status"], retried["total"], retried["failed"]) == (
+        "completed",
+        len(failing),
+        0,
+    )
+    assert retried["started_by"] == "admin"
+
+
+async def test_scoped_starts_and_the_scope_list(web: WebHarness):
+    await web.serve(workers=0)
+    roster = await web.students(40)
+    admin = await web.user("admin")
+    _, scopes = await admin.get_json(SCOPES)
+    units = sorted({s["UnitFormal"] for s in roster})
+    pairs = sorted({(s["UnitFormal"], s["KelasFormal"]) for s in roster})
+    assert scopes["units"] == units
+    assert [(k["unit"], k["kelas"]) for k in scopes["kelas"]] == pairs
+    sp = web.pays[0]
+
+    unit = units[0]
+    status, body = await admin.post_json(START, {"unit": unit})
+    assert status == 200, body
+    run = await sp.sync.get(body["run_id"])
+    assert run.total == sum(s["UnitFormal"] == unit for s in roster)
+    assert run.scope_label == f"Unit {unit}"
+
+    unit, kelas = pairs[-1]
+    response = await admin.post_form(START, {"unit": unit, "kelas": kelas, "idperson": ""})
+    assert response.status == 200, await response.text()
+    run = await sp.sync.get((await response.json())["run_id"])
+    assert run.total == sum((s["UnitFormal"], s["KelasFormal"]) == (unit, kelas) for s in roster)
+
+    one = roster[3]["idperson"]
+    status, body = await admin.post_json(START, {"idperson": one})
+    assert status == 200, body
+    assert (await sp.sync.get(body["run_id"])).scope_label == f"Siswa {one}"
+    ids = [s["idperson"] for s in roster[:5]]
+    status, body = await admin.post_json(START, {"idperson": ids})
+    assert status == 200, body
+    assert (await sp.sync.get(body["run_id"])).total == 5
+    response = await admin.post_form(START, {"idperson": ids[0]})
+    assert response.status == 200
+
+
+# --- the page -------------------------------------------------------------------------------
+
+
+async def test_the_page_has_every_element_the_script_and_the_tests_use(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(3)
+    admin = await web.user("admin")
+    response = await admin.get(BASE)
+    assert response.status == 200
+    html = await response.text()
+    for element_id in (*PAGE_IDS, *SCOPE_IDS):
+        tag_with_id(html, element_id)
+    page = tag_with_id(html, "sync-page")
+    assert 'data-transport="none"' in page
+    status = tag_with_id(html, "sync-status")
+    assert 'data-status="idle"' in status
+    assert re.search(r'id="sync-status"[^>]*>Siap<', html)
+    bar = tag_with_id(html, "sync-progress")
+    for attr in ('role="progressbar"', 'aria-valuemin="0"', 'aria-valuemax="100"', "aria-valuenow"):
+        assert attr in bar, bar
+    assert "disabled" not in tag_with_id(html, "btn-start")
+    assert "disabled" in tag_with_id(html, "btn-cancel")
+    assert "disabled" in tag_with_id(html, "btn-reset")
+    assert tag_with_id(html, "confirm-dialog").startswith("<dialog")
+    for label in ("Mulai Sinkronisasi", "Batalkan", "Reset", "Berhasil", "Gagal", "Diproses"):
+        assert label in html, label
+    assert "/static/sync.js?v=" in html and "/static/sync.css?v=" in html
+    assert "<script>" not in html.replace('<script type="application/json"', "")
+    assert " style=" not in html
+
+    # Running: start disabled, cancel enabled; the state in the page's data block.
+    _, started = await admin.post_json(START, {})
+    html = await (await admin.get(BASE)).text()
+    assert "disabled" in tag_with_id(html, "btn-start")
+    assert "disabled" not in tag_with_id(html, "btn-cancel")
+    assert re.search(r'id="sync-status"[^>]*>Sedang Berjalan<', html)
+    data = json.loads(re.search(r'id="page-data">(.*?)</script>', html, re.S).group(1))
+    assert data["sync"]["progress"]["run_id"] == started["run_id"]
+    assert data["sync"]["admin"] is True
+    assert data["messages"]["js.sync.status.running"] == "Sedang Berjalan"
+
+    # English.
+    html = await (await admin.get(BASE + "?lang=en")).text()
+    assert re.search(r'id="sync-status"[^>]*>Running<', html)
+    assert "Start Sync" in html and "Mulai Sinkronisasi" not in html
+
+
+async def test_a_petugas_sees_the_page_read_only(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(3)
+    petugas = await web.user("petugas1", "petugas")
+    html = await (await petugas.get(BASE)).text()
+    for element_id in PAGE_IDS:
+        tag_with_id(html, element_id)
+    for button in ("btn-start", "btn-cancel", "btn-reset", "btn-retry-failed"):
+        tag = tag_with_id(html, button)
+        assert "disabled" in tag and 'title="Hanya admin' in tag, tag
+    assert 'id="scope-kind"' not in html
+
+
+async def test_the_page_escapes_hostile_names(web: WebHarness):
+    await web.serve(workers=2)
+    roster = [
+        {
+            "idperson": "2025000001",
+            "nama": HOSTILE,
+            "UnitFormal": '"><img src=x>',
+            "KelasFormal": "VII A",
+        }
+    ]
+    report = await import_rows(web.db, enumerate(roster, start=2))
+    assert not report.invalid, report.invalid
+    web.sims[0].configure(fail_rate=1.0)
+    evil = await web.user(HOSTILE, "admin")
+    _, started = await evil.post_json(START, {"idperson": "2025000001"})
+    end = await wait_end(evil, started["run_id"])
+    assert (end["failed"], end["started_by"]) == (1, HOSTILE)
+    html = await (await evil.get(BASE)).text()
+    assert HOSTILE not in html and "<img src=x>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, as text
+    row = re.search(r'<tr data-idperson="2025000001">.*?</tr>', html, re.S)
+    assert row and "&lt;script&gt;" in row.group(0)
+    assert "\\u003cscript\\u003e" in html  # the page's data block
