@@ -106,3 +106,16 @@ DELETE FROM failed_jobs
 -- name: failed_flush_older
 DELETE FROM failed_jobs
 WHERE failed_at < strftime('%Y-%m-%d %H:%M:%S', 'now', '-' || :seconds || ' seconds')
+
+-- name: metrics_queue_depth
+-- For GET /metrics: jobs by queue and state, and the age of the oldest pending (ready,
+-- unreserved) job, counted from when it became available.
+SELECT queue,
+       SUM(CASE WHEN reserved_at IS NULL AND available_at <= n.now THEN 1 ELSE 0 END) AS pending,
+       SUM(CASE WHEN reserved_at IS NULL AND available_at > n.now THEN 1 ELSE 0 END) AS delayed,
+       SUM(CASE WHEN reserved_at IS NOT NULL THEN 1 ELSE 0 END) AS reserved,
+       COALESCE(n.now - MIN(CASE WHEN reserved_at IS NULL AND available_at <= n.now
+                                 THEN available_at END), 0) AS oldest_pending_seconds
+FROM {jobs}, (SELECT CAST(strftime('%s', 'now') AS INTEGER) AS now) AS n
+GROUP BY queue
+ORDER BY queue
