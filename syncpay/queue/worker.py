@@ -27,6 +27,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .. import metrics
 from ..db import DatabaseError, Tx
 from ..db.cache import RESTART_KEY, Cache
 from .jobs import Hook, JobContext, JobRegistry, Payload, PayloadError, PermanentFailure, RetryLater
@@ -434,6 +435,8 @@ class Worker:
         for outcome in outcomes:
             is_held = outcome.job.id in held
             if is_held:
+                entry = self._running.get(outcome.job.token)
+                metrics.job_settled(outcome.kind, outcome.job, entry[2] if entry else None)
                 if outcome.kind == "ack":
                     self.stats.done += 1
                 elif outcome.kind == "fail":
@@ -534,6 +537,7 @@ class Worker:
             _say(label, "CANCELLED")
             return
         except Exception as exc:
+            metrics.job_ran(payload.job, started)
             outcome = self._after_error(job, payload, exc)
             await self._submit(outcome)
             status = "FAIL" if outcome.kind == "fail" else f"RETRY in {outcome.delay}s"
@@ -541,6 +545,7 @@ class Worker:
             if outcome.kind == "fail":
                 job_log.warning("%s failed: %s", label, outcome.exception.splitlines()[0])
             return
+        metrics.job_ran(payload.job, started)
         held = await self._submit(_Outcome(job, "ack", hooks=ctx.success_hooks))
         _say(label, "DONE" if held else "LOST", started)
 

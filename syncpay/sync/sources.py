@@ -35,6 +35,8 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 
+from .. import metrics
+
 if TYPE_CHECKING:
     from ..config import Settings
     from ..simulator import Simulator
@@ -251,24 +253,34 @@ class HttpSource:
             if self._limiter is not None:
                 await self._limiter.acquire()
             session = self._get_session()
+            started, outcome = time.perf_counter(), "error"  # the label of the metrics
             try:
                 async with session.get(url) as response:
                     body = await response.read()
+                    outcome = str(response.status)
                     if 200 <= response.status < 300:
                         return body.decode("utf-8", errors="replace")
                     raise self._status_error(response.status, response.reason, response.headers)
             except TimeoutError:
+                outcome = "timeout"
                 raise SourceError(f"timeout after {_seconds(self.timeout)}") from None
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
                 if isinstance(exc, aiohttp.ClientConnectorError):
                     raise SourceError(_cannot_connect(exc)) from None
                 raise SourceError("connection reset by the API") from None
             except aiohttp.ClientPayloadError:
+                outcome = "malformed"
                 raise SourceError("the API's answer was cut off") from None
             except aiohttp.ClientConnectionError as exc:
                 raise SourceError(f"connection error: {_one_line(exc)}") from None
             except aiohttp.ClientError as exc:
+                outcome = "malformed"
                 raise SourceError(f"bad answer from the API: {_one_line(exc)}") from None
+            except asyncio.CancelledError:
+                outcome = "cancelled"
+                raise
+            finally:
+                metrics.payment_api_request(outcome, started)
 
     def _status_error(
         self, status: int, reason: str | None, headers: Mapping[str, str]
