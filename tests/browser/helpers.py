@@ -142,13 +142,15 @@ def http(
         return status, raw.decode(errors="replace")
 
 
-def write_roster(path: Path, count: int, first: int = 1) -> list[dict[str, str]]:
+def write_roster(
+    path: Path, count: int, first: int = 1, hostile: bool = True
+) -> list[dict[str, str]]:
     """Demo students ``first``…``first+count-1`` (in the simulator's numbering) as a CSV
-    roster; the first two of a roster starting at 1 carry hostile names."""
+    roster; with ``hostile`` the first two of a roster starting at 1 get hostile names."""
     from syncpay.simulator import demo_students
 
     rows = demo_students(first + count - 1)[first - 1 :]
-    if first == 1:
+    if first == 1 and hostile:
         for row, name in zip(rows, HOSTILE_NAMES, strict=False):
             row["nama"] = name
     with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -168,6 +170,8 @@ class App:
     sim_url: str = ""
     url: str = ""
     token: str = ""
+    hostile: bool = True  # the roster's first two names are HOSTILE_NAMES
+    roster: list[dict[str, str]] = field(default_factory=list)
     processes: list[Process] = field(default_factory=list)
 
     # --- the commands -------------------------------------------------------------------
@@ -199,7 +203,7 @@ class App:
         assert found, sim.tail()
         self.sim_url = found.group(0)
         self.env["PAYMENT_API_URL"] = f"{self.sim_url}/payments/{{idperson}}"
-        write_roster(self.workdir / "siswa.csv", self.students)
+        self.roster = write_roster(self.workdir / "siswa.csv", self.students, hostile=self.hostile)
         self.cli("siswa:import", "siswa.csv")
         self.cli("user:create", ADMIN, "--role", "admin", stdin=PASSWORD + "\n")
         self.cli("user:create", PETUGAS, "--role", "petugas", stdin=PASSWORD + "\n")
