@@ -373,6 +373,8 @@ class Settings:
     app_host: str = _var("127.0.0.1", _text(_not_empty))
     app_port: int = _var(8000, _whole(1, 65535))
     app_locale: str = _var("id", _choice("id", "en"))
+    # Bearer token GET /metrics asks for; empty: answered to loopback clients only.
+    metrics_token: str = _var("", _text(), secret=True)
     # Minutes a login stays valid after the last request.
     session_lifetime: int = _var(120, _whole(1, 525600))
     log_file: str = _var("storage/logs/syncpay.log", _text())

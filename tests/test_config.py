@@ -71,6 +71,7 @@ EXTRA_DEFAULTS = {
     "PAYMENT_NESTED_BILL_FIELD": "amount_paid",
     "PAYMENT_NESTED_PAID_FIELD": "amount_billed",
     "PAYMENT_API_RETRY_AFTER_MAX": "300",
+    "METRICS_TOKEN": "",
     "SESSION_LIFETIME": "120",
     "LOG_MAX_MB": "10",
     "LOG_BACKUPS": "5",
@@ -453,6 +454,7 @@ def test_problem_stays_one_line_for_nasty_values(value):
 
 def test_every_validated_variable_is_in_the_bad_value_table():
     unvalidated = {"DB_USERNAME", "DB_PASSWORD", "PAYMENT_API_TOKEN", "APP_KEY", "LOG_FILE"}
+    unvalidated.add("METRICS_TOKEN")
     unvalidated |= {
         "PAYMENT_DB_HOST",
         "PAYMENT_DB_DATABASE",
