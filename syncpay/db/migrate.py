@@ -10,12 +10,14 @@ named server lock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 
 from .base import Database, Tx
 from .mysql import MysqlDatabase
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# A Path, or a zipfile.Path when running from syncpay.pyz.
+MIGRATIONS_DIR = resources.files("syncpay") / "db" / "migrations"
 BOOTSTRAP = "0000_create_migrations_table"
 LOCK_NAME = "syncpay:migrate"
 
@@ -23,7 +25,7 @@ LOCK_NAME = "syncpay:migrate"
 @dataclass(frozen=True, slots=True)
 class Migration:
     name: str
-    path: Path
+    path: Traversable
 
     def script(self, tables: dict[str, str]) -> str:
         text = self.path.read_text(encoding="utf-8")
@@ -34,7 +36,8 @@ class Migration:
 
 def available(dialect: str) -> list[Migration]:
     folder = MIGRATIONS_DIR / dialect
-    return [Migration(p.stem, p) for p in sorted(folder.glob("*.sql"))]
+    files = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
+    return [Migration(p.name.removesuffix(".sql"), p) for p in files]
 
 
 async def applied(db: Database) -> list[str]:

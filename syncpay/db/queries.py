@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
-QUERY_DIR = Path(__file__).with_name("queries")
+# A Path, or a zipfile.Path when running from syncpay.pyz.
+QUERY_DIR = resources.files("syncpay") / "db" / "queries"
 
 _HEADER = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 # A comment or a quoted string literal (both left alone), or a :param (not ::cast, not
@@ -155,7 +156,8 @@ def parse_queries(source: str, placeholder: str, tables: Mapping[str, str]) -> d
 def load_queries(dialect: str, placeholder: str, tables: Mapping[str, str]) -> dict[str, Query]:
     """Every query of a dialect: all ``queries/<dialect>/*.sql`` files (one per area)."""
     queries: dict[str, Query] = {}
-    for path in sorted((QUERY_DIR / dialect).glob("*.sql")):
+    files = [p for p in (QUERY_DIR / dialect).iterdir() if p.name.endswith(".sql")]
+    for path in sorted(files, key=lambda p: p.name):
         found = parse_queries(path.read_text(encoding="utf-8"), placeholder, tables)
         twice = found.keys() & queries.keys()
         if twice:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import AsyncIterator
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from aiohttp import web
@@ -13,11 +15,13 @@ from aiohttp import web
 from .. import service
 from ..accounts import Accounts
 from ..config import Settings
+from ..maintenance import Maintenance
 from .i18n import Catalogs
 from .keys import (
     ACCOUNTS,
     CATALOGS,
     LOGIN_LIMITER,
+    MAINTENANCE,
     SETTINGS,
     SIGNER,
     STATIC_VERSIONS,
@@ -33,17 +37,28 @@ from .throttle import LoginLimiter
 
 log = logging.getLogger("syncpay.web")
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
+# A Path, or a zipfile.Path when running from syncpay.pyz.
+STATIC = resources.files("syncpay") / "static"
 #: Largest request body accepted (forms and JSON are small; an upload is not expected).
 MAX_BODY = 256 * 1024
 
 
-def static_versions(directory: Path = STATIC) -> dict[str, str]:
+def static_versions(directory: Traversable = STATIC) -> dict[str, str]:
     return {
         path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:12]
         for path in directory.iterdir()
         if path.is_file()
     }
+
+
+def static_directory() -> Path:
+    """aiohttp serves a real directory: the package's, or inside syncpay.pyz a copy
+    unpacked once to a cache directory."""
+    if isinstance(STATIC, Path):
+        return STATIC
+    from ..pyz import unpacked
+
+    return unpacked(STATIC, "static")
 
 
 def create_app(
@@ -67,7 +82,9 @@ def create_app(
     app[WORKER] = None
     for table in tables():
         app.router.add_routes(table)
-    app.router.add_static("/static", STATIC, follow_symlinks=False, append_version=False)
+    app.router.add_static(
+        "/static", static_directory(), follow_symlinks=False, append_version=False
+    )
     app.cleanup_ctx.append(_lifecycle(syncpay))
     app.on_shutdown.append(_close_websockets)
     return app
@@ -82,12 +99,24 @@ def _lifecycle(given: service.SyncPay | None):  # noqa: ANN202  (a cleanup_ctx g
         app[HUB] = hub
         worker = sp.worker(app[WORKERS]) if app[WORKERS] > 0 else None
         app[WORKER] = worker
+        settings = app[SETTINGS]
+        maintenance = Maintenance(
+            sp.db,
+            sp.sync,
+            sp.queue,
+            schedule=settings.sync_schedule,
+            run_days=settings.sync_prune_days,
+            failed_hours=settings.queue_prune_failed_hours,
+        )
+        app[MAINTENANCE] = maintenance
         if worker is not None:
             worker.start()
         await hub.start()
+        maintenance.start()
         try:
             yield
         finally:
+            await maintenance.close()
             await hub.close()
             if worker is not None:
                 await worker.close()

@@ -8,19 +8,21 @@ both catalogues have the same keys).
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
-LOCALES = Path(__file__).parent / "locale"
+# A Path, or a zipfile.Path when running from syncpay.pyz.
+LOCALES = resources.files("syncpay") / "web" / "locale"
 LANGUAGES = ("id", "en")
 DEFAULT = "id"
 
 
 class Catalogs:
-    def __init__(self, directory: Path = LOCALES) -> None:
+    def __init__(self, directory: Traversable = LOCALES) -> None:
         self.messages: dict[str, dict[str, str]] = {}
         for lang in LANGUAGES:
-            with open(directory / f"{lang}.json", encoding="utf-8") as fh:
+            with (directory / f"{lang}.json").open(encoding="utf-8") as fh:
                 self.messages[lang] = json.load(fh)
 
     def text(self, lang: str, key: str, **values: Any) -> str:

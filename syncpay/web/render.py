@@ -13,10 +13,11 @@ import html
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
-TEMPLATES = Path(__file__).parent / "templates"
+# A Path, or a zipfile.Path when running from syncpay.pyz.
+TEMPLATES = resources.files("syncpay") / "web" / "templates"
 _FIELD = re.compile(r"\{\{\s*(_:)?([A-Za-z_][\w.\-]*)\s*\}\}")
 
 
