@@ -48,6 +48,7 @@ __all__ = [
     "Counter",
     "Gauge",
     "Histogram",
+    "Metric",
     "Registry",
     "collect_database",
     "collect_process",

@@ -192,7 +192,8 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     request[SESSION] = session
     settings = app[SETTINGS]
     bearer = request.headers.get("Authorization", "")
-    via_token = bearer[:7].lower() == "bearer "
+    # /metrics checks its own bearer token (METRICS_TOKEN), not an API token.
+    via_token = bearer[:7].lower() == "bearer " and request.path != "/metrics"
     if via_token:
         session.user = await app[ACCOUNTS].token_user(bearer[7:].strip())
         session.changed = False
