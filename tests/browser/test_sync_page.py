@@ -356,3 +356,19 @@ async def test_a_petugas_watches_but_cannot_start_cancel_or_reset(app: App, page
     ended = await buttons(page)
     assert not any(ended.values()), ended
     assert (await snapshot(page))["processed"] == STUDENTS
+
+
+_SHOWN_BUT_HIDDEN = """() => [...document.querySelectorAll("[hidden]")]
+  .filter((e) => getComputedStyle(e).display !== "none")
+  .map((e) => e.id || e.tagName.toLowerCase() + "." + e.className)"""
+
+
+async def test_hidden_elements_are_not_shown(app: App, pages: Pages) -> None:
+    """An element with the ``hidden`` attribute is not displayed (a CSS ``display`` rule
+    must not override it), at idle and after a run."""
+    page = await pages.login(app)
+    await wait_status(page, "idle")
+    assert await page.evaluate(_SHOWN_BUT_HIDDEN) == []
+    await start_in_page(page)
+    await wait_status(page, "completed")
+    assert await page.evaluate(_SHOWN_BUT_HIDDEN) == []
