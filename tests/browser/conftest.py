@@ -7,6 +7,7 @@ exception, CSP violation, server error or browser dialog."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -33,6 +34,9 @@ from .helpers import (
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Dialog, Page, Response
 
+#: A URL glob every page is refused (SYNCPAY_BROWSER_BLOCK='**/static/sync.js*'), to
+#: see the tests fail when a file is not served.
+BLOCK = os.environ.get("SYNCPAY_BROWSER_BLOCK", "")
 #: Students in the roster of the shared app: a run takes a few seconds at LATENCY.
 STUDENTS = 400
 #: Seconds per simulator answer: 400 students / 8 workers × 0.05 s ≈ 2.5 s a run.
@@ -157,6 +161,8 @@ class Pages:
         options.setdefault("viewport", {"width": 1280, "height": 800})
         context = await self.browser.new_context(**options)
         context.set_default_timeout(20_000)
+        if BLOCK:  # a check of the checks: the tests must fail without, e.g., sync.js
+            await context.route(BLOCK, lambda route: route.abort())
         self.contexts.append(context)
         return context
 
