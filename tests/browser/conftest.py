@@ -52,10 +52,10 @@ def start_app(workdir: Path, database: dict[str, str], students: int = STUDENTS)
         raise
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sqlite_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    """The program on a fresh SQLite database, shared by the tests (each one starts from
-    "Siap": see ``app``)."""
+    """The program on a fresh SQLite database, shared by the browser tests (each one
+    starts from "Siap": see ``app``), stopped after the last of them."""
     require_browser()
     workdir = tmp_path_factory.mktemp("browser-sqlite")
     app = start_app(workdir, sqlite_env(workdir))
@@ -101,7 +101,7 @@ def any_app(request: pytest.FixtureRequest) -> App:
     return _ready(request.getfixturevalue("mysql_app"))
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def browser() -> AsyncIterator[Browser]:
     require_browser()
     from playwright.async_api import async_playwright

@@ -54,7 +54,7 @@ def unavailable(message: str) -> None:
     """Skip the browser tests, or fail them under CI=true."""
     if CI:
         pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    pytest.skip(message, allow_module_level=True)
 
 
 def require_browser() -> None:
