@@ -122,7 +122,8 @@
     el.failed.textContent = num(p.failed);
     el.processed.textContent = num(p.processed);
     el.eta.textContent = p.isRunning ? duration(p.eta_seconds) : t("js.sync.none");
-    el.rate.textContent = t("js.sync.rate", { n: num(p.rate_per_second, 1) });
+    el.rate.textContent = p.isRunning
+      ? t("js.sync.rate", { n: num(p.rate_per_second, 1) }) : t("js.sync.none");
     el.startedBy.textContent = p.started_by || t("js.sync.none");
     el.scope.textContent = p.scope || t("js.sync.none");
     el.run.textContent = p.run_id ? "#" + p.run_id : t("js.sync.none");

@@ -1,5 +1,5 @@
 """Live progress for the sync page: one hub per process pushes the progress object to
-every open WebSocket.
+every open WebSocket, and serves ``GET …/progress`` from the same fresh copy.
 
 Progress lives in the database and may be made by workers in other processes or on
 other machines, so the hub does not wait for local events: while at least one page is
@@ -8,6 +8,12 @@ connected it asks the database a cheap "has anything changed?" question every
 changes it computes the progress object once per run being watched and sends it to the
 pages watching that run. The polling interval also coalesces bursts: at most one message
 per page per interval.
+
+The same objects answer the polling pages: a copy the database confirmed less than
+:data:`FRESH` seconds ago (an unchanged fingerprint confirms every copy) is served as it
+is; otherwise one computation is shared by all the requests that arrive meanwhile. A
+write made through this process's routes (start, cancel, reset) invalidates every copy
+at once (:meth:`LiveHub.nudge`); one made elsewhere is seen within :data:`POLL` seconds.
 
 Messages are the progress object of SPEC §6 plus ``"type": "progress"`` and
 ``"logs_mode"``: ``"replace"`` (``logs`` is the run's latest lines; the first message, a
@@ -34,21 +40,27 @@ log = logging.getLogger("syncpay.web.live")
 
 #: Seconds between two "has anything changed?" queries while a page is connected.
 POLL = 0.1
+#: A copy of a progress object is served for this long after the database confirmed it.
+FRESH = 0.1
 #: A running run's object is recomputed at least this often (elapsed time, rate, ETA).
 REFRESH = 1.0
 #: A page that has not taken a message within this many seconds is dropped.
 SEND_TIMEOUT = 10.0
 #: The log lines a progress object carries (``Sync.progress``'s own limit).
 LOG_LIMIT = 200
+#: Copies kept for runs nobody watches (pages asking ``progress?run_id=``).
+MAX_VIEWS = 64
 
 
 @dataclass
 class View:
-    """The progress object of one watched run (``None``: the latest run)."""
+    """The progress object of one run (key ``None``: the latest run)."""
 
     version: int
     progress: dict[str, Any]
-    at: float
+    #: Loop times: when it was computed, when the database last confirmed it.
+    computed: float
+    checked: float
 
 
 @dataclass(eq=False)
@@ -76,6 +88,7 @@ class _Stats:
     changes: int = 0
     computed: int = 0
     messages: int = 0
+    served: int = 0
 
 
 class LiveHub:
@@ -87,7 +100,10 @@ class LiveHub:
         self.clients: set[LiveClient] = set()
         self.stats = _Stats()
         self._views: dict[int | None, View] = {}
+        self._pending: dict[int | None, tuple[int, float, asyncio.Future[View]]] = {}
+        self._generation = 0
         self._fingerprint: tuple[Any, ...] | None = None
+        self._checked_at = float("-inf")
         self._versions = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -126,6 +142,72 @@ class LiveHub:
             return_exceptions=True,
         )
 
+    # --- the progress object, fresh -------------------------------------------------------
+
+    async def progress(self, run_id: int | None = None, after_log: int = 0) -> dict[str, Any]:
+        """SPEC §6's progress object, as ``Sync.progress(run_id, after_log)`` answers it,
+        from a copy at most :data:`FRESH` seconds past its last confirmation."""
+        view = await self._fresh(run_id)
+        self.stats.served += 1
+        if not after_log:
+            return view.progress
+        logs = view.progress["logs"]
+        newer = [line for line in logs if line["id"] > after_log]
+        if len(newer) == len(logs) >= LOG_LIMIT:
+            # More new lines than a copy holds: the database has the ones in between.
+            return await self.app[SYNCPAY].sync.progress(run_id, after_log)
+        return {**view.progress, "logs": newer}
+
+    async def _fresh(self, key: int | None) -> View:
+        view = self._views.get(key)
+        now = asyncio.get_running_loop().time()
+        if view is not None and now - view.checked <= FRESH and not self._due(view, now):
+            return view
+        return await self._compute_shared(key)
+
+    @staticmethod
+    def _due(view: View, now: float) -> bool:
+        return bool(view.progress["isRunning"]) and now - view.computed >= REFRESH
+
+    async def _compute_shared(self, key: int | None, since: float = float("-inf")) -> View:
+        """One computation for everybody asking at the same time: the one in flight
+        unless it began before the last write made here, or before ``since``."""
+        pending = self._pending.get(key)
+        if pending is None or pending[0] != self._generation or pending[1] < since:
+            now = asyncio.get_running_loop().time()
+            task = asyncio.ensure_future(self._compute(key))
+            entry = (self._generation, now, task)
+            self._pending[key] = entry
+
+            def done(_: asyncio.Future[View], key: int | None = key) -> None:
+                if self._pending.get(key) is entry:
+                    del self._pending[key]
+
+            task.add_done_callback(done)
+            pending = entry
+        return await asyncio.shield(pending[2])
+
+    async def _compute(self, key: int | None) -> View:
+        generation = self._generation
+        started = asyncio.get_running_loop().time()
+        progress = await self.app[SYNCPAY].sync.progress(key)
+        self.stats.computed += 1
+        view = self._views.get(key)
+        if view is None or progress != view.progress:
+            self._versions += 1
+            view = View(self._versions, progress, started, started)
+        else:
+            view.computed = view.checked = started
+        if generation == self._generation:
+            self._views[key] = view
+            if len(self._views) > MAX_VIEWS:
+                watched = {c.watch for c in self.clients}
+                oldest = sorted(self._views, key=lambda k: self._views[k].checked)
+                for old in oldest[: len(self._views) - MAX_VIEWS]:
+                    if old not in watched:
+                        del self._views[old]
+        return view
+
     # --- pages ----------------------------------------------------------------------------
 
     @property
@@ -136,8 +218,7 @@ class LiveHub:
         """A new page: it gets the current object at once, then every change."""
         client = LiveClient(ws, watch)
         self.clients.add(client)
-        if not self._deliver(client):
-            self.nudge()
+        self._wake.set()
         return client
 
     def detach(self, client: LiveClient) -> None:
@@ -147,11 +228,14 @@ class LiveHub:
         """The page wants run ``run_id`` (``None``: the latest) from now on."""
         client.watch = run_id
         client.forget()
-        if not self._deliver(client):
-            self.nudge()
+        self._wake.set()
 
     def nudge(self) -> None:
-        """Look now instead of at the next poll (a route just changed something)."""
+        """Something was just written here (a route): no copy is fresh any more, and the
+        pages hear of it now rather than at the next poll."""
+        self._generation += 1
+        for view in self._views.values():
+            view.checked = float("-inf")
         self._wake.set()
 
     # --- the loop -------------------------------------------------------------------------
@@ -162,10 +246,10 @@ class LiveHub:
         while True:
             if not self.clients:
                 # Nobody watches: no queries at all until a page connects.
-                self._views.clear()
                 self._fingerprint = None
                 self._wake.clear()
                 await self._wake.wait()
+                continue
             started = loop.time()
             self._wake.clear()
             try:
@@ -184,38 +268,33 @@ class LiveHub:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), wait)
 
-    async def _tick(self, now: float) -> None:
-        sync = self.app[SYNCPAY].sync
+    async def _tick(self, started: float) -> None:
         self.stats.ticks += 1
-        fingerprint = await sync.fingerprint()
+        generation = self._generation
+        fingerprint = await self.app[SYNCPAY].sync.fingerprint()
         changed = fingerprint != self._fingerprint
-        self._fingerprint = fingerprint
         if changed:
             self.stats.changes += 1
-        watched = {c.watch for c in self.clients}
-        for key in list(self._views):
-            if key not in watched:
-                del self._views[key]
-        for key in watched:
+        elif generation == self._generation:
+            # Nothing changed since the last look: every copy confirmed then (or made
+            # since) is still right.
+            for view in self._views.values():
+                if view.checked >= self._checked_at:
+                    view.checked = started
+        self._fingerprint = fingerprint
+        self._checked_at = started
+        now = asyncio.get_running_loop().time()
+        for key in {c.watch for c in self.clients}:
             view = self._views.get(key)
-            due = view is not None and view.progress["isRunning"] and now - view.at >= REFRESH
-            if view is not None and not changed and not due:
-                continue
-            try:
-                progress = await sync.progress(key)
-            except RunNotFound:
-                # The watched run is gone (tables emptied): follow the latest again.
-                for client in self.clients:
-                    if client.watch == key:
-                        client.watch = None
-                        client.forget()
-                continue
-            self.stats.computed += 1
-            if view is None or progress != view.progress:
-                self._versions += 1
-                self._views[key] = View(self._versions, progress, now)
-            else:
-                view.at = now
+            if view is None or view.checked < started or self._due(view, now):
+                try:
+                    await self._compute_shared(key, since=started)
+                except RunNotFound:
+                    # The watched run is gone (tables emptied): follow the latest again.
+                    for client in self.clients:
+                        if client.watch == key:
+                            client.watch = None
+                            client.forget()
         encoded: dict[tuple[Any, ...], str] = {}
         for client in list(self.clients):
             self._deliver(client, encoded)

@@ -241,7 +241,7 @@ async def progress(request: web.Request) -> web.Response:
     after = _query_number(request, "after_log", minimum=0, default=0)
     assert after is not None
     try:
-        body = await request.app[SYNCPAY].sync.progress(run_id, after)
+        body = await request.app[HUB].progress(run_id, after)
     except SyncError as exc:
         raise _refusal(request, exc) from None
     return web.json_response(body)
@@ -529,7 +529,9 @@ async def sync_page(request: web.Request) -> web.Response:
             "failed": number(request, state["failed"]),
             "processed": number(request, state["processed"]),
             "eta": human_duration(request, state["eta_seconds"]),
-            "rate": text(request, "js.sync.rate", n=number(request, state["rate_per_second"], 1)),
+            "rate": text(request, "js.sync.rate", n=number(request, state["rate_per_second"], 1))
+            if state["isRunning"]
+            else text(request, "js.sync.none"),
             "elapsed": human_duration(request, state["elapsed_seconds"]),
             "started_by": state["started_by"] or text(request, "js.sync.none"),
             "scope": state["scope"] or text(request, "js.sync.none"),
