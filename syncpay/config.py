@@ -325,6 +325,16 @@ def _has_idperson_param(value: str) -> str | None:
     return None
 
 
+def _schedule(value: str) -> str | None:
+    from .schedule import ScheduleError, parse_schedule
+
+    try:
+        parse_schedule(value)
+    except ScheduleError as exc:
+        return str(exc)
+    return None
+
+
 _LOG_LEVEL = _choice("debug", "info", "warning", "error", "critical", fold=True)
 
 
@@ -351,6 +361,13 @@ class Settings:
     sync_timeout: int = _var(600, _whole(1))
     sync_backoff: tuple[int, ...] = _var((10, 30, 60), _delays)
     sync_chunk: int = _var(100, _whole(1, 10000))
+    # When the server starts an all-students run by itself: "02:00", "02:00,13:30" or
+    # a five-field cron expression; empty = never.
+    sync_schedule: str = _var("", _text(_schedule))
+    # Automatic daily clean-up: ended runs (and their logs) older than this many days,
+    # failed jobs older than this many hours (0 = keep for ever).
+    sync_prune_days: int = _var(180, _whole(0))
+    queue_prune_failed_hours: int = _var(720, _whole(0))
     payment_source: str = _var("http", _choice("http", "mysql", "simulator"))
     payment_api_url: str = _var("", _url(template=True))
     payment_api_token: str = _var("", _text(), secret=True)

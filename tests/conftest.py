@@ -13,6 +13,7 @@ import secrets
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pymysql
 import pytest
@@ -112,3 +113,32 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 
 def run(coro: object) -> object:
     return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def cli(db_kind: str, env_vars: dict[str, str], tmp_path: Path) -> Iterator[Any]:
+    """Runs `python -m syncpay` in an empty directory against the test's database."""
+    from tests.test_cli import DB_VARIABLES, Cli, _empty_mysql_tables, base_env
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    # Only the connection: env_vars also spells out derived values (retry-after…).
+    env = base_env(**{k: env_vars[k] for k in DB_VARIABLES if k in env_vars})
+    if db_kind == "mysql":
+        _empty_mysql_tables(env["DB_DATABASE"])
+    runner = Cli(db_kind, cwd, env)
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Any:
+    """A SQLite set-up for commands that fail before any database is opened."""
+    from tests.test_cli import Cli, base_env
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    env = base_env(DB_CONNECTION="sqlite", DB_DATABASE=str(tmp_path / "db.sqlite"))
+    return Cli("sqlite", cwd, env)

@@ -180,21 +180,6 @@ def _empty_mysql_tables(database: str) -> None:
         conn.close()
 
 
-@pytest.fixture
-def cli(db_kind: str, env_vars: dict[str, str], tmp_path: Path) -> Iterator[Cli]:
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    # Only the connection: env_vars also spells out derived values (retry-after…).
-    env = base_env(**{k: env_vars[k] for k in DB_VARIABLES if k in env_vars})
-    if db_kind == "mysql":
-        _empty_mysql_tables(env["DB_DATABASE"])
-    runner = Cli(db_kind, cwd, env)
-    try:
-        yield runner
-    finally:
-        runner.close()
-
-
 def job_lines(output: str, status: str) -> list[tuple[str, int]]:
     """(job name, id) of every job line whose status starts with `status`."""
     found = []
@@ -423,15 +408,6 @@ def test_cache_clear(cli: Cli):
 
 
 # --------------------------------------------------------------------------- errors
-
-
-@pytest.fixture
-def plain(tmp_path: Path) -> Cli:
-    """A SQLite set-up for tests that fail before any database is opened."""
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    env = base_env(DB_CONNECTION="sqlite", DB_DATABASE=str(tmp_path / "db.sqlite"))
-    return Cli("sqlite", cwd, env)
 
 
 BAD_SETTINGS = [

@@ -215,3 +215,47 @@ async def cache_clear(ctx: Context) -> int:
     await Cache(ctx.db).clear()
     ctx.say("Application cache cleared successfully.")
     return 0
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def _prune_failed_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--hours",
+        type=whole(0),
+        default=24,
+        metavar="H",
+        help="delete failed jobs that failed over H hours ago (default 24)",
+    )
+
+
+@command("queue:prune-failed", "delete old failed jobs", _prune_failed_arguments)
+async def queue_prune_failed(ctx: Context) -> int:
+    """Delete the failed jobs older than --hours (Laravel's queue:prune-failed). The server
+    also does this daily, keeping QUEUE_PRUNE_FAILED_HOURS."""
+    count = await FailedJobs(ctx.queue()).flush(ctx.args.hours)
+    ctx.say(f"{plural(count, 'failed job')} older than {plural(ctx.args.hours, 'hour')} deleted.")
+    return 0
+
+
+def _sync_prune_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--days",
+        type=whole(0),
+        default=None,
+        metavar="D",
+        help="delete ended runs older than D days with their logs (default SYNC_PRUNE_DAYS)",
+    )
+
+
+@command("sync:prune", "delete old sync runs and their activity logs", _sync_prune_arguments)
+async def sync_prune(ctx: Context) -> int:
+    """Delete ended sync runs that finished more than --days days ago, with what they
+    counted per student and their activity logs. A running run is never deleted."""
+    from ..maintenance import prune_runs
+
+    days = ctx.settings.sync_prune_days if ctx.args.days is None else ctx.args.days
+    count = await prune_runs(ctx.db, days)
+    ctx.say(f"{plural(count, 'sync run')} older than {plural(days, 'day')} deleted.")
+    return 0

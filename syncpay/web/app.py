@@ -15,11 +15,13 @@ from aiohttp import web
 from .. import service
 from ..accounts import Accounts
 from ..config import Settings
+from ..maintenance import Maintenance
 from .i18n import Catalogs
 from .keys import (
     ACCOUNTS,
     CATALOGS,
     LOGIN_LIMITER,
+    MAINTENANCE,
     SETTINGS,
     SIGNER,
     STATIC_VERSIONS,
@@ -97,12 +99,24 @@ def _lifecycle(given: service.SyncPay | None):  # noqa: ANN202  (a cleanup_ctx g
         app[HUB] = hub
         worker = sp.worker(app[WORKERS]) if app[WORKERS] > 0 else None
         app[WORKER] = worker
+        settings = app[SETTINGS]
+        maintenance = Maintenance(
+            sp.db,
+            sp.sync,
+            sp.queue,
+            schedule=settings.sync_schedule,
+            run_days=settings.sync_prune_days,
+            failed_hours=settings.queue_prune_failed_hours,
+        )
+        app[MAINTENANCE] = maintenance
         if worker is not None:
             worker.start()
         await hub.start()
+        maintenance.start()
         try:
             yield
         finally:
+            await maintenance.close()
             await hub.close()
             if worker is not None:
                 await worker.close()

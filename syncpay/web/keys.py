@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ..accounts import Accounts
 from ..config import Settings
+from ..maintenance import Maintenance
 from ..queue import Worker
 from ..service import SyncPay
 from .i18n import Catalogs
@@ -23,3 +24,5 @@ CATALOGS = web.AppKey("catalogs", Catalogs)
 LOGIN_LIMITER = web.AppKey("login_limiter", LoginLimiter)
 #: Static file name → a short hash of its content, for cache-busting URLs.
 STATIC_VERSIONS = web.AppKey("static_versions", dict)
+#: The scheduled runs and the daily clean-up of this server.
+MAINTENANCE = web.AppKey("maintenance", Maintenance)

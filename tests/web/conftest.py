@@ -17,7 +17,6 @@ from syncpay.config import Settings
 from syncpay.db import Database
 from syncpay.web import create_app
 from tests.sync_helpers import Harness
-from tests.test_cli import cli, plain  # noqa: F401  (the CLI fixtures, for test_cli_web)
 
 PASSWORD = "rahasia-123"
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')

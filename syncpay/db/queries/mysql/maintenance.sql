@@ -1,0 +1,24 @@
+-- Retention (sync:prune, queue:prune-failed, the server's daily clean-up) and the
+-- once-per-slot claims of scheduled work. Same names in both dialects (a test checks).
+
+-- name: runs_prunable
+SELECT id FROM sync_runs
+WHERE status <> 'running' AND finished_at IS NOT NULL AND finished_at < UNIX_TIMESTAMP() - :age
+ORDER BY id LIMIT :limit
+
+-- name: run_items_delete
+DELETE FROM sync_run_items WHERE run_id IN (:ids)
+
+-- name: run_logs_delete
+DELETE FROM sync_logs WHERE run_id IN (:ids)
+
+-- name: runs_delete
+DELETE FROM sync_runs WHERE id IN (:ids) AND status <> 'running'
+
+-- name: cache_prune_expired
+DELETE FROM cache WHERE expiration > 0 AND expiration <= UNIX_TIMESTAMP()
+
+-- name: slot_claim
+-- A duplicate changes nothing (0 affected rows) and, unlike INSERT IGNORE, warns nothing.
+INSERT INTO cache (`key`, value, expiration) VALUES (:key, :value, UNIX_TIMESTAMP() + :ttl)
+ON DUPLICATE KEY UPDATE `key` = `key`
