@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .errors import REASONS
 from .keys import CATALOGS, STATIC_VERSIONS
 from .render import Markup, h, join, json_script, render
 from .security import language, text
@@ -102,7 +103,13 @@ def page(
         },
         lambda key: text(request, key),
     )
-    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    return web.Response(
+        text=html,
+        status=status,
+        reason=REASONS.get(status),
+        content_type="text/html",
+        charset="utf-8",
+    )
 
 
 def error_page(request: web.Request, status: int, message: str) -> web.Response:
