@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import date
@@ -17,16 +18,20 @@ import pytest
 
 from syncpay.config import Settings
 from syncpay.db import Database, Tx
-from syncpay.queue import Worker, WorkerOptions, registry
+from syncpay.db.queries import parse_queries
+from syncpay.queue import Payload, Worker, WorkerOptions, registry
 from syncpay.service import SyncPay
 from syncpay.sync.money import compute_totals
 from syncpay.sync.parsers import parse_flat
 from syncpay.sync.roster import import_rows
 from syncpay.sync.runs import (
     ALREADY_RUNNING,
+    DISPATCH_JOB,
     NO_STUDENTS,
+    STUDENT_JOB,
     NoStudents,
     RunConflict,
+    dispatch_key,
     record_failure,
     record_success,
 )
@@ -797,3 +802,127 @@ async def test_scope_in_other_letter_case_never_leaves_a_run_hanging(
     assert (ended.status, ended.processed) == ("completed", ended.total), ended
     counted = set(await items_of(h.db, run.id))
     assert len(counted) == ended.total and counted <= await synced_ids(h.db)
+
+
+# --- dispatch: the students a run queues, a chunk per transaction ----------------------------
+
+_DISPATCH_QUERIES = {
+    "td_jobs": (
+        "SELECT queue, payload, attempts, reserved_at, sort_key, unique_key FROM {jobs}"
+        " WHERE unique_key LIKE 'siswa:%' ORDER BY sort_key, id"
+    ),
+    # A dispatcher that died after the chunk ending at :cursor: what it queued later never
+    # committed, nor did its end.
+    "td_forget_items": "DELETE FROM sync_run_items WHERE run_id = :run_id AND idperson > :cursor",
+    "td_forget_jobs": "DELETE FROM {jobs} WHERE unique_key > :key AND unique_key LIKE 'siswa:%'",
+    "td_rewind": (
+        "UPDATE sync_runs SET dispatched = 0, dispatch_cursor = :cursor WHERE id = :run_id"
+    ),
+}
+_UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def _teach_dispatch(h: Harness) -> None:
+    for name, sql in _DISPATCH_QUERIES.items():
+        h.db.queries.update(
+            parse_queries(
+                f"-- name: {name}\n{sql}\n", h.db.placeholder, {"jobs": h.settings.db_queue_table}
+            )
+        )
+
+
+async def _queued_in_order(h: Harness, sp: SyncPay, expected: list[str]) -> None:
+    """The student jobs are exactly ``expected``, taken in that order, each written as
+    ``Queue.push_many`` writes a job (the payload's format is the queue's)."""
+    jobs = await h.db.fetch_all("td_jobs")
+    assert [j["unique_key"] for j in jobs] == [f"siswa:{i}" for i in expected]
+    keys = [int(j["sort_key"]) for j in jobs]
+    assert keys == sorted(set(keys)), "sort keys must be distinct and follow idperson"
+    tries = sp.settings.sync_tries
+    template = Payload.create(STUDENT_JOB, max_tries=tries)
+    uuids = set()
+    for idperson, job in zip(expected, jobs, strict=True):
+        payload = Payload.parse(job["payload"])
+        assert (payload.job, payload.data, payload.max_tries) == (
+            STUDENT_JOB,
+            {"idperson": idperson},
+            tries,
+        )
+        assert job["payload"] == template.encode_with(payload.uuid, {"idperson": idperson})
+        assert _UUID4.fullmatch(payload.uuid), payload.uuid
+        uuids.add(payload.uuid)
+        assert (job["queue"], int(job["attempts"]), job["reserved_at"]) == (
+            sp.settings.db_queue,
+            0,
+            None,
+        )
+    assert len(uuids) == len(expected)
+
+
+@pytest.mark.parametrize("scope", ["all", "unit", "ids"])
+async def test_dispatch_in_chunks_queues_each_student_once(h: Harness, scope: str) -> None:
+    _teach_dispatch(h)
+    sim = await h.simulator()
+    roster = await h.students(40, seed=83)
+    ids = sorted(s["idperson"] for s in roster)
+    unit = roster[0]["UnitFormal"]
+    chosen = ids[::3]
+    kwargs, expected = {
+        "all": ({}, ids),
+        "unit": ({"unit": unit}, sorted(s["idperson"] for s in roster if s["UnitFormal"] == unit)),
+        # Ids that are no students are skipped (and still move the cursor on).
+        "ids": ({"idpersons": ["0", *chosen, "ZZ99"]}, chosen),
+    }[scope]
+    assert 7 < len(expected) < len(roster) or scope == "all"
+    sp = h.syncpay(sim)
+    sp.runtime.dispatch_chunk = 7  # several transactions
+    run = await sp.start(**kwargs)
+    assert await run_next_job(sp) == "sync.dispatch"
+
+    run = await sp.sync.get(run.id)
+    assert (run.dispatched, run.total) == (True, len(expected))
+    items = await items_of(h.db, run.id)
+    assert sorted(items) == expected
+    assert {r["status"] for r in items.values()} == {"queued"}
+    await _queued_in_order(h, sp, expected)
+    await _drain(h, sp)
+    done = await sp.sync.get(run.id)
+    assert (done.status, done.processed, done.failed) == ("completed", len(expected), 0)
+
+
+async def test_dispatch_resumes_after_the_last_chunk_it_committed(h: Harness) -> None:
+    _teach_dispatch(h)
+    sim = await h.simulator()
+    roster = await h.students(30, seed=89)
+    ids = sorted(s["idperson"] for s in roster)
+    sp = h.syncpay(sim)
+    sp.runtime.dispatch_chunk = 7
+    run = await sp.start()
+    assert await run_next_job(sp) == "sync.dispatch"
+    # As if its process died after two chunks: the rest never committed.
+    cursor = ids[13]
+    params = {"run_id": run.id, "cursor": cursor}
+
+    async def crash(tx: Tx) -> None:
+        await tx.execute("td_forget_items", params)
+        await tx.execute("td_forget_jobs", {"key": f"siswa:{cursor}"})
+        await tx.execute("td_rewind", params)
+        await sp.queue.push(
+            DISPATCH_JOB,
+            {"run_id": run.id},
+            sort_key=run.sort_base - 1,
+            unique_key=dispatch_key(run.id),
+            tx=tx,
+        )
+
+    await h.db.transact(crash)
+    assert len(await items_of(h.db, run.id)) == 14
+    assert await run_next_job(sp) == "sync.dispatch"  # its next delivery
+
+    resumed = await sp.sync.get(run.id)
+    assert (resumed.dispatched, resumed.total, resumed.dispatch_cursor) == (True, 30, ids[-1])
+    assert sorted(await items_of(h.db, run.id)) == ids
+    await _queued_in_order(h, sp, ids)  # the later chunks' keys follow the earlier ones
+    await _drain(h, sp)
+    done = await sp.sync.get(run.id)
+    assert (done.status, done.processed, done.failed) == ("completed", 30, 0)

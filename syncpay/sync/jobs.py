@@ -18,25 +18,28 @@ from typing import Any
 from ..config import Settings
 from ..db import Database, Tx
 from ..queue import JobContext, Payload, PermanentFailure, Queue, RetryLater, registry
+from ..queue.jobs import new_uuid
 from .money import compute_totals
 from .parsers import Parser, parser_for
 from .runs import (
     DISPATCH_JOB,
     STUDENT_JOB,
-    Run,
     Sync,
     log_completion,
     log_line,
     record_failure,
     record_success,
+    student_key,
 )
-from .runs import student_key as _student_key
 from .sources import PaymentSource, SourceError, open_source
 
 log = logging.getLogger("syncpay.sync")
 
-#: Students pushed per transaction by the dispatcher (several SYNC_CHUNK inserts each).
-ROWS_PER_TRANSACTION = 2000
+#: Students queued per dispatcher transaction. Each chunk is two INSERT … SELECT
+#: statements (the run's items from ``siswa``, then their jobs from those items): no
+#: student id or payload goes through Python, so the size is bounded by how long a
+#: transaction may hold its locks, not by parameters or packet sizes.
+ROWS_PER_TRANSACTION = 5000
 
 
 @dataclass
@@ -46,6 +49,8 @@ class SyncRuntime:
     queue: Queue
     sync: Sync
     parser: Parser
+    #: Students the dispatcher queues per transaction.
+    dispatch_chunk: int = ROWS_PER_TRANSACTION
     _source: PaymentSource | None = None
     _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -93,60 +98,102 @@ def current() -> SyncRuntime:
 
 # --- the dispatcher -------------------------------------------------------------------------
 
+_UUID_MARK = "@uuid@"
+_ID_MARK = "@idperson@"
+
 
 class _Cancelled(Exception):
     """The run was cancelled while a chunk was being queued: roll the chunk back."""
 
 
+@dataclass(frozen=True, slots=True)
+class StudentPayload:
+    """A student job's payload JSON cut around its uuid and its ``idperson``, so that SQL
+    can write it the way ``Queue.push_many`` would (the queue keeps its format)."""
+
+    head: str
+    middle: str
+    tail: str
+
+    @classmethod
+    def for_tries(cls, max_tries: int) -> StudentPayload:
+        template = Payload.create(STUDENT_JOB, max_tries=max_tries)
+        probe = template.encode_with(_UUID_MARK, {"idperson": _ID_MARK})
+        head, _, rest = probe.partition(_UUID_MARK)
+        middle, _, tail = rest.partition(f'"{_ID_MARK}"')
+        if not tail or _UUID_MARK in rest or _ID_MARK in tail:
+            raise RuntimeError(f"unexpected payload layout: {probe}")
+        return cls(head, middle, tail)
+
+    def chunk_params(self) -> dict[str, str]:
+        """The parameters of one chunk: a fresh random uuid head (a v4 uuid's first 24
+        characters); SQL appends the row's number in the chunk as its last 12 digits."""
+        return {"head": self.head + new_uuid()[:24], "middle": self.middle, "tail": self.tail}
+
+
 async def dispatch(job: JobContext) -> None:
     """Queue one student job per student of the run, a chunk at a time (flat memory).
 
-    Resumable: the cursor (last idperson queued) is saved with each chunk, and pushing
-    a student already queued only moves that job forward."""
+    A chunk is one transaction of two INSERT … SELECT: the run's items (the students it
+    counts, decided here once) from ``siswa``, then one job per item. Resumable: the
+    cursor (last idperson queued) is saved with each chunk, and pushing a student
+    already queued only moves that job forward."""
     rt = current()
     run = await rt.sync.get(int(job.data["run_id"]))
     if not run.is_running:
         return
     cursor = run.dispatch_cursor or ""
     offset = 0
-    chunk = rt.settings.sync_chunk
+    if cursor:
+        offset = int(await rt.db.fetch_value("sync_items_count", {"run_id": run.id}) or 0)
+    payload = StudentPayload.for_tries(rt.settings.sync_tries)
+    ids = run.scope.idpersons
+    limit = max(1, rt.dispatch_chunk)
+
+    async def push(tx: Tx) -> tuple[str, int] | None:
+        """Queue the chunk after ``cursor``; its last student and size (None: done)."""
+        jobs = {
+            "run_id": run.id,
+            "queue": rt.queue.default_queue,
+            "sort_key": run.sort_base + offset,
+            "key_prefix": student_key(""),
+            **payload.chunk_params(),
+        }
+        if ids is not None:
+            chunk = [i for i in ids if i > cursor][:limit]
+            if not chunk:
+                return None
+            # Ids that are not (or no longer) students still move the cursor on.
+            await tx.execute("sync_items_queue_ids", {"run_id": run.id, "ids": chunk})
+            await tx.execute("sync_jobs_push_ids", {**jobs, "ids": chunk})
+            last, count = chunk[-1], len(chunk)
+        else:
+            where = {"run_id": run.id, "cursor": cursor, "limit": limit}
+            scope = {"unit": run.scope.unit, "kelas": run.scope.kelas}
+            await tx.execute("sync_items_queue_next", {**where, **scope})
+            end = await tx.fetch_one("sync_items_chunk_end", where)
+            if end is None or end["last"] is None:
+                return None
+            last, count = str(end["last"]), int(end["n"])
+            await tx.execute("sync_jobs_push_range", {**jobs, "cursor": cursor, "last": last})
+        # Last, and locking the run row on MySQL (jobs first, then the run: the order
+        # the students' acks take): a cancel that committed meanwhile rolls this chunk
+        # back; one that comes later finds these jobs to delete.
+        if await tx.fetch_value("sync_run_status", {"id": run.id}) != "running":
+            raise _Cancelled
+        await tx.execute("sync_run_set_cursor", {"id": run.id, "cursor": last})
+        tx.after_commit(rt.queue._notify)  # wake this process's idle workers
+        return last, count
+
     while True:
-        batch = await _next_students(rt.db, run, cursor, ROWS_PER_TRANSACTION)
-        if not batch:
-            break
-        last = batch[-1]
-
-        async def push(
-            tx: Tx, batch: list[str] = batch, last: str = last, at: int = offset
-        ) -> bool:
-            await tx.insert_many(
-                "sync_items_queue", [{"run_id": run.id, "idperson": i} for i in batch]
-            )
-            for start in range(0, len(batch), chunk):
-                await rt.queue.push_many(
-                    STUDENT_JOB,
-                    ({"idperson": i} for i in batch[start : start + chunk]),
-                    sort_key=run.sort_base + at + start,
-                    sort_step=1,
-                    unique_key=lambda data: _student_key(data["idperson"]),
-                    max_tries=rt.settings.sync_tries,
-                    tx=tx,
-                    chunk=chunk,
-                )
-            # Last, and locking the run row on MySQL (jobs first, then the run: the
-            # order the students' acks take): a cancel that committed meanwhile rolls
-            # this chunk back; one that comes later finds these jobs to delete.
-            if await tx.fetch_value("sync_run_status", {"id": run.id}) != "running":
-                raise _Cancelled
-            await tx.execute("sync_run_set_cursor", {"id": run.id, "cursor": last})
-            return True
-
         try:
-            await rt.db.transact(push)
+            done = await rt.db.transact(push)
         except _Cancelled:
             return
-        offset += len(batch)
-        cursor = last
+        if done is None:
+            break
+        cursor, count = done
+        offset += count
 
     async def finish(tx: Tx) -> None:
         if not await tx.execute("sync_run_dispatched", {"id": run.id}):
@@ -158,23 +205,6 @@ async def dispatch(job: JobContext) -> None:
             await log_completion(tx, run.id)
 
     await rt.db.transact(finish)
-
-
-async def _next_students(db: Database, run: Run, cursor: str, limit: int) -> list[str]:
-    scope = run.scope
-    if scope.idpersons is not None:
-        ids = [i for i in scope.idpersons if i > cursor][:limit]
-        if not ids:
-            return []
-        rows = await db.fetch_all("siswa_ids_in", {"ids": ids})
-        found = [str(r["idperson"]) for r in rows]
-        # Ids that are not (or no longer) students still move the cursor on.
-        return found if found else (await _next_students(db, run, ids[-1], limit))
-    rows = await db.fetch_all(
-        "siswa_ids_after",
-        {"cursor": cursor, "unit": scope.unit, "kelas": scope.kelas, "limit": limit},
-    )
-    return [str(r["idperson"]) for r in rows]
 
 
 # --- one student ----------------------------------------------------------------------------

@@ -57,11 +57,35 @@ WHERE id = :id AND status = 'running'
 -- name: sync_runs_clear
 UPDATE sync_runs SET cleared_at = UNIX_TIMESTAMP() WHERE cleared_at IS NULL AND status <> 'running'
 
--- name: sync_items_queue
--- What a run covers is decided once, when it queues its students.
+-- name: sync_items_queue_next
+-- What a run covers is decided once, when it queues its students: the next :limit
+-- students of the scope after the cursor, straight from siswa (no id goes through Python).
 INSERT INTO sync_run_items (run_id, idperson, status, attempts, reason, finished_at)
-VALUES (:run_id, :idperson, 'queued', 0, NULL, 0)
-ON DUPLICATE KEY UPDATE run_id = run_id
+SELECT :run_id, idperson, 'queued', 0, NULL, 0 FROM siswa
+WHERE idperson > :cursor
+  AND (:unit IS NULL OR UnitFormal = :unit) AND (:kelas IS NULL OR KelasFormal = :kelas)
+ORDER BY idperson
+LIMIT :limit
+ON DUPLICATE KEY UPDATE run_id = sync_run_items.run_id
+
+-- name: sync_items_queue_ids
+-- The same for a list of students: those of :ids that are students.
+INSERT INTO sync_run_items (run_id, idperson, status, attempts, reason, finished_at)
+SELECT :run_id, idperson, 'queued', 0, NULL, 0 FROM siswa
+WHERE idperson IN (:ids)
+ON DUPLICATE KEY UPDATE run_id = sync_run_items.run_id
+
+-- name: sync_items_chunk_end
+-- The last student (and how many) of the chunk just queued: the dispatcher's next cursor.
+SELECT MAX(idperson) AS last, COUNT(*) AS n FROM (
+    SELECT idperson FROM sync_run_items
+    WHERE run_id = :run_id AND idperson > :cursor
+    ORDER BY idperson
+    LIMIT :limit
+) AS chunk
+
+-- name: sync_items_count
+SELECT COUNT(*) AS n FROM sync_run_items WHERE run_id = :run_id
 
 -- name: sync_items_queued_for
 SELECT run_id FROM sync_run_items
@@ -123,17 +147,6 @@ WHERE (:unit IS NULL OR UnitFormal = :unit) AND (:kelas IS NULL OR KelasFormal =
 -- name: siswa_count_ids
 SELECT COUNT(*) AS n FROM siswa WHERE idperson IN (:ids)
 
--- name: siswa_ids_after
--- Dispatch streams the students in idperson order, a chunk at a time (flat memory).
-SELECT idperson FROM siswa
-WHERE idperson > :cursor
-  AND (:unit IS NULL OR UnitFormal = :unit) AND (:kelas IS NULL OR KelasFormal = :kelas)
-ORDER BY idperson
-LIMIT :limit
-
--- name: siswa_ids_in
-SELECT idperson FROM siswa WHERE idperson IN (:ids) ORDER BY idperson
-
 -- name: siswa_sync_row
 SELECT idperson, nama, UnitFormal, KelasFormal, pembayaran_hash FROM siswa
 WHERE idperson = :idperson
@@ -163,6 +176,33 @@ DELETE FROM {jobs} WHERE id IN (:ids)
 
 -- name: sync_job_delete_key
 DELETE FROM {jobs} WHERE unique_key = :key
+
+-- name: sync_jobs_push_range
+-- One student job per item the chunk (:cursor, :last] queued, as Queue.push_many with a
+-- unique key would write it: the payload is the caller's template around the student's
+-- JSON-quoted id, the uuid a per-chunk random head plus the row's number, and a student
+-- already queued only moves forward (the lower sort key wins).
+INSERT INTO {jobs} (queue, payload, attempts, reserved_at, available_at, created_at, sort_key,
+                    unique_key)
+SELECT :queue, CONCAT(:head, LOWER(LPAD(HEX(n), 12, '0')), :middle, JSON_QUOTE(idperson), :tail),
+       0, NULL, UNIX_TIMESTAMP(), UNIX_TIMESTAMP(), :sort_key + n, CONCAT(:key_prefix, idperson)
+FROM (SELECT idperson, CAST(ROW_NUMBER() OVER (ORDER BY idperson) AS SIGNED) - 1 AS n
+      FROM sync_run_items
+      WHERE run_id = :run_id AND idperson > :cursor AND idperson <= :last AND status = 'queued'
+     ) AS chunk
+ON DUPLICATE KEY UPDATE sort_key = LEAST(sort_key, VALUES(sort_key))
+
+-- name: sync_jobs_push_ids
+-- The same for a chunk of a list of students.
+INSERT INTO {jobs} (queue, payload, attempts, reserved_at, available_at, created_at, sort_key,
+                    unique_key)
+SELECT :queue, CONCAT(:head, LOWER(LPAD(HEX(n), 12, '0')), :middle, JSON_QUOTE(idperson), :tail),
+       0, NULL, UNIX_TIMESTAMP(), UNIX_TIMESTAMP(), :sort_key + n, CONCAT(:key_prefix, idperson)
+FROM (SELECT idperson, CAST(ROW_NUMBER() OVER (ORDER BY idperson) AS SIGNED) - 1 AS n
+      FROM sync_run_items
+      WHERE run_id = :run_id AND idperson IN (:ids) AND status = 'queued'
+     ) AS chunk
+ON DUPLICATE KEY UPDATE sort_key = LEAST(sort_key, VALUES(sort_key))
 
 -- name: sync_live_fingerprint
 -- The live page's "has anything changed?" probe, polled while a page is open: the
