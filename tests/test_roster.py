@@ -288,6 +288,30 @@ def test_read_csv_refuses_files_it_cannot_use(tmp_path, content, message):
     assert "\n" not in str(caught.value)
 
 
+def test_read_csv_shares_the_values_that_repeat(tmp_path):
+    # 100,000 students name a few units and classes: one string each, not one per row
+    # (the importer holds every row until its transaction).
+    path = write(
+        tmp_path / "siswa.csv",
+        [
+            "idperson,nama,UnitFormal,KelasFormal,lahirtempat,phone",
+            "1,Ahmad,SMP,VII A,Kediri,0812",
+            "2,Budi,SMP,VII A,Blitar,0812",
+            "3,Citra,MTs,VII A,Kediri,0813",
+        ],
+    )
+    rows = [row for _, row in read_csv(path)]
+    assert [(r["UnitFormal"], r["KelasFormal"], r["lahirtempat"]) for r in rows] == [
+        ("SMP", "VII A", "Kediri"),
+        ("SMP", "VII A", "Blitar"),
+        ("MTs", "VII A", "Kediri"),
+    ]
+    assert rows[0]["UnitFormal"] is rows[1]["UnitFormal"]
+    assert rows[0]["KelasFormal"] is rows[1]["KelasFormal"] is rows[2]["KelasFormal"]
+    assert rows[0]["lahirtempat"] is rows[2]["lahirtempat"]
+    assert [r["phone"] for r in rows] == ["0812", "0812", "0813"]  # not a shared column
+
+
 def test_read_csv_on_a_missing_file_or_a_folder(tmp_path):
     with pytest.raises(RosterError, match=r"nope\.csv: cannot read the file"):
         read_csv(tmp_path / "nope.csv")
