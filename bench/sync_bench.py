@@ -3,6 +3,7 @@
     python bench/sync_bench.py                       # SQLite, N=5000, 20 ms, 8 workers
     python bench/sync_bench.py --db mysql
     python bench/sync_bench.py --dispatch 100000     # dispatch time and peak RSS
+    python bench/sync_bench.py --db mysql --dispatch 100000
 
 For N students at a latency L with W workers the floor is N·L/W. The same run also
 times a plain asyncio loop doing the same fetch, parse and write with a semaphore of W
@@ -14,9 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import hashlib
+import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from syncpay.config import Settings, load_settings
 from syncpay.db import Database, connect, migrate, tables_for
 from syncpay.service import SyncPay
-from syncpay.simulator import Simulator, SimulatorOptions, demo_students
+from syncpay.simulator import ROSTER_COLUMNS, Simulator, SimulatorOptions, demo_students
 from syncpay.sync import jobs as sync_jobs
 from syncpay.sync.money import compute_totals
 from syncpay.sync.parsers import parse_flat
-from syncpay.sync.roster import import_rows
+from syncpay.sync.roster import import_csv, import_rows
 from syncpay.sync.sources import HttpSource
 
 TABLES = ("jobs", "sync_runs", "sync_run_items", "sync_logs", "siswa")
@@ -131,12 +135,51 @@ async def end_to_end(kind: str, n: int, latency: float, workers: int) -> list[tu
     ]
 
 
-async def dispatch_cost(kind: str, n: int) -> list[tuple[str, str]]:
-    folder = tempfile.mkdtemp(prefix="syncpay-sync-bench-")
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(*args: str) -> dict[str, float]:
+    """Run a step of this script in a process of its own; the JSON it prints last."""
+    command = [sys.executable, __file__, *args]
+    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def write_roster(path: str, n: int) -> dict[str, float]:
+    """``n`` demo students as a roster CSV (the bench's data, not the importer's)."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(ROSTER_COLUMNS))
+        writer.writeheader()
+        writer.writerows(demo_students(n, seed=2))
+    return {"students": n}
+
+
+async def import_roster(kind: str, folder: str, path: str) -> dict[str, float]:
+    """Import the roster CSV into a fresh database, as ``syncpay siswa:import`` does."""
     settings = settings_for(kind, folder, "http://127.0.0.1:9/payments/{idperson}", 8)
     db = await fresh(settings)
     try:
-        await import_rows(db, enumerate(demo_students(n, seed=2), start=2))
+        started = time.perf_counter()
+        report = await import_csv(db, path)
+        seconds = time.perf_counter() - started
+    finally:
+        await db.close()
+    assert report.inserted and not report.invalid, report.summary()
+    return {"seconds": seconds, "rss": peak_rss_mb()}
+
+
+async def dispatch_cost(kind: str, n: int) -> list[tuple[str, str]]:
+    """Start + dispatch of ``n`` students in this process, the roster imported by
+    another one: the peak RSS is the sync's alone."""
+    folder = tempfile.mkdtemp(prefix="syncpay-sync-bench-")
+    roster = os.path.join(folder, "siswa.csv")
+    child("--step", "csv", "--dispatch", str(n), "--folder", folder, roster)
+    imported = child("--step", "import", "--db", kind, "--folder", folder, roster)
+    settings = settings_for(kind, folder, "http://127.0.0.1:9/payments/{idperson}", 8)
+    db = await connect(settings)
+    try:
         sp = SyncPay(settings, db)
         started = time.perf_counter()
         run = await sp.start(started_by="bench")
@@ -148,8 +191,8 @@ async def dispatch_cost(kind: str, n: int) -> list[tuple[str, str]]:
         run = await sp.sync.get(run.id)
         queued = await sp.queue.size()
         sync_jobs.install(None)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        assert run.dispatched and queued == n, (run, queued)
+        peak = peak_rss_mb()
+        assert run.dispatched and run.total == n and queued == n, (run, queued)
     finally:
         if kind == "mysql":
             await db.run_script("DROP DATABASE IF EXISTS syncpay_sync_bench")
@@ -157,7 +200,11 @@ async def dispatch_cost(kind: str, n: int) -> list[tuple[str, str]]:
     return [
         (f"start a run over {n:,} students (returns at once)", f"{start_seconds * 1000:.0f} ms"),
         (f"dispatch {n:,} student jobs", f"{dispatch_seconds:.2f} s"),
-        ("peak RSS of the process (roster import included)", f"{peak:.0f} MB"),
+        ("peak RSS of the sync process (start + dispatch)", f"{peak:.0f} MB"),
+        (
+            f"roster import of {n:,} students from CSV (its own process)",
+            f"{imported['seconds']:.2f} s, peak RSS {imported['rss']:.0f} MB",
+        ),
     ]
 
 
@@ -168,7 +215,16 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--dispatch", type=int, default=0, help="measure dispatch of N instead")
+    parser.add_argument("--step", choices=["csv", "import"], help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("roster", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.step == "csv":
+        print(json.dumps(write_roster(args.roster, args.dispatch)))
+        return
+    if args.step == "import":
+        print(json.dumps(asyncio.run(import_roster(args.db, args.folder, args.roster))))
+        return
     if args.dispatch:
         rows = asyncio.run(dispatch_cost(args.db, args.dispatch))
     else:
