@@ -159,14 +159,24 @@
     );
   }
 
-  // Lines arrive newest first; "replace" shows exactly these, "append" adds the new ones.
+  // Lines arrive newest first; "replace" shows exactly these, "append" adds the ones not
+  // shown yet, each in its place by id (a line may commit after one with a higher id).
   function mergeLogs(lines, replace) {
     if (replace) {
       el.log.replaceChildren(...lines.map(logItem));
     } else {
-      const fresh = lines.filter((line) => line.id > state.lastLog);
-      if (fresh.length) {
-        el.log.prepend(...fresh.map(logItem));
+      const shown = new Set(Array.from(el.log.children, (li) => Number(li.dataset.id)));
+      for (const line of lines) {
+        if (shown.has(line.id)) continue;
+        let before = null;
+        for (const li of el.log.children) {
+          if (Number(li.dataset.id) < line.id) {
+            before = li;
+            break;
+          }
+        }
+        el.log.insertBefore(logItem(line), before);
+        shown.add(line.id);
       }
     }
     while (el.log.children.length > MAX_LOG) {

@@ -61,6 +61,11 @@ class View:
     #: Loop times: when it was computed, when the database last confirmed it.
     computed: float
     checked: float
+    #: The ids of its log lines (what a page that got this view has).
+    log_ids: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.log_ids = frozenset(int(line["id"]) for line in self.progress["logs"])
 
 
 @dataclass(eq=False)
@@ -69,17 +74,17 @@ class LiveClient:
 
     ws: web.WebSocketResponse
     watch: int | None = None
-    #: The view version, run and newest log line the page has.
+    #: The view version, run and log lines the page has.
     version: int = -1
     run_id: int | None = None
-    last_log: int | None = None
+    log_ids: frozenset[int] | None = None
     sending: bool = False
     sent: int = 0
 
     def forget(self) -> None:
         """Start over: the next message replaces everything the page shows."""
         self.version = -1
-        self.last_log = None
+        self.log_ids = None
 
 
 @dataclass
@@ -311,42 +316,37 @@ class LiveHub:
             return False
         if client.sending or client.version == view.version or client.ws.closed:
             return True
-        text, last_log = self._message(client, view.progress, {} if encoded is None else encoded)
+        text = self._message(client, view, {} if encoded is None else encoded)
         client.sending = True
-        task = asyncio.create_task(
-            self._send(client, text, view.version, view.progress["run_id"], last_log)
-        )
+        task = asyncio.create_task(self._send(client, text, view))
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
         return True
 
-    def _message(
-        self, client: LiveClient, progress: dict[str, Any], encoded: dict[tuple[Any, ...], str]
-    ) -> tuple[str, int]:
+    def _message(self, client: LiveClient, view: View, encoded: dict[tuple[Any, ...], str]) -> str:
+        """The JSON for this page: the lines it lacks ("append"), or everything. Lines are
+        compared by id, not by "newer than the newest": on MySQL a line can commit after
+        a line with a higher id."""
+        progress = view.progress
         logs: list[dict[str, Any]] = progress["logs"]  # newest first
-        newest = int(logs[0]["id"]) if logs else 0
-        mode = "replace"
-        after = 0
-        if client.last_log is not None and client.run_id == progress["run_id"]:
-            newer = sum(1 for line in logs if int(line["id"]) > client.last_log)
-            # All LOG_LIMIT lines new: lines may be missing in between, so replace.
-            if not (newer == len(logs) and len(logs) >= LOG_LIMIT):
-                mode, after = "append", client.last_log
-        key = (id(progress), mode, after)
+        has = client.log_ids if client.run_id == progress["run_id"] else None
+        key = (view.version, None if has is None else id(has))
         text = encoded.get(key)
         if text is None:
             body = dict(progress)
-            if mode == "append":
-                body["logs"] = [line for line in logs if int(line["id"]) > after]
             body["type"] = "progress"
-            body["logs_mode"] = mode
+            body["logs_mode"] = "replace"
+            if has is not None:
+                lacking = [line for line in logs if int(line["id"]) not in has]
+                # Every line new: some in between may be missing, so replace.
+                if not (len(lacking) == len(logs) >= LOG_LIMIT):
+                    body["logs"] = lacking
+                    body["logs_mode"] = "append"
             text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
             encoded[key] = text
-        return text, max(newest, after)
+        return text
 
-    async def _send(
-        self, client: LiveClient, text: str, version: int, run_id: int | None, last_log: int
-    ) -> None:
+    async def _send(self, client: LiveClient, text: str, view: View) -> None:
         try:
             await asyncio.wait_for(client.ws.send_str(text), SEND_TIMEOUT)
         except Exception as exc:  # gone or too slow: drop the page (it reconnects)
@@ -358,7 +358,8 @@ class LiveHub:
                     await client.ws.close(code=WSCloseCode.TRY_AGAIN_LATER)
             return
         client.sending = False
-        client.version, client.run_id, client.last_log = version, run_id, last_log
+        client.version, client.run_id = view.version, view.progress["run_id"]
+        client.log_ids = view.log_ids
         client.sent += 1
         self.stats.messages += 1
         if client in self.clients:
