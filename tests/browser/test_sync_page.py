@@ -55,6 +55,26 @@ _BUTTONS = """() => {
 }"""
 
 
+#: Records the browser notifications a page makes and its permission requests.
+_RECORD_NOTIFICATIONS = """(() => {
+  window.__notifications = [];
+  window.__asked = 0;
+  const Real = window.Notification;
+  if (!Real) return;
+  class Recorded extends Real {
+    constructor(title, options) {
+      super(title, options);
+      window.__notifications.push(title);
+    }
+  }
+  Recorded.requestPermission = (...args) => {
+    window.__asked += 1;
+    return Real.requestPermission(...args);
+  };
+  window.Notification = Recorded;
+})();"""
+
+
 def count(text: str | None) -> int:
     """A displayed count ("1.000", "400"); a dash or nothing is 0."""
     found = re.sub(r"\D", "", text or "")
@@ -134,8 +154,10 @@ def catalogue(lang: str) -> dict[str, str]:
 async def test_a_run_from_start_to_finish(any_app: App, pages: Pages) -> None:
     app = any_app
     context = await pages.context(permissions=["notifications"])
+    await context.add_init_script(_RECORD_NOTIFICATIONS)
     page = await pages.login(app, context=context)
     await expect(page.locator("#sync-page")).to_be_visible()
+    assert await page.evaluate("window.__asked") == 0, "notification permission asked on load"
 
     # Idle: only start makes sense.
     await wait_status(page, "idle")
@@ -179,6 +201,8 @@ async def test_a_run_from_start_to_finish(any_app: App, pages: Pages) -> None:
     await expect(page.locator("#sync-notice")).to_be_visible()
     await expect(page.locator("#sync-notice")).not_to_be_empty()
     assert (await page.title()).startswith("✓ "), await page.title()
+    shown = await page.evaluate("window.__notifications")
+    assert len(shown) == 1 and shown[0], f"browser notifications: {shown}"
 
     # Ended: reset makes sense now, cancel does not.
     assert await buttons(page) == {"start": True, "cancel": False, "reset": True}
