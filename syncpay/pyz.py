@@ -34,7 +34,7 @@ import sys
 import sysconfig
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -292,7 +292,8 @@ def unpacked(folder: Traversable, name: str) -> Path:
     return _pyz_main.unpack(name, digest, [(rel, _constant(data)) for rel, data in contents])
 
 
-def _constant(data: bytes):  # noqa: ANN202  (a reader for unpack)
+def _constant(data: bytes) -> Callable[[], bytes]:
+    """A reader for :func:`_pyz_main.unpack` of bytes already read."""
     return lambda: data
 
 
