@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import WSCloseCode, WSMsgType
 
+from tests.sync_helpers import until
 from tests.web.conftest import Browser, WebHarness
 
 BASE = "/admin/sync-pembayaran"
@@ -219,3 +220,41 @@ async def test_shutdown_closes_every_socket_with_going_away(web: WebHarness):
     for socket in sockets:
         message = await socket.ws.receive(timeout=5)
         assert (message.type, message.data) == (WSMsgType.CLOSE, WSCloseCode.GOING_AWAY)
+
+
+# --- GET progress from the hub's copies -----------------------------------------------------
+
+
+async def test_polling_pages_share_one_computation_and_see_changes_made_elsewhere(
+    web: WebHarness,
+):
+    await web.serve(workers=0)
+    await web.students(5)
+    from syncpay.web.live import HUB
+
+    hub = web.app[HUB]
+    admin = await web.user("admin")
+    status, idle = await admin.get_json(BASE + "/progress")
+    assert (status, idle["status"]) == (200, "idle")
+    await asyncio.sleep(0.2)  # the copy is stale now
+    before = hub.stats.computed
+    answers = await asyncio.gather(*(admin.get_json(BASE + "/progress") for _ in range(30)))
+    assert all(status == 200 and body == idle for status, body in answers)
+    assert hub.stats.computed - before <= 3, "each request computed its own object"
+
+    # A run started by another process shows up without any write through this server.
+    elsewhere = web.syncpay(web.sims[0], db=await web.connection())
+    run = await elsewhere.start(started_by="cron")
+
+    async def shows_it() -> bool:
+        _, body = await admin.get_json(BASE + "/progress")
+        return body["run_id"] == run.id and body["status"] == "running"
+
+    await until(shows_it, 2.0, what="the run started elsewhere")
+    # And a write through this server is seen by the very next request.
+    status, body = await admin.post_json(BASE + "/cancel", {})
+    assert status == 200, body
+    _, body = await admin.get_json(BASE + "/progress")
+    assert body["status"] == "cancelled"
+    _, body = await admin.get_json(f"{BASE}/progress?after_log={body['logs'][1]['id']}")
+    assert [line["message"] for line in body["logs"]] == ["Sinkronisasi dibatalkan oleh admin"]
