@@ -127,18 +127,22 @@ class Accounts:
     # --- users --------------------------------------------------------------------------
 
     async def create_user(
-        self, name: str, password: str, role: str = "petugas", *, update: bool = False
+        self, name: str, password: str, role: str | None = None, *, update: bool = False
     ) -> tuple[User, bool]:
-        """Add a user (or, with ``update``, change an existing one's password and role).
-        Returns the user and whether it was created."""
-        name, role = check_name(name), check_role(role)
+        """Add a user (role default petugas), or with ``update`` change an existing one's
+        password (and its role when given). Returns the user and whether it was created."""
+        name = check_name(name)
+        if role is not None:
+            check_role(role)
         hashed = hash_password(check_password(password))
         existing = await self.db.fetch_one("user_by_name", {"name": name})
         if existing is not None:
             if not update:
                 raise AccountError(f"user {name!r} exists already (--update changes it)")
+            role = role or str(existing["role"])
             await self.db.execute("user_update", {"name": name, "password": hashed, "role": role})
             return User(int(existing["id"]), name, role), False
+        role = role or "petugas"
         user_id = await self.db.insert(
             "user_insert", {"name": name, "password": hashed, "role": role}
         )

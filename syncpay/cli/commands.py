@@ -224,9 +224,9 @@ def _prune_failed_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hours",
         type=whole(0),
-        default=24,
+        default=None,
         metavar="H",
-        help="delete failed jobs that failed over H hours ago (default 24)",
+        help="delete failed jobs that failed over H hours ago (default QUEUE_PRUNE_FAILED_HOURS)",
     )
 
 
@@ -234,15 +234,19 @@ def _prune_failed_arguments(parser: argparse.ArgumentParser) -> None:
 async def queue_prune_failed(ctx: Context) -> int:
     """Delete the failed jobs older than --hours (Laravel's queue:prune-failed). The server
     also does this daily, keeping QUEUE_PRUNE_FAILED_HOURS."""
-    count = await FailedJobs(ctx.queue()).flush(ctx.args.hours)
-    ctx.say(f"{plural(count, 'failed job')} older than {plural(ctx.args.hours, 'hour')} deleted.")
+    hours = ctx.settings.queue_prune_failed_hours if ctx.args.hours is None else ctx.args.hours
+    if ctx.args.hours is None and hours == 0:
+        ctx.say("QUEUE_PRUNE_FAILED_HOURS is 0 (keep for ever): nothing deleted.")
+        return 0
+    count = await FailedJobs(ctx.queue()).flush(hours)
+    ctx.say(f"{plural(count, 'failed job')} older than {plural(hours, 'hour')} deleted.")
     return 0
 
 
 def _sync_prune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--days",
-        type=whole(0),
+        type=whole(1),
         default=None,
         metavar="D",
         help="delete ended runs older than D days with their logs (default SYNC_PRUNE_DAYS)",
@@ -256,6 +260,9 @@ async def sync_prune(ctx: Context) -> int:
     from ..maintenance import prune_runs
 
     days = ctx.settings.sync_prune_days if ctx.args.days is None else ctx.args.days
+    if days == 0:
+        ctx.say("SYNC_PRUNE_DAYS is 0 (keep for ever): nothing deleted.")
+        return 0
     count = await prune_runs(ctx.db, days)
     ctx.say(f"{plural(count, 'sync run')} older than {plural(days, 'day')} deleted.")
     return 0

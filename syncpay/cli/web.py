@@ -21,6 +21,7 @@ from ..demo import OVERRIDES as DEMO_OVERRIDES
 from ..demo import Demo
 from ..service import SyncPay
 from .base import CliError, Context, command, given, whole
+from .work import import_jobs
 
 console = logging.getLogger("syncpay.console")
 
@@ -86,10 +87,18 @@ async def _serve(
     from ..web.access_log import AccessLogger
     from ..web.keys import WORKER
 
-    sp = SyncPay(settings, ctx.db)
+    import_jobs([])  # a custom PAYMENT_PARSER module in the working directory is found
+    sp: SyncPay | None = None
     try:
+        sp = SyncPay(settings, ctx.db)
+        if workers:
+            # A source that cannot be opened (PAYMENT_API_URL missing…) stops the start,
+            # rather than failing every student's job later.
+            await sp.runtime.source()
         app = create_app(settings, workers=workers, syncpay=sp)
-    except (ConfigError, OSError) as exc:
+    except (ConfigError, OSError, ValueError) as exc:
+        if sp is not None:
+            await sp.close_runtime()
         raise CliError(str(exc), 2) from exc
     runner = web.AppRunner(
         app,
@@ -163,9 +172,14 @@ def _print_demo(where: str, setup: Demo) -> None:
 
 def _user_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", metavar="NAME", help="the user's login name")
-    parser.add_argument("--role", choices=ROLES, default="petugas", help="default: petugas")
     parser.add_argument(
-        "--update", action="store_true", help="change the password and role of an existing user"
+        "--role",
+        choices=ROLES,
+        default=None,
+        help="default: petugas (with --update: the user's current role)",
+    )
+    parser.add_argument(
+        "--update", action="store_true", help="change the password (and --role) of an existing user"
     )
 
 

@@ -67,6 +67,10 @@ class WorkerOptions:
     grace: float = 30.0
     expired_check: float = 1.0
     restart_check: float = 1.0
+    #: Stop when ``queue:restart`` (or ``cache:clear``) asks. A server's in-process pool
+    #: says no: stopping it would leave the server running without workers; the server
+    #: process itself is restarted instead (``systemctl restart syncpay``).
+    obey_restart: bool = True
 
     def __post_init__(self) -> None:
         if self.retry_after <= self.timeout:
@@ -587,6 +591,8 @@ class Worker:
                 log.warning("Could not renew leases: %s", exc)
 
     async def _check_restart(self) -> None:
+        if not self.options.obey_restart:
+            return
         now = time.monotonic()
         if now - self._last_restart_check < self.options.restart_check:
             return

@@ -97,7 +97,8 @@ def _lifecycle(given: service.SyncPay | None):  # noqa: ANN202  (a cleanup_ctx g
         app[ACCOUNTS] = Accounts(sp.db)
         hub = LiveHub(app)
         app[HUB] = hub
-        worker = sp.worker(app[WORKERS]) if app[WORKERS] > 0 else None
+        # queue:restart is for `syncpay work` processes; this pool lives as long as the server.
+        worker = sp.worker(app[WORKERS], obey_restart=False) if app[WORKERS] > 0 else None
         app[WORKER] = worker
         settings = app[SETTINGS]
         maintenance = Maintenance(

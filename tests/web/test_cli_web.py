@@ -73,6 +73,8 @@ def test_user_create_refuses_bad_input_with_one_line(cli: Cli):
     assert cli.sql("SELECT COUNT(*) FROM users")[0][0] == 1
     updated = _create(cli, "pak-budi", "--update", "--role", "admin", password="baru-12345")
     assert "User pak-budi (admin) updated." in updated.stdout
+    kept = _create(cli, "pak-budi", "--update", password="lagi-12345")
+    assert "User pak-budi (admin) updated." in kept.stdout  # the role stays
     assert "User pak-budi deleted." in cli.ok("user:delete", "pak-budi")
     assert cli.run("user:delete", "pak-budi").returncode == 1
 
@@ -97,6 +99,7 @@ def _free_port() -> int:
 
 
 def test_serve_prints_its_address_answers_health_and_stops_on_sigterm(cli: Cli):
+    cli.env = cli.env | {"PAYMENT_SOURCE": "simulator"}
     proc = cli.popen("serve", "--port", "0", "--workers", "2", "-q")
     try:
         url = proc.wait_for(r"^http://127\.0\.0\.1:\d+$", timeout=30)
@@ -104,6 +107,10 @@ def test_serve_prints_its_address_answers_health_and_stops_on_sigterm(cli: Cli):
         assert status == 200
         assert body["database"] == "ok"
         assert body["workers"] == {"state": "running", "size": 2, "running": 0}
+        # queue:restart is for `syncpay work` processes: the server keeps its pool.
+        cli.ok("queue:restart")
+        time.sleep(2.5)
+        assert _get(url + "/healthz")[1]["workers"]["state"] == "running"
         page = urllib.request.urlopen(url + "/login", timeout=5)
         assert page.headers["X-Frame-Options"] == "DENY"
         started = time.monotonic()
@@ -135,16 +142,21 @@ def test_serve_refuses_a_taken_port_and_bad_values_with_one_line(plain: Cli):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = plain.run("serve", "--port", str(port))
+        result = plain.run("serve", "--port", str(port), "--workers", "0")
     assert result.returncode == 2
     assert one_error_line(result).startswith(f"syncpay: cannot listen on 127.0.0.1:{port}")
     bad = plain.run("serve", "--port", "http")
     assert bad.returncode == 2 and one_error_line(bad).startswith("syncpay: APP_PORT")
     workers = plain.run("serve", "--workers", "-1")
     assert workers.returncode == 2 and "--workers" in workers.stderr
-    key = plain.run("serve", env={"APP_KEY": "short"})
+    source = plain.run("serve", "--workers", "2")
+    assert source.returncode == 2
+    assert one_error_line(source) == "syncpay: PAYMENT_API_URL: required when PAYMENT_SOURCE=http"
+    parser = plain.run("serve", env={"PAYMENT_SOURCE": "simulator", "PAYMENT_PARSER": "nope:fn"})
+    assert parser.returncode == 2 and one_error_line(parser).startswith("syncpay: PAYMENT_PARSER")
+    key = plain.run("serve", "--workers", "0", env={"APP_KEY": "short"})
     assert key.returncode == 2 and one_error_line(key).startswith("syncpay: APP_KEY")
-    for r in (result, bad, workers, key):
+    for r in (result, bad, workers, source, parser, key):
         assert "Traceback" not in r.stderr
 
 
