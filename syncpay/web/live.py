@@ -40,8 +40,9 @@ log = logging.getLogger("syncpay.web.live")
 
 #: Seconds between two "has anything changed?" queries while a page is connected.
 POLL = 0.1
-#: A copy of a progress object is served for this long after the database confirmed it.
-FRESH = 0.1
+#: A copy of a progress object is served for this long after the database confirmed it
+#: (a little more than POLL, so that a watched run's copies stay fresh between looks).
+FRESH = 0.15
 #: A running run's object is recomputed at least this often (elapsed time, rate, ETA).
 REFRESH = 1.0
 #: A page that has not taken a message within this many seconds is dropped.
@@ -129,10 +130,11 @@ class LiveHub:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for send in list(self._sends):
-            send.cancel()
-        if self._sends:
-            await asyncio.gather(*self._sends, return_exceptions=True)
+        running = [*self._sends, *(entry[2] for entry in self._pending.values())]
+        for pending in running:
+            pending.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
         await self.shutdown()
 
     async def shutdown(self) -> None:
@@ -184,9 +186,11 @@ class LiveHub:
             entry = (self._generation, now, task)
             self._pending[key] = entry
 
-            def done(_: asyncio.Future[View], key: int | None = key) -> None:
+            def done(task: asyncio.Future[View], key: int | None = key) -> None:
                 if self._pending.get(key) is entry:
                     del self._pending[key]
+                if not task.cancelled():
+                    task.exception()  # retrieved: the callers got it
 
             task.add_done_callback(done)
             pending = entry
