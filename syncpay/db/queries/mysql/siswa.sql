@@ -30,3 +30,275 @@ SELECT idperson FROM siswa ORDER BY idperson
 
 -- name: roster_delete
 DELETE FROM siswa WHERE idperson IN (:ids)
+
+-- --- The student pages (/admin/siswa; syncpay/web/routes/siswa.py) ----------------------
+-- Only the page's own rows are read from siswa (whose rows hold the whole payment answer):
+-- everything else is answered from indexes (migration 0007).
+--
+-- Parameters of the list queries:
+--   :unit, :kelas          NULL = any
+--   :status_any, :lunas    1 = any state; else is_lunas IS :lunas (1 lunas, 0 belum lunas,
+--                          NULL belum sinkron)
+--   :words, :w1 … :w4      the search: how many words (0 = none) and each word's prefix
+--                          (kata LIKE :wN_like; the rarest word first)
+--   :sort                  nama | tunggakan_desc | tunggakan_asc | synced_desc
+--   :cap / :limit, :offset the count stops at :cap rows; the page's window
+-- The "driver" is the index that finds the candidates for the most selective filter given
+-- (kelas, then the search, then unit, then state). The class, unit and state indexes hold
+-- every list column; siswa_list_id_index gives them to a search's candidates. A large result is paged by walking the sort's
+-- siswa_list_*_index instead (siswa_page_scan_*), the filters checked in the index, until
+-- the page is full.
+
+-- name: siswa_kata_counts
+-- How many name words start with each search word (up to :cap): the rarest one drives.
+SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM siswa_kata WHERE kata LIKE :w1_like
+                        LIMIT :cap) AS t1) AS n1,
+       (SELECT COUNT(*) FROM (SELECT 1 FROM siswa_kata WHERE kata LIKE :w2_like
+                        LIMIT :cap) AS t2) AS n2,
+       (SELECT COUNT(*) FROM (SELECT 1 FROM siswa_kata WHERE kata LIKE :w3_like
+                        LIMIT :cap) AS t3) AS n3,
+       (SELECT COUNT(*) FROM (SELECT 1 FROM siswa_kata WHERE kata LIKE :w4_like
+                        LIMIT :cap) AS t4) AS n4
+
+-- name: siswa_count_all
+SELECT COUNT(*) AS n FROM (SELECT 1 FROM siswa LIMIT :cap) AS t
+
+-- name: siswa_count_kelas
+SELECT COUNT(*) AS n FROM (
+    SELECT 1 FROM siswa AS d FORCE INDEX (siswa_list_kelas_index)
+    WHERE d.KelasFormal = :kelas
+      AND (:unit IS NULL OR d.UnitFormal = :unit)
+      AND (:kelas IS NULL OR d.KelasFormal = :kelas)
+      AND (:status_any = 1 OR d.is_lunas <=> :lunas)
+      AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+              WHERE k1.siswa_id = d.id AND k1.kata LIKE :w1_like))
+      AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+              WHERE k2.siswa_id = d.id AND k2.kata LIKE :w2_like))
+      AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+              WHERE k3.siswa_id = d.id AND k3.kata LIKE :w3_like))
+      AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+              WHERE k4.siswa_id = d.id AND k4.kata LIKE :w4_like))
+    LIMIT :cap) AS t
+
+-- name: siswa_count_kata
+SELECT COUNT(*) AS n FROM (
+    SELECT DISTINCT k.siswa_id FROM siswa_kata AS k
+    WHERE k.kata LIKE :w1_like
+      AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+              WHERE k2.siswa_id = k.siswa_id AND k2.kata LIKE :w2_like))
+      AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+              WHERE k3.siswa_id = k.siswa_id AND k3.kata LIKE :w3_like))
+      AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+              WHERE k4.siswa_id = k.siswa_id AND k4.kata LIKE :w4_like))
+      AND (:filtered = 0 OR EXISTS (SELECT 1 FROM siswa AS x FORCE INDEX (siswa_list_id_index)
+          WHERE x.id = k.siswa_id
+            AND (:unit IS NULL OR x.UnitFormal = :unit)
+            AND (:kelas IS NULL OR x.KelasFormal = :kelas)
+            AND (:status_any = 1 OR x.is_lunas <=> :lunas)))
+    LIMIT :cap) AS t
+
+-- name: siswa_count_unit
+SELECT COUNT(*) AS n FROM (
+    SELECT 1 FROM siswa AS d FORCE INDEX (siswa_list_unit_index)
+    WHERE d.UnitFormal = :unit
+      AND (:unit IS NULL OR d.UnitFormal = :unit)
+      AND (:kelas IS NULL OR d.KelasFormal = :kelas)
+      AND (:status_any = 1 OR d.is_lunas <=> :lunas)
+      AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+              WHERE k1.siswa_id = d.id AND k1.kata LIKE :w1_like))
+      AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+              WHERE k2.siswa_id = d.id AND k2.kata LIKE :w2_like))
+      AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+              WHERE k3.siswa_id = d.id AND k3.kata LIKE :w3_like))
+      AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+              WHERE k4.siswa_id = d.id AND k4.kata LIKE :w4_like))
+    LIMIT :cap) AS t
+
+-- name: siswa_count_status
+SELECT COUNT(*) AS n FROM (
+    SELECT 1 FROM siswa AS d FORCE INDEX (siswa_list_status_index)
+    WHERE d.is_lunas <=> :lunas
+      AND (:unit IS NULL OR d.UnitFormal = :unit)
+      AND (:kelas IS NULL OR d.KelasFormal = :kelas)
+      AND (:status_any = 1 OR d.is_lunas <=> :lunas)
+      AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+              WHERE k1.siswa_id = d.id AND k1.kata LIKE :w1_like))
+      AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+              WHERE k2.siswa_id = d.id AND k2.kata LIKE :w2_like))
+      AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+              WHERE k3.siswa_id = d.id AND k3.kata LIKE :w3_like))
+      AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+              WHERE k4.siswa_id = d.id AND k4.kata LIKE :w4_like))
+    LIMIT :cap) AS t
+
+-- name: siswa_page_kelas
+SELECT d.id FROM siswa AS d FORCE INDEX (siswa_list_kelas_index)
+WHERE d.KelasFormal = :kelas
+  AND (:unit IS NULL OR d.UnitFormal = :unit)
+  AND (:kelas IS NULL OR d.KelasFormal = :kelas)
+  AND (:status_any = 1 OR d.is_lunas <=> :lunas)
+  AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+          WHERE k1.siswa_id = d.id AND k1.kata LIKE :w1_like))
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = d.id AND k2.kata LIKE :w2_like))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = d.id AND k3.kata LIKE :w3_like))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = d.id AND k4.kata LIKE :w4_like))
+ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN d.total_tunggakan END DESC,
+         CASE WHEN :sort = 'tunggakan_asc' THEN d.total_tunggakan END,
+         CASE WHEN :sort = 'synced_desc' THEN d.synced_at END DESC,
+         CASE WHEN :sort IN ('tunggakan_desc', 'synced_desc') THEN d.id END DESC,
+         CASE WHEN :sort = 'nama' THEN d.nama END,
+         d.id
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_page_kata
+SELECT x.id FROM (SELECT DISTINCT k.siswa_id AS id FROM siswa_kata AS k
+      WHERE k.kata LIKE :w1_like) AS d
+STRAIGHT_JOIN siswa AS x FORCE INDEX (siswa_list_id_index)
+WHERE x.id = d.id
+  AND (:unit IS NULL OR x.UnitFormal = :unit)
+  AND (:kelas IS NULL OR x.KelasFormal = :kelas)
+  AND (:status_any = 1 OR x.is_lunas <=> :lunas)
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = x.id AND k2.kata LIKE :w2_like))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = x.id AND k3.kata LIKE :w3_like))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = x.id AND k4.kata LIKE :w4_like))
+ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN x.total_tunggakan END DESC,
+         CASE WHEN :sort = 'tunggakan_asc' THEN x.total_tunggakan END,
+         CASE WHEN :sort = 'synced_desc' THEN x.synced_at END DESC,
+         CASE WHEN :sort IN ('tunggakan_desc', 'synced_desc') THEN x.id END DESC,
+         CASE WHEN :sort = 'nama' THEN x.nama END,
+         x.id
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_page_unit
+SELECT d.id FROM siswa AS d FORCE INDEX (siswa_list_unit_index)
+WHERE d.UnitFormal = :unit
+  AND (:unit IS NULL OR d.UnitFormal = :unit)
+  AND (:kelas IS NULL OR d.KelasFormal = :kelas)
+  AND (:status_any = 1 OR d.is_lunas <=> :lunas)
+  AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+          WHERE k1.siswa_id = d.id AND k1.kata LIKE :w1_like))
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = d.id AND k2.kata LIKE :w2_like))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = d.id AND k3.kata LIKE :w3_like))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = d.id AND k4.kata LIKE :w4_like))
+ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN d.total_tunggakan END DESC,
+         CASE WHEN :sort = 'tunggakan_asc' THEN d.total_tunggakan END,
+         CASE WHEN :sort = 'synced_desc' THEN d.synced_at END DESC,
+         CASE WHEN :sort IN ('tunggakan_desc', 'synced_desc') THEN d.id END DESC,
+         CASE WHEN :sort = 'nama' THEN d.nama END,
+         d.id
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_page_status
+SELECT d.id FROM siswa AS d FORCE INDEX (siswa_list_status_index)
+WHERE d.is_lunas <=> :lunas
+  AND (:unit IS NULL OR d.UnitFormal = :unit)
+  AND (:kelas IS NULL OR d.KelasFormal = :kelas)
+  AND (:status_any = 1 OR d.is_lunas <=> :lunas)
+  AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+          WHERE k1.siswa_id = d.id AND k1.kata LIKE :w1_like))
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = d.id AND k2.kata LIKE :w2_like))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = d.id AND k3.kata LIKE :w3_like))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = d.id AND k4.kata LIKE :w4_like))
+ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN d.total_tunggakan END DESC,
+         CASE WHEN :sort = 'tunggakan_asc' THEN d.total_tunggakan END,
+         CASE WHEN :sort = 'synced_desc' THEN d.synced_at END DESC,
+         CASE WHEN :sort IN ('tunggakan_desc', 'synced_desc') THEN d.id END DESC,
+         CASE WHEN :sort = 'nama' THEN d.nama END,
+         d.id
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_page_scan_nama
+SELECT s.id FROM siswa AS s FORCE INDEX (siswa_list_nama_index)
+WHERE (:unit IS NULL OR s.UnitFormal = :unit)
+  AND (:kelas IS NULL OR s.KelasFormal = :kelas)
+  AND (:status_any = 1 OR s.is_lunas <=> :lunas)
+  AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+          WHERE k1.siswa_id = s.id AND k1.kata LIKE :w1_like))
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = s.id AND k2.kata LIKE :w2_like))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+ORDER BY s.nama, s.id
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_page_scan_tunggakan_desc
+SELECT s.id FROM siswa AS s FORCE INDEX (siswa_list_tunggakan_index)
+WHERE (:unit IS NULL OR s.UnitFormal = :unit)
+  AND (:kelas IS NULL OR s.KelasFormal = :kelas)
+  AND (:status_any = 1 OR s.is_lunas <=> :lunas)
+  AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+          WHERE k1.siswa_id = s.id AND k1.kata LIKE :w1_like))
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = s.id AND k2.kata LIKE :w2_like))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+ORDER BY s.total_tunggakan DESC, s.id DESC
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_page_scan_tunggakan_asc
+SELECT s.id FROM siswa AS s FORCE INDEX (siswa_list_tunggakan_index)
+WHERE (:unit IS NULL OR s.UnitFormal = :unit)
+  AND (:kelas IS NULL OR s.KelasFormal = :kelas)
+  AND (:status_any = 1 OR s.is_lunas <=> :lunas)
+  AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+          WHERE k1.siswa_id = s.id AND k1.kata LIKE :w1_like))
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = s.id AND k2.kata LIKE :w2_like))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+ORDER BY s.total_tunggakan, s.id
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_page_scan_synced_desc
+SELECT s.id FROM siswa AS s FORCE INDEX (siswa_list_synced_index)
+WHERE (:unit IS NULL OR s.UnitFormal = :unit)
+  AND (:kelas IS NULL OR s.KelasFormal = :kelas)
+  AND (:status_any = 1 OR s.is_lunas <=> :lunas)
+  AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+          WHERE k1.siswa_id = s.id AND k1.kata LIKE :w1_like))
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = s.id AND k2.kata LIKE :w2_like))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+ORDER BY s.synced_at DESC, s.id DESC
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_list_rows
+SELECT id, idperson, nama, UnitFormal, KelasFormal, total_tunggakan, is_lunas, synced_at,
+       sync_error
+FROM siswa
+WHERE id IN (:ids)
+
+-- name: siswa_unit_kelas
+-- Every (unit, class) pair: a loose scan of siswa_list_unit_index (one seek per pair).
+SELECT DISTINCT UnitFormal AS unit, KelasFormal AS kelas
+FROM siswa
+WHERE UnitFormal IS NOT NULL
+ORDER BY unit, kelas
+
+-- name: siswa_detail
+SELECT id, idperson, nama, gender, UnitFormal, KelasFormal, AsramaPondok, KamarPondok,
+       TingkatDiniyah, KelasDiniyah, pembayaran, synced_at, sync_error, total_tagihan,
+       total_dibayar, total_tunggakan, total_kelebihan, is_lunas
+FROM siswa
+WHERE idperson = :idperson

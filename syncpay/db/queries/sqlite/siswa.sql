@@ -30,3 +30,288 @@ SELECT idperson FROM siswa ORDER BY idperson
 
 -- name: roster_delete
 DELETE FROM siswa WHERE idperson IN (:ids)
+
+-- --- The student pages (/admin/siswa; syncpay/web/routes/siswa.py) ----------------------
+-- Only the page's own rows are read from siswa (whose rows hold the whole payment answer):
+-- everything else is answered from indexes (migration 0007).
+--
+-- Parameters of the list queries:
+--   :unit, :kelas          NULL = any
+--   :status_any, :lunas    1 = any state; else is_lunas IS :lunas (1 lunas, 0 belum lunas,
+--                          NULL belum sinkron)
+--   :words, :w1 … :w4      the search: how many words (0 = none) and each word's prefix
+--                          (kata >= :wN AND kata < :wN_end; the rarest word first)
+--   :sort                  nama | tunggakan_desc | tunggakan_asc | synced_desc
+--   :cap / :limit, :offset the count stops at :cap rows; the page's window
+-- The "driver" is the index that finds the candidates for the most selective filter given
+-- (kelas, then the search, then unit, then state). The class, unit and state indexes hold
+-- every list column; siswa_list_id_index gives them to a search's candidates. A large result is paged by walking the sort's
+-- siswa_list_*_index instead (siswa_page_scan_*), the filters checked in the index, until
+-- the page is full.
+
+-- name: siswa_kata_counts
+-- How many name words start with each search word (up to :cap): the rarest one drives.
+SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM siswa_kata WHERE kata >= :w1 AND kata < :w1_end
+                        LIMIT :cap) AS t1) AS n1,
+       (SELECT COUNT(*) FROM (SELECT 1 FROM siswa_kata WHERE kata >= :w2 AND kata < :w2_end
+                        LIMIT :cap) AS t2) AS n2,
+       (SELECT COUNT(*) FROM (SELECT 1 FROM siswa_kata WHERE kata >= :w3 AND kata < :w3_end
+                        LIMIT :cap) AS t3) AS n3,
+       (SELECT COUNT(*) FROM (SELECT 1 FROM siswa_kata WHERE kata >= :w4 AND kata < :w4_end
+                        LIMIT :cap) AS t4) AS n4
+
+-- name: siswa_count_all
+SELECT COUNT(*) AS n FROM (SELECT 1 FROM siswa LIMIT :cap) AS t
+
+-- name: siswa_count_kelas
+SELECT COUNT(*) AS n FROM (
+    SELECT 1 FROM siswa AS d INDEXED BY siswa_list_kelas_index
+    WHERE d.KelasFormal = :kelas
+      AND (:unit IS NULL OR d.UnitFormal = :unit)
+      AND (:kelas IS NULL OR d.KelasFormal = :kelas)
+      AND (:status_any = 1 OR d.is_lunas IS :lunas)
+      AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+              WHERE k1.siswa_id = d.id AND k1.kata >= :w1 AND k1.kata < :w1_end))
+      AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+              WHERE k2.siswa_id = d.id AND k2.kata >= :w2 AND k2.kata < :w2_end))
+      AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+              WHERE k3.siswa_id = d.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
+      AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+              WHERE k4.siswa_id = d.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+    LIMIT :cap) AS t
+
+-- name: siswa_count_kata
+SELECT COUNT(*) AS n FROM (
+    SELECT DISTINCT k.siswa_id FROM siswa_kata AS k
+    WHERE k.kata >= :w1 AND k.kata < :w1_end
+      AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+              WHERE k2.siswa_id = k.siswa_id AND k2.kata >= :w2 AND k2.kata < :w2_end))
+      AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+              WHERE k3.siswa_id = k.siswa_id AND k3.kata >= :w3 AND k3.kata < :w3_end))
+      AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+              WHERE k4.siswa_id = k.siswa_id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+      AND (:filtered = 0 OR EXISTS (SELECT 1 FROM siswa AS x INDEXED BY siswa_list_id_index
+          WHERE x.id = k.siswa_id
+            AND (:unit IS NULL OR x.UnitFormal = :unit)
+            AND (:kelas IS NULL OR x.KelasFormal = :kelas)
+            AND (:status_any = 1 OR x.is_lunas IS :lunas)))
+    LIMIT :cap) AS t
+
+-- name: siswa_count_unit
+SELECT COUNT(*) AS n FROM (
+    SELECT 1 FROM siswa AS d INDEXED BY siswa_list_unit_index
+    WHERE d.UnitFormal = :unit
+      AND (:unit IS NULL OR d.UnitFormal = :unit)
+      AND (:kelas IS NULL OR d.KelasFormal = :kelas)
+      AND (:status_any = 1 OR d.is_lunas IS :lunas)
+      AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+              WHERE k1.siswa_id = d.id AND k1.kata >= :w1 AND k1.kata < :w1_end))
+      AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+              WHERE k2.siswa_id = d.id AND k2.kata >= :w2 AND k2.kata < :w2_end))
+      AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+              WHERE k3.siswa_id = d.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
+      AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+              WHERE k4.siswa_id = d.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+    LIMIT :cap) AS t
+
+-- name: siswa_count_status
+SELECT COUNT(*) AS n FROM (
+    SELECT 1 FROM siswa AS d INDEXED BY siswa_list_status_index
+    WHERE d.is_lunas IS :lunas
+      AND (:unit IS NULL OR d.UnitFormal = :unit)
+      AND (:kelas IS NULL OR d.KelasFormal = :kelas)
+      AND (:status_any = 1 OR d.is_lunas IS :lunas)
+      AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+              WHERE k1.siswa_id = d.id AND k1.kata >= :w1 AND k1.kata < :w1_end))
+      AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+              WHERE k2.siswa_id = d.id AND k2.kata >= :w2 AND k2.kata < :w2_end))
+      AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+              WHERE k3.siswa_id = d.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
+      AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+              WHERE k4.siswa_id = d.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+    LIMIT :cap) AS t
+
+-- name: siswa_page_kelas
+SELECT d.id FROM siswa AS d INDEXED BY siswa_list_kelas_index
+WHERE d.KelasFormal = :kelas
+  AND (:unit IS NULL OR d.UnitFormal = :unit)
+  AND (:kelas IS NULL OR d.KelasFormal = :kelas)
+  AND (:status_any = 1 OR d.is_lunas IS :lunas)
+  AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+          WHERE k1.siswa_id = d.id AND k1.kata >= :w1 AND k1.kata < :w1_end))
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = d.id AND k2.kata >= :w2 AND k2.kata < :w2_end))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = d.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = d.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN d.total_tunggakan END DESC,
+         CASE WHEN :sort = 'tunggakan_asc' THEN d.total_tunggakan END,
+         CASE WHEN :sort = 'synced_desc' THEN d.synced_at END DESC,
+         CASE WHEN :sort IN ('tunggakan_desc', 'synced_desc') THEN d.id END DESC,
+         CASE WHEN :sort = 'nama' THEN d.nama END,
+         d.id
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_page_kata
+SELECT x.id FROM (SELECT DISTINCT k.siswa_id AS id FROM siswa_kata AS k
+      WHERE k.kata >= :w1 AND k.kata < :w1_end) AS d
+CROSS JOIN siswa AS x INDEXED BY siswa_list_id_index
+WHERE x.id = d.id
+  AND (:unit IS NULL OR x.UnitFormal = :unit)
+  AND (:kelas IS NULL OR x.KelasFormal = :kelas)
+  AND (:status_any = 1 OR x.is_lunas IS :lunas)
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = x.id AND k2.kata >= :w2 AND k2.kata < :w2_end))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = x.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = x.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN x.total_tunggakan END DESC,
+         CASE WHEN :sort = 'tunggakan_asc' THEN x.total_tunggakan END,
+         CASE WHEN :sort = 'synced_desc' THEN x.synced_at END DESC,
+         CASE WHEN :sort IN ('tunggakan_desc', 'synced_desc') THEN x.id END DESC,
+         CASE WHEN :sort = 'nama' THEN x.nama END,
+         x.id
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_page_unit
+SELECT d.id FROM siswa AS d INDEXED BY siswa_list_unit_index
+WHERE d.UnitFormal = :unit
+  AND (:unit IS NULL OR d.UnitFormal = :unit)
+  AND (:kelas IS NULL OR d.KelasFormal = :kelas)
+  AND (:status_any = 1 OR d.is_lunas IS :lunas)
+  AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+          WHERE k1.siswa_id = d.id AND k1.kata >= :w1 AND k1.kata < :w1_end))
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = d.id AND k2.kata >= :w2 AND k2.kata < :w2_end))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = d.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = d.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN d.total_tunggakan END DESC,
+         CASE WHEN :sort = 'tunggakan_asc' THEN d.total_tunggakan END,
+         CASE WHEN :sort = 'synced_desc' THEN d.synced_at END DESC,
+         CASE WHEN :sort IN ('tunggakan_desc', 'synced_desc') THEN d.id END DESC,
+         CASE WHEN :sort = 'nama' THEN d.nama END,
+         d.id
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_page_status
+SELECT d.id FROM siswa AS d INDEXED BY siswa_list_status_index
+WHERE d.is_lunas IS :lunas
+  AND (:unit IS NULL OR d.UnitFormal = :unit)
+  AND (:kelas IS NULL OR d.KelasFormal = :kelas)
+  AND (:status_any = 1 OR d.is_lunas IS :lunas)
+  AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+          WHERE k1.siswa_id = d.id AND k1.kata >= :w1 AND k1.kata < :w1_end))
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = d.id AND k2.kata >= :w2 AND k2.kata < :w2_end))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = d.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = d.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN d.total_tunggakan END DESC,
+         CASE WHEN :sort = 'tunggakan_asc' THEN d.total_tunggakan END,
+         CASE WHEN :sort = 'synced_desc' THEN d.synced_at END DESC,
+         CASE WHEN :sort IN ('tunggakan_desc', 'synced_desc') THEN d.id END DESC,
+         CASE WHEN :sort = 'nama' THEN d.nama END,
+         d.id
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_page_scan_nama
+SELECT s.id FROM siswa AS s INDEXED BY siswa_list_nama_index
+WHERE (:unit IS NULL OR s.UnitFormal = :unit)
+  AND (:kelas IS NULL OR s.KelasFormal = :kelas)
+  AND (:status_any = 1 OR s.is_lunas IS :lunas)
+  AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+          WHERE k1.siswa_id = s.id AND k1.kata >= :w1 AND k1.kata < :w1_end))
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = s.id AND k2.kata >= :w2 AND k2.kata < :w2_end))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+ORDER BY s.nama, s.id
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_page_scan_tunggakan_desc
+SELECT s.id FROM siswa AS s INDEXED BY siswa_list_tunggakan_index
+WHERE (:unit IS NULL OR s.UnitFormal = :unit)
+  AND (:kelas IS NULL OR s.KelasFormal = :kelas)
+  AND (:status_any = 1 OR s.is_lunas IS :lunas)
+  AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+          WHERE k1.siswa_id = s.id AND k1.kata >= :w1 AND k1.kata < :w1_end))
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = s.id AND k2.kata >= :w2 AND k2.kata < :w2_end))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+ORDER BY s.total_tunggakan DESC, s.id DESC
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_page_scan_tunggakan_asc
+SELECT s.id FROM siswa AS s INDEXED BY siswa_list_tunggakan_index
+WHERE (:unit IS NULL OR s.UnitFormal = :unit)
+  AND (:kelas IS NULL OR s.KelasFormal = :kelas)
+  AND (:status_any = 1 OR s.is_lunas IS :lunas)
+  AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+          WHERE k1.siswa_id = s.id AND k1.kata >= :w1 AND k1.kata < :w1_end))
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = s.id AND k2.kata >= :w2 AND k2.kata < :w2_end))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+ORDER BY s.total_tunggakan, s.id
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_page_scan_synced_desc
+SELECT s.id FROM siswa AS s INDEXED BY siswa_list_synced_index
+WHERE (:unit IS NULL OR s.UnitFormal = :unit)
+  AND (:kelas IS NULL OR s.KelasFormal = :kelas)
+  AND (:status_any = 1 OR s.is_lunas IS :lunas)
+  AND (:words < 1 OR EXISTS (SELECT 1 FROM siswa_kata AS k1
+          WHERE k1.siswa_id = s.id AND k1.kata >= :w1 AND k1.kata < :w1_end))
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = s.id AND k2.kata >= :w2 AND k2.kata < :w2_end))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+ORDER BY s.synced_at DESC, s.id DESC
+LIMIT :limit OFFSET :offset
+
+-- name: siswa_list_rows
+SELECT id, idperson, nama, UnitFormal, KelasFormal, total_tunggakan, is_lunas, synced_at,
+       sync_error
+FROM siswa
+WHERE id IN (:ids)
+
+-- name: siswa_unit_kelas
+-- Every (unit, class) pair, skipping along siswa_list_unit_index: one seek per pair (the
+-- class NULL for a unit whose students have none).
+WITH RECURSIVE
+units (unit) AS (
+    SELECT MIN(UnitFormal) FROM siswa
+    UNION ALL
+    SELECT (SELECT MIN(s.UnitFormal) FROM siswa AS s WHERE s.UnitFormal > u.unit)
+    FROM units AS u WHERE u.unit IS NOT NULL
+),
+pairs (unit, kelas) AS (
+    SELECT u.unit, (SELECT MIN(s.KelasFormal) FROM siswa AS s WHERE s.UnitFormal = u.unit)
+    FROM units AS u WHERE u.unit IS NOT NULL
+    UNION ALL
+    SELECT p.unit, (SELECT MIN(s.KelasFormal) FROM siswa AS s
+                    WHERE s.UnitFormal = p.unit AND s.KelasFormal > p.kelas)
+    FROM pairs AS p WHERE p.kelas IS NOT NULL
+)
+SELECT unit, kelas FROM pairs ORDER BY unit, kelas
+
+-- name: siswa_detail
+SELECT id, idperson, nama, gender, UnitFormal, KelasFormal, AsramaPondok, KamarPondok,
+       TingkatDiniyah, KelasDiniyah, pembayaran, synced_at, sync_error, total_tagihan,
+       total_dibayar, total_tunggakan, total_kelebihan, is_lunas
+FROM siswa
+WHERE idperson = :idperson

@@ -1,0 +1,685 @@
+"""The student pages /admin/siswa and /admin/siswa/{idperson} (SPEC §6): access, search,
+filters, sorting, pages, bad input, escaping, the payments by period, "Sinkron sekarang",
+and that the list's queries are answered from indexes — through the real app on both
+databases."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from syncpay.db import Database
+from syncpay.db.queries import parse_queries
+from syncpay.sync.money import compute_totals
+from syncpay.sync.parsers import parse_flat
+from syncpay.sync.roster import import_rows
+from syncpay.web.routes import siswa as siswa_routes
+from syncpay.web.routes.siswa import (
+    COUNT_CAP,
+    PER_PAGE,
+    SORTS,
+    STATUSES,
+    WORD_CANDIDATES,
+    Filters,
+    rupiah,
+)
+from tests.sync_helpers import until
+from tests.web.conftest import WebHarness
+
+BASE = "/admin/siswa"
+HOSTILE = "<script>alert(1)</script>"
+HOSTILE2 = '"><img src=x onerror=alert(1)>'
+_ANSWER = """-- name: ts_siswa_answer
+UPDATE siswa SET pembayaran = :answer WHERE idperson = :idperson
+"""
+_SET_STATE = """-- name: ts_siswa_state
+UPDATE siswa
+SET total_tagihan = :tagihan, total_dibayar = :dibayar, total_tunggakan = :tunggakan,
+    total_kelebihan = 0, is_lunas = :lunas, synced_at = :synced_at, sync_error = :error
+WHERE idperson = :idperson
+"""
+
+
+def teach(db: Database) -> None:
+    if "ts_siswa_state" not in db.queries:
+        db.queries.update(parse_queries(_SET_STATE + _ANSWER, db.placeholder, {}))
+
+
+async def set_state(
+    db: Database,
+    idperson: str,
+    tunggakan: int | None,
+    synced_at: str | None = None,
+    error: str | None = None,
+) -> None:
+    """A student's stored totals, as a sync leaves them (None: never synced)."""
+    teach(db)
+    synced = tunggakan is not None
+    await db.execute(
+        "ts_siswa_state",
+        {
+            "idperson": idperson,
+            "tagihan": 1_000_000 if synced else None,
+            "dibayar": 1_000_000 - tunggakan if tunggakan is not None else None,
+            "tunggakan": tunggakan,
+            "lunas": (1 if tunggakan == 0 else 0) if synced else None,
+            "synced_at": synced_at if synced else None,
+            "error": error,
+        },
+    )
+
+
+def row_ids(page: str) -> list[str]:
+    """The idpersons of the list's rows, in order."""
+    return re.findall(r'<tr data-idperson="([^"]+)"', page)
+
+
+def element(page: str, element_id: str) -> str:
+    """The text inside the element with this id (tags dropped, entities decoded)."""
+    found = re.search(rf'id="{re.escape(element_id)}"[^>]*>(.*?)</', page, re.S)
+    assert found, f"no #{element_id}"
+    return html_lib.unescape(re.sub(r"<[^>]+>", "", found.group(1))).strip()
+
+
+def name_words(nama: str, idperson: str) -> list[str]:
+    """The words a search matches, as the 0007 triggers cut them."""
+    text = f"{nama} {idperson}".lower()
+    return [w for w in re.split(r"[ \-.,]+", text) if w]
+
+
+def matches(student: dict[str, str], q: str) -> bool:
+    words = name_words(student["nama"], student["idperson"])
+    wanted = [w for w in re.split(r"[\s\-.,]+", q.lower()) if w]
+    return all(any(w.startswith(x) for w in words) for x in wanted)
+
+
+async def list_json(browser: Any, **params: str) -> tuple[int, Any]:
+    query = "&".join(f"{k}={quote(v)}" for k, v in params.items())
+    return await browser.get_json(f"{BASE}?{query}" if query else BASE)
+
+
+async def all_pages(browser: Any, **params: str) -> list[dict[str, Any]]:
+    """Every row of a list through its JSON pages."""
+    rows: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        status, body = await list_json(browser, **params, page=str(page))
+        assert status == 200, body
+        rows += body["data"]
+        if not body["has_next"]:
+            return rows
+        page += 1
+
+
+# --- access -----------------------------------------------------------------------------------
+
+
+async def test_anonymous_visitors_are_sent_to_login_and_scripts_get_401(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(2)
+    anon = web.browser()
+    for path in (BASE, f"{BASE}/2025000001", f"{BASE}?q=ahmad&page=2"):
+        response = await anon.get(path)
+        assert response.status == 302, path
+        assert response.headers["Location"].startswith("/login?next=/admin/siswa"), path
+        status, body = await anon.get_json(path)
+        assert (status, body["status"]) == (401, False), path
+    await anon.get("/login")
+    status, body = await anon.post_json(f"{BASE}/2025000001/sync")
+    assert (status, body["status"]) == (401, False)
+    token = await web.token("script", "petugas")
+    response = await anon.client.get(BASE, headers={"Authorization": f"Bearer {token}"})
+    assert response.status == 200 and (await response.json())["status"] is True
+
+
+async def test_sync_now_needs_the_csrf_token(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(1)
+    petugas = await web.user("petugas1", "petugas")
+    status, body = await petugas.post_json(f"{BASE}/2025000001/sync", csrf="wrong")
+    assert (status, body["status"]) == (419, False)
+    assert await web.pays[0].sync.latest() is None
+
+
+# --- the list -----------------------------------------------------------------------------------
+
+
+async def test_the_list_page_pages_and_sorts_by_name(web: WebHarness):
+    await web.serve(workers=0)
+    roster = await web.students(120)
+    user = await web.user("petugas1", "petugas")
+    response = await user.get(BASE)
+    assert response.status == 200
+    page = await response.text()
+    for marker in (
+        'id="siswa-filter"',
+        'id="siswa-table"',
+        'id="siswa-count"',
+        'id="btn-sync-page"',
+        'href="/admin/sync-pembayaran"',
+        'name="q"',
+        'name="unit"',
+        'name="kelas"',
+        'name="status"',
+        'name="sort"',
+    ):
+        assert marker in page, marker
+    by_name = sorted(roster, key=lambda s: (s["nama"], int(s["idperson"])))
+    expected = [s["idperson"] for s in by_name]
+    assert row_ids(page) == expected[:PER_PAGE]
+    assert element(page, "siswa-count") == f"Menampilkan 1–50 dari {len(roster)} siswa"
+    assert 'rel="next"' in page and 'rel="prev"' not in page
+    page2 = await (await user.get(f"{BASE}?page=2")).text()
+    assert row_ids(page2) == expected[PER_PAGE : 2 * PER_PAGE]
+    assert 'rel="next"' in page2 and 'rel="prev"' in page2
+    page3 = await (await user.get(f"{BASE}?page=3")).text()
+    assert row_ids(page3) == expected[2 * PER_PAGE :]
+    assert element(page3, "siswa-count") == "Menampilkan 101–120 dari 120 siswa"
+    assert 'rel="next"' not in page3 and 'rel="prev"' in page3
+    assert "Halaman 3 dari 3" in page3
+    # a row: the link to the student, the state badge, "never synced"
+    first = by_name[0]
+    row = re.search(rf'<tr data-idperson="{first["idperson"]}".*?</tr>', page, re.S)
+    assert row is not None
+    assert f'href="/admin/siswa/{first["idperson"]}"' in row.group(0)
+    assert "Belum Sinkron" in row.group(0) and "Belum pernah" in row.group(0)
+    # JSON: the same rows and the total
+    status, body = await list_json(user)
+    assert status == 200
+    assert [r["idperson"] for r in body["data"]] == expected[:PER_PAGE]
+    assert (body["page"], body["per_page"], body["total"], body["has_next"]) == (1, 50, 120, True)
+    assert set(body["data"][0]) >= {"idperson", "nama", "unit", "kelas", "status", "url"}
+
+
+async def test_search_by_name_words_and_by_idperson(web: WebHarness):
+    await web.serve(workers=0)
+    roster = await web.students(150)
+    user = await web.user("petugas1", "petugas")
+    family = roster[7]["nama"].split()[-1]
+    given = roster[7]["nama"].split()[0]
+    cases = {
+        family: None,  # a whole word, any position
+        family.lower()[:3]: None,  # a prefix, any case
+        family.upper(): None,
+        f"{given} {family[:4]}": None,  # two words, both must match
+        f"  {family}   ": None,  # spaces around
+        roster[42]["idperson"]: [roster[42]["idperson"]],  # an exact id
+        "202500001": None,  # an id prefix: 2025000010…2025000019 (+100…)
+        "zzzz": [],
+    }
+    for q, expected in cases.items():
+        if expected is None:
+            expected = sorted(
+                (s for s in roster if matches(s, q)), key=lambda s: (s["nama"], int(s["idperson"]))
+            )
+            expected = [s["idperson"] for s in expected]
+        rows = await all_pages(user, q=q)
+        assert [r["idperson"] for r in rows] == expected, q
+        assert expected or q == "zzzz"
+    page = await (await user.get(f"{BASE}?q={quote(family)}")).text()
+    assert f'value="{family}"' in page  # the form keeps the search
+    empty = await (await user.get(f"{BASE}?q=zzzz")).text()
+    assert row_ids(empty) == []
+    assert element(empty, "siswa-count") == "Tidak ada siswa yang cocok dengan pencarian ini."
+    # LIKE and range metacharacters are plain text
+    for q in ("%", "_", "a%", "\\", "'", "a_b"):
+        status, body = await list_json(user, q=q)
+        assert status == 200 and body["data"] == [], q
+
+
+async def test_filters_and_sorts(web: WebHarness):
+    await web.serve(workers=0)
+    roster = await web.students(90)
+    state: dict[str, tuple[int | None, str | None]] = {}
+    for i, student in enumerate(roster):
+        if i % 3 == 0:
+            value: tuple[int | None, str | None] = (None, None)  # never synced
+        elif i % 3 == 1:
+            value = (0, f"2026-11-{1 + i % 27:02d} 08:00:00")  # lunas
+        else:
+            value = ((i % 7 + 1) * 125_000, f"2026-10-{1 + i % 27:02d} 09:30:00")
+        state[student["idperson"]] = value
+        await set_state(web.db, student["idperson"], value[0], value[1])
+    user = await web.user("petugas1", "petugas")
+    by_id = {s["idperson"]: s for s in roster}
+
+    def expect(keep: Any, sort: str = "nama") -> list[str]:
+        ids = [s["idperson"] for s in roster if keep(s)]
+        if sort == "nama":
+            return sorted(ids, key=lambda i: (by_id[i]["nama"], int(i)))
+        if sort == "synced_desc":
+            never = [i for i in ids if state[i][1] is None]
+            done = [i for i in ids if state[i][1] is not None]
+            done.sort(key=lambda i: (state[i][1], int(i)), reverse=True)
+            return done + sorted(never, key=int, reverse=True)
+        none = [i for i in ids if state[i][0] is None]
+        some = [i for i in ids if state[i][0] is not None]
+        if sort == "tunggakan_desc":
+            some.sort(key=lambda i: (state[i][0], int(i)), reverse=True)
+            return some + sorted(none, key=int, reverse=True)
+        some.sort(key=lambda i: (state[i][0], int(i)))
+        return sorted(none, key=int) + some  # NULL (never synced) first
+
+    unit = roster[0]["UnitFormal"]
+    kelas = roster[0]["KelasFormal"]
+    lunas = {"lunas": 0, "belum_lunas": "some", "belum_sinkron": None}
+    for status_name, wanted in lunas.items():
+
+        def keep(s: dict[str, str], wanted: Any = wanted) -> bool:
+            value = state[s["idperson"]][0]
+            return value == 0 if wanted == 0 else (value is None if wanted is None else bool(value))
+
+        rows = await all_pages(user, status=status_name)
+        assert [r["idperson"] for r in rows] == expect(keep), status_name
+        assert {r["status"] for r in rows} == {status_name}
+    rows = await all_pages(user, unit=unit)
+    assert [r["idperson"] for r in rows] == expect(lambda s: s["UnitFormal"] == unit)
+    rows = await all_pages(user, kelas=kelas)
+    assert [r["idperson"] for r in rows] == expect(lambda s: s["KelasFormal"] == kelas)
+    rows = await all_pages(user, unit=unit, kelas=kelas, status="belum_lunas")
+    assert [r["idperson"] for r in rows] == expect(
+        lambda s: (
+            (s["UnitFormal"], s["KelasFormal"]) == (unit, kelas) and bool(state[s["idperson"]][0])
+        )
+    )
+    for sort in SORTS:
+        rows = await all_pages(user, sort=sort)
+        assert [r["idperson"] for r in rows] == expect(lambda s: True, sort), sort
+        rows = await all_pages(user, sort=sort, unit=unit)
+        assert [r["idperson"] for r in rows] == expect(lambda s: s["UnitFormal"] == unit, sort), (
+            sort
+        )
+    # the HTML: arrears formatted, badges, last sync, the selects keep the choice
+    page = await (await user.get(f"{BASE}?sort=tunggakan_desc&unit={quote(unit)}")).text()
+    top = expect(lambda s: s["UnitFormal"] == unit, "tunggakan_desc")[0]
+    row = re.search(rf'<tr data-idperson="{top}".*?</tr>', page, re.S)
+    assert row is not None
+    assert rupiah(state[top][0]) in row.group(0) and "Belum Lunas" in row.group(0)
+    assert '<option value="tunggakan_desc" selected>' in page
+    assert f'<option value="{unit}" selected>' in page
+    assert 'datetime="2026-' in row.group(0)
+
+
+async def test_the_filter_selects_list_units_and_classes(web: WebHarness):
+    await web.serve(workers=0)
+    roster = await web.students(60)
+    user = await web.user("petugas1", "petugas")
+    page = await (await user.get(BASE)).text()
+    for unit in {s["UnitFormal"] for s in roster}:
+        assert f'<option value="{unit}">' in page
+    for kelas in {s["KelasFormal"] for s in roster}:
+        assert f'<option value="{kelas}" data-units="' in page
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("status=unknown", "Status tidak dikenal"),
+        ("sort=random", "Urutan tidak dikenal"),
+        ("page=0", "Nomor halaman harus bilangan bulat"),
+        ("page=abc", "Nomor halaman harus bilangan bulat"),
+        ("page=-1", "Nomor halaman harus bilangan bulat"),
+        ("page=99999999", "Nomor halaman harus bilangan bulat"),
+        ("page=1.5", "Nomor halaman harus bilangan bulat"),
+        ("q=" + "a" * 101, "Kata pencarian terlalu panjang"),
+        ("unit=" + "x" * 101, "unit terlalu panjang"),
+        ("kelas=" + "x" * 101, "kelas terlalu panjang"),
+    ],
+)
+async def test_bad_values_render_the_page_with_a_message_or_422_json(
+    web: WebHarness, query: str, message: str
+):
+    await web.serve(workers=0)
+    await web.students(3)
+    user = await web.user("petugas1", "petugas")
+    response = await user.get(f"{BASE}?{query}")
+    assert response.status == 422
+    page = await response.text()
+    assert message in html_lib.unescape(page)
+    assert 'id="siswa-table"' in page and len(row_ids(page)) == 3  # the defaults apply
+    status, body = await user.get_json(f"{BASE}?{query}")
+    assert (status, body["status"]) == (422, False)
+    assert message in body["message"]
+
+
+async def test_pages_past_the_end_and_odd_but_valid_values(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(3)
+    user = await web.user("petugas1", "petugas")
+    response = await user.get(f"{BASE}?page=7")
+    assert response.status == 200
+    page = await response.text()
+    assert row_ids(page) == []
+    assert element(page, "siswa-count") == "Tidak ada siswa di halaman ini."
+    assert re.search(r'href="/admin/siswa"[^>]*rel="prev"', page)  # back to the only page
+    status, body = await list_json(user, page="7")
+    assert (status, body["data"], body["total"], body["has_next"]) == (200, [], 3, False)
+    for query in ("status=", "sort=", "q=", "unit=&kelas=", "page=", "page=007", "x=1&q=%00"):
+        response = await user.get(f"{BASE}?{query}")
+        assert response.status == 200, query
+
+
+async def test_past_the_count_cap_the_page_says_more(
+    web: WebHarness, monkeypatch: pytest.MonkeyPatch
+):
+    """Counting stops at COUNT_CAP (10,000; the bench exercises it at 100,000 students);
+    past it the page says "more than …", and the last page knows the total again."""
+    assert COUNT_CAP == 10_000 and WORD_CANDIDATES >= COUNT_CAP
+    await web.serve(workers=0)
+    await web.students(5)
+    user = await web.user("petugas1", "petugas")
+    monkeypatch.setattr(siswa_routes, "COUNT_CAP", 2)
+    monkeypatch.setattr(siswa_routes, "PER_PAGE", 2)
+    page = await (await user.get(BASE)).text()
+    assert element(page, "siswa-count") == "Menampilkan 1–2 dari lebih dari 2 siswa"
+    assert "Halaman 1" in page and "Halaman 1 dari" not in page
+    _, body = await list_json(user)
+    assert "total" not in body and body["has_next"] is True
+    page = await (await user.get(f"{BASE}?page=3")).text()
+    assert element(page, "siswa-count") == "Menampilkan 5–5 dari 5 siswa"
+    _status, body = await list_json(user, page="3")
+    assert (body["total"], body["has_next"]) == (5, False)
+
+
+async def test_hostile_names_are_shown_escaped_on_both_pages(web: WebHarness):
+    await web.serve(workers=0)
+    roster = [
+        {"idperson": "2025000001", "nama": HOSTILE, "UnitFormal": HOSTILE2, "KelasFormal": "VII A"},
+        {"idperson": "2025000002", "nama": HOSTILE2, "UnitFormal": "SMP", "KelasFormal": HOSTILE},
+    ]
+    report = await import_rows(web.db, enumerate(roster, start=2))
+    assert not report.invalid, report.invalid
+    await set_state(web.db, "2025000002", 5000, "2026-11-01 10:00:00", error=HOSTILE)
+    user = await web.user(HOSTILE, "petugas")
+    for path in (BASE, f"{BASE}?q={quote(HOSTILE)}", f"{BASE}/2025000001", f"{BASE}/2025000002"):
+        page = await (await user.get(path)).text()
+        assert HOSTILE not in page and "<img src=x" not in page, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page or "&lt;img src=x" in page, path
+    page = await (await user.get(BASE)).text()
+    assert sorted(row_ids(page)) == ["2025000001", "2025000002"]
+    detail = await (await user.get(f"{BASE}/2025000002")).text()
+    assert element(detail, "siswa-nama") == HOSTILE2
+    assert element(detail, "sync-error") == HOSTILE
+    _, body = await user.get_json(f"{BASE}/2025000001")
+    assert body["data"]["nama"] == HOSTILE
+    for q, found in (("<script", "2025000001"), ("src=x", "2025000002"), ('"><IMG', "2025000002")):
+        _status, body = await list_json(user, q=q)
+        assert [r["idperson"] for r in body["data"]] == [found], q
+
+
+# --- one student ----------------------------------------------------------------------------------
+
+
+async def synced(web: WebHarness, ids: list[str]) -> None:
+    """Sync these students through the app's worker pool; wait for the run's end."""
+    sp = web.pays[0]
+    run = await sp.start(idpersons=ids, started_by="test")
+
+    async def done() -> bool:
+        return (await sp.progress(run.id))["status"] != "running"
+
+    await until(done, 30, what="the run's end")
+
+
+def expected_groups(text: str) -> dict[str, Any]:
+    items = parse_flat(text).items
+    today = date.today()
+    periods: dict[str, list[Any]] = {}
+    for item in items:
+        periods.setdefault(item.period, []).append(item)
+    return {p: compute_totals(found, today) for p, found in periods.items()}
+
+
+async def test_the_student_page_shows_totals_and_payments_by_period(web: WebHarness):
+    await web.serve(workers=2)
+    roster = await web.students(4)
+    ids = [s["idperson"] for s in roster]
+    await synced(web, ids)
+    sim = web.sims[0]
+    user = await web.user("admin1", "admin")
+    for student in roster:
+        idperson = student["idperson"]
+        text = sim.answer_text(idperson)
+        totals = compute_totals(parse_flat(text).items, date.today())
+        response = await user.get(f"{BASE}/{idperson}")
+        assert response.status == 200
+        page = await response.text()
+        assert element(page, "siswa-nama") == student["nama"]
+        assert element(page, "total-tagihan") == rupiah(totals.total_tagihan)
+        assert element(page, "total-dibayar") == rupiah(totals.total_dibayar)
+        assert element(page, "total-tunggakan") == rupiah(totals.total_tunggakan)
+        assert element(page, "total-kelebihan") == rupiah(totals.total_kelebihan)
+        state = "Lunas" if totals.is_lunas else "Belum Lunas"
+        assert element(page, "siswa-status") == state
+        assert re.search(r'id="last-sync" datetime="\d{4}-\d\d-\d\dT', page)
+        assert element(page, "sync-error") == "Tidak ada"
+        assert 'id="btn-sync-now"' in page and "Sinkron sekarang" in page
+        groups = expected_groups(text)
+        shown = re.findall(r'<section class="period-group" data-period="([^"]*)"', page)
+        assert shown == sorted(groups, reverse=True)
+        for period, expected in groups.items():
+            section = re.search(rf'data-period="{period}".*?</section>', page, re.S)
+            assert section is not None
+            block = section.group(0)
+            assert f"Tahun ajaran {period[:4]}/{period[4:]}" in block
+            foot = re.search(r'class="group-total".*?</tr>', block, re.S)
+            assert foot is not None
+            assert rupiah(expected.total_tagihan) in foot.group(0)
+            assert rupiah(expected.total_dibayar) in foot.group(0)
+            assert rupiah(expected.total_tunggakan) in foot.group(0)
+        # the JSON variant
+        status, body = await user.get_json(f"{BASE}/{idperson}")
+        assert status == 200
+        data = body["data"]
+        assert data["idperson"] == idperson and data["status"] == (
+            "lunas" if totals.is_lunas else "belum_lunas"
+        )
+        assert Decimal(str(data["totals"]["tunggakan"])) == totals.total_tunggakan
+        assert [g["period"] for g in data["groups"]] == sorted(groups, reverse=True)
+        for group in data["groups"]:
+            want = groups[group["period"]]
+            assert Decimal(str(group["totals"]["tagihan"])) == want.total_tagihan
+            assert Decimal(str(group["totals"]["tunggakan"])) == want.total_tunggakan
+            assert group["not_due"] == sum(1 for i in group["items"] if not i["is_due"])
+    # the simulator's current school year has items not yet due: shown as such
+    page = await (await user.get(f"{BASE}/{ids[0]}")).text()
+    if date.today().month != 6:
+        assert "Belum jatuh tempo" in page
+    # the list shows the stored arrears
+    status, body = await list_json(user, sort="tunggakan_desc")
+    shown = {r["idperson"]: r["total_tunggakan"] for r in body["data"]}
+    for idperson in ids:
+        totals = compute_totals(parse_flat(sim.answer_text(idperson)).items, date.today())
+        assert Decimal(str(shown[idperson])) == totals.total_tunggakan
+
+
+async def test_a_student_never_synced_and_one_whose_answer_cannot_be_read(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(1)
+    user = await web.user("petugas1", "petugas")
+    page = await (await user.get(f"{BASE}/2025000001")).text()
+    assert element(page, "siswa-status") == "Belum Sinkron"
+    assert element(page, "last-sync") == "Belum pernah"
+    assert element(page, "total-tunggakan") == "—"
+    assert "Belum ada data pembayaran" in page
+    teach(web.db)
+    await web.db.execute("ts_siswa_answer", {"idperson": "2025000001", "answer": '{"x": 1}'})
+    response = await user.get(f"{BASE}/2025000001")
+    assert response.status == 200
+    assert "Data pembayaran yang tersimpan tidak dapat dibaca: top level: missing data" in (
+        html_lib.unescape(await response.text())
+    )
+    _status, body = await user.get_json(f"{BASE}/2025000001")
+    assert body["data"]["parse_error"] == "top level: missing data"
+    assert body["data"]["groups"] == []
+
+
+async def test_unknown_students_are_404(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(1)
+    user = await web.user("petugas1", "petugas")
+    for path in ("9999999999", "abc", "..%2F..%2Fetc", "a%20b", "x" * 40, "%3Cscript%3E"):
+        response = await user.get(f"{BASE}/{path}")
+        assert response.status == 404, path
+        assert "Siswa tidak ditemukan." in await response.text() or path.startswith("..")
+        status, body = await user.get_json(f"{BASE}/{path}")
+        assert (status, body["status"]) == (404, False), path
+        status, body = await user.post_json(f"{BASE}/{path}/sync")
+        assert status in (404, 405) and body["status"] is False, path
+    status, body = await user.post_json(f"{BASE}/9999999999/sync")
+    assert (status, body["message"]) == (404, "Siswa tidak ditemukan.")
+    response = await user.get(f"{BASE}/2025000001")  # lower-case ids are the same student
+    assert response.status == 200
+    assert await web.pays[0].sync.latest() is None
+
+
+async def test_sync_now_by_a_petugas_updates_the_page(web: WebHarness):
+    await web.serve(workers=2)
+    await web.students(3)
+    petugas = await web.user("petugas1", "petugas")
+    page = await (await petugas.get(f"{BASE}/2025000002")).text()
+    assert element(page, "siswa-status") == "Belum Sinkron"
+    status, body = await petugas.post_json(f"{BASE}/2025000002/sync")
+    assert status == 200, body
+    assert body["status"] is True and body["message"] == "Sinkronisasi siswa ini dimulai."
+    run_id = body["run_id"]
+
+    async def ended() -> bool:
+        status, progress = await petugas.get_json(
+            f"/admin/sync-pembayaran/progress?run_id={run_id}"
+        )
+        return status == 200 and progress["status"] != "running"
+
+    await until(ended, 30, what="the single-student run")
+    run = await web.pays[0].sync.get(run_id)
+    assert (run.status, run.total, run.processed, run.failed, run.started_by) == (
+        "completed",
+        1,
+        1,
+        0,
+        "petugas1",
+    )
+    totals = compute_totals(parse_flat(web.sims[0].answer_text("2025000002")).items, date.today())
+    page = await (await petugas.get(f"{BASE}/2025000002")).text()
+    assert element(page, "total-tunggakan") == rupiah(totals.total_tunggakan)
+    assert element(page, "siswa-status") == ("Lunas" if totals.is_lunas else "Belum Lunas")
+    status, body = await petugas.get_json(f"{BASE}/2025000002?run_id={run_id}")
+    assert body["data"]["run"]["status"] == "completed"
+    assert body["data"]["synced_at"] is not None
+    # only that student was synced
+    status, body = await list_json(petugas, status="belum_sinkron")
+    assert [r["idperson"] for r in body["data"]] != [] and "2025000002" not in {
+        r["idperson"] for r in body["data"]
+    }
+
+
+async def test_a_failed_sync_now_shows_the_reason(web: WebHarness):
+    await web.serve(workers=1, sync_tries="1")
+    await web.students(1)
+    web.sims[0].configure(fail_rate=1.0)
+    user = await web.user("admin1", "admin")
+    status, body = await user.post_json(f"{BASE}/2025000001/sync")
+    assert status == 200
+    run_id = body["run_id"]
+
+    async def ended() -> bool:
+        return (await web.pays[0].progress(run_id))["status"] != "running"
+
+    await until(ended, 30, what="the failing run")
+    status, body = await user.get_json(f"{BASE}/2025000001?run_id={run_id}")
+    assert body["data"]["run"]["failed"] == 1
+    assert body["data"]["sync_error"]
+    page = await (await user.get(f"{BASE}/2025000001")).text()
+    assert element(page, "sync-error") == body["data"]["sync_error"]
+    status, body = await user.get_json(f"{BASE}/2025000001?run_id=abc")
+    assert status == 422
+
+
+async def test_english_with_lang_en(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(2)
+    user = await web.user("petugas1", "petugas")
+    page = await (await user.get(f"{BASE}?lang=en")).text()
+    assert "Showing 1–2 of 2 students" in page and "Payment sync" in page
+    assert "Never synced" in page
+    page = await (await user.get(f"{BASE}/2025000001")).text()  # the session remembers
+    assert "Sync now" in page and "Payment summary" in page
+    response = await user.get(f"{BASE}?status=bad")
+    assert "Unknown state" in html_lib.unescape(await response.text())
+
+
+# --- the queries use indexes ----------------------------------------------------------------
+
+
+def _explain(db: Database, name: str) -> str:
+    """Teach ``explain_<name>``: the query's plan."""
+    prefix = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN "
+    key = f"explain_{name}"
+    if key not in db.queries:
+        text = db.queries[name].text
+        db.queries.update(parse_queries(f"-- name: {key}\n{prefix}{text}\n", db.placeholder, {}))
+    return key
+
+
+LIST_QUERIES = [
+    "siswa_kata_counts",
+    "siswa_count_all",
+    *(f"siswa_count_{d}" for d in ("kelas", "kata", "unit", "status")),
+    *(f"siswa_page_{d}" for d in ("kelas", "kata", "unit", "status")),
+    *(f"siswa_page_scan_{s}" for s in SORTS),
+]
+
+
+async def test_the_list_queries_are_answered_from_indexes(web: WebHarness):
+    await web.serve(workers=0)
+    roster = await web.students(300)
+    for i, student in enumerate(roster[:200]):
+        await set_state(web.db, student["idperson"], (i % 3) * 50_000, "2026-11-02 10:00:00")
+    db = web.db
+    if db.dialect == "mysql":
+        db.queries.update(
+            parse_queries(
+                "-- name: ts_analyze\nANALYZE TABLE siswa, siswa_kata\n", db.placeholder, {}
+            )
+        )
+        await db.fetch_all("ts_analyze")
+    filters = [
+        Filters(),
+        Filters(q="ahmad hid", unit="SMP", status="belum_lunas", sort="tunggakan_desc"),
+        Filters(kelas=roster[0]["KelasFormal"], status="lunas", sort="synced_desc"),
+        Filters(unit="SMA", sort="tunggakan_asc", page=3),
+        Filters(status="belum_sinkron"),
+    ]
+    for f in filters:
+        words = f.words or ["x"]
+        params = f.params(words, limit=51, offset=(f.page - 1) * 50, cap=10_001)
+        for name in LIST_QUERIES:
+            plan = await db.fetch_all(_explain(db, name), params)
+            if db.dialect == "sqlite":
+                lines = [str(row["detail"]) for row in plan]
+                for line in lines:
+                    # a table is only ever searched, or walked along a covering index
+                    assert not re.fullmatch(r"SCAN (siswa|siswa_kata)( AS \w+)?", line), (
+                        name,
+                        lines,
+                    )
+                    assert not re.match(r"SCAN \w+ USING INDEX", line), (name, lines)
+                if name.startswith("siswa_page_scan_"):
+                    # the walk is in the sort's order: nothing sorted afterwards
+                    assert not any("TEMP B-TREE FOR ORDER BY" in x for x in lines), (name, lines)
+                    assert any("USING COVERING INDEX siswa_list_" in x for x in lines), lines
+            else:
+                for row in plan:
+                    table = str(row["table"] or "")
+                    if table.startswith("<") or row["type"] is None:
+                        continue  # a derived table, or nothing to read ("no matching row")
+                    assert row["type"] != "ALL", (name, plan)
+                    # only indexes are read (never a row, which holds the payment answer)
+                    assert "Using index" in str(row["Extra"] or ""), (name, plan)
+    assert set(STATUSES) == {"lunas", "belum_lunas", "belum_sinkron"}
