@@ -232,6 +232,21 @@ def _choice(*options: str, fold: bool = False) -> Converter:
     return _text(check, fold=fold)
 
 
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off", "")
+
+
+def _boolean(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _Invalid(f"{_show(value)} is not true or false")
+
+
 def _pattern(regex: str, what: str) -> Converter:
     compiled = re.compile(regex)
     return _text(lambda v: None if compiled.fullmatch(v) else f"{_show(v)} is not {what}")
@@ -392,6 +407,8 @@ class Settings:
     app_locale: str = _var("id", _choice("id", "en"))
     # Bearer token GET /metrics asks for; empty: answered to loopback clients only.
     metrics_token: str = _var("", _text(), secret=True)
+    # Behind a reverse proxy on this machine: trust its X-Forwarded-For / -Proto / -Host.
+    app_trust_proxy: bool = _var(False, _boolean)
     # Minutes a login stays valid after the last request.
     session_lifetime: int = _var(120, _whole(1, 525600))
     log_file: str = _var("storage/logs/syncpay.log", _text())
@@ -484,6 +501,8 @@ def _check_together(s: Mapping[str, Any]) -> None:
 
 
 def _format(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, tuple):
         return ",".join(str(item) for item in value)
     if isinstance(value, float):

@@ -151,6 +151,25 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 @web.middleware
+async def proxy_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """With ``APP_TRUST_PROXY``: the client's address, scheme and host as the reverse
+    proxy saw them (the last X-Forwarded-For entry is the one the proxy itself added)."""
+    if not request.app[SETTINGS].app_trust_proxy:
+        return await handler(request)
+    changes: dict[str, Any] = {}
+    forwarded_for = request.headers.get("X-Forwarded-For", "")
+    if forwarded_for:
+        changes["remote"] = forwarded_for.split(",")[-1].strip()[:64]
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    if proto in ("http", "https"):
+        changes["scheme"] = proto
+    host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+    if host and len(host) < 256 and all(c.isalnum() or c in ".-:[]" for c in host):
+        changes["host"] = host
+    return await handler(request.clone(**changes) if changes else request)
+
+
+@web.middleware
 async def headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)

@@ -231,3 +231,36 @@ async def test_names_from_outside_are_escaped_in_the_frame(web: WebHarness):
     b = await web.user("<b>adm</b>")
     text = await (await b.get(PAGE)).text()
     assert "<b>adm</b>" not in text and "&lt;b&gt;adm&lt;/b&gt;" in text
+
+
+async def test_behind_a_trusted_proxy_forwarded_headers_count(web: WebHarness):
+    await web.serve(workers=0, app_trust_proxy="true")
+    await web.user("admin")
+    anon = web.browser()
+    page = await anon.client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" in page.headers["Set-Cookie"]
+    await anon.get("/login")
+    for _ in range(5):
+        await anon.post_form(
+            "/login",
+            {"username": "admin", "password": "x" * 9},
+            headers={"X-Forwarded-For": "203.0.113.7"},
+        )
+    blocked = await anon.post_form(
+        "/login",
+        {"username": "admin", "password": PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.7"},
+    )
+    assert blocked.status == 429
+    other = await anon.post_form(
+        "/login",
+        {"username": "admin", "password": PASSWORD},
+        headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"},
+    )
+    assert other.status == 302  # another client of the proxy is not blocked
+
+
+async def test_forwarded_headers_are_ignored_without_a_proxy(web: WebHarness):
+    await web.serve(workers=0)
+    page = await web.browser().client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" not in page.headers["Set-Cookie"]
