@@ -10,6 +10,7 @@ import time
 from ..db import migrate as run_migrations
 from ..db import tables_for
 from ..db.cache import RESTART_KEY, Cache
+from ..db.migrate import newer
 from ..db.migrate import status as migration_status
 from ..queue import FailedJobs, UnknownFailedJob
 from .base import CliError, Context, command, given, json_object, whole
@@ -32,10 +33,9 @@ def _dots(label: str, status: str) -> str:
 async def migrate_command(ctx: Context) -> int:
     """Apply the migrations that have not run yet (and create a missing MySQL database)."""
     if ctx.args.status:
-        rows = await migration_status(ctx.db)
-        ctx.out(
-            render_table(["Migration", "Status"], [(n, "Ran" if r else "Pending") for n, r in rows])
-        )
+        rows = [(n, "Ran" if r else "Pending") for n, r in await migration_status(ctx.db)]
+        rows += [(n, "Ran (unknown to this version: newer)") for n in await newer(ctx.db)]
+        ctx.out(render_table(["Migration", "Status"], rows))
         return 0
     applied = await run_migrations(ctx.db, tables_for(ctx.settings))
     if not applied:

@@ -9,6 +9,7 @@ named server lock.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -18,6 +19,7 @@ from .mysql import MysqlDatabase
 
 # A Path, or a zipfile.Path when running from syncpay.pyz.
 MIGRATIONS_DIR = resources.files("syncpay") / "db" / "migrations"
+log = logging.getLogger("syncpay.db")
 BOOTSTRAP = "0000_create_migrations_table"
 LOCK_NAME = "syncpay:migrate"
 
@@ -44,8 +46,20 @@ async def applied(db: Database) -> list[str]:
     return [row["migration"] for row in await db.fetch_all("migrations_applied")]
 
 
+async def newer(db: Database) -> list[str]:
+    """Applied migrations this version does not know: a newer syncpay upgraded the
+    database (run the newer version, or restore the backup taken before the upgrade)."""
+    known = {m.name for m in available(db.dialect)}
+    try:
+        done = await applied(db)
+    except Exception:
+        return []
+    return [name for name in done if name not in known]
+
+
 async def migrate(db: Database, tables: dict[str, str]) -> list[str]:
-    """Apply what is missing; the names applied now (empty when up to date)."""
+    """Apply what is missing; the names applied now (empty when up to date). Logs a
+    warning when the database holds migrations of a newer version."""
     lock = None
     if isinstance(db, MysqlDatabase):
         lock = await db.named_lock(LOCK_NAME, 60)
@@ -69,7 +83,15 @@ async def migrate(db: Database, tables: dict[str, str]) -> list[str]:
                 ran.append(migration.name)
             return ran
 
-        return await db.transact(apply)
+        ran = await db.transact(apply)
+        unknown = await newer(db)
+        if unknown:
+            log.warning(
+                "The database was upgraded by a newer syncpay (migrations %s are unknown to "
+                "this version): run the newer version.",
+                ", ".join(unknown),
+            )
+        return ran
     finally:
         if lock is not None and isinstance(db, MysqlDatabase):
             await db.named_unlock(lock, LOCK_NAME)
