@@ -33,7 +33,7 @@ from ..errors import ApiError, json_ok, json_route
 from ..keys import SYNCPAY
 from ..live import HUB
 from ..pages import page
-from ..render import Markup, h, join, render
+from ..render import Markup, escape, h, join, render
 from ..security import current_user, text, wants_json
 
 routes = web.RouteTableDef()
@@ -474,10 +474,12 @@ def _options(
     for value, label, extra in values:
         chosen = value == selected
         seen = seen or chosen
-        parts.append(h("option", {"value": value, "selected": chosen, **extra}, label))
+        more = "".join(f' {name}="{escape(v)}"' for name, v in extra.items())
+        flag = " selected" if chosen else ""
+        parts.append(f'<option value="{escape(value)}"{more}{flag}>{escape(label)}</option>')
     if selected and not seen:  # a value no student has (any more): keep it visible
         parts.append(h("option", {"value": selected, "selected": True}, selected))
-    return join(parts)
+    return Markup("".join(parts))
 
 
 def _filter_form(request: web.Request, filters: Filters, choices: Choices) -> Markup:
@@ -585,40 +587,41 @@ def _list_table(request: web.Request, listing: Listing) -> Markup:
         h("th", {"scope": "col"}, text(request, "siswa.col.status")),
         h("th", {"scope": "col"}, text(request, "siswa.col.synced")),
     )
+    # The rows are the page's bulk: written from one template, every value escaped.
+    badges = {state: state_badge(request, state) for state in STATE_LABEL}
+    never = h("span", {"class": "muted"}, text(request, "siswa.never"))
+    failed = escape(text(request, "siswa.sync_failed_short"))
     rows = []
     for row in listing.rows:
         state = state_of(row["is_lunas"])
-        synced = time_element(request, row["synced_at"])
+        moment = utc(row["synced_at"])
+        synced = never
+        if moment is not None:
+            synced = Markup(
+                f'<time datetime="{moment:%Y-%m-%dT%H:%M:%SZ}" class="utc">'
+                f"{moment:%Y-%m-%d %H:%M} UTC</time>"
+            )
         if row["sync_error"]:
-            synced = join(
-                [
-                    synced,
-                    h(
-                        "span",
-                        {"class": "sync-error-flag", "title": row["sync_error"]},
-                        text(request, "siswa.sync_failed_short"),
-                    ),
-                ]
+            title = escape(row["sync_error"])
+            synced = Markup(
+                f'{synced} <span class="sync-error-flag" title="{title}">{failed}</span>'
             )
+        idperson = escape(row["idperson"])
         rows.append(
-            h(
-                "tr",
-                {"data-idperson": row["idperson"], "data-status": state},
-                h("td", {"class": "idperson"}, row["idperson"]),
-                h("td", {}, h("a", {"href": student_url(row["idperson"])}, row["nama"])),
-                h("td", {}, row["UnitFormal"] or "—"),
-                h("td", {}, row["KelasFormal"] or "—"),
-                h("td", {"class": "num"}, rupiah(row["total_tunggakan"])),
-                h("td", {}, state_badge(request, state)),
-                h("td", {}, synced),
-            )
+            f'<tr data-idperson="{idperson}" data-status="{state}">'
+            f'<td class="idperson">{idperson}</td>'
+            f'<td><a href="{escape(student_url(row["idperson"]))}">{escape(row["nama"])}</a></td>'
+            f"<td>{escape(row['UnitFormal'] or '—')}</td>"
+            f"<td>{escape(row['KelasFormal'] or '—')}</td>"
+            f'<td class="num">{rupiah(row["total_tunggakan"])}</td>'
+            f"<td>{badges[state]}</td><td>{synced}</td></tr>"
         )
     return h(
         "table",
         {"id": "siswa-table", "class": "siswa-table"},
         h("caption", {"class": "visually-hidden"}, text(request, "siswa.table_caption")),
         h("thead", {}, head),
-        h("tbody", {}, join(rows)),
+        h("tbody", {}, Markup("".join(rows))),
     )
 
 
