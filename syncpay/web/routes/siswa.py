@@ -262,9 +262,11 @@ async def list_students(db: Database, filters: Filters) -> Listing:
     count_query = f"siswa_count_{driver}"
     counted = int(await db.fetch_value(count_query, params) or 0)
     total = counted if counted <= COUNT_CAP else None
-    if driver == "kata":
-        page_query = f"siswa_page_scan_{filters.sort}" if common else "siswa_page_kata"
-    elif driver != "all" and counted <= SMALL:
+    if filters.sort == "synced_desc":  # synced_at is in siswa_list_synced_index only
+        page_query = "siswa_page_scan_synced_desc"
+    elif driver == "kata" and not common:
+        page_query = "siswa_page_kata"
+    elif driver not in ("all", "kata") and counted <= SMALL:
         page_query = f"siswa_page_{driver}"
     else:
         page_query = f"siswa_page_scan_{filters.sort}"

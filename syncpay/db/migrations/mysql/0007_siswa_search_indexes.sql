@@ -53,15 +53,16 @@ CREATE INDEX IF NOT EXISTS siswa_list_tunggakan_index
     ON siswa (total_tunggakan, id, UnitFormal, KelasFormal, is_lunas);
 CREATE INDEX IF NOT EXISTS siswa_list_synced_index
     ON siswa (synced_at, id, UnitFormal, KelasFormal, is_lunas);
--- A unit's, a class's or a payment state's students with every list column: counted,
--- filtered and sorted from the index alone.
+-- A unit's, a class's or a payment state's students with the list's columns: counted,
+-- filtered and sorted from the index alone. (synced_at is only in siswa_list_synced_index:
+-- every sync sets it, so each index holding it is written on every sync.)
 CREATE INDEX IF NOT EXISTS siswa_list_unit_index
-    ON siswa (UnitFormal, KelasFormal, is_lunas, nama, total_tunggakan, synced_at);
+    ON siswa (UnitFormal, KelasFormal, is_lunas, nama, total_tunggakan);
 CREATE INDEX IF NOT EXISTS siswa_list_kelas_index
-    ON siswa (KelasFormal, UnitFormal, is_lunas, nama, total_tunggakan, synced_at);
+    ON siswa (KelasFormal, UnitFormal, is_lunas, nama, total_tunggakan);
 CREATE INDEX IF NOT EXISTS siswa_list_status_index
-    ON siswa (is_lunas, UnitFormal, KelasFormal, nama, total_tunggakan, synced_at);
--- Every list column by id, for the candidates of a search: they are filtered and sorted
+    ON siswa (is_lunas, UnitFormal, KelasFormal, nama, total_tunggakan);
+-- The list's columns by id, for the candidates of a search: they are filtered and sorted
 -- from here, never from the rows (which carry the whole payment answer, several KB each).
 CREATE INDEX IF NOT EXISTS siswa_list_id_index
-    ON siswa (id, UnitFormal, KelasFormal, is_lunas, nama, total_tunggakan, synced_at);
+    ON siswa (id, UnitFormal, KelasFormal, is_lunas, nama, total_tunggakan);

@@ -41,7 +41,9 @@ DELETE FROM siswa WHERE idperson IN (:ids)
 --                          NULL belum sinkron)
 --   :words, :w1 … :w4      the search: how many words (0 = none) and each word's prefix
 --                          (kata >= :wN AND kata < :wN_end; the rarest word first)
---   :sort                  nama | tunggakan_desc | tunggakan_asc | synced_desc
+--   :sort                  nama | tunggakan_desc | tunggakan_asc | synced_desc (a driver's
+--                          page sorts by the first three; synced_desc always walks
+--                          siswa_list_synced_index, as synced_at is in no other index)
 --   :cap / :limit, :offset the count stops at :cap rows; the page's window
 -- The "driver" is the index that finds the candidates for the most selective filter given
 -- (kelas, then the search, then unit, then state). The class, unit and state indexes hold
@@ -147,8 +149,7 @@ WHERE d.KelasFormal = :kelas
           WHERE k4.siswa_id = d.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
 ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN d.total_tunggakan END DESC,
          CASE WHEN :sort = 'tunggakan_asc' THEN d.total_tunggakan END,
-         CASE WHEN :sort = 'synced_desc' THEN d.synced_at END DESC,
-         CASE WHEN :sort IN ('tunggakan_desc', 'synced_desc') THEN d.id END DESC,
+         CASE WHEN :sort = 'tunggakan_desc' THEN d.id END DESC,
          CASE WHEN :sort = 'nama' THEN d.nama END,
          d.id
 LIMIT :limit OFFSET :offset
@@ -169,8 +170,7 @@ WHERE x.id = d.id
           WHERE k4.siswa_id = x.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
 ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN x.total_tunggakan END DESC,
          CASE WHEN :sort = 'tunggakan_asc' THEN x.total_tunggakan END,
-         CASE WHEN :sort = 'synced_desc' THEN x.synced_at END DESC,
-         CASE WHEN :sort IN ('tunggakan_desc', 'synced_desc') THEN x.id END DESC,
+         CASE WHEN :sort = 'tunggakan_desc' THEN x.id END DESC,
          CASE WHEN :sort = 'nama' THEN x.nama END,
          x.id
 LIMIT :limit OFFSET :offset
@@ -191,8 +191,7 @@ WHERE d.UnitFormal = :unit
           WHERE k4.siswa_id = d.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
 ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN d.total_tunggakan END DESC,
          CASE WHEN :sort = 'tunggakan_asc' THEN d.total_tunggakan END,
-         CASE WHEN :sort = 'synced_desc' THEN d.synced_at END DESC,
-         CASE WHEN :sort IN ('tunggakan_desc', 'synced_desc') THEN d.id END DESC,
+         CASE WHEN :sort = 'tunggakan_desc' THEN d.id END DESC,
          CASE WHEN :sort = 'nama' THEN d.nama END,
          d.id
 LIMIT :limit OFFSET :offset
@@ -213,8 +212,7 @@ WHERE d.is_lunas IS :lunas
           WHERE k4.siswa_id = d.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
 ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN d.total_tunggakan END DESC,
          CASE WHEN :sort = 'tunggakan_asc' THEN d.total_tunggakan END,
-         CASE WHEN :sort = 'synced_desc' THEN d.synced_at END DESC,
-         CASE WHEN :sort IN ('tunggakan_desc', 'synced_desc') THEN d.id END DESC,
+         CASE WHEN :sort = 'tunggakan_desc' THEN d.id END DESC,
          CASE WHEN :sort = 'nama' THEN d.nama END,
          d.id
 LIMIT :limit OFFSET :offset
