@@ -47,6 +47,11 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 SYNC = "/admin/sync-pembayaran"
 #: Roster names that must reach every page escaped (a CSP violation or a dialog fails).
+#: JS: the elements with a ``hidden`` attribute that are displayed all the same (a CSS
+#: ``display`` rule overriding it).
+SHOWN_BUT_HIDDEN = """() => [...document.querySelectorAll("[hidden]")]
+  .filter((e) => getComputedStyle(e).display !== "none")
+  .map((e) => e.id || e.tagName.toLowerCase() + "." + e.className)"""
 HOSTILE_NAMES = ("<script>alert(1)</script>", '"><img src=x onerror=alert(2)>')
 
 
@@ -166,7 +171,7 @@ class App:
 
     workdir: Path
     env: dict[str, str]
-    students: int
+    students: int  # in the roster
     sim_url: str = ""
     url: str = ""
     token: str = ""
@@ -254,6 +259,7 @@ class App:
         path = self.workdir / f"extra-{first}.csv"
         rows = write_roster(path, count, first)
         self.cli("siswa:import", str(path))
+        self.students += count
         return rows
 
 

@@ -16,7 +16,17 @@ from syncpay.sync.money import compute_totals
 from syncpay.sync.parsers import parse_flat
 
 from .conftest import STUDENTS, Pages
-from .helpers import ADMIN, HOSTILE_NAMES, PETUGAS, ROOT, SYNC, App, http, require_browser
+from .helpers import (
+    ADMIN,
+    HOSTILE_NAMES,
+    PETUGAS,
+    ROOT,
+    SHOWN_BUT_HIDDEN,
+    SYNC,
+    App,
+    http,
+    require_browser,
+)
 
 require_browser()
 from playwright.async_api import Locator, Page, expect  # noqa: E402
@@ -63,6 +73,7 @@ async def test_the_list_searches_filters_and_pages(app: App, pages: Pages) -> No
     await page.goto(app.url + LIST)
     first_page = await rows(page)
     assert 0 < len(first_page) <= 50, first_page
+    assert await page.evaluate(SHOWN_BUT_HIDDEN) == []
     await expect(page.locator("#siswa-count")).not_to_be_empty()
 
     # Names from outside are shown as text (the console/dialog watch fails on a script).
@@ -154,6 +165,7 @@ async def test_sync_now_updates_the_totals(app: App, pages: Pages) -> None:
     await expect(page.locator("#sync-now-message")).not_to_be_empty()
     await expect(page.locator("#last-sync")).not_to_have_text(re.compile(r"^\s*[-—]?\s*$"))
     await expect(page.locator("#btn-sync-now")).to_be_enabled()
+    assert await page.evaluate(SHOWN_BUT_HIDDEN) == []
 
     # The same after a reload (stored, not only shown).
     await page.reload()

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import STUDENTS, Pages
-from .helpers import PETUGAS, ROOT, SYNC, App, require_browser
+from .conftest import Pages
+from .helpers import PETUGAS, ROOT, SHOWN_BUT_HIDDEN, SYNC, App, require_browser
 
 require_browser()
 from playwright.async_api import Page, WebSocketRoute, expect  # noqa: E402
@@ -183,8 +183,8 @@ async def test_a_run_from_start_to_finish(any_app: App, pages: Pages) -> None:
     end = await snapshot(page)
     assert end["now"] == 100, end
     assert "100" in end["percent"], end
-    assert end["total"] == STUDENTS, end
-    assert end["processed"] == STUDENTS and end["success"] + end["failed"] == STUDENTS, end
+    assert end["total"] == app.students, end
+    assert end["processed"] == app.students and end["success"] + end["failed"] == app.students, end
     await expect(page.locator("#sync-status")).to_have_text(STATUS_TEXT["completed"])
 
     # The page says the same as the API.
@@ -207,7 +207,7 @@ async def test_a_run_from_start_to_finish(any_app: App, pages: Pages) -> None:
     # Ended: reset makes sense now, cancel does not.
     assert await buttons(page) == {"start": True, "cancel": False, "reset": True}
     await expect(page.locator("#sync-log li[data-id]").first).to_be_visible()
-    await expect(page.locator("#recent-runs tr").first).to_contain_text(str(STUDENTS))
+    await expect(page.locator("#recent-runs tr").first).to_contain_text(str(app.students))
 
     # Reset → Siap.
     await confirm(page, "#btn-reset")
@@ -244,7 +244,7 @@ async def test_cancel_mid_run_freezes_the_counts(app: App, pages: Pages) -> None
     second = await snapshot(page)
     moved = {k: (first[k], second[k]) for k in counts if first[k] != second[k]}
     assert not moved, f"the counts moved after the cancel: {moved}"
-    assert 0 < second["processed"] < STUDENTS, second
+    assert 0 < second["processed"] < app.students, second
     progress = app.progress()
     assert progress["status"] == "cancelled"
     assert progress["processed"] == second["processed"], (progress, second)
@@ -328,7 +328,7 @@ async def test_without_the_websocket_the_page_polls_to_the_end(app: App, pages: 
     assert len({s["processed"] for s in samples}) >= 3, "no progress arrived by polling"
     end = await snapshot(page)
     assert end["status"] == "completed" and end["now"] == 100, end
-    assert end["processed"] == STUDENTS, end
+    assert end["processed"] == app.students, end
     await expect(page.locator("#sync-notice")).to_be_visible()
     assert (await page.title()).startswith("✓ ")
 
@@ -381,12 +381,7 @@ async def test_a_petugas_watches_but_cannot_start_cancel_or_reset(app: App, page
     await wait_status(page, "completed")
     ended = await buttons(page)
     assert not any(ended.values()), ended
-    assert (await snapshot(page))["processed"] == STUDENTS
-
-
-_SHOWN_BUT_HIDDEN = """() => [...document.querySelectorAll("[hidden]")]
-  .filter((e) => getComputedStyle(e).display !== "none")
-  .map((e) => e.id || e.tagName.toLowerCase() + "." + e.className)"""
+    assert (await snapshot(page))["processed"] == app.students
 
 
 async def test_hidden_elements_are_not_shown(app: App, pages: Pages) -> None:
@@ -394,7 +389,7 @@ async def test_hidden_elements_are_not_shown(app: App, pages: Pages) -> None:
     must not override it), at idle and after a run."""
     page = await pages.login(app)
     await wait_status(page, "idle")
-    assert await page.evaluate(_SHOWN_BUT_HIDDEN) == []
+    assert await page.evaluate(SHOWN_BUT_HIDDEN) == []
     await start_in_page(page)
     await wait_status(page, "completed")
-    assert await page.evaluate(_SHOWN_BUT_HIDDEN) == []
+    assert await page.evaluate(SHOWN_BUT_HIDDEN) == []
