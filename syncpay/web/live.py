@@ -49,6 +49,8 @@ REFRESH = 1.0
 SEND_TIMEOUT = 10.0
 #: The log lines a progress object carries (``Sync.progress``'s own limit).
 LOG_LIMIT = 200
+#: Log ids read again below a copy's newest line when it is brought up to date.
+LOG_OVERLAP = 20
 #: Copies kept for runs nobody watches (pages asking ``progress?run_id=``).
 MAX_VIEWS = 64
 
@@ -199,9 +201,9 @@ class LiveHub:
     async def _compute(self, key: int | None) -> View:
         generation = self._generation
         started = asyncio.get_running_loop().time()
-        progress = await self.app[SYNCPAY].sync.progress(key)
-        self.stats.computed += 1
         view = self._views.get(key)
+        progress = await self._read(key, view)
+        self.stats.computed += 1
         if view is None or progress != view.progress:
             self._versions += 1
             view = View(self._versions, progress, started, started)
@@ -216,6 +218,22 @@ class LiveHub:
                     if old not in watched:
                         del self._views[old]
         return view
+
+    async def _read(self, key: int | None, view: View | None) -> dict[str, Any]:
+        """The progress object from the database. With a previous copy of the same run,
+        only the log lines from a little before its newest are read and merged in (the
+        overlap catches a line that committed after one with a higher id)."""
+        sync = self.app[SYNCPAY].sync
+        if view is not None and view.progress["run_id"] is not None and view.log_ids:
+            after = max(0, max(view.log_ids) - LOG_OVERLAP)
+            progress = await sync.progress(key, after)
+            newer: list[dict[str, Any]] = progress["logs"]
+            if progress["run_id"] == view.progress["run_id"] and len(newer) < LOG_LIMIT:
+                lines = {int(line["id"]): line for line in view.progress["logs"]}
+                lines.update((int(line["id"]), line) for line in newer)
+                progress["logs"] = [lines[i] for i in sorted(lines, reverse=True)[:LOG_LIMIT]]
+                return progress
+        return await sync.progress(key)
 
     # --- pages ----------------------------------------------------------------------------
 

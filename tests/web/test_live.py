@@ -258,3 +258,21 @@ async def test_polling_pages_share_one_computation_and_see_changes_made_elsewher
     assert body["status"] == "cancelled"
     _, body = await admin.get_json(f"{BASE}/progress?after_log={body['logs'][1]['id']}")
     assert [line["message"] for line in body["logs"]] == ["Sinkronisasi dibatalkan oleh admin"]
+
+
+async def test_copies_kept_up_to_date_line_by_line_equal_a_full_read(web: WebHarness):
+    await web.serve(workers=4)
+    web.sims[0].configure(fail_rate=0.4, latency=0.01)  # ~40 failure lines, a few at a time
+    await web.students(100)
+    from syncpay.web.live import HUB
+
+    admin = await web.user("admin")
+    socket = await open_socket(admin)
+    await socket.next()
+    _, started = await admin.post_json(START, {})
+    end = await socket.until(lambda m: m["status"] == "completed")
+    assert end["run_id"] == started["run_id"] and end["failed"] > 20
+    copy = await web.app[HUB].progress()
+    full = await web.pays[0].sync.progress()
+    assert copy["logs"] == full["logs"] and len(full["logs"]) > 25
+    assert socket.merged_logs() == full["logs"]
