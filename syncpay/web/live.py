@@ -47,6 +47,8 @@ FRESH = 0.15
 REFRESH = 1.0
 #: A page that has not taken a message within this many seconds is dropped.
 SEND_TIMEOUT = 10.0
+#: Bytes waiting in a page's socket buffer beyond which the page counts as slow.
+SLOW_BUFFER = 32 * 1024
 #: The log lines a progress object carries (``Sync.progress``'s own limit).
 LOG_LIMIT = 200
 #: Log ids read again below a copy's newest line when it is brought up to date.
@@ -83,6 +85,9 @@ class LiveClient:
     log_ids: frozenset[int] | None = None
     sending: bool = False
     sent: int = 0
+    #: The connection (its write buffer tells a page that does not read).
+    transport: asyncio.Transport | None = None
+    slow_since: float | None = None
 
     def forget(self) -> None:
         """Start over: the next message replaces everything the page shows."""
@@ -241,9 +246,14 @@ class LiveHub:
     def closing(self) -> bool:
         return self._closing
 
-    def attach(self, ws: web.WebSocketResponse, watch: int | None = None) -> LiveClient:
+    def attach(
+        self,
+        ws: web.WebSocketResponse,
+        watch: int | None = None,
+        transport: asyncio.Transport | None = None,
+    ) -> LiveClient:
         """A new page: it gets the current object at once, then every change."""
-        client = LiveClient(ws, watch)
+        client = LiveClient(ws, watch, transport=transport)
         self.clients.add(client)
         self._wake.set()
         return client
@@ -324,26 +334,67 @@ class LiveHub:
                             client.forget()
         encoded: dict[tuple[Any, ...], str] = {}
         for client in list(self.clients):
-            self._deliver(client, encoded)
+            await self._deliver(client, encoded, now)
 
     # --- sending --------------------------------------------------------------------------
 
-    def _deliver(
-        self, client: LiveClient, encoded: dict[tuple[Any, ...], str] | None = None
-    ) -> bool:
-        """Send the page what it lacks, unless a send to it is still in flight (the page
-        then gets everything it missed after that send). Whether a view was there."""
+    async def _deliver(
+        self, client: LiveClient, encoded: dict[tuple[Any, ...], str], now: float
+    ) -> None:
+        """Send the page what it lacks. Small messages are written here, one page after
+        the other (a write to a page that reads does not wait); a page whose socket
+        buffer is filling up is skipped until it drains, and dropped if it does not
+        within :data:`SEND_TIMEOUT`. A large message (a whole log) goes in a task."""
         view = self._views.get(client.watch)
-        if view is None:
-            return False
-        if client.sending or client.version == view.version or client.ws.closed:
-            return True
-        text = self._message(client, view, {} if encoded is None else encoded)
-        client.sending = True
-        task = asyncio.create_task(self._send(client, text, view))
-        self._sends.add(task)
-        task.add_done_callback(self._sends.discard)
-        return True
+        if view is None or client.sending or client.version == view.version:
+            return
+        transport = client.transport
+        if client.ws.closed or transport is None or transport.is_closing():
+            self.detach(client)
+            return
+        if transport.get_write_buffer_size() > SLOW_BUFFER:
+            if client.slow_since is None:
+                client.slow_since = now
+            elif now - client.slow_since > SEND_TIMEOUT:
+                await self._drop(client, "not reading")
+            return
+        client.slow_since = None
+        text = self._message(client, view, encoded)
+        if len(text) > SLOW_BUFFER:
+            client.sending = True
+            task = asyncio.create_task(self._send(client, text, view))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+            return
+        try:
+            await client.ws.send_str(text)
+        except Exception as exc:
+            await self._drop(client, type(exc).__name__)
+            return
+        self._sent(client, view)
+
+    async def _send(self, client: LiveClient, text: str, view: View) -> None:
+        try:
+            await asyncio.wait_for(client.ws.send_str(text), SEND_TIMEOUT)
+        except Exception as exc:  # gone or too slow: drop the page (it reconnects)
+            client.sending = False
+            await self._drop(client, type(exc).__name__)
+            return
+        client.sending = False
+        self._sent(client, view)
+
+    def _sent(self, client: LiveClient, view: View) -> None:
+        client.version, client.run_id = view.version, view.progress["run_id"]
+        client.log_ids = view.log_ids
+        client.sent += 1
+        self.stats.messages += 1
+
+    async def _drop(self, client: LiveClient, why: str) -> None:
+        self.detach(client)
+        log.debug("live progress: dropping a page (%s)", why)
+        if not client.ws.closed:
+            with contextlib.suppress(Exception):
+                await client.ws.close(code=WSCloseCode.TRY_AGAIN_LATER)
 
     def _message(self, client: LiveClient, view: View, encoded: dict[tuple[Any, ...], str]) -> str:
         """The JSON for this page: the lines it lacks ("append"), or everything. Lines are
@@ -367,25 +418,6 @@ class LiveHub:
             text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
             encoded[key] = text
         return text
-
-    async def _send(self, client: LiveClient, text: str, view: View) -> None:
-        try:
-            await asyncio.wait_for(client.ws.send_str(text), SEND_TIMEOUT)
-        except Exception as exc:  # gone or too slow: drop the page (it reconnects)
-            client.sending = False
-            self.detach(client)
-            log.debug("live progress: dropping a page (%s)", type(exc).__name__)
-            if not client.ws.closed:
-                with contextlib.suppress(Exception):
-                    await client.ws.close(code=WSCloseCode.TRY_AGAIN_LATER)
-            return
-        client.sending = False
-        client.version, client.run_id = view.version, view.progress["run_id"]
-        client.log_ids = view.log_ids
-        client.sent += 1
-        self.stats.messages += 1
-        if client in self.clients:
-            self._deliver(client)  # anything that changed while this was in flight
 
 
 #: The application's hub.

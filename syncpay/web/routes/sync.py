@@ -333,7 +333,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     run_id = _query_number(request, "run_id")
     watch = await _run_or_latest(request, run_id) if run_id is not None else None
     await ws.prepare(request)
-    client = hub.attach(ws, watch)
+    client = hub.attach(ws, watch, request.transport)
     try:
         async for message in ws:
             if message.type != web.WSMsgType.TEXT:
