@@ -26,7 +26,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from ...db import Database, Row
-from ...sync.money import Item, compute_totals
+from ...sync.money import Item, Totals, compute_totals
 from ...sync.parsers import ParseError
 from ...sync.runs import SyncError
 from ..errors import ApiError, json_ok, json_route
@@ -683,7 +683,7 @@ class Group:
     today: date
 
     @property
-    def totals(self) -> Any:
+    def totals(self) -> Totals:
         return compute_totals(self.items, self.today)
 
     @property
