@@ -22,6 +22,7 @@ from .keys import (
     CATALOGS,
     LOGIN_LIMITER,
     MAINTENANCE,
+    RECENT_USERS,
     SETTINGS,
     SIGNER,
     STATIC_VERSIONS,
@@ -33,7 +34,7 @@ from .live import HUB, LiveHub
 from .routes import tables
 from .security import errors_middleware, headers_middleware, proxy_middleware, session_middleware
 from .session import Signer, app_key
-from .throttle import LoginLimiter
+from .throttle import LoginLimiter, RecentUsers
 
 log = logging.getLogger("syncpay.web")
 
@@ -78,6 +79,7 @@ def create_app(
     app[SIGNER] = Signer(app_key(settings))
     app[CATALOGS] = Catalogs()
     app[LOGIN_LIMITER] = LoginLimiter()
+    app[RECENT_USERS] = RecentUsers()
     app[STATIC_VERSIONS] = static_versions()
     app[WORKER] = None
     for table in tables():

@@ -11,7 +11,7 @@ from ..queue import Worker
 from ..service import SyncPay
 from .i18n import Catalogs
 from .session import Signer
-from .throttle import LoginLimiter
+from .throttle import LoginLimiter, RecentUsers
 
 SETTINGS = web.AppKey("settings", Settings)
 SYNCPAY = web.AppKey("syncpay", SyncPay)
@@ -26,3 +26,5 @@ LOGIN_LIMITER = web.AppKey("login_limiter", LoginLimiter)
 STATIC_VERSIONS = web.AppKey("static_versions", dict)
 #: The scheduled runs and the daily clean-up of this server.
 MAINTENANCE = web.AppKey("maintenance", Maintenance)
+#: Who recent session ids and tokens belonged to (a second's memory).
+RECENT_USERS = web.AppKey("recent_users", RecentUsers)

@@ -18,10 +18,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from ..accounts import User
+from ..accounts import User, token_hash
 from ..sync.runs import SyncError
 from .errors import ApiError, is_json_handler, json_error
-from .keys import ACCOUNTS, CATALOGS, SETTINGS, SIGNER
+from .keys import ACCOUNTS, CATALOGS, RECENT_USERS, SETTINGS, SIGNER
 from .session import COOKIE, SESSION, Session, set_cookie
 
 log = logging.getLogger("syncpay.web")
@@ -214,7 +214,7 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     # /metrics checks its own bearer token (METRICS_TOKEN), not an API token.
     via_token = bearer[:7].lower() == "bearer " and request.path != "/metrics"
     if via_token:
-        session.user = await app[ACCOUNTS].token_user(bearer[7:].strip())
+        session.user = await _token_user(request, bearer[7:].strip())
         session.changed = False
         if session.user is None:
             return json_error(401, text(request, "error.bad_token"))
@@ -251,6 +251,11 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 async def _session_user(request: web.Request, session: Session, lifetime: int) -> User | None:
+    recent = request.app[RECENT_USERS]
+    key = f"s:{session.sid}"
+    user = recent.get(key)
+    if isinstance(user, User):
+        return user
     accounts = request.app[ACCOUNTS]
     row = await accounts.db.fetch_one("session_user", {"id": session.sid})
     if row is None:  # logged out, expired, or the user was removed
@@ -259,7 +264,27 @@ async def _session_user(request: web.Request, session: Session, lifetime: int) -
         return None
     if int(row["now"]) - int(row["last_seen_at"]) >= 60:
         await accounts.db.execute("session_touch", {"id": session.sid, "lifetime": lifetime})
-    return User(int(row["id"]), str(row["name"]), str(row["role"]))
+    user = User(int(row["id"]), str(row["name"]), str(row["role"]))
+    recent.put(key, user)
+    return user
+
+
+async def _token_user(request: web.Request, token: str) -> User | None:
+    recent = request.app[RECENT_USERS]
+    key = f"t:{token_hash(token)}"
+    user = recent.get(key)
+    if isinstance(user, User):
+        return user
+    user = await request.app[ACCOUNTS].token_user(token)
+    if user is not None:
+        recent.put(key, user)
+    return user
+
+
+def forget_session(request: web.Request, sid: str | None) -> None:
+    """A logout or a new login here: the old session id is no longer anyone's."""
+    if sid is not None:
+        request.app[RECENT_USERS].forget(f"s:{sid}")
 
 
 async def _check_csrf(request: web.Request, session: Session) -> None:

@@ -1,4 +1,5 @@
-"""Login throttling: failed attempts per (user, address) and per address."""
+"""Login throttling (failed attempts per user and address), and the short memory of who a
+session or token belongs to."""
 
 from __future__ import annotations
 
@@ -44,3 +45,35 @@ class LoginLimiter:
 
     def succeeded(self, username: str, address: str) -> None:
         self._failures.pop(f"u:{username.lower()}|{address}", None)
+
+
+class RecentUsers:
+    """Who a session id or API token belonged to, for ``ttl`` seconds: the progress
+    polling of many open pages then costs no database read per request. A logout or
+    login in this process forgets at once; a change made elsewhere (``token:revoke``,
+    another server's logout, an expiry) applies within ``ttl``."""
+
+    def __init__(self, ttl: float = 1.0, size: int = 10000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._seen: dict[str, tuple[object, float]] = {}
+
+    def get(self, key: str) -> object | None:
+        found = self._seen.get(key)
+        if found is None:
+            return None
+        if found[1] < time.monotonic():
+            del self._seen[key]
+            return None
+        return found[0]
+
+    def put(self, key: str, value: object) -> None:
+        if len(self._seen) >= self.size:
+            self._seen.clear()
+        self._seen[key] = (value, time.monotonic() + self.ttl)
+
+    def forget(self, key: str) -> None:
+        self._seen.pop(key, None)
+
+    def clear(self) -> None:
+        self._seen.clear()

@@ -10,7 +10,7 @@ from ...accounts import MAX_PASSWORD, User
 from ..keys import ACCOUNTS, LOGIN_LIMITER, SETTINGS
 from ..pages import page
 from ..render import Markup, h, render
-from ..security import public, text
+from ..security import forget_session, public, text
 from ..session import SESSION, new_csrf, new_session_id
 
 routes = web.RouteTableDef()
@@ -117,6 +117,7 @@ async def start_session(request: web.Request, user: User) -> None:
     session = request[SESSION]
     if session.sid is not None:
         await accounts.db.execute("session_delete", {"id": session.sid})
+        forget_session(request, session.sid)
     session.sid = new_session_id()
     session.csrf = new_csrf()
     session.user = user
@@ -144,6 +145,7 @@ async def logout(request: web.Request) -> web.Response:
     session = request[SESSION]
     if session.sid is not None:
         await request.app[ACCOUNTS].db.execute("session_delete", {"id": session.sid})
+        forget_session(request, session.sid)
     session.sid = None
     session.user = None
     session.csrf = new_csrf()
