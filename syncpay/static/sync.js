@@ -224,6 +224,7 @@
     if (!state.seenRunning.has(id) && !state.expected.has(id)) return;
     if (p.status === "completed") {
       state.notified.add(id);
+      if (el.message.dataset.kind === "success") el.message.hidden = true;  // "dimulai" is old news
       const text = t("js.sync.done", { success: num(p.successCount), failed: num(p.failed) });
       el.notice.className = "alert alert-success";
       el.notice.textContent = text;

@@ -548,3 +548,19 @@ async def test_the_page_escapes_hostile_names(web: WebHarness):
     row = re.search(r'<tr data-idperson="2025000001">.*?</tr>', html, re.S)
     assert row and "&lt;script&gt;" in row.group(0)
     assert "\\u003cscript\\u003e" in html  # the page's data block
+
+
+async def test_the_page_shows_the_next_scheduled_run(web: WebHarness):
+    await web.serve(workers=0, sync_schedule="02:30")
+    admin = await web.user("admin")
+    html = await (await admin.get(BASE)).text()
+    shown = re.search(r'id="sync-next-schedule">([^<]*)<', html)
+    assert shown and re.fullmatch(r"\d\d-\d\d-\d{4} 02:30 \(02:30\)", shown.group(1))
+    assert "Coba lagi yang gagal" in html
+
+
+async def test_without_a_schedule_the_page_says_so(web: WebHarness):
+    await web.serve(workers=0)
+    admin = await web.user("admin")
+    html = await (await admin.get(BASE + "?lang=en")).text()
+    assert 'id="sync-next-schedule">Not scheduled<' in html

@@ -25,7 +25,7 @@ from ...sync.runs import (
 )
 from ...sync.scope import ScopeError
 from ..errors import ApiError, json_ok, json_route
-from ..keys import SYNCPAY, WORKER
+from ..keys import MAINTENANCE, SETTINGS, SYNCPAY, WORKER
 from ..live import HUB
 from ..pages import page
 from ..render import Markup, h, join, render
@@ -504,6 +504,14 @@ def _scope_picker(request: web.Request) -> Markup:
     )
 
 
+def _next_schedule(request: web.Request) -> str:
+    """When SYNC_SCHEDULE starts the next all-students run (server's local time)."""
+    due = request.app[MAINTENANCE].next_run() if MAINTENANCE in request.app else None
+    if due is None:
+        return text(request, "sync.no_schedule")
+    return f"{due:%d-%m-%Y %H:%M} ({request.app[SETTINGS].sync_schedule})"
+
+
 @routes.get(BASE)
 async def sync_page(request: web.Request) -> web.Response:
     user = current_user(request)
@@ -535,6 +543,7 @@ async def sync_page(request: web.Request) -> web.Response:
             "elapsed": human_duration(request, state["elapsed_seconds"]),
             "started_by": state["started_by"] or text(request, "js.sync.none"),
             "scope": state["scope"] or text(request, "js.sync.none"),
+            "next_schedule": _next_schedule(request),
             "run": f"#{state['run_id']}" if state["run_id"] else text(request, "js.sync.none"),
             "readonly": Markup("")
             if admin
