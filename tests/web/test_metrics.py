@@ -358,3 +358,58 @@ def test_access_check_with_fake_peers():
     bad = {"Authorization": "Bearer nope"}
     refused = access_denied(_request(("127.0.0.1", 5000), bad), TOKEN)
     assert refused is not None and refused.status == 401
+
+
+# ------------------------------------------------------------- a parser nobody here wrote
+
+
+async def test_prometheus_client_reads_every_family_and_counters_only_grow(web):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    await web.serve(workers=4)
+    await web.students(20)
+    client = web.browser().client
+
+    async def families() -> dict[str, Any]:
+        response = await client.get("/metrics")
+        assert response.status == 200
+        return {f.name: f for f in text_string_to_metric_families(await response.text())}
+
+    before = await families()
+    run = await web.pays[0].start(started_by="metrics")
+
+    async def done() -> bool:
+        return (await web.pays[0].sync.get(run.id)).status == "completed"
+
+    await until(done, 60, what="the run to complete")
+    after = await families()
+    expected = {
+        "syncpay_jobs_processed": "counter",
+        "syncpay_job_duration_seconds": "histogram",
+        "syncpay_payment_api_requests": "counter",
+        "syncpay_queue_jobs": "gauge",
+        "syncpay_sync_runs_active": "gauge",
+        "syncpay_websocket_clients": "gauge",
+        "syncpay_build_info": "gauge",
+    }
+    for name, kind in expected.items():
+        assert name in after, sorted(after)
+        assert after[name].type == kind, (name, after[name].type)
+
+    def counters(fams: dict[str, Any]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in fams.values()
+            if f.type == "counter"
+            for s in f.samples
+        }
+
+    old, new = counters(before), counters(after)
+    for key, value in old.items():
+        assert new.get(key, 0.0) >= value, key
+    processed = sum(
+        v
+        for (n, labels), v in new.items()
+        if n == "syncpay_jobs_processed_total" and ("job", "sync.student") in labels
+    )
+    assert processed >= 20
