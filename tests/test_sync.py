@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -926,3 +927,31 @@ async def test_dispatch_resumes_after_the_last_chunk_it_committed(h: Harness) ->
     await _drain(h, sp)
     done = await sp.sync.get(run.id)
     assert (done.status, done.processed, done.failed) == ("completed", 30, 0)
+
+
+async def test_a_bill_falling_due_is_counted_though_the_answer_is_the_same(h: Harness) -> None:
+    """Same answer, a later day: the totals change, so the row is rewritten ("done")."""
+    from syncpay.sync.jobs import payment_digest
+
+    sim = await h.simulator()
+    roster = await h.students(1, seed=3)
+    one = roster[0]["idperson"]
+    sp = h.syncpay(sim)
+    text = sim.answer_text(one)
+    items = parse_flat(text).items
+    early = compute_totals(items, date(2000, 1, 1))  # nothing due yet
+    late = compute_totals(items, date(2100, 1, 1))  # everything due
+    assert early.as_row() != late.as_row()
+    for totals, expected in ((early, "done"), (early, "unchanged"), (late, "done")):
+        run = await sp.start(idpersons=[one])
+        assert await run_next_job(sp) == "sync.dispatch"
+        digest = payment_digest(text, totals)
+
+        async def deliver(tx: Tx, digest: str = digest, totals=totals) -> bool:
+            return await record_success(tx, one, text, digest, totals, 1)
+
+        assert await h.db.transact(deliver) is True
+        assert (await items_of(h.db, run.id))[one]["status"] == expected
+        await h.db.run_script("DELETE FROM jobs")
+    stored = (await siswa_rows(h.db))[one]
+    assert Decimal(str(stored["total_tunggakan"])) == late.total_tunggakan

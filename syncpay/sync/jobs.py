@@ -19,7 +19,7 @@ from ..config import Settings
 from ..db import Database, Tx
 from ..queue import JobContext, Payload, PermanentFailure, Queue, RetryLater, registry
 from ..queue.jobs import new_uuid
-from .money import compute_totals
+from .money import Totals, compute_totals
 from .parsers import Parser, parser_for
 from .runs import (
     DISPATCH_JOB,
@@ -210,6 +210,13 @@ async def dispatch(job: JobContext) -> None:
 # --- one student ----------------------------------------------------------------------------
 
 
+def payment_digest(answer: str, totals: Totals) -> str:
+    """What "unchanged" compares: the answer *and* the totals it gives today, so a bill
+    that falls due is counted even when the finance system's answer stayed the same."""
+    row = ";".join(f"{k}={v}" for k, v in totals.as_row().items())
+    return hashlib.sha256(f"{answer}\n{row}".encode()).hexdigest()
+
+
 async def sync_student(job: JobContext) -> None:
     """Fetch, parse and compute one student's payments; store and count them with the
     job's ack. Errors are retried by the queue; 429/503 wait their Retry-After without
@@ -228,7 +235,7 @@ async def sync_student(job: JobContext) -> None:
         raise
     parsed = rt.parser(answer)
     totals = compute_totals(parsed.items, date.today())
-    digest = hashlib.sha256(answer.encode("utf-8")).hexdigest()
+    digest = payment_digest(answer, totals)
     attempts = job.attempts
 
     async def store(tx: Tx) -> None:
