@@ -1,0 +1,273 @@
+"""The JSON API as an OpenAPI 3.0 document (``GET /openapi.json``), for scripts and for
+clients nobody here wrote. A test keeps it in step with the routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ... import __version__
+from ..security import public
+
+routes = web.RouteTableDef()
+
+SYNC = "/admin/sync-pembayaran"
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_OK = {"$ref": "#/components/schemas/Ok"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "refused: nothing to do (no students in the scope)",
+        401: "no session and no valid bearer token",
+        403: "the user's role may not do this",
+        404: "unknown run or student",
+        409: "conflicts with the current state (a run is active, or none is)",
+        419: "CSRF token missing or wrong (session clients only)",
+        422: "a value in the request is not valid",
+    }
+    return {str(code): _json(_ERROR, text[code]) for code in codes}
+
+
+def _operation(
+    summary: str,
+    ok: dict[str, Any],
+    errors: tuple[int, ...],
+    *,
+    parameters: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+    secured: bool = True,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": {"200": ok, **_errors(*errors)}}
+    if parameters:
+        operation["parameters"] = parameters
+    if body is not None:
+        operation["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": body}},
+        }
+    if not secured:
+        operation["security"] = []
+    return operation
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+_RUN_ID = _query("run_id", {"type": "integer", "minimum": 1}, "a run (default: the latest)")
+_INT = {"type": "integer"}
+_STR = {"type": "string"}
+_NSTR = {"type": "string", "nullable": True}
+_NINT = {"type": "integer", "nullable": True}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["status", "message"],
+        "properties": {"status": {"type": "boolean", "enum": [False]}, "message": _STR},
+    },
+    "Ok": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"type": "boolean", "enum": [True]},
+            "message": _STR,
+            "run_id": _NINT,
+        },
+    },
+    "Scope": {
+        "type": "object",
+        "properties": {
+            "unit": _STR,
+            "kelas": _STR,
+            "idperson": {
+                "oneOf": [_STR, {"type": "array", "items": _STR, "minItems": 1}],
+            },
+        },
+    },
+    "LogLine": {
+        "type": "object",
+        "required": ["id", "at", "level", "message"],
+        "properties": {"id": _INT, "at": _NSTR, "level": _STR, "message": _STR},
+    },
+    "Progress": {
+        "type": "object",
+        "required": [
+            "total",
+            "processed",
+            "failed",
+            "successCount",
+            "percent",
+            "isRunning",
+            "status",
+            "run_id",
+            "started_at",
+            "finished_at",
+            "started_by",
+            "eta_seconds",
+            "rate_per_second",
+            "logs",
+        ],
+        "properties": {
+            "total": _INT,
+            "processed": _INT,
+            "failed": _INT,
+            "successCount": _INT,
+            "unchanged": _INT,
+            "percent": {"type": "number", "minimum": 0, "maximum": 100},
+            "isRunning": {"type": "boolean"},
+            "status": {"type": "string", "enum": ["idle", "running", "completed", "cancelled"]},
+            "run_id": _NINT,
+            "scope": _NSTR,
+            "started_at": _NSTR,
+            "finished_at": _NSTR,
+            "started_by": _NSTR,
+            "elapsed_seconds": _NINT,
+            "eta_seconds": _NINT,
+            "rate_per_second": {"type": "number"},
+            "logs": {"type": "array", "items": {"$ref": "#/components/schemas/LogLine"}},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "database", "workers"],
+        "properties": {"status": _STR, "database": _STR, "workers": {"type": "object"}},
+    },
+    "Data": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "boolean", "enum": [True]}},
+        "additionalProperties": True,
+    },
+}
+
+_DATA = {"$ref": "#/components/schemas/Data"}
+
+
+def document() -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        "/healthz": {
+            "get": {
+                "summary": "Liveness and database reachability (no login)",
+                "security": [],
+                "responses": {
+                    "200": _json({"$ref": "#/components/schemas/Health"}, "healthy"),
+                    "503": _json({"$ref": "#/components/schemas/Health"}, "database down"),
+                },
+            }
+        },
+        f"{SYNC}/start": {
+            "post": _operation(
+                "Start a sync run (admin); all students unless a scope is given",
+                _json(_OK, "started"),
+                (400, 401, 403, 409, 419, 422),
+                body={"$ref": "#/components/schemas/Scope"},
+            )
+        },
+        f"{SYNC}/cancel": {
+            "post": _operation(
+                "Cancel a running run (admin)",
+                _json(_OK, "cancelled"),
+                (401, 403, 404, 409, 419, 422),
+                body={"type": "object", "properties": {"run_id": {"type": "integer"}}},
+            )
+        },
+        f"{SYNC}/reset": {
+            "post": _operation(
+                "Back to idle after a run ended (admin)",
+                _json(_OK, "reset"),
+                (401, 403, 409, 419),
+            )
+        },
+        f"{SYNC}/progress": {
+            "get": _operation(
+                "The progress object of the latest run (or ?run_id=)",
+                _json({"$ref": "#/components/schemas/Progress"}, "progress"),
+                (401, 404, 422),
+                parameters=[
+                    _RUN_ID,
+                    _query(
+                        "after_log",
+                        {"type": "integer", "minimum": 0},
+                        "only log lines newer than this id",
+                    ),
+                ],
+            )
+        },
+        f"{SYNC}/failed": {
+            "get": _operation(
+                "The failed students of a run",
+                _json(_DATA, "failed students"),
+                (401, 404, 422),
+                parameters=[_RUN_ID],
+            )
+        },
+        f"{SYNC}/retry-failed": {
+            "post": _operation(
+                "A new run over exactly the failed students of a run (admin)",
+                _json(_OK, "started"),
+                (400, 401, 403, 404, 409, 419, 422),
+                body={"type": "object", "properties": {"run_id": {"type": "integer"}}},
+            )
+        },
+        f"{SYNC}/runs": {
+            "get": _operation(
+                "Recent runs with their counts and durations",
+                _json(_DATA, "runs"),
+                (401, 422),
+                parameters=[_query("limit", {"type": "integer", "minimum": 1}, "how many")],
+            )
+        },
+        f"{SYNC}/scopes": {
+            "get": _operation("The units and classes that exist", _json(_DATA, "scopes"), (401,))
+        },
+        "/admin/siswa/{idperson}/sync": {
+            "post": _operation(
+                "Sync one student now",
+                _json(_OK, "started"),
+                (401, 404, 409, 419),
+                parameters=[{"name": "idperson", "in": "path", "required": True, "schema": _STR}],
+            )
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "syncpay",
+            "version": __version__,
+            "description": (
+                "The JSON API of syncpay. Scripts send `Authorization: Bearer <token>` "
+                "(from `syncpay token:create`); browser sessions send the CSRF token in "
+                "`X-CSRF-TOKEN` on every POST. Live progress also comes over the "
+                "WebSocket `GET /admin/sync-pembayaran/ws` (not described here)."
+            ),
+        },
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "syncpay_session"},
+            },
+        },
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": paths,
+    }
+
+
+@routes.get("/openapi.json")
+@public
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(document(), headers={"Cache-Control": "public, max-age=300"})
