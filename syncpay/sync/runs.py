@@ -544,6 +544,25 @@ def iso(epoch: int | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
+#: The progress object's fields fixed by SPEC §6 (the object carries a few more).
+SPEC_PROGRESS_FIELDS = (
+    "total",
+    "processed",
+    "failed",
+    "successCount",
+    "percent",
+    "isRunning",
+    "status",
+    "run_id",
+    "started_at",
+    "finished_at",
+    "started_by",
+    "eta_seconds",
+    "rate_per_second",
+    "logs",
+)
+
+
 def idle_progress() -> dict[str, Any]:
     return {
         "total": 0,

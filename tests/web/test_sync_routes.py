@@ -15,6 +15,7 @@ import pytest
 
 from syncpay.sync.roster import import_rows
 from tests.sync_helpers import until
+from tests.test_cli_sync import PROGRESS_FIELDS as SPEC_FIELDS
 from tests.web.conftest import Browser, WebHarness
 
 BASE = "/admin/sync-pembayaran"
@@ -25,25 +26,7 @@ ADMIN_POSTS = (START, CANCEL, RESET, RETRY)
 USER_GETS = (PROGRESS, FAILED, RUNS, SCOPES)
 
 #: SPEC §6's fields plus the ones the page uses; nothing else.
-PROGRESS_FIELDS = {
-    "total",
-    "processed",
-    "failed",
-    "successCount",
-    "percent",
-    "isRunning",
-    "status",
-    "run_id",
-    "started_at",
-    "finished_at",
-    "started_by",
-    "eta_seconds",
-    "rate_per_second",
-    "logs",
-    "unchanged",
-    "scope",
-    "elapsed_seconds",
-}
+PROGRESS_FIELDS = SPEC_FIELDS | {"unchanged", "scope", "elapsed_seconds"}
 PAGE_IDS = (
     "sync-page",
     "sync-status",

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from ... import __version__
+from ...sync.runs import SPEC_PROGRESS_FIELDS
 from ..security import public
 
 routes = web.RouteTableDef()
@@ -105,22 +106,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Progress": {
         "type": "object",
-        "required": [
-            "total",
-            "processed",
-            "failed",
-            "successCount",
-            "percent",
-            "isRunning",
-            "status",
-            "run_id",
-            "started_at",
-            "finished_at",
-            "started_by",
-            "eta_seconds",
-            "rate_per_second",
-            "logs",
-        ],
+        "required": list(SPEC_PROGRESS_FIELDS),
         "properties": {
             "total": _INT,
             "processed": _INT,
