@@ -510,8 +510,13 @@ def test_ctrl_c_outside_work_exits_130_and_keeps_nothing(plain: Cli):
         stderr=subprocess.PIPE,
         text=True,
     )
+    wal = Path(plain.env["DB_DATABASE"] + "-wal")
     try:
-        time.sleep(1.0)
+        # Interrupt the push itself, not the start-up: once its transaction writes pages.
+        deadline = time.monotonic() + 30
+        while not (wal.exists() and wal.stat().st_size > 256 * 1024):
+            assert proc.poll() is None and time.monotonic() < deadline, "the push did not start"
+            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=15)
     finally:

@@ -507,13 +507,19 @@ async def test_fairness_small_runs_are_not_queued_behind_a_big_one(h: Harness) -
     small = await sp.start(idpersons=ids[-50:])  # the last ones the big run would reach
     small_seconds = await until(lambda: _ended(sp, small.id), 60, what="the small run")
     await until(lambda: _processed_at_least(sp, big.id, 1500), 60, what="half the big run")
-    single = await sp.start(idpersons=[ids[-60]])
-    single_seconds = await until(lambda: _ended(sp, single.id), 60, what="the single run")
+    # Three single-student runs, one after the other; their median is the figure (one
+    # stall of a shared machine - a slow fsync, a busy core - is not the design's).
+    singles, timings = [], []
+    for idperson in (ids[-60], ids[-70], ids[-80]):
+        single = await sp.start(idpersons=[idperson])
+        singles.append(single)
+        timings.append(await until(lambda run=single: _ended(sp, run.id), 60, what="a single run"))
+    single_seconds = sorted(timings)[1]
     now = await sp.sync.get(big.id)
     big_rate = (now.processed - mark_processed) / (time.monotonic() - mark)
     assert now.status == "running" and now.processed < 3000  # the smaller ones went first
 
-    for run_id, n in ((small.id, 50), (single.id, 1)):
+    for run_id, n in ((small.id, 50), *((one.id, 1) for one in singles)):
         ended = await sp.sync.get(run_id)
         assert (ended.status, ended.processed, ended.failed) == ("completed", n, 0)
         assert len(await items_of(h.db, run_id)) == n
@@ -521,7 +527,7 @@ async def test_fairness_small_runs_are_not_queued_behind_a_big_one(h: Harness) -
     # the single student for at most ~200 (a worker's prefetched jobs may be ahead of it:
     # one per slot on SQLite, three per slot and four rounds in flight on MySQL).
     assert small_seconds * big_rate <= 300, (small_seconds, big_rate)
-    assert single_seconds * big_rate <= 200, (single_seconds, big_rate)
+    assert single_seconds * big_rate <= 200, (timings, big_rate)
     assert single_seconds < 3  # "sync now" answers within a couple of seconds
 
     # The rest of the big run is not needed: stop it (unless it ended meanwhile); its
@@ -536,7 +542,7 @@ async def test_fairness_small_runs_are_not_queued_behind_a_big_one(h: Harness) -
     stopped = await sp.sync.get(big.id)
     big_items = (await items_of(h.db, big.id)).values()
     assert stopped.processed == sum(1 for i in big_items if i["status"] != "queued")
-    assert set(ids[-50:]) | {ids[-60]} <= set(await items_of(h.db, big.id))
+    assert set(ids[-50:]) | {ids[-60], ids[-70], ids[-80]} <= set(await items_of(h.db, big.id))
 
 
 async def _ended(sp: SyncPay, run_id: int) -> bool:
