@@ -39,6 +39,35 @@ class Tx(ABC):
     """One open transaction (or, outside ``transact``, one autocommit statement)."""
 
     _after: list[Callable[[], None]] | None = None
+    _before: dict[str, Callable[[], Awaitable[None]]] | None = None
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """Per-transaction state of callers (for example what :meth:`before_commit`
+        work gathers); new and empty for every run of a ``transact`` function."""
+        extras: dict[str, Any] | None = self.__dict__.get("_extras")
+        if extras is None:
+            extras = self.__dict__["_extras"] = {}
+        return extras
+
+    def before_commit(self, key: str, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``await callback()`` as this transaction's last work before COMMIT, once
+        per ``key`` (a second registration under the same key is ignored).
+
+        For writes that take a hot lock: done last, the lock is held for the few
+        statements before the commit instead of the whole transaction."""
+        if self._after is None:
+            raise RuntimeError("before_commit needs a transaction (Database.transact)")
+        if self._before is None:
+            self._before = {}
+        self._before.setdefault(key, callback)
+
+    async def _run_before_commit(self) -> None:
+        done: set[str] = set()
+        while self._before and (keys := [k for k in self._before if k not in done]):
+            for key in keys:  # a callback may register more work: it runs too
+                done.add(key)
+                await self._before[key]()
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` once this transaction has committed (now, if autocommit)."""

@@ -196,6 +196,7 @@ class MysqlDatabase(Database):
             async with conn.cursor(aiomysql.DictCursor) as cursor:
                 tx = _MysqlTx(self, cursor)
                 result = await fn(tx)
+                await tx._run_before_commit()
             await conn.commit()
             tx._run_after_commit()
             return result

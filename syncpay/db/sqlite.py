@@ -132,6 +132,7 @@ class SqliteDatabase(Database):
                 tx = _SqliteTx(self, writer)
                 try:
                     result = await fn(tx)
+                    await tx._run_before_commit()
                     await writer.execute("COMMIT")
                 except BaseException:
                     if writer.in_transaction:

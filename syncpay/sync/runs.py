@@ -6,11 +6,14 @@ runs is queued once, and when that job finishes it counts for every active run t
 covers the student and has not counted it yet — in the transaction that removes the
 job from the queue (see :func:`record_success` and :func:`record_failure`). The
 primary key of ``sync_run_items`` (run, student) is the last guard of "counted once".
+A transaction adds its counts to the runs' rows as its last statements (``_Counts``),
+so workers' rounds only queue on a run's row for the moment of their commit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +32,8 @@ MAX_FAILURE_LINES = 200
 RATE_WINDOW = 30
 ALREADY_RUNNING = "Proses sinkronisasi sudah berjalan."
 NO_STUDENTS = "Tidak ada siswa di database."
+
+log = logging.getLogger("syncpay.sync")
 
 
 class SyncError(Exception):
@@ -118,9 +123,15 @@ async def log_line(tx: Tx, run_id: int, message: str, level: str = "info") -> No
 
 async def _covering(tx: Tx, idperson: str) -> tuple[dict[str, Any] | None, list[Run]]:
     """The student's row, and the active runs that queued the student and have not
-    counted it yet. Locks the active runs (MySQL), so a cancel and a student's write
-    never interleave."""
-    runs = [Run.from_row(r) for r in await tx.fetch_all("sync_runs_active_locked")]
+    counted it yet.
+
+    Holds the shared side of the sync lock (MySQL) until the commit: counting
+    transactions run side by side, a cancel waits for them, so a cancel and a student's
+    write never interleave."""
+    if "sync.fenced" not in tx.extras:
+        await tx.fetch_all("sync_fence_share")
+        tx.extras["sync.fenced"] = True
+    runs = [Run.from_row(r) for r in await tx.fetch_all("sync_runs_active")]
     if not runs:
         return None, []
     rows = await tx.fetch_all(
@@ -131,6 +142,44 @@ async def _covering(tx: Tx, idperson: str) -> tuple[dict[str, Any] | None, list[
     if not covering:
         return None, []
     return await tx.fetch_one("siswa_sync_row", {"idperson": idperson}), covering
+
+
+class _Counts:
+    """What one transaction counted per run, added to the runs' rows just before its
+    COMMIT: a run's row is locked for a few statements, not for a worker's whole round,
+    so the rounds of several workers do not wait for each other."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.runs: dict[int, list[int]] = {}  # run id -> [processed, failed, unchanged]
+
+    @classmethod
+    def of(cls, tx: Tx) -> _Counts:
+        counts: _Counts | None = tx.extras.get("sync.counts")
+        if counts is None:
+            counts = tx.extras["sync.counts"] = cls(tx)
+            tx.before_commit("sync.counts", counts.flush)
+        return counts
+
+    def add(self, run_id: int, status: str) -> None:
+        row = self.runs.setdefault(run_id, [0, 0, 0])
+        row[0] += 1
+        row[1] += status == "failed"
+        row[2] += status == "unchanged"
+
+    async def flush(self) -> None:
+        for run_id in sorted(self.runs):  # one order everywhere: no deadlock between rounds
+            processed, failed, unchanged = self.runs[run_id]
+            counted = await self.tx.execute(
+                "sync_run_count",
+                {"id": run_id, "processed": processed, "failed": failed, "unchanged": unchanged},
+            )
+            if not counted:
+                log.error("run %s: %s students not counted (beyond its total)", run_id, processed)
+                continue
+            if await self.tx.execute("sync_run_complete", {"id": run_id}):
+                await log_completion(self.tx, run_id)
+        self.runs.clear()
 
 
 async def _count(
@@ -148,10 +197,7 @@ async def _count(
     )
     if not finished:
         return  # counted already (a duplicate delivery)
-    await tx.execute(
-        "sync_run_count",
-        {"id": run.id, "failed": int(status == "failed"), "unchanged": int(status == "unchanged")},
-    )
+    _Counts.of(tx).add(run.id, status)
     if status == "failed":
         logged = int(await tx.fetch_value("sync_log_count", {"run_id": run.id, "level": "error"}))
         if logged < MAX_FAILURE_LINES:
@@ -163,8 +209,6 @@ async def _count(
                 "Kegagalan berikutnya tidak dicatat satu per satu; lihat daftar siswa yang gagal.",
                 "error",
             )
-    if await tx.execute("sync_run_complete", {"id": run.id}):
-        await log_completion(tx, run.id)
 
 
 async def log_completion(tx: Tx, run_id: int) -> None:
@@ -382,6 +426,7 @@ class Sync:
         active run still needs them). Jobs in flight write nothing for it afterwards."""
 
         async def stop(tx: Tx) -> int:
+            await tx.fetch_all("sync_fence_exclusive")  # waits for counting in flight
             target = run_id
             if target is None:
                 running = [Run.from_row(r) for r in await tx.fetch_all("sync_runs_active_locked")]

@@ -29,6 +29,15 @@ SELECT * FROM sync_runs WHERE status = 'running' ORDER BY id
 SELECT * FROM sync_runs WHERE status = 'running' ORDER BY id
 FOR UPDATE
 
+-- name: sync_fence_share
+-- Taken by every transaction that counts students (see migration 0008): they run side
+-- by side; a cancel waits for them.
+SELECT name FROM sync_locks WHERE name = 'runs' LOCK IN SHARE MODE
+
+-- name: sync_fence_exclusive
+-- Taken by a cancel: waits for the counting transactions in flight.
+SELECT name FROM sync_locks WHERE name = 'runs' FOR UPDATE
+
 -- name: sync_runs_recent
 SELECT * FROM sync_runs ORDER BY id DESC LIMIT :limit
 
@@ -42,9 +51,11 @@ SET dispatched = 1, total = (SELECT COUNT(*) FROM sync_run_items WHERE run_id = 
 WHERE id = :id AND status = 'running' AND dispatched = 0
 
 -- name: sync_run_count
+-- A transaction's counts for one run, added once just before its COMMIT.
 UPDATE sync_runs
-SET processed = processed + 1, failed = failed + :failed, unchanged = unchanged + :unchanged
-WHERE id = :id AND status = 'running' AND processed < total
+SET processed = processed + :processed, failed = failed + :failed,
+    unchanged = unchanged + :unchanged
+WHERE id = :id AND status = 'running' AND processed + :processed <= total
 
 -- name: sync_run_complete
 UPDATE sync_runs SET status = 'completed', finished_at = UNIX_TIMESTAMP(), active_all = NULL

@@ -27,6 +27,13 @@ SELECT * FROM sync_runs WHERE status = 'running' ORDER BY id
 -- SQLite: the write transaction already excludes every other writer.
 SELECT * FROM sync_runs WHERE status = 'running' ORDER BY id
 
+-- name: sync_fence_share
+-- SQLite: the write transaction already excludes every other writer.
+SELECT name FROM sync_locks WHERE name = 'runs'
+
+-- name: sync_fence_exclusive
+SELECT name FROM sync_locks WHERE name = 'runs'
+
 -- name: sync_runs_recent
 SELECT * FROM sync_runs ORDER BY id DESC LIMIT :limit
 
@@ -40,9 +47,11 @@ SET dispatched = 1, total = (SELECT COUNT(*) FROM sync_run_items WHERE run_id = 
 WHERE id = :id AND status = 'running' AND dispatched = 0
 
 -- name: sync_run_count
+-- A transaction's counts for one run, added once just before its COMMIT.
 UPDATE sync_runs
-SET processed = processed + 1, failed = failed + :failed, unchanged = unchanged + :unchanged
-WHERE id = :id AND status = 'running' AND processed < total
+SET processed = processed + :processed, failed = failed + :failed,
+    unchanged = unchanged + :unchanged
+WHERE id = :id AND status = 'running' AND processed + :processed <= total
 
 -- name: sync_run_complete
 UPDATE sync_runs SET status = 'completed', finished_at = CAST(strftime('%s', 'now') AS INTEGER), active_all = NULL
