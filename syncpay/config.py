@@ -394,6 +394,8 @@ class Settings:
     payment_nested_bill_field: str = _var("amount_paid", _FIELD_NAME)
     payment_nested_paid_field: str = _var("amount_billed", _FIELD_NAME)
     payment_api_retry_after_max: int = _var(300, _whole(0))
+    # Retry-After waits per student that spend no attempt; later ones count as attempts.
+    payment_api_retry_after_waits: int = _var(10, _whole(0))
     payment_db_host: str = _var("127.0.0.1", _text())
     payment_db_port: int = _var(3306, _whole(1, 65535))
     payment_db_database: str = _var("", _text())

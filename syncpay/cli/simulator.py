@@ -24,6 +24,12 @@ _RATES: tuple[tuple[str, str, str], ...] = (
     ("--malformed-rate", "malformed_rate", "share whose first answer is truncated JSON"),
     ("--reset-rate", "reset_rate", "share whose first request has its connection dropped"),
     ("--not-found-rate", "not_found_rate", "share of students the API does not know (404)"),
+    (
+        "--rate-limit-forever-rate",
+        "rate_limit_forever_rate",
+        "share that always get HTTP 429 + Retry-After",
+    ),
+    ("--slow-rate", "slow_rate", "share whose every answer comes --slow seconds late"),
 )
 assert tuple(name for _, name, _ in _RATES) == RATE_FIELDS
 
@@ -58,6 +64,13 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         default=_DEFAULTS.hang,
         metavar="S",
         help=f"seconds a timed-out request hangs ({_DEFAULTS.hang:g})",
+    )
+    parser.add_argument(
+        "--slow",
+        type=seconds,
+        default=_DEFAULTS.slow,
+        metavar="S",
+        help=f"seconds a slow student's answer is late ({_DEFAULTS.slow:g})",
     )
     parser.add_argument(
         "--students",
@@ -95,6 +108,7 @@ def options_from(args: argparse.Namespace) -> SimulatorOptions:
             latency=args.latency,
             jitter=args.jitter,
             hang=args.hang,
+            slow=args.slow,
             retry_after=args.retry_after,
             token=args.token or None,
             students=args.students,

@@ -23,13 +23,15 @@ PUSH_CHUNK = 1000
 
 @dataclass(frozen=True, slots=True)
 class ClaimedJob:
-    """A job this worker holds: ``attempts`` counts this attempt."""
+    """A job this worker holds: ``attempts`` counts this attempt. ``ahead``: claimed
+    ahead of the free slots, its attempt not yet written (see :meth:`Queue.claim`)."""
 
     id: int
     queue: str
     attempts: int
     token: str
     raw_payload: str
+    ahead: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +188,16 @@ class Queue:
         *,
         retry_after: int,
         expired: bool = True,
+        start_now: int | None = None,
     ) -> list[ClaimedJob]:
         """Reserve up to ``limit`` jobs, first queue first; ``expired`` also takes jobs
-        whose lease lapsed (their worker vanished)."""
+        whose lease lapsed (their worker vanished).
+
+        ``start_now``: how many of them (the first ones) the worker starts at once; their
+        attempt counts now. The rest are claimed ahead (prefetch, ``ahead=True``): their
+        attempt is written when they start (:meth:`count_started`, with the worker's next
+        round) or settle, so the jobs a killed worker held ahead and never started come
+        back with no attempt spent. None: all of them count now."""
         rows: list[dict[str, Any]] = []
         for name in queues:
             if expired and len(rows) < limit:
@@ -204,9 +213,14 @@ class Queue:
                 break
         if not rows:
             return []
-        await tx.execute("reserve", {"worker": worker, "ids": [row["id"] for row in rows]})
+        ids = [row["id"] for row in rows]
+        now = len(ids) if start_now is None else max(0, start_now)
+        if ids[:now]:
+            await tx.execute("reserve", {"worker": worker, "ids": ids[:now]})
+        if ids[now:]:
+            await tx.execute("reserve_ahead", {"worker": worker, "ids": ids[now:]})
         claimed = []
-        for row in rows:
+        for n, row in enumerate(rows):
             attempts = int(row["attempts"]) + 1
             claimed.append(
                 ClaimedJob(
@@ -215,9 +229,19 @@ class Queue:
                     attempts=attempts,
                     token=f"{worker}.{row['id']}.{attempts}",
                     raw_payload=_text(row["payload"]),
+                    ahead=n >= now,
                 )
             )
         return claimed
+
+    async def count_started(self, tx: Tx, jobs: Sequence[ClaimedJob]) -> None:
+        """Write the attempt of jobs claimed ahead that have started (those this worker
+        still holds; one settled meanwhile already wrote its attempt)."""
+        if jobs:
+            await tx.execute(
+                "count_started",
+                {"ids": [j.id for j in jobs], "tokens": [j.token for j in jobs]},
+            )
 
     async def ack(self, tx: Tx, jobs: Sequence[ClaimedJob]) -> set[int]:
         """Delete finished jobs this worker still holds; the ids it did hold."""
@@ -257,13 +281,16 @@ class Queue:
     ) -> bool:
         """Put a held job back, available after ``delay`` seconds; whether it was held.
 
-        ``count_attempt=False`` gives the attempt back (the job was not at fault).
+        ``count_attempt=False`` gives the attempt back (the job was not at fault). The
+        attempt is ``job.attempts`` either way: counted at the claim, or now for a job
+        claimed ahead (see :meth:`claim`).
         """
         changed = await tx.execute(
             "release",
             {
                 "id": job.id,
                 "token": job.token,
+                "attempts": job.attempts,
                 "delay": max(0, int(delay)),
                 "refund": 0 if count_attempt else 1,
             },

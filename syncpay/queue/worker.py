@@ -141,6 +141,9 @@ class Worker:
         self._running: dict[str, tuple[ClaimedJob, asyncio.Task[None], Payload | None]] = {}
         self._outbox: list[_Outcome] = []
         self._ready: collections.deque[ClaimedJob] = collections.deque()
+        # Jobs claimed ahead that started since the last round: their attempt is written
+        # with the next round (Queue.count_started).
+        self._started_ahead: list[ClaimedJob] = []
         self._settling = 0
         self._claiming = 0
         mysql = queue.db.dialect == "mysql"
@@ -310,8 +313,9 @@ class Worker:
             if self._stopped.is_set() and not self._outbox:
                 return
             outcomes, self._outbox = self._outbox, []
+            started, self._started_ahead = self._started_ahead, []
             want = self._free_slots()
-            if not outcomes and not want:
+            if not outcomes and not want and not started:
                 await self._check_restart()
                 await self._sleep_until_woken()
                 continue
@@ -319,15 +323,20 @@ class Worker:
             expired = want > 0 and now - self._last_expired >= self.options.expired_check
             if expired:
                 self._last_expired = now
+            # The claimed jobs that will start at once (free slots); the rest wait ahead
+            # and spend their attempt only when they run (see Queue.claim).
+            start_now = self.options.concurrency - self._active - len(self._ready)
+            start_now = max(0, min(want, start_now - self._claiming))
             self._claiming += want
             try:
-                claimed = await self._round(outcomes, want, expired)
+                claimed = await self._round(outcomes, want, expired, start_now, started)
             except Exception as exc:
                 if isinstance(exc, DatabaseError):
                     log.error("Queue database unavailable: %s", exc)
                 else:
                     log.exception("Queue round failed")
                 self._outbox = outcomes + self._outbox
+                self._started_ahead = started + self._started_ahead
                 await asyncio.sleep(1.0)
                 continue
             finally:
@@ -363,10 +372,19 @@ class Worker:
         if self._idle_until and time.monotonic() >= self._idle_until:
             self._idle_until = 0.0
 
-    async def _round(self, outcomes: list[_Outcome], want: int, expired: bool) -> list[ClaimedJob]:
+    async def _round(
+        self,
+        outcomes: list[_Outcome],
+        want: int,
+        expired: bool,
+        start_now: int | None = None,
+        started: list[ClaimedJob] | None = None,
+    ) -> list[ClaimedJob]:
         try:
             held, claimed = await self.queue.db.transact(
-                lambda tx: self._settle_and_claim(tx, outcomes, want, expired)
+                lambda tx: self._settle_and_claim(
+                    tx, outcomes, want, expired, start_now, started or []
+                )
             )
         except DatabaseError:
             raise
@@ -375,6 +393,8 @@ class Worker:
                 raise
             # One outcome's writes failed: settle each alone so the others still land.
             log.warning("Batch settle failed (%s); settling jobs one by one", exc)
+            if started:
+                await self.queue.db.transact(lambda tx: self.queue.count_started(tx, started))
             for outcome in outcomes:
                 await self._settle_alone(outcome)
             return []
@@ -382,8 +402,15 @@ class Worker:
         return claimed
 
     async def _settle_and_claim(
-        self, tx: Tx, outcomes: list[_Outcome], want: int, expired: bool
+        self,
+        tx: Tx,
+        outcomes: list[_Outcome],
+        want: int,
+        expired: bool,
+        start_now: int | None = None,
+        started: list[ClaimedJob] | None = None,
     ) -> tuple[set[int], list[ClaimedJob]]:
+        await self.queue.count_started(tx, started or [])
         held = await self._settle(tx, outcomes)
         claimed: list[ClaimedJob] = []
         if want:
@@ -394,6 +421,7 @@ class Worker:
                 self.worker_id,
                 retry_after=self.options.retry_after,
                 expired=expired,
+                start_now=start_now,
             )
         return held, claimed
 
@@ -487,6 +515,9 @@ class Worker:
             payload = None
         else:
             work = self._run_job(job, payload)
+            if job.ahead:
+                self._started_ahead.append(job)
+                self._wake.set()
         task = asyncio.create_task(self._job_task(job.token, work))
         self._running[job.token] = (job, task, payload)
 

@@ -14,7 +14,9 @@ Faults: one uniform draw u in [0, 1) per student from ``sha256("{seed}:{idperson
 picks the category; the categories take consecutive intervals of [0, 1) in the order
 of `CATEGORIES` (error_once first, not_found last, "ok" for the rest).  "_once"
 faults hit the student's first request (a per-idperson counter, cleared by /_reset);
-``fail`` and ``not_found`` hit every request.
+``fail``, ``not_found``, ``rate_limited`` (HTTP 429 + Retry-After for ever) and ``slow``
+(every answer ``slow`` seconds late) hit every request. The last two were added after
+the others, at the end of the order, so a seed keeps its students' older categories.
 """
 
 from __future__ import annotations
@@ -56,9 +58,11 @@ CATEGORIES: tuple[tuple[str, str], ...] = (
     ("malformed_once", "malformed_rate"),
     ("reset_once", "reset_rate"),
     ("not_found", "not_found_rate"),
+    ("rate_limited", "rate_limit_forever_rate"),
+    ("slow", "slow_rate"),
 )
 RATE_FIELDS: tuple[str, ...] = tuple(rate for _, rate in CATEGORIES)
-_SECONDS_FIELDS = ("latency", "jitter", "hang", "retry_after")
+_SECONDS_FIELDS = ("latency", "jitter", "hang", "retry_after", "slow")
 _MAX_STUDENTS = 999_999
 
 
@@ -92,7 +96,10 @@ class SimulatorOptions:
     malformed_rate: float = 0.0  # first request: status 200, truncated JSON
     reset_rate: float = 0.0  # first request: the connection is dropped, no answer
     not_found_rate: float = 0.0  # every request: HTTP 404 (an unknown student)
+    rate_limit_forever_rate: float = 0.0  # every request: HTTP 429 + Retry-After
+    slow_rate: float = 0.0  # every request: the answer comes `slow` s late
     hang: float = 120.0
+    slow: float = 1.0
     retry_after: float = 1.0
     token: str | None = None  # require Authorization: Bearer <token>
     students: int = 1000  # size of the /siswa roster
@@ -208,7 +215,8 @@ class Simulator:
 
     def category(self, idperson: str) -> str:
         """The student's fault category: "ok", "error_once", "fail", "timeout_once",
-        "rate_limited_once", "malformed_once", "reset_once" or "not_found"."""
+        "rate_limited_once", "malformed_once", "reset_once", "not_found", "rate_limited"
+        or "slow"."""
         return self._options.category(str(idperson))
 
     def answer(self, idperson: str) -> dict[str, Any]:
@@ -385,7 +393,7 @@ class Simulator:
             return _error(404, "Siswa tidak ditemukan.")
         if category == "fail" or (category == "error_once" and first):
             return _error(500, "Internal Server Error")
-        if first and category == "rate_limited_once":
+        if category == "rate_limited" or (first and category == "rate_limited_once"):
             headers = {"Retry-After": _retry_after_header(opts.retry_after)}
             return _error(429, "Too Many Requests", headers)
         if first and category == "reset_once":
@@ -394,6 +402,8 @@ class Simulator:
             return _Dropped()  # never written: the connection is gone
         if first and category == "timeout_once":
             await self._pause(opts.hang)
+        if category == "slow":
+            await self._pause(opts.slow)
         body = self.answer_text(idperson)
         if first and category == "malformed_once":
             body = body[: max(1, len(body) // 2)]

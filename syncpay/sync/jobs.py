@@ -17,6 +17,7 @@ from typing import Any
 
 from ..config import Settings
 from ..db import Database, Tx
+from ..db.cache import Cache
 from ..queue import JobContext, Payload, PermanentFailure, Queue, RetryLater, registry
 from ..queue.jobs import new_uuid
 from .money import Totals, compute_totals
@@ -217,10 +218,36 @@ def payment_digest(answer: str, totals: Totals) -> str:
     return hashlib.sha256(f"{answer}\n{row}".encode()).hexdigest()
 
 
+#: The cache key counting a student job's Retry-After waits (by the job's uuid, which
+#: stays the same across its attempts), and how long it is kept.
+RETRY_AFTER_WAITS_KEY = "syncpay:retry-after-waits:{uuid}"
+RETRY_AFTER_WAITS_TTL = 7 * 86400
+
+
+async def spend_retry_after_wait(rt: SyncRuntime, job: JobContext) -> bool:
+    """Count one Retry-After wait of this job; whether it is still a free one (within
+    PAYMENT_API_RETRY_AFTER_WAITS). The count lives in the database (``cache``), so it
+    holds across workers, processes and restarts. Only the job's current holder writes
+    it; a duplicate delivery may count one wait twice, which only ends the free waits
+    one early."""
+    allowed = rt.settings.payment_api_retry_after_waits
+    if allowed <= 0:
+        return False
+    cache = Cache(rt.db)
+    key = RETRY_AFTER_WAITS_KEY.format(uuid=job.uuid)
+    waited = int(await cache.get(key) or 0)
+    if waited >= allowed:
+        return False
+    await cache.put(key, str(waited + 1), RETRY_AFTER_WAITS_TTL)
+    return True
+
+
 async def sync_student(job: JobContext) -> None:
     """Fetch, parse and compute one student's payments; store and count them with the
     job's ack. Errors are retried by the queue; 429/503 wait their Retry-After without
-    spending an attempt; an answer that cannot get better (4xx) fails at once."""
+    spending an attempt, up to PAYMENT_API_RETRY_AFTER_WAITS times per student (after
+    that each one is a failed attempt, so an API answering 429 for ever cannot keep a run
+    open); an answer that cannot get better (4xx) fails at once."""
     rt = current()
     idperson = str(job.data["idperson"])
     source = await rt.source()
@@ -231,7 +258,8 @@ async def sync_student(job: JobContext) -> None:
             raise PermanentFailure(exc.reason) from exc
         if exc.retry_after is not None:
             delay = math.ceil(exc.retry_after)
-            raise RetryLater(delay, exc.reason, count_attempt=False) from exc
+            free = await spend_retry_after_wait(rt, job)
+            raise RetryLater(delay, exc.reason, count_attempt=not free) from exc
         raise
     parsed = rt.parser(answer)
     totals = compute_totals(parsed.items, date.today())

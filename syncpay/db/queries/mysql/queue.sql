@@ -40,12 +40,26 @@ SET reserved_by = CONCAT(:worker, '.', id, '.', attempts + 1),
     reserved_at = UNIX_TIMESTAMP()
 WHERE id IN (:ids)
 
+-- name: reserve_ahead
+-- Jobs claimed ahead of the free slots (prefetch): the same token, but the attempt is
+-- not counted yet (release counts it): a worker killed before starting them spent none.
+UPDATE {jobs}
+SET reserved_by = CONCAT(:worker, '.', id, '.', attempts + 1),
+    reserved_at = UNIX_TIMESTAMP()
+WHERE id IN (:ids)
+
+-- name: count_started
+-- A job claimed ahead has started: its attempt counts now (fenced by the lease).
+UPDATE {jobs} SET attempts = attempts + 1 WHERE id IN (:ids) AND reserved_by IN (:tokens)
+
 -- name: delete_held
 DELETE FROM {jobs} WHERE id IN (:ids) AND reserved_by IN (:tokens) RETURNING id
 
 -- name: release
+-- :attempts is the attempt the token names: counted at the claim, or (a job claimed
+-- ahead) counted here.
 UPDATE {jobs}
-SET reserved_at = NULL, reserved_by = NULL, attempts = attempts - :refund,
+SET reserved_at = NULL, reserved_by = NULL, attempts = :attempts - :refund,
     available_at = UNIX_TIMESTAMP() + :delay
 WHERE id = :id AND reserved_by = :token
 
