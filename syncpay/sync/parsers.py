@@ -26,7 +26,9 @@ Common to all: an answer with ``"status": false`` is an error carrying the answe
 key must be present; ``null`` there means 0. Amounts follow `money.to_amount`. Text
 fields may be missing or ``null`` (read as ""). Dates are "YYYY-MM-DD", optionally
 followed by a time ("YYYY-MM-DD HH:MM:SS" or ISO 8601 with "T"; only the date part is
-kept); missing, ``null``, "" and MySQL's "0000-00-00" mean no date.
+kept); missing, ``null``, "" and MySQL's "0000-00-00" mean no date. The amounts of one
+answer together (every bill and payment, as absolute values) must stay under 10^13, so
+that every total fits the DECIMAL(15, 2) columns of ``siswa`` whichever items are due.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date
-from decimal import Decimal
+from decimal import MAX_PREC, Decimal, localcontext
 from typing import TYPE_CHECKING
 
 from syncpay.sync.money import ZERO, AmountError, Item, to_amount, to_date, type_name
@@ -74,6 +76,10 @@ class Parsed:
 Parser = Callable[[str], Parsed]
 
 
+#: Every total must stay below this: the DECIMAL(15, 2) columns of ``siswa``.
+TOTAL_LIMIT = Decimal(10) ** 13
+
+
 # --------------------------------------------------------------------------- built-in
 
 
@@ -87,7 +93,7 @@ def parse_flat(text: str) -> Parsed:
         items.append(
             _item(row, path, period, unit, "judul", "jml_kredit", "jml_debet", "tgl_jurnal")
         )
-    return Parsed(tuple(items), None)
+    return _parsed(items, None)
 
 
 def parse_nested(text: str, bill_field: str = BILL_FIELD, paid_field: str = PAID_FIELD) -> Parsed:
@@ -113,7 +119,7 @@ def parse_nested(text: str, bill_field: str = BILL_FIELD, paid_field: str = PAID
                     row = _object(raw_item, i_path)
                     names = ("unit_name", bill_field, paid_field, "journal_date")
                     items.append(_item(row, i_path, period_id, category_name, *names))
-    return Parsed(tuple(items), saldo)
+    return _parsed(items, saldo)
 
 
 # --------------------------------------------------------------------------- choosing
@@ -204,10 +210,25 @@ def _from_custom(result: object) -> Parsed:
         row = _object(entry, path, "an Item or a dict")
         period, category = _text(row, "period", path), _text(row, "category", path)
         items.append(_item(row, path, period, category, "title", "tagihan", "dibayar", "due"))
-    return Parsed(tuple(items), saldo)
+    return _parsed(items, saldo)
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _parsed(items: list[Item], saldo: Decimal | None) -> Parsed:
+    """The items, if every total the money rule can make of them fits the ``siswa``
+    columns (DECIMAL(15, 2): under 10^13) on any day: each amount does, but a thousand
+    of them need not. Bounded by the sum of every bill and payment, whatever is due."""
+    with localcontext() as ctx:
+        ctx.prec = MAX_PREC  # exact sums
+        size = sum((abs(item.tagihan) + abs(item.dibayar) for item in items), ZERO)
+    if size >= TOTAL_LIMIT:
+        raise ParseError(
+            f"the amounts add up to {size:f}: the totals would not fit (at most 13 digits "
+            "before the '.')"
+        )
+    return Parsed(tuple(items), saldo)
 
 
 def _load_json(text: str) -> object:
@@ -219,6 +240,8 @@ def _load_json(text: str) -> object:
         raise ParseError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except (ValueError, RecursionError) as exc:  # NaN, a huge integer, deep nesting
         raise ParseError(f"not JSON: {_one_line(str(exc))}") from None
+    except ArithmeticError:  # decimal.InvalidOperation: a number like 1e999999999999999999
+        raise ParseError("not JSON: a number too large or too small to read") from None
 
 
 def _reject_constant(name: str) -> object:

@@ -636,7 +636,7 @@ async def fetch_api(url: str, timeout: float = 30) -> list[tuple[int, dict[str, 
         raise RosterError(f"{label}: cannot fetch the roster ({detail})") from exc
     try:
         answer = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         start = " ".join(body[:40].decode("utf-8", "replace").split())
         raise RosterError(f"{label}: the answer is not JSON (it starts {start!r})") from exc
     return api_rows(answer, label)

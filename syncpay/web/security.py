@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
 
 from ..accounts import User, token_hash
 from ..sync.runs import SyncError
@@ -141,8 +143,14 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             raise
         message = _http_message(request, exc)
         if wants_json(request):
-            return json_error(exc.status, message)
-        return _error_page(request, exc.status, message)
+            response = json_error(exc.status, message)
+        else:
+            response = _error_page(request, exc.status, message)
+        # A 405 names the methods the address takes (RFC 9110 §15.5.6).
+        allow = exc.headers.get("Allow")
+        if allow is not None:
+            response.headers["Allow"] = allow
+        return response
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         if wants_json(request):
@@ -209,6 +217,7 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     cookie = request.cookies.get(COOKIE)
     session = Session.from_cookie(signer.unsign(cookie) if cookie else None)
     request[SESSION] = session
+    check_size(request)
     settings = app[SETTINGS]
     bearer = request.headers.get("Authorization", "")
     # /metrics checks its own bearer token (METRICS_TOKEN), not an API token.
@@ -281,10 +290,29 @@ async def _token_user(request: web.Request, token: str) -> User | None:
     return user
 
 
+def check_size(request: web.Request) -> None:
+    """Refuse a body announced larger than the app's limit before anything reads it,
+    whether or not the route reads bodies (413; a chunked body is measured as read)."""
+    length = request.content_length
+    limit = request.client_max_size
+    if length is not None and limit and length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=length)
+
+
 def forget_session(request: web.Request, sid: str | None) -> None:
     """A logout or a new login here: the old session id is no longer anyone's."""
     if sid is not None:
         request.app[RECENT_USERS].forget(f"s:{sid}")
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | web.FileField]:
+    """The request's form fields. A body that is not the form its Content-Type claims (a
+    multipart type without its boundary, a broken part, an unknown charset) is a 400, not
+    a server error."""
+    try:
+        return await request.post()
+    except (ValueError, LookupError, RuntimeError, HttpProcessingError):
+        raise ApiError(400, text(request, "error.invalid")) from None
 
 
 async def _check_csrf(request: web.Request, session: Session) -> None:
@@ -293,7 +321,7 @@ async def _check_csrf(request: web.Request, session: Session) -> None:
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
-        form = await request.post()
+        form = await read_form(request)
         value = form.get("_token")
         sent = value if isinstance(value, str) else None
     if not sent or not hmac.compare_digest(sent.encode(), session.csrf.encode()):

@@ -10,7 +10,7 @@ from ...accounts import MAX_PASSWORD, User
 from ..keys import ACCOUNTS, LOGIN_LIMITER, SETTINGS
 from ..pages import page
 from ..render import Markup, h, render
-from ..security import forget_session, public, text
+from ..security import forget_session, public, read_form, text
 from ..session import SESSION, new_csrf, new_session_id
 
 routes = web.RouteTableDef()
@@ -62,7 +62,7 @@ async def login_form(request: web.Request) -> web.Response:
 @routes.post("/login")
 @public
 async def login(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     username = str(form.get("username") or "").strip()[:191]
     password = str(form.get("password") or "")
     next_url = str(form.get("next") or "")

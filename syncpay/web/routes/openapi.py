@@ -10,6 +10,16 @@ from aiohttp import web
 from ... import __version__
 from ...sync.runs import SPEC_PROGRESS_FIELDS
 from ..security import public
+from .sync import (
+    MAX_FAILED,
+    MAX_IDPERSON,
+    MAX_IDS,
+    MAX_NUMBER,
+    MAX_RUNS,
+    MAX_UNIT,
+    PAGE_FAILED,
+    PAGE_RUNS,
+)
 
 routes = web.RouteTableDef()
 
@@ -63,12 +73,26 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
         "name": name,
         "in": "query",
         "required": False,
+        # `?limit=` (empty) is taken as not given, as an HTML form sends it.
+        "allowEmptyValue": True,
         "schema": schema,
         "description": description,
     }
 
 
-_RUN_ID = _query("run_id", {"type": "integer", "minimum": 1}, "a run (default: the latest)")
+#: A run id, a log id, a cursor: whole numbers the routes accept up to MAX_NUMBER.
+_ID = {"type": "integer", "minimum": 1, "maximum": MAX_NUMBER}
+_RUN_ID = _query("run_id", _ID, "a run (default: the latest)")
+#: A scope's unit or class: not blank, at most MAX_UNIT characters; null = not given.
+_NAME = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_UNIT,
+    "pattern": r"\S",
+    "nullable": True,
+}
+_IDPERSON = {"type": "string", "pattern": f"^[A-Za-z0-9]{{1,{MAX_IDPERSON}}}$"}
+_RUN_BODY = {"type": "object", "properties": {"run_id": {**_ID, "nullable": True}}}
 _INT = {"type": "integer"}
 _STR = {"type": "string"}
 _NSTR = {"type": "string", "nullable": True}
@@ -91,12 +115,30 @@ SCHEMAS: dict[str, Any] = {
     },
     "Scope": {
         "type": "object",
+        "description": "No field: every student. A list of students excludes unit and class.",
         "properties": {
-            "unit": _STR,
-            "kelas": _STR,
+            "unit": _NAME,
+            "kelas": _NAME,
             "idperson": {
-                "oneOf": [_STR, {"type": "array", "items": _STR, "minItems": 1}],
+                "nullable": True,
+                "oneOf": [
+                    _IDPERSON,
+                    {"type": "array", "items": _IDPERSON, "minItems": 1, "maxItems": MAX_IDS},
+                ],
             },
+        },
+        # Students, or a unit / class: not both (null counts as not given).
+        "not": {
+            "anyOf": [
+                {
+                    "required": ["idperson", other],
+                    "properties": {
+                        "idperson": {"anyOf": [_STR, {"type": "array"}]},
+                        other: _STR,
+                    },
+                }
+                for other in ("unit", "kelas")
+            ]
         },
     },
     "LogLine": {
@@ -168,7 +210,7 @@ def document() -> dict[str, Any]:
                 "Cancel a running run (admin)",
                 _json(_OK, "cancelled"),
                 (401, 403, 404, 409, 419, 422),
-                body={"type": "object", "properties": {"run_id": {"type": "integer"}}},
+                body=_RUN_BODY,
             )
         },
         f"{SYNC}/reset": {
@@ -187,7 +229,7 @@ def document() -> dict[str, Any]:
                     _RUN_ID,
                     _query(
                         "after_log",
-                        {"type": "integer", "minimum": 0},
+                        {"type": "integer", "minimum": 0, "maximum": MAX_NUMBER},
                         "only log lines newer than this id",
                     ),
                 ],
@@ -198,7 +240,19 @@ def document() -> dict[str, Any]:
                 "The failed students of a run",
                 _json(_DATA, "failed students"),
                 (401, 404, 422),
-                parameters=[_RUN_ID],
+                parameters=[
+                    _RUN_ID,
+                    _query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_FAILED},
+                        f"how many (default {PAGE_FAILED})",
+                    ),
+                    _query(
+                        "offset",
+                        {"type": "integer", "minimum": 0, "maximum": MAX_NUMBER},
+                        "skip this many",
+                    ),
+                ],
             )
         },
         f"{SYNC}/retry-failed": {
@@ -206,7 +260,7 @@ def document() -> dict[str, Any]:
                 "A new run over exactly the failed students of a run (admin)",
                 _json(_OK, "started"),
                 (400, 401, 403, 404, 409, 419, 422),
-                body={"type": "object", "properties": {"run_id": {"type": "integer"}}},
+                body=_RUN_BODY,
             )
         },
         f"{SYNC}/runs": {
@@ -214,7 +268,13 @@ def document() -> dict[str, Any]:
                 "Recent runs with their counts and durations",
                 _json(_DATA, "runs"),
                 (401, 422),
-                parameters=[_query("limit", {"type": "integer", "minimum": 1}, "how many")],
+                parameters=[
+                    _query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_RUNS},
+                        f"how many (default {PAGE_RUNS})",
+                    )
+                ],
             )
         },
         f"{SYNC}/scopes": {
@@ -225,7 +285,9 @@ def document() -> dict[str, Any]:
                 "Sync one student now",
                 _json(_OK, "started"),
                 (401, 404, 409, 419),
-                parameters=[{"name": "idperson", "in": "path", "required": True, "schema": _STR}],
+                parameters=[
+                    {"name": "idperson", "in": "path", "required": True, "schema": _IDPERSON}
+                ],
             )
         },
     }

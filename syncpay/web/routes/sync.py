@@ -29,7 +29,7 @@ from ..keys import MAINTENANCE, SETTINGS, SYNCPAY, WORKER
 from ..live import HUB
 from ..pages import page
 from ..render import Markup, h, join, render
-from ..security import admin_only, current_user, language, text
+from ..security import admin_only, current_user, language, read_form, text
 
 routes = web.RouteTableDef()
 BASE = "/admin/sync-pembayaran"
@@ -43,6 +43,9 @@ MAX_NUMBER = 10**15
 #: Failed students and recent runs shown on the page.
 PAGE_FAILED = 100
 PAGE_RUNS = 10
+#: Most failed students and runs one request may ask for (``?limit=``).
+MAX_FAILED = 1000
+MAX_RUNS = 100
 
 #: The sync layer's refusals (Indonesian) → the catalogue key that translates them.
 REFUSALS = {
@@ -80,7 +83,7 @@ async def _body(request: web.Request) -> tuple[dict[str, Any], bool]:
     """The request's fields (JSON object or form) and whether they came from a form
     (where an empty field means "not given")."""
     if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.post()
+        form = await read_form(request)
         fields: dict[str, Any] = {}
         for key in set(form.keys()):
             values = [v for v in form.getall(key) if isinstance(v, str)]
@@ -92,7 +95,7 @@ async def _body(request: web.Request) -> tuple[dict[str, Any], bool]:
         return {}, False
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json reads
         raise ApiError(422, text(request, "sync.err.bad_json")) from None
     if not isinstance(data, dict):
         raise ApiError(422, text(request, "sync.err.not_object"))
@@ -118,7 +121,9 @@ def _optional_number(
 def _query_number(
     request: web.Request, name: str, *, minimum: int = 1, default: int | None = None
 ) -> int | None:
-    value = request.query.get(name)
+    values = request.query.getall(name, [])
+    # The last one counts when a name is repeated (as on the student list).
+    value = values[-1] if values else None
     if value is None or value == "":
         return default
     return _number(request, value, name, minimum=minimum)
@@ -262,7 +267,7 @@ async def _run_or_latest(request: web.Request, run_id: int | None) -> int | None
 @json_route
 async def failed(request: web.Request) -> web.Response:
     run_id = await _run_or_latest(request, _query_number(request, "run_id"))
-    limit = _limit(request, PAGE_FAILED, 1000)
+    limit = _limit(request, PAGE_FAILED, MAX_FAILED)
     offset = _query_number(request, "offset", minimum=0, default=0)
     assert offset is not None
     sync = request.app[SYNCPAY].sync
@@ -293,7 +298,7 @@ async def retry_failed(request: web.Request) -> web.Response:
 @routes.get(f"{BASE}/runs")
 @json_route
 async def runs(request: web.Request) -> web.Response:
-    limit = _limit(request, PAGE_RUNS, 100)
+    limit = _limit(request, PAGE_RUNS, MAX_RUNS)
     return json_ok(runs=await request.app[SYNCPAY].sync.history(limit))
 
 
@@ -355,7 +360,7 @@ async def _on_message(request: web.Request, data: str) -> dict[str, Any] | int |
         body = json.loads(data)
         if not isinstance(body, dict) or "run_id" not in body:
             raise ValueError
-    except ValueError:
+    except (ValueError, RecursionError):
         return {"type": "error", "status": 422, "message": text(request, "sync.err.ws_message")}
     if body["run_id"] is None:
         return None
@@ -516,7 +521,8 @@ def _next_schedule(request: web.Request) -> str:
 async def sync_page(request: web.Request) -> web.Response:
     user = current_user(request)
     sync = request.app[SYNCPAY].sync
-    state = await sync.progress()
+    # The live hub's copy: many pages (re)loaded during a run share one computation.
+    state = await request.app[HUB].progress()
     failed_students = []
     if state["run_id"] is not None and state["failed"]:
         failed_students = await sync.failed_students(state["run_id"], limit=PAGE_FAILED)

@@ -1,0 +1,201 @@
+"""A run's throughput with 200 clients against the same run with nobody watching
+(issue #6, item 5: "within 10 % of the unloaded run").
+
+    python bench/load_bench.py                 # SQLite, N=3000, C=200, 20 ms, 8 workers
+    python bench/load_bench.py --db mysql      # MariaDB (a database of its own per phase)
+    python bench/load_bench.py --rounds 2      # alternate the two phases twice
+
+The program runs as a school runs it (``tests/browser/helpers.App``): ``run.py
+simulator --latency 0.02``, ``siswa:import``, ``user:create``, ``token:create`` and
+``run.py serve --workers 8`` are processes of their own, with a fresh database for each
+phase. A phase is one run over every student, started with the API token and watched to
+its end by one light poller (every 100 ms): *quiet* has nobody else; *loaded* has C
+clients of ``tests/reliability/loadgen.py`` (pollers every 500 ms, WebSockets, student
+list and student pages, the sync page) from one second before the start to the end.
+
+Prints the wall time of each phase, loaded / quiet, the server's CPU, the requests
+answered per kind with their p50 / p99 latency, and the 5xx / errors count. Read ratios,
+not seconds: the machine is shared, and the clients run on the same cores as the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.helpers import (  # noqa: E402
+    ADMIN,
+    PASSWORD,
+    PETUGAS,
+    App,
+    base_env,
+    drop_mysql_database,
+    mysql_settings,
+    new_mysql_database,
+    sqlite_env,
+)
+from tests.reliability.loadgen import (  # noqa: E402
+    Identity,
+    Load,
+    Roster,
+    log_problems,
+    login,
+    percentile,
+    timed_run,
+)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Phase:
+    name: str
+    wall: float = 0.0
+    server_cpu: float = 0.0
+    load: Load | None = None
+    log_problems: list[str] = field(default_factory=list)
+    final: dict[str, object] = field(default_factory=dict)
+
+
+async def phase_run(args: argparse.Namespace, workdir: Path, name: str, loaded: bool) -> Phase:
+    phase = Phase(name)
+    mysql_name = new_mysql_database() if args.db == "mysql" else None
+    database = sqlite_env(workdir)
+    if mysql_name is not None:
+        database = mysql_settings() | {"DB_DATABASE": mysql_name}
+    env = base_env(workdir, database) | {"LOG_LEVEL": "warning"}
+    app = App(workdir, env, args.students, hostile=False)
+    try:
+        app.start(args.latency)
+        server = next(p for p in app.processes if p.name == "serve")
+        load = None
+        if loaded:
+            identities = [
+                Identity(cookie=await login(app.url, user, PASSWORD))
+                for user in (ADMIN, PETUGAS, ADMIN, PETUGAS)
+            ]
+            roster = Roster.of(app.roster)
+            load = Load(app.url, identities, app.token, roster, args.clients, think=args.think)
+            await load.start()
+            await asyncio.sleep(1.0)  # everybody connected and polling
+        cpu_before = cpu_seconds(server.pid)
+        try:
+            phase.wall, phase.final = await timed_run(app.url, app.token)
+        finally:
+            phase.server_cpu = cpu_seconds(server.pid) - cpu_before
+            if load is not None:
+                await load.stop()
+        phase.load = load
+        text = "\n".join(
+            p.read_text(errors="replace")
+            for p in (workdir / "syncpay.log", workdir / "serve.err")
+            if p.exists()
+        )
+        phase.log_problems = log_problems(text)
+    finally:
+        app.stop()
+        if mysql_name is not None:
+            drop_mysql_database(mysql_name)
+    return phase
+
+
+def report(args: argparse.Namespace, quiet: list[Phase], loaded: list[Phase]) -> None:
+    print()
+    print(
+        f"N = {args.students:,} students, {args.latency * 1000:g} ms latency, 8 workers, "
+        f"{args.db}; loaded = {args.clients} clients, a page per {args.think:g} s per browser"
+    )
+    for q, w in zip(quiet, loaded, strict=True):
+        print(
+            f"  round: quiet {q.wall:.2f} s (server CPU {q.server_cpu:.1f} s), "
+            f"loaded {w.wall:.2f} s (server CPU {w.server_cpu:.1f} s), "
+            f"ratio {w.wall / q.wall:.3f}x"
+        )
+    q_wall = statistics.median(p.wall for p in quiet)
+    w_wall = statistics.median(p.wall for p in loaded)
+    print("| | measured | target |")
+    print("|---|---|---|")
+    print(f"| run wall time, quiet | {q_wall:.2f} s | |")
+    print(f"| run wall time, {args.clients} clients | {w_wall:.2f} s | |")
+    print(f"| **loaded / quiet** | **{w_wall / q_wall:.3f}x** | <= 1.10x |")
+    q_cpu = statistics.median(p.server_cpu for p in quiet)
+    w_cpu = statistics.median(p.server_cpu for p in loaded)
+    print(f"| server CPU, quiet -> loaded | {q_cpu:.1f} s -> {w_cpu:.1f} s | |")
+    loads = [p.load for p in loaded if p.load is not None]
+    requests = sum(load.requests() for load in loads)
+    errors = sum(load.server_errors() for load in loads)
+    problems = [line for load in loads for line in load.problems()]
+    print(f"| answers to the clients (all rounds) | {requests:,} | |")
+    print(f"| 5xx answers | {errors} | 0 |")
+    print(f"| client errors and breaches | {len(problems)} | 0 |")
+    for kind in loads[0].tallies if loads else ():
+        latencies = [ms for load in loads for ms in load.tallies[kind].latencies_ms]
+        answers = sum(load.tallies[kind].requests for load in loads)
+        messages = sum(load.tallies[kind].messages for load in loads)
+        if kind == "ws":
+            print(f"| ws: {loads[0].counts[kind]} sockets, messages received | {messages:,} | |")
+            continue
+        print(
+            f"| {kind}: {loads[0].counts[kind]} clients, {answers:,} answers, p50 / p99 | "
+            f"{percentile(latencies, 50):.1f} / {percentile(latencies, 99):.1f} ms | |"
+        )
+    bad_logs = [line for p in [*quiet, *loaded] for line in p.log_problems]
+    print(f"| server log lines with an error or 'database is locked' | {len(bad_logs)} | 0 |")
+    for phase in [*quiet, *loaded]:
+        final = phase.final
+        exact = final.get("processed") == final.get("total") == args.students
+        print(f"  {phase.name}: {final.get('status')}, exact count: {exact}")
+    for line in [*problems[:10], *bad_logs[:10]]:
+        print("  !", line)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=("sqlite", "mysql"), default="sqlite")
+    parser.add_argument("--students", type=int, default=3000)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="mean seconds between two page loads of one browsing client (1.0)",
+    )
+    args = parser.parse_args()
+    quiet: list[Phase] = []
+    loaded: list[Phase] = []
+    with tempfile.TemporaryDirectory(prefix="syncpay-load-bench-") as tmp:
+        for number in range(args.rounds):
+            order = (False, True) if number % 2 == 0 else (True, False)
+            for is_loaded in order:
+                name = f"{'loaded' if is_loaded else 'quiet'}{number}"
+                workdir = Path(tmp) / name
+                workdir.mkdir()
+                print(f"{name}...", flush=True)
+                started = time.monotonic()
+                result = await phase_run(args, workdir, name, is_loaded)
+                (loaded if is_loaded else quiet).append(result)
+                print(
+                    f"  run {result.wall:.2f} s (phase {time.monotonic() - started:.0f} s)",
+                    flush=True,
+                )
+    report(args, quiet, loaded)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
