@@ -50,6 +50,9 @@ async def connect(
         database=settings.db_database,
         pool_size=pool_size,
         retry_for=retry_for,
+        # A worker silent for DB_QUEUE_RETRY_AFTER is gone: its jobs come back then, and
+        # so must the row locks of a transaction it left open (at most 30 s).
+        idle_transaction_timeout=min(30, settings.db_queue_retry_after),
     )
     await mysql.open(create=create)
     return mysql

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -83,12 +85,15 @@ class MysqlDatabase(Database):
         database: str,
         pool_size: int = 10,
         retry_for: float = 120.0,
+        idle_transaction_timeout: int = 30,
     ) -> None:
         super().__init__(queries, retry_for=retry_for)
         self.host, self.port, self.user, self.password = host, port, user, password
         self.database = database
         self.pool_size = pool_size
+        self.idle_transaction_timeout = idle_transaction_timeout
         self._pool: aiomysql.Pool | None = None
+        self._prepared: weakref.WeakSet[aiomysql.Connection] = weakref.WeakSet()
 
     def describe(self) -> str:
         return f"MySQL database {self.database} at {self.host}:{self.port}"
@@ -166,6 +171,7 @@ class MysqlDatabase(Database):
         async def attempt() -> T:
             conn = await pool.acquire()
             try:
+                await self._prepare(conn)
                 result = await fn(conn)
             except Exception as exc:
                 await self._discard_or_rollback(conn, exc)
@@ -179,6 +185,25 @@ class MysqlDatabase(Database):
             return result
 
         return await self._retrying(attempt, what)
+
+    async def _prepare(self, conn: aiomysql.Connection) -> None:
+        """Once per connection: TCP keepalive (see :func:`_keepalive`) and, on MariaDB,
+        ``idle_transaction_timeout``. A client that
+        vanishes mid-transaction (its machine lost its network) would otherwise keep the
+        transaction's row locks (jobs it was claiming or acking, a run's counters) until
+        TCP gives up, hours later, and every other worker would wait on them. Our
+        transactions never sit idle: one that does has lost its client, and the server
+        rolls it back. A live client that stalled that long sees a lost connection, and
+        ``transact`` runs its transaction again."""
+        if conn in self._prepared:
+            return
+        _keepalive(conn)
+        if self.idle_transaction_timeout > 0 and "mariadb" in str(conn.get_server_info()).lower():
+            async with conn.cursor() as cursor:
+                await cursor.execute(
+                    "SET SESSION idle_transaction_timeout = %s", (self.idle_transaction_timeout,)
+                )
+        self._prepared.add(conn)
 
     async def _discard_or_rollback(self, conn: aiomysql.Connection, exc: Exception) -> None:
         """After an error, keep a healthy connection (rolled back), drop a broken one."""
@@ -247,6 +272,38 @@ class MysqlDatabase(Database):
         if pool is not None:
             pool.close()
             await pool.wait_closed()
+
+
+#: TCP keepalive of our connections: idle seconds, seconds between probes, probes.
+KEEPALIVE = (10, 5, 3)
+#: Milliseconds sent data may stay unacknowledged before the kernel drops the connection.
+USER_TIMEOUT_MS = 30_000
+
+
+def _keepalive(conn: aiomysql.Connection) -> None:
+    """Let the kernel notice a server that vanished (its machine or our network gone)
+    within about half a minute. Without it a statement whose answer was lost waits for
+    ever: aiomysql reads without a timeout, and the worker hangs even after the network
+    is back."""
+    writer = getattr(conn, "_writer", None)
+    sock = writer.get_extra_info("socket") if writer is not None else None
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    idle, interval, count = KEEPALIVE
+    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    for name, value in (
+        ("TCP_KEEPIDLE", idle),
+        ("TCP_KEEPINTVL", interval),
+        ("TCP_KEEPCNT", count),
+        ("TCP_USER_TIMEOUT", USER_TIMEOUT_MS),
+    ):
+        if hasattr(socket, name):  # Linux; elsewhere the system's defaults
+            options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
+    for level, option, value in options:
+        try:
+            sock.setsockopt(level, option, value)
+        except OSError:
+            pass
 
 
 def _message(exc: BaseException) -> str:

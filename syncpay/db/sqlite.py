@@ -118,9 +118,11 @@ class SqliteDatabase(Database):
         return conn
 
     def is_transient(self, exc: BaseException) -> bool:
+        # A full disk (SQLITE_FULL) is waited out like a lock: the transaction rolled
+        # back, nothing is damaged, and it commits once space returns.
         if isinstance(exc, sqlite3.OperationalError):
             text = str(exc).lower()
-            return "locked" in text or "busy" in text
+            return "locked" in text or "busy" in text or "disk is full" in text
         return False
 
     async def transact(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
