@@ -552,6 +552,36 @@ async def _ended(sp: SyncPay, run_id: int) -> bool:
 # --- failed students, the activity log ------------------------------------------------------
 
 
+async def test_a_student_whose_last_attempts_were_cut_off_keeps_the_apis_error(
+    h: Harness,
+) -> None:
+    """A failed attempt's error stays on the student's item; when the attempts then run
+    out without an error of their own (workers killed mid-job), the page still shows the
+    API's error, not only the queue's "attempted too many times"."""
+    sim = await h.simulator(fail_rate=1.0)  # HTTP 500 on every attempt
+    (student,) = await h.students(1, seed=3)
+    sp = h.syncpay(sim, sync_backoff="600")  # after the first attempt: wait (for ever)
+    run = await sp.start()
+    worker = h.worker(sp, 2)
+    worker.start()
+
+    async def noted() -> bool:
+        item = (await items_of(h.db, run.id)).get(student["idperson"])
+        return item is not None and item["status"] == "queued" and item["reason"] is not None
+
+    await until(noted, 30, what="the first attempt's error on the item")
+    item = (await items_of(h.db, run.id))[student["idperson"]]
+    assert (item["reason"], item["attempts"]) == ("HTTP 500", 1)
+    # Two more attempts were cut off by killed workers: they spent their attempts and
+    # left no error. The job comes back with none left.
+    await h.db.run_script("UPDATE jobs SET attempts = 3, available_at = 0")
+    done = await asyncio.wait_for(sp.wait(run.id), 30)
+    assert (done.status, done.processed, done.failed) == ("completed", 1, 1)
+    (failed,) = await sp.failed_students(run.id)
+    assert failed["reason"].startswith("HTTP 500 (percobaan terakhir terputus: "), failed
+    assert "attempted too many times" in failed["reason"]
+
+
 async def test_retry_failed_runs_exactly_the_failed(h: Harness) -> None:
     sim = await h.simulator(fail_rate=0.2)
     roster = await h.students(40, seed=41)

@@ -211,31 +211,46 @@ class JobRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
         self._failed: dict[str, FailureHook] = {}
+        self._retried: dict[str, FailureHook] = {}
 
     def register(
-        self, name: str, *, failed: FailureHook | None = None
+        self, name: str, *, failed: FailureHook | None = None, retried: FailureHook | None = None
     ) -> Callable[[Handler], Handler]:
         """Decorator form of :meth:`add`."""
 
         def decorate(handler: Handler) -> Handler:
-            self.add(name, handler, failed=failed)
+            self.add(name, handler, failed=failed, retried=retried)
             return handler
 
         return decorate
 
-    def add(self, name: str, handler: Handler, *, failed: FailureHook | None = None) -> None:
+    def add(
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        failed: FailureHook | None = None,
+        retried: FailureHook | None = None,
+    ) -> None:
         """Register ``handler`` under ``name``; ``failed`` runs (like Laravel's
         ``failed()``) in the transaction that moves the job to ``failed_jobs`` — also
-        when the job never got to run (its workers kept vanishing)."""
+        when the job never got to run (its workers kept vanishing). ``retried`` runs in
+        the transaction that puts the job back after a failed attempt (with that
+        attempt's error), for example to keep the last error where a page shows it."""
         existing = self._handlers.get(name)
         if existing is not None and existing is not handler:
             raise ValueError(f"a job named {name!r} is already registered")
         self._handlers[name] = handler
         if failed is not None:
             self._failed[name] = failed
+        if retried is not None:
+            self._retried[name] = retried
 
     def failure_hook(self, name: str) -> FailureHook | None:
         return self._failed.get(name)
+
+    def retry_hook(self, name: str) -> FailureHook | None:
+        return self._retried.get(name)
 
     def get(self, name: str) -> Handler:
         try:

@@ -593,18 +593,27 @@ class Worker:
             if not exc.count_attempt:
                 return _Outcome(job, "release", delay=exc.delay, count_attempt=False)
             if job.attempts < max_tries:
-                return _Outcome(job, "release", delay=exc.delay)
+                return self._retry(job, payload, exc, exc.delay)
         elif not isinstance(exc, PermanentFailure) and job.attempts < max_tries:
-            delay = self.options.delay_for(job.attempts, payload.backoff)
-            return _Outcome(job, "release", delay=delay)
+            return self._retry(
+                job, payload, exc, self.options.delay_for(job.attempts, payload.backoff)
+            )
         return self._failure(job, payload, exc)
+
+    def _retry(self, job: ClaimedJob, payload: Payload, exc: BaseException, delay: int) -> _Outcome:
+        hooks: list[Hook] = []
+        retried = self.registry.retry_hook(payload.job)
+        if retried is not None:
+            short = _short(exc)
+            hooks.append(lambda tx: retried(tx, payload, short, job.attempts))
+        return _Outcome(job, "release", delay=delay, hooks=hooks)
 
     def _failure(self, job: ClaimedJob, payload: Payload, exc: BaseException) -> _Outcome:
         hooks: list[Hook] = []
         failed = self.registry.failure_hook(payload.job)
         reason = describe_exception(exc)
         if failed is not None:
-            short = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            short = _short(exc)
             hooks.append(lambda tx: failed(tx, payload, short, job.attempts))
         return _Outcome(job, "fail", hooks=hooks, exception=reason)
 
@@ -649,3 +658,9 @@ def _line(label: str, status: str, started: float | None = None) -> str:
         status = f"{status} {(time.perf_counter() - started) * 1000:.0f}ms"
     dots = "." * max(3, 60 - len(label))
     return f"{label} {dots} {status}"
+
+
+def _short(exc: BaseException) -> str:
+    """An error in one line, for the hooks (and the pages they write to)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -29,6 +29,7 @@ from .runs import (
     log_completion,
     log_line,
     record_failure,
+    record_retry,
     record_success,
     student_key,
 )
@@ -276,6 +277,10 @@ async def student_failed(tx: Tx, payload: Payload, reason: str, attempts: int) -
     await record_failure(tx, str(payload.data.get("idperson")), reason, attempts)
 
 
+async def student_retried(tx: Tx, payload: Payload, reason: str, attempts: int) -> None:
+    await record_retry(tx, str(payload.data.get("idperson")), reason, attempts)
+
+
 async def dispatch_failed(tx: Tx, payload: Payload, reason: str, attempts: int) -> None:
     """A run whose students cannot be queued would never end: cancel it, saying why."""
     run_id: Any = payload.data.get("run_id")
@@ -287,4 +292,4 @@ async def dispatch_failed(tx: Tx, payload: Payload, reason: str, attempts: int) 
 
 
 registry.add(DISPATCH_JOB, dispatch, failed=dispatch_failed)
-registry.add(STUDENT_JOB, sync_student, failed=student_failed)
+registry.add(STUDENT_JOB, sync_student, failed=student_failed, retried=student_retried)

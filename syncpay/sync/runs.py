@@ -263,11 +263,34 @@ async def record_success(
     return True
 
 
+async def record_retry(tx: Tx, idperson: str, reason: str, attempts: int) -> None:
+    """Keep the error of a failed attempt on the student's queued items: the page shows
+    it if a later attempt is cut off (its worker killed) and the student fails with the
+    queue's "attempted too many times" instead of the API's own error."""
+    runs = [int(r["id"]) for r in await tx.fetch_all("sync_runs_active")]
+    if runs:
+        await tx.execute(
+            "sync_item_note_error",
+            {"run_ids": runs, "idperson": idperson, "reason": reason[:1000], "attempts": attempts},
+        )
+
+
+#: How the queue words the failure of a job whose attempts ran out without an error of
+#: its own (its workers vanished): the student's last real error is shown with it.
+_OUT_OF_ATTEMPTS = "attempted too many times"
+
+
 async def record_failure(tx: Tx, idperson: str, reason: str, attempts: int) -> bool:
     """Count a student that failed for good (once, for every active run covering it)."""
     student, runs = await _covering(tx, idperson)
     if not runs:
         return False
+    if _OUT_OF_ATTEMPTS in reason:
+        last = await tx.fetch_value(
+            "sync_item_last_error", {"run_ids": [r.id for r in runs], "idperson": idperson}
+        )
+        if last:
+            reason = f"{last} (percobaan terakhir terputus: {reason})"
     if student is not None:
         await tx.execute("siswa_mark_error", {"idperson": idperson, "reason": reason[:1000]})
     name = str(student["nama"]) if student is not None else idperson

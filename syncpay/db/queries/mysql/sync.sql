@@ -108,6 +108,17 @@ UPDATE sync_run_items
 SET status = :status, attempts = :attempts, reason = :reason, finished_at = UNIX_TIMESTAMP()
 WHERE run_id = :run_id AND idperson = :idperson AND status = 'queued'
 
+-- name: sync_item_note_error
+-- A failed attempt's error, kept on the student's queued items (shown if it fails later).
+UPDATE sync_run_items SET reason = :reason, attempts = :attempts
+WHERE run_id IN (:run_ids) AND idperson = :idperson AND status = 'queued'
+
+-- name: sync_item_last_error
+SELECT reason FROM sync_run_items
+WHERE run_id IN (:run_ids) AND idperson = :idperson AND status = 'queued' AND reason IS NOT NULL
+ORDER BY run_id DESC
+LIMIT 1
+
 -- name: sync_items_queued_students
 SELECT DISTINCT idperson FROM sync_run_items WHERE status = 'queued' AND run_id IN (:run_ids)
 
