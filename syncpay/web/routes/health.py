@@ -11,6 +11,11 @@ from ..security import public
 
 routes = web.RouteTableDef()
 
+#: How long the database may take to answer before the answer is 503: shorter than the
+#: health-check timeouts of load balancers and monitors (the database layer itself
+#: keeps retrying an unreachable server for two minutes).
+PROBE_TIMEOUT = 2.0
+
 
 @routes.get("/healthz")
 @public
@@ -18,7 +23,7 @@ async def healthz(request: web.Request) -> web.Response:
     app = request.app
     database = "ok"
     try:
-        await asyncio.wait_for(app[SYNCPAY].db.fetch_value("sync_now"), 5.0)
+        await asyncio.wait_for(app[SYNCPAY].db.fetch_value("sync_now"), PROBE_TIMEOUT)
     except Exception as exc:
         database = f"error: {type(exc).__name__}"
     worker = app[WORKER]
