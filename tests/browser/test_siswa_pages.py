@@ -194,6 +194,15 @@ _TEXTS = """() => {
 }"""
 
 
+async def _settled(page: Page, path: str) -> None:
+    """The sync page says how its updates arrive; compare the languages once its socket
+    is open (not while it is still connecting, which a busy machine makes visible)."""
+    if path == SYNC:
+        await expect(page.locator("#sync-page")).to_have_attribute(
+            "data-transport", "ws", timeout=15_000
+        )
+
+
 async def test_the_english_pages(app: App, pages: Pages) -> None:
     """Every catalogue text a page shows in Indonesian is shown in English with ?lang=en."""
     id_, en = catalogue("id"), catalogue("en")
@@ -201,6 +210,7 @@ async def test_the_english_pages(app: App, pages: Pages) -> None:
     page = await pages.login(app)
     for path in (LIST, f"{LIST}/{FIRST_ID + 5}", SYNC):
         await page.goto(app.url + path + "?lang=id")
+        await _settled(page, path)
         shown_id = set(await page.evaluate(_TEXTS))
         translated: dict[str, set[str]] = {}  # Indonesian text → its English texts
         for key, text in id_.items():
@@ -209,6 +219,7 @@ async def test_the_english_pages(app: App, pages: Pages) -> None:
         assert len(translated) >= 3, (path, translated)
         await page.goto(app.url + path + "?lang=en")
         assert await page.get_attribute("html", "lang") == "en"
+        await _settled(page, path)
         shown_en = set(await page.evaluate(_TEXTS))
         left = sorted(text for text in translated if text in shown_en)
         missing = sorted(text for text, options in translated.items() if not options & shown_en)
