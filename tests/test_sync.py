@@ -552,6 +552,22 @@ async def _ended(sp: SyncPay, run_id: int) -> bool:
 # --- failed students, the activity log ------------------------------------------------------
 
 
+async def test_a_student_removed_from_the_roster_mid_run_is_counted_failed(h: Harness) -> None:
+    sim = await h.simulator()
+    roster = await h.students(3, seed=5)
+    gone = roster[1]["idperson"]
+    sp = h.syncpay(sim)
+    run = await sp.start()
+    await h.worker(sp, 1, max_jobs=1, stop_when_empty=True).run()  # the dispatcher only
+    assert (await sp.sync.get(run.id)).total == 3
+    await h.db.run_script(f"DELETE FROM siswa WHERE idperson = '{gone}'")
+    done = await asyncio.wait_for(sp.wait(run.id, workers=2), 30)
+    assert (done.status, done.processed, done.failed) == ("completed", 3, 1)
+    (failed,) = await sp.failed_students(run.id)
+    assert (failed["idperson"], failed["reason"]) == (gone, "siswa tidak ada lagi")
+    assert gone not in await synced_ids(h.db)
+
+
 async def test_a_student_whose_last_attempts_were_cut_off_keeps_the_apis_error(
     h: Harness,
 ) -> None:

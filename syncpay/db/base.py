@@ -40,6 +40,9 @@ class Tx(ABC):
 
     _after: list[Callable[[], None]] | None = None
     _before: dict[str, Callable[[], Awaitable[None]]] | None = None
+    #: True where a write transaction excludes every other writer (SQLite): a lock
+    #: taken only to order writers against each other can be skipped there.
+    single_writer: ClassVar[bool] = False
 
     @property
     def extras(self) -> dict[str, Any]:

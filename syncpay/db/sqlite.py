@@ -27,6 +27,8 @@ BUSY_TIMEOUT_MS = 5000
 
 
 class _SqliteTx(Tx):
+    single_writer = True
+
     def __init__(
         self, db: SqliteDatabase, conn: aiosqlite.Connection, *, in_transaction: bool = True
     ) -> None:

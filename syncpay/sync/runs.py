@@ -128,10 +128,7 @@ async def _covering(tx: Tx, idperson: str) -> tuple[dict[str, Any] | None, list[
     Holds the shared side of the sync lock (MySQL) until the commit: counting
     transactions run side by side, a cancel waits for them, so a cancel and a student's
     write never interleave."""
-    if "sync.fenced" not in tx.extras:
-        await tx.fetch_all("sync_fence_share")
-        tx.extras["sync.fenced"] = True
-    runs = [Run.from_row(r) for r in await tx.fetch_all("sync_runs_active")]
+    runs = await _active_runs(tx)
     if not runs:
         return None, []
     rows = await tx.fetch_all(
@@ -141,7 +138,22 @@ async def _covering(tx: Tx, idperson: str) -> tuple[dict[str, Any] | None, list[
     covering = [r for r in runs if r.id in waiting]
     if not covering:
         return None, []
-    return await tx.fetch_one("siswa_sync_row", {"idperson": idperson}), covering
+    student = {k: v for k, v in rows[0].items() if k != "run_id"}
+    return (student if student["idperson"] is not None else None), covering
+
+
+async def _active_runs(tx: Tx) -> list[Run]:
+    """The active runs, read once per transaction (with the shared side of the sync
+    lock first, on MySQL). Read at the first student's hook, after the round has
+    deleted all its jobs: a run whose dispatcher queued one of these students again
+    committed before that delete (it waited for the job's row), so it is seen here."""
+    runs: list[Run] | None = tx.extras.get("sync.active")
+    if runs is None:
+        if not tx.single_writer:
+            await tx.fetch_all("sync_fence_share")
+        runs = [Run.from_row(r) for r in await tx.fetch_all("sync_runs_active")]
+        tx.extras["sync.active"] = runs
+    return runs
 
 
 class _Counts:
@@ -267,7 +279,7 @@ async def record_retry(tx: Tx, idperson: str, reason: str, attempts: int) -> Non
     """Keep the error of a failed attempt on the student's queued items: the page shows
     it if a later attempt is cut off (its worker killed) and the student fails with the
     queue's "attempted too many times" instead of the API's own error."""
-    runs = [int(r["id"]) for r in await tx.fetch_all("sync_runs_active")]
+    runs = [run.id for run in await _active_runs(tx)]
     if runs:
         await tx.execute(
             "sync_item_note_error",

@@ -99,8 +99,11 @@ SELECT MAX(idperson) AS last, COUNT(*) AS n FROM (
 SELECT COUNT(*) AS n FROM sync_run_items WHERE run_id = :run_id
 
 -- name: sync_items_queued_for
-SELECT run_id FROM sync_run_items
-WHERE idperson = :idperson AND status = 'queued' AND run_id IN (:run_ids)
+-- The runs of :run_ids still waiting for the student, with the student's row (its
+-- columns NULL when the student left the roster meanwhile).
+SELECT i.run_id, s.idperson, s.nama, s.UnitFormal, s.KelasFormal, s.pembayaran_hash
+FROM sync_run_items i LEFT JOIN siswa s ON s.idperson = i.idperson
+WHERE i.idperson = :idperson AND i.status = 'queued' AND i.run_id IN (:run_ids)
 
 -- name: sync_item_finish
 -- From queued to its outcome, once: the row's status is the last guard of "counted once".
@@ -168,10 +171,6 @@ WHERE (:unit IS NULL OR UnitFormal = :unit) AND (:kelas IS NULL OR KelasFormal =
 
 -- name: siswa_count_ids
 SELECT COUNT(*) AS n FROM siswa WHERE idperson IN (:ids)
-
--- name: siswa_sync_row
-SELECT idperson, nama, UnitFormal, KelasFormal, pembayaran_hash FROM siswa
-WHERE idperson = :idperson
 
 -- name: siswa_store_payment
 UPDATE siswa
