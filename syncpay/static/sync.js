@@ -614,7 +614,7 @@
   render();
   renderFailed(init.failed || [], first.failed || 0);
   renderRuns(init.runs || []);
-  setTransport("none");
+  setTransport("none", "connecting");
   setInterval(() => {
     if (state.progress.isRunning) tickElapsed();
   }, 1000);
