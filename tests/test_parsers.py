@@ -490,3 +490,86 @@ def test_any_json_gives_items_or_parse_error(value):
 @given(near_misses)
 def test_near_miss_answers_give_items_or_parse_error(value):
     only_parse_errors(json.dumps(value))
+
+
+# The usual flat row has a shortcut (`_plain_flat_row`); it must read exactly what the
+# general path reads, and leave every other row, with its error, to that path.
+flat_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**14), max_value=10**14),
+    st.sampled_from([10**13 - 1, -(10**13) + 1, 10**13, -(10**13), 0, 350_000]),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2),
+    st.sampled_from(["2025-07-01", "2025-07-01 08:00:00", "", "0000-00-00", "2025-13-01"]),
+    st.sampled_from(["20252026", "SPP Juli", " 350000 ", "350.000", "12a", "-50000.50"]),
+    st.text(max_size=12),
+    st.lists(st.integers(), max_size=2),
+)
+FLAT_KEYS = ("idperiode", "judul", "nama_unit", "jml_kredit", "jml_debet", "tgl_jurnal")
+plain_rows = st.fixed_dictionaries(
+    {
+        "idperiode": st.sampled_from(["20242025", "20252026"]),
+        "judul": st.text(max_size=8),
+        "nama_unit": st.sampled_from(["SMP", "Pondok", ""]),
+        "jml_kredit": st.integers(min_value=-(10**13) - 1, max_value=10**13 + 1),
+        "jml_debet": st.integers(min_value=-(10**13) - 1, max_value=10**13 + 1),
+        "tgl_jurnal": st.sampled_from(["2025-07-01", "2026-12-10", "2025-02-30", "0000-00-00"]),
+    }
+)
+
+
+@st.composite
+def flat_rows(draw: st.DrawFn) -> dict[str, object]:
+    """Mostly the usual row, sometimes with a key changed or missing."""
+    row = dict(draw(plain_rows))
+    for key in draw(st.lists(st.sampled_from(FLAT_KEYS), max_size=2, unique=True)):
+        if draw(st.booleans()):
+            del row[key]
+        else:
+            row[key] = draw(flat_values)
+    return row
+
+
+def _read(text: str) -> Parsed | str:
+    try:
+        return parse_flat(text)
+    except ParseError as exc:
+        return f"ParseError: {exc}"
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+@given(st.lists(st.one_of(flat_rows(), flat_values), max_size=4))
+def test_the_flat_shortcut_reads_what_the_general_path_reads(rows):
+    import syncpay.sync.parsers as parsers
+
+    text = json.dumps({"status": True, "data": rows}, default=str)
+    fast = _read(text)
+    shortcut = parsers._plain_flat_row
+    parsers._plain_flat_row = lambda raw: None  # every row through the general path
+    try:
+        general = _read(text)
+    finally:
+        parsers._plain_flat_row = shortcut
+    assert fast == general
+    if isinstance(fast, Parsed):
+        for a, b in zip(fast.items, general.items, strict=True):
+            assert str(a.tagihan) == str(b.tagihan) and str(a.dibayar) == str(b.dibayar)
+
+
+def test_the_flat_shortcut_takes_the_usual_rows():
+    from syncpay.sync.parsers import _plain_flat_row
+
+    row = {
+        "idperiode": "20252026",
+        "judul": "SPP Juli",
+        "nama_unit": "SMP",
+        "jml_kredit": 350000,
+        "jml_debet": 0,
+        "tgl_jurnal": "2025-07-10",
+    }
+    item = _plain_flat_row(row)
+    assert item == Item(
+        "20252026", "SPP Juli", "SMP", Decimal(350000), Decimal(0), date(2025, 7, 10)
+    )
+    assert _plain_flat_row({**row, "jml_kredit": "350000"}) is None
+    assert _plain_flat_row({**row, "tgl_jurnal": None}) is None

@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Decimal, InvalidOperation, localcontext
+from functools import lru_cache
 
 __all__ = ["AmountError", "Item", "Totals", "compute_totals", "to_amount", "to_date", "type_name"]
 
@@ -43,6 +44,7 @@ ZERO = Decimal(0)
 _ONE = Decimal(1)
 _CENT = Decimal("0.01")
 _LIMIT = Decimal(10) ** 13
+_INT_LIMIT = 10**13
 _PLAIN = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 _AMBIGUOUS = re.compile(r"[+-]?[0-9]{1,3}\.[0-9]{3}")
 _TIME = r"[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
@@ -124,6 +126,23 @@ def to_amount(value: object) -> Decimal:
     decide what a missing amount means). The result is canonical: a whole amount has no
     decimal places ("350000.00" gives Decimal("350000")), any other has two.
     """
+    if type(value) is int:
+        # The common case (a whole rupiah amount as a JSON number): already canonical.
+        if -_INT_LIMIT < value < _INT_LIMIT:
+            return Decimal(value)
+    elif type(value) is str:
+        return _text_amount(value)
+    return _amount(value)
+
+
+@lru_cache(maxsize=4096)
+def _text_amount(value: str) -> Decimal:
+    """`to_amount` of a text; an answer repeats the same few amounts, so results (never
+    errors) are kept. Decimals are immutable: sharing one is safe."""
+    return _amount(value)
+
+
+def _amount(value: object) -> Decimal:
     if isinstance(value, bool):
         raise AmountError(f"expected an amount, got {value!r}")
     if isinstance(value, int):
@@ -174,6 +193,12 @@ def to_date(value: object) -> date | None:
         return value
     if not isinstance(value, str):
         raise ValueError(f"expected a date, got {type_name(value)}")
+    return _text_date(value)
+
+
+@lru_cache(maxsize=4096)
+def _text_date(value: str) -> date | None:
+    """`to_date` of a text, kept like `_text_amount` (dates are immutable too)."""
     text = value.strip()
     if not text or _ZERO_DATE.fullmatch(text):
         return None
