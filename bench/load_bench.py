@@ -4,6 +4,8 @@
     python bench/load_bench.py                 # SQLite, N=3000, C=200, 20 ms, 8 workers
     python bench/load_bench.py --db mysql      # MariaDB (a database of its own per phase)
     python bench/load_bench.py --rounds 2      # alternate the two phases twice
+    python bench/load_bench.py --think 5       # a page every 5 s per browsing client
+    python bench/load_bench.py --clients-nice 10   # the clients yield the cores
 
 The program runs as a school runs it (``tests/browser/helpers.App``): ``run.py
 simulator --latency 0.02``, ``siswa:import``, ``user:create``, ``token:create`` and
@@ -11,7 +13,9 @@ simulator --latency 0.02``, ``siswa:import``, ``user:create``, ``token:create`` 
 phase. A phase is one run over every student, started with the API token and watched to
 its end by one light poller (every 100 ms): *quiet* has nobody else; *loaded* has C
 clients of ``tests/reliability/loadgen.py`` (pollers every 500 ms, WebSockets, student
-list and student pages, the sync page) from one second before the start to the end.
+list and student pages, the sync page) from one second before the start to the end, in
+a process of their own (``--clients-nice`` sets its priority: on a school's network the
+browsers run on other computers, here they share the server's two cores).
 
 Prints the wall time of each phase, loaded / quiet, the server's CPU, the requests
 answered per kind with their p50 / p99 latency, and the 5xx / errors count. Read ratios,
@@ -22,12 +26,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +50,6 @@ from tests.browser.helpers import (  # noqa: E402
     sqlite_env,
 )
 from tests.reliability.loadgen import (  # noqa: E402
-    Identity,
     Load,
     Roster,
     log_problems,
@@ -66,9 +70,59 @@ class Phase:
     name: str
     wall: float = 0.0
     server_cpu: float = 0.0
+    clients_cpu: float = 0.0
     load: Load | None = None
     log_problems: list[str] = field(default_factory=list)
     final: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class Clients:
+    """The C clients in a process of their own (``python -m tests.reliability.loadgen``),
+    at the priority ``--clients-nice`` gives them."""
+
+    process: asyncio.subprocess.Process
+
+    @classmethod
+    async def start(
+        cls,
+        args: argparse.Namespace,
+        url: str,
+        token: str,
+        cookies: list[str],
+        students: list[dict[str, str]],
+        workdir: Path,
+    ) -> Clients:
+        roster = workdir / "load-roster.json"
+        roster.write_text(json.dumps(asdict(Roster.of(students))))
+        command = [sys.executable, "-m", "tests.reliability.loadgen", "--url", url]
+        command += ["--token", token, "--roster", str(roster)]
+        command += ["--clients", str(args.clients), "--think", str(args.think)]
+        for cookie in cookies:
+            command += ["--cookie", cookie]
+        nice = args.clients_nice
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
+        )
+        assert process.stdout is not None
+        line = await process.stdout.readline()
+        if line.strip() != b"started":
+            raise SystemExit(f"the clients did not start: {line!r}")
+        return cls(process)
+
+    async def stop(self) -> tuple[Load, float]:
+        """Stop them; their figures and their CPU seconds."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.close()
+        out = await self.process.stdout.read()
+        if await self.process.wait() != 0:
+            raise SystemExit("the clients failed")
+        data = json.loads(out.decode().strip().splitlines()[-1])
+        return Load.restore(data), float(data["cpu"])
 
 
 async def phase_run(args: argparse.Namespace, workdir: Path, name: str, loaded: bool) -> Phase:
@@ -82,23 +136,19 @@ async def phase_run(args: argparse.Namespace, workdir: Path, name: str, loaded: 
     try:
         app.start(args.latency)
         server = next(p for p in app.processes if p.name == "serve")
-        load = None
+        clients = None
         if loaded:
-            identities = [
-                Identity(cookie=await login(app.url, user, PASSWORD))
-                for user in (ADMIN, PETUGAS, ADMIN, PETUGAS)
-            ]
-            roster = Roster.of(app.roster)
-            load = Load(app.url, identities, app.token, roster, args.clients, think=args.think)
-            await load.start()
+            cookies = [await login(app.url, user, PASSWORD) for user in (ADMIN, PETUGAS) * 2]
+            clients = await Clients.start(args, app.url, app.token, cookies, app.roster, workdir)
             await asyncio.sleep(1.0)  # everybody connected and polling
         cpu_before = cpu_seconds(server.pid)
         try:
             phase.wall, phase.final = await timed_run(app.url, app.token)
         finally:
             phase.server_cpu = cpu_seconds(server.pid) - cpu_before
-            if load is not None:
-                await load.stop()
+            load = None
+            if clients is not None:
+                load, phase.clients_cpu = await clients.stop()
         phase.load = load
         text = "\n".join(
             p.read_text(errors="replace")
@@ -117,12 +167,14 @@ def report(args: argparse.Namespace, quiet: list[Phase], loaded: list[Phase]) ->
     print()
     print(
         f"N = {args.students:,} students, {args.latency * 1000:g} ms latency, 8 workers, "
-        f"{args.db}; loaded = {args.clients} clients, a page per {args.think:g} s per browser"
+        f"{args.db}; loaded = {args.clients} clients, a page per {args.think:g} s per browser, "
+        f"clients at nice {args.clients_nice}"
     )
     for q, w in zip(quiet, loaded, strict=True):
         print(
             f"  round: quiet {q.wall:.2f} s (server CPU {q.server_cpu:.1f} s), "
-            f"loaded {w.wall:.2f} s (server CPU {w.server_cpu:.1f} s), "
+            f"loaded {w.wall:.2f} s (server CPU {w.server_cpu:.1f} s, "
+            f"clients' CPU {w.clients_cpu:.1f} s), "
             f"ratio {w.wall / q.wall:.3f}x"
         )
     q_wall = statistics.median(p.wall for p in quiet)
@@ -135,6 +187,8 @@ def report(args: argparse.Namespace, quiet: list[Phase], loaded: list[Phase]) ->
     q_cpu = statistics.median(p.server_cpu for p in quiet)
     w_cpu = statistics.median(p.server_cpu for p in loaded)
     print(f"| server CPU, quiet -> loaded | {q_cpu:.1f} s -> {w_cpu:.1f} s | |")
+    c_cpu = statistics.median(p.clients_cpu for p in loaded)
+    print(f"| the clients' own CPU (their process) | {c_cpu:.1f} s | |")
     loads = [p.load for p in loaded if p.load is not None]
     requests = sum(load.requests() for load in loads)
     errors = sum(load.server_errors() for load in loads)
@@ -175,6 +229,13 @@ async def main() -> None:
         type=float,
         default=1.0,
         help="mean seconds between two page loads of one browsing client (1.0)",
+    )
+    parser.add_argument(
+        "--clients-nice",
+        type=int,
+        default=0,
+        help="run the clients at this nice value (0: the server's priority; 10: roughly "
+        "as if the browsers ran on other computers, yielding the cores to the server)",
     )
     args = parser.parse_args()
     quiet: list[Phase] = []

@@ -26,6 +26,8 @@ from ..config import ConfigError, Settings
 COOKIE = "syncpay_session"
 #: ``APP_KEY`` generated once here when the setting is empty (SPEC §2).
 KEY_FILE = Path("storage") / "app.key"
+#: Checked cookies remembered by a `Signer` (cleared when full).
+CHECKED_COOKIES = 4096
 
 
 def app_key(settings: Settings, key_file: Path = KEY_FILE) -> bytes:
@@ -58,6 +60,9 @@ class Signer:
 
     def __init__(self, key: bytes) -> None:
         self._key = hashlib.sha256(b"syncpay-session\0" + key).digest()
+        #: Cookies already checked (a page polls with the same cookie twice a second):
+        #: value -> its data. Only genuine ones are kept, so forged cookies cannot fill it.
+        self._checked: dict[str, dict[str, object]] = {}
 
     def _mac(self, payload: bytes) -> str:
         digest = hmac.new(self._key, payload, hashlib.sha256).digest()
@@ -72,6 +77,18 @@ class Signer:
         return f"{payload}.{self._mac(payload.encode())}"
 
     def unsign(self, value: str) -> dict[str, object] | None:
+        """The data of a cookie this key signed (a fresh copy), or None."""
+        known = self._checked.get(value)
+        if known is not None:
+            return dict(known)
+        data = self._check(value)
+        if data is not None:
+            if len(self._checked) >= CHECKED_COOKIES:
+                self._checked.clear()
+            self._checked[value] = dict(data)
+        return data
+
+    def _check(self, value: str) -> dict[str, object] | None:
         payload, _, mac = value.partition(".")
         if not payload or not mac or len(value) > 4096:
             return None

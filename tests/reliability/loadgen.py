@@ -19,13 +19,18 @@ the counts they see never move backwards or beyond the total.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import json
 import random
 import re
+import resource
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -350,6 +355,37 @@ class Load:
             for problem in [*tally.errors, *tally.breaches]
         ]
 
+    def to_json(self) -> dict[str, Any]:
+        """The figures (what :meth:`restore` reads back in another process)."""
+        return {
+            "counts": self.counts,
+            "tallies": {
+                kind: {
+                    "latencies_ms": t.latencies_ms,
+                    "statuses": {str(k): v for k, v in t.statuses.items()},
+                    "errors": t.errors,
+                    "breaches": t.breaches,
+                    "messages": t.messages,
+                }
+                for kind, t in self.tallies.items()
+            },
+        }
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> Load:
+        """A finished load's figures, as :meth:`to_json` wrote them."""
+        load = cls("", [], "", Roster([], [], [], []), 0)
+        load.counts = {kind: int(n) for kind, n in data["counts"].items()}
+        for kind, t in data["tallies"].items():
+            load.tallies[kind] = Tally(
+                latencies_ms=[float(x) for x in t["latencies_ms"]],
+                statuses=Counter({int(k): int(v) for k, v in t["statuses"].items()}),
+                errors=list(t["errors"]),
+                breaches=list(t["breaches"]),
+                messages=int(t["messages"]),
+            )
+        return load
+
     def summary(self) -> list[str]:
         lines = []
         for kind, tally in self.tallies.items():
@@ -398,3 +434,39 @@ BAD_LOG_LINES = re.compile(
 def log_problems(text: str) -> list[str]:
     """The lines of a server log that tell of an error (at most 20)."""
     return [line for line in text.splitlines() if BAD_LOG_LINES.search(line)][:20]
+
+
+# --- the clients in a process of their own ---------------------------------------------------
+
+
+async def _serve_load(args: argparse.Namespace) -> None:
+    roster = Roster(**json.loads(Path(args.roster).read_text()))
+    roster.classes = [tuple(c) for c in roster.classes]  # type: ignore[misc]
+    identities = [Identity(cookie=c) for c in args.cookie]
+    load = Load(args.url, identities, args.token, roster, args.clients, think=args.think)
+    await load.start()
+    print("started", flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)  # until the caller closes stdin
+    await load.stop()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps(load.to_json() | {"cpu": usage.ru_utime + usage.ru_stime}), flush=True)
+
+
+def main() -> None:
+    """``python -m tests.reliability.loadgen --url U --token T --cookie C… --roster F``:
+    the load until stdin closes, then its figures as one JSON line (``bench/load_bench.py``
+    runs the clients so, apart from its own timing, at a priority of their own)."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--cookie", action="append", required=True)
+    parser.add_argument("--roster", required=True, help="a JSON file of Roster's fields")
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--think", type=float, default=1.0)
+    args = parser.parse_args()
+    asyncio.run(_serve_load(args))
+
+
+if __name__ == "__main__":
+    main()

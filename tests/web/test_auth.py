@@ -268,3 +268,25 @@ async def test_forwarded_headers_are_ignored_without_a_proxy(web: WebHarness):
     await web.serve(workers=0)
     page = await web.browser().client.get("/login", headers={"X-Forwarded-Proto": "https"})
     assert "Secure" not in page.headers["Set-Cookie"]
+
+
+def test_the_signer_remembers_only_genuine_cookies_and_hands_out_copies(monkeypatch):
+    import syncpay.web.session as session_module
+
+    signer = Signer(b"a key of at least sixteen bytes")
+    value = signer.sign({"s": "abc", "c": "token", "l": "en"})
+    first = signer.unsign(value)
+    assert first == {"s": "abc", "c": "token", "l": "en"}
+    first["s"] = "changed by a caller"
+    assert signer.unsign(value) == {"s": "abc", "c": "token", "l": "en"}
+    assert signer._checked == {value: {"s": "abc", "c": "token", "l": "en"}}
+    forged = Signer(b"another key entirely, not ours").sign({"s": "x", "c": "t", "l": None})
+    for bad in (forged, value[:-2] + "AA", "garbage"):
+        assert signer.unsign(bad) is None
+    assert list(signer._checked) == [value]
+    monkeypatch.setattr(session_module, "CHECKED_COOKIES", 3)
+    values = [signer.sign({"s": str(i), "c": "t", "l": None}) for i in range(5)]
+    for v in values:
+        assert signer.unsign(v) is not None
+    assert len(signer._checked) <= 3
+    assert signer.unsign(values[0]) == {"s": "0", "c": "t", "l": None}
