@@ -12,6 +12,7 @@ import pytest
 from syncpay.db import Database, Tx, connect
 from syncpay.db.cache import RESTART_KEY, Cache
 from syncpay.queue import (
+    FailureReason,
     JobContext,
     JobRegistry,
     Payload,
@@ -353,6 +354,30 @@ async def test_a_job_taken_too_often_fails_without_running(queue: Queue):
     (row,) = await failed_rows(queue.db)
     assert row["exception"].startswith("MaxAttemptsExceeded: ")
     assert len(failed_calls) == 1 and "attempted too many times" in failed_calls[0][1]
+
+
+async def test_the_failure_hook_is_told_whether_the_job_was_cut_off(queue: Queue):
+    """Only a job whose attempts ran out while its workers vanished is "cut off" -- not
+    one whose own error happens to use the queue's words."""
+    registry = JobRegistry()
+    reasons: dict[int, FailureReason] = {}
+
+    async def failed(tx: Tx, payload: Payload, reason: FailureReason, attempts: int) -> None:
+        reasons[int(payload.data["n"])] = reason
+
+    async def job(job: JobContext) -> None:
+        raise PermanentFailure("the API says: attempted too many times (its own limit)")
+
+    registry.add("tests.told", job, failed=failed)
+    vanished = await queue.push("tests.told", {"n": 1})
+    await queue.db.execute("t_set_attempts", {"id": vanished, "attempts": 3})
+    await queue.push("tests.told", {"n": 2})
+    worker = Worker(queue, registry, options(tries=3))
+    await run(worker)
+    assert set(reasons) == {1, 2}
+    assert reasons[1].cut_off and "attempted too many times" in reasons[1]
+    assert not reasons[2].cut_off
+    assert reasons[2] == "the API says: attempted too many times (its own limit)"
 
 
 # --- leases: a job running past retry_after is never run twice --------------------------

@@ -3,6 +3,7 @@
 from . import builtin as _builtin  # noqa: F401  (registers syncpay.noop)
 from .failed import FailedJob, FailedJobs, UnknownFailedJob
 from .jobs import (
+    FailureReason,
     JobContext,
     JobRegistry,
     Payload,
@@ -18,6 +19,7 @@ __all__ = [
     "ClaimedJob",
     "FailedJob",
     "FailedJobs",
+    "FailureReason",
     "JobContext",
     "JobRegistry",
     "JobTimedOut",

@@ -25,8 +25,24 @@ from ..db import Tx
 
 Handler = Callable[["JobContext"], Awaitable[None]]
 Hook = Callable[[Tx], Awaitable[None]]
+
+
+class FailureReason(str):
+    """The one-line error a failure (or retry) hook receives. ``cut_off`` is true when
+    the job failed because its attempts ran out without an error of its own: the
+    workers that took it vanished (killed, lease lapsed) before it could finish."""
+
+    __slots__ = ("cut_off",)
+    cut_off: bool
+
+    def __new__(cls, text: str, *, cut_off: bool = False) -> FailureReason:
+        reason = super().__new__(cls, text)
+        reason.cut_off = cut_off
+        return reason
+
+
 #: Called in the transaction that fails a job for good: (tx, payload, reason, attempts).
-FailureHook = Callable[[Tx, "Payload", str, int], Awaitable[None]]
+FailureHook = Callable[[Tx, "Payload", FailureReason, int], Awaitable[None]]
 
 
 class RetryLater(Exception):

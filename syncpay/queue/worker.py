@@ -30,7 +30,16 @@ from typing import Any, Literal
 from .. import metrics
 from ..db import DatabaseError, Tx
 from ..db.cache import RESTART_KEY, Cache
-from .jobs import Hook, JobContext, JobRegistry, Payload, PayloadError, PermanentFailure, RetryLater
+from .jobs import (
+    FailureReason,
+    Hook,
+    JobContext,
+    JobRegistry,
+    Payload,
+    PayloadError,
+    PermanentFailure,
+    RetryLater,
+)
 from .queue import ClaimedJob, FailedItem, Queue, describe_exception
 
 log = logging.getLogger("syncpay.worker")
@@ -660,7 +669,8 @@ def _line(label: str, status: str, started: float | None = None) -> str:
     return f"{label} {dots} {status}"
 
 
-def _short(exc: BaseException) -> str:
+def _short(exc: BaseException) -> FailureReason:
     """An error in one line, for the hooks (and the pages they write to)."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return FailureReason(line, cut_off=isinstance(exc, MaxAttemptsExceeded))

@@ -18,7 +18,15 @@ from typing import Any
 from ..config import Settings
 from ..db import Database, Tx
 from ..db.cache import Cache
-from ..queue import JobContext, Payload, PermanentFailure, Queue, RetryLater, registry
+from ..queue import (
+    FailureReason,
+    JobContext,
+    Payload,
+    PermanentFailure,
+    Queue,
+    RetryLater,
+    registry,
+)
 from ..queue.jobs import new_uuid
 from .money import Totals, compute_totals
 from .parsers import Parser, parser_for
@@ -273,8 +281,9 @@ async def sync_student(job: JobContext) -> None:
     job.on_success(store)
 
 
-async def student_failed(tx: Tx, payload: Payload, reason: str, attempts: int) -> None:
-    await record_failure(tx, str(payload.data.get("idperson")), reason, attempts)
+async def student_failed(tx: Tx, payload: Payload, reason: FailureReason, attempts: int) -> None:
+    idperson = str(payload.data.get("idperson"))
+    await record_failure(tx, idperson, reason, attempts, cut_off=reason.cut_off)
 
 
 async def student_retried(tx: Tx, payload: Payload, reason: str, attempts: int) -> None:

@@ -287,17 +287,16 @@ async def record_retry(tx: Tx, idperson: str, reason: str, attempts: int) -> Non
         )
 
 
-#: How the queue words the failure of a job whose attempts ran out without an error of
-#: its own (its workers vanished): the student's last real error is shown with it.
-_OUT_OF_ATTEMPTS = "attempted too many times"
-
-
-async def record_failure(tx: Tx, idperson: str, reason: str, attempts: int) -> bool:
-    """Count a student that failed for good (once, for every active run covering it)."""
+async def record_failure(
+    tx: Tx, idperson: str, reason: str, attempts: int, *, cut_off: bool = False
+) -> bool:
+    """Count a student that failed for good (once, for every active run covering it).
+    ``cut_off``: its attempts ran out without an error of their own (the workers that
+    took it vanished); the student's last real error is shown with the queue's reason."""
     student, runs = await _covering(tx, idperson)
     if not runs:
         return False
-    if _OUT_OF_ATTEMPTS in reason:
+    if cut_off:
         last = await tx.fetch_value(
             "sync_item_last_error", {"run_ids": [r.id for r in runs], "idperson": idperson}
         )
