@@ -191,6 +191,11 @@ class Database(Tx):
     def describe(self) -> str:
         return self.dialect
 
+    def free_space(self) -> int | None:
+        """Bytes free where the database writes its files, when this process can tell
+        (SQLite); None when the database lives elsewhere (a MySQL server)."""
+        return None
+
 
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -85,6 +86,15 @@ class SqliteDatabase(Database):
 
     def describe(self) -> str:
         return f"SQLite database {self.path}"
+
+    def free_space(self) -> int | None:
+        if self.path == ":memory:":
+            return None
+        try:
+            stats = os.statvfs(Path(self.path).resolve().parent)
+        except OSError:
+            return None
+        return stats.f_bavail * stats.f_frsize
 
     async def open(self) -> None:
         if self.path != ":memory:":

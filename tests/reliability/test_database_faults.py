@@ -407,6 +407,8 @@ async def _out_of_space(
         return "disk is full" in children.output(server)
 
     await until(refused, 60, every=0.1, what="the server to meet the full disk")
+    status, body = await asyncio.to_thread(http_json, health)
+    assert status == 503 and body["database"].startswith("error: disk full"), body
     stalled = (await sp.sync.get(run.id)).processed
     await asyncio.sleep(scale(4, 10))
     # Nothing can be written: the run waits (nothing counted, nothing failed) …

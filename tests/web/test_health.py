@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from syncpay.web import create_app
+from syncpay.web.keys import SYNCPAY
 
 
 async def _health(client: TestClient) -> tuple[int, Any, str]:
@@ -70,3 +71,21 @@ async def test_503_when_the_database_is_gone(web):
         response = await client.get("/metrics")
         assert response.status == 200
         assert "syncpay_database_up 0" in (await response.text()).splitlines()
+
+
+async def test_an_sqlite_database_without_room_to_write_is_503(web, monkeypatch):
+    import syncpay.web.routes.health as health
+
+    await web.serve(workers=0)
+    client = web.browser().client
+    free = web.app[SYNCPAY].db.free_space()
+    if web.app[SYNCPAY].db.dialect != "sqlite":
+        assert free is None  # the MySQL server minds its own disk
+        return
+    assert free is not None and free > 0
+    monkeypatch.setattr(health, "LOW_SPACE", free + 1024 * 1024 * 1024)
+    status, body, _ = await _health(client)
+    assert status == 503 and body["status"] == "error"
+    assert body["database"].startswith("error: disk full (") and "KiB free" in body["database"]
+    monkeypatch.setattr(health, "LOW_SPACE", 0)
+    assert (await _health(client))[0] == 200

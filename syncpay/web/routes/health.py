@@ -1,4 +1,5 @@
-"""``GET /healthz``: is the database reachable, is the worker pool running (no login)."""
+"""``GET /healthz``: is the database reachable (and, for SQLite, is there room to write),
+is the worker pool running (no login)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ routes = web.RouteTableDef()
 #: health-check timeouts of load balancers and monitors (the database layer itself
 #: keeps retrying an unreachable server for two minutes).
 PROBE_TIMEOUT = 2.0
+#: Free bytes on an SQLite database's filesystem below which nothing can be written
+#: for long (a student's answer is ~10 KB, SQLite needs room for its journal): 503.
+LOW_SPACE = 1024 * 1024
 
 
 @routes.get("/healthz")
@@ -26,6 +30,9 @@ async def healthz(request: web.Request) -> web.Response:
         await asyncio.wait_for(app[SYNCPAY].db.fetch_value("sync_now"), PROBE_TIMEOUT)
     except Exception as exc:
         database = f"error: {type(exc).__name__}"
+    free = app[SYNCPAY].db.free_space()
+    if database == "ok" and free is not None and free < LOW_SPACE:
+        database = f"error: disk full ({free // 1024} KiB free)"
     worker = app[WORKER]
     if app[WORKERS] == 0:
         pool = "off"
