@@ -55,6 +55,8 @@ LOG_LIMIT = 200
 LOG_OVERLAP = 20
 #: Copies kept for runs nobody watches (pages asking ``progress?run_id=``).
 MAX_VIEWS = 64
+#: Encoded ``progress`` answers kept (cleared when full).
+MAX_BODIES = 256
 
 
 @dataclass
@@ -113,6 +115,8 @@ class LiveHub:
         self.clients: set[LiveClient] = set()
         self.stats = _Stats()
         self._views: dict[int | None, View] = {}
+        #: Encoded answers by (run asked for, view version, after_log).
+        self._bodies: dict[tuple[int | None, int, int], bytes] = {}
         self._pending: dict[int | None, tuple[int, float, asyncio.Future[View]]] = {}
         self._generation = 0
         self._fingerprint: tuple[Any, ...] | None = None
@@ -161,7 +165,9 @@ class LiveHub:
     async def progress(self, run_id: int | None = None, after_log: int = 0) -> dict[str, Any]:
         """SPEC §6's progress object, as ``Sync.progress(run_id, after_log)`` answers it,
         from a copy at most :data:`FRESH` seconds past its last confirmation."""
-        view = await self._fresh(run_id)
+        return await self._answer(await self._fresh(run_id), run_id, after_log)
+
+    async def _answer(self, view: View, run_id: int | None, after_log: int) -> dict[str, Any]:
         self.stats.served += 1
         if not after_log:
             return view.progress
@@ -171,6 +177,28 @@ class LiveHub:
             # More new lines than a copy holds: the database has the ones in between.
             return await self.app[SYNCPAY].sync.progress(run_id, after_log)
         return {**view.progress, "logs": newer}
+
+    async def progress_body(self, run_id: int | None = None, after_log: int = 0) -> bytes:
+        """:meth:`progress` as the JSON the route answers. Pages polling in step ask the
+        same question twice a second (the same run, copy and newest line): one encoding
+        serves them all."""
+        view = await self._fresh(run_id)
+        key = (run_id, view.version, after_log)
+        body = self._bodies.get(key)
+        if body is not None:
+            self.stats.served += 1
+            return body
+        logs = view.progress["logs"]
+        # An answer that needs lines the copy does not hold is read from the database.
+        from_copy = not after_log or not (
+            len(logs) >= LOG_LIMIT and all(line["id"] > after_log for line in logs)
+        )
+        body = json.dumps(await self._answer(view, run_id, after_log)).encode()
+        if from_copy:
+            if len(self._bodies) >= MAX_BODIES:
+                self._bodies.clear()
+            self._bodies[key] = body
+        return body
 
     async def _fresh(self, key: int | None) -> View:
         view = self._views.get(key)

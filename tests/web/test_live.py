@@ -6,6 +6,7 @@ tell) — watching another run, and close code 1001 on shutdown. Both databases.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -276,3 +277,36 @@ async def test_copies_kept_up_to_date_line_by_line_equal_a_full_read(web: WebHar
     full = await web.pays[0].sync.progress()
     assert copy["logs"] == full["logs"] and len(full["logs"]) > 25
     assert socket.merged_logs() == full["logs"]
+
+
+async def test_pages_polling_in_step_share_one_encoded_answer(web: WebHarness, monkeypatch):
+    from syncpay.web import live
+    from syncpay.web.live import HUB
+
+    await web.serve(workers=0)
+    await web.students(5)
+    admin = await web.user("admin")
+    _, started = await admin.post_json(START, {})
+    hub = web.app[HUB]
+    first = await hub.progress_body(None, 0)
+    assert await hub.progress_body(None, 0) is first  # the same bytes, not encoded again
+    newest = json.loads(first)["logs"][0]["id"]
+    after = await hub.progress_body(None, newest)
+    assert json.loads(after)["logs"] == [] and await hub.progress_body(None, newest) is after
+    _, body = await admin.get_json(f"{BASE}/progress?after_log={newest}")
+    assert body == json.loads(after)
+    # A change (here the cancel) makes a new answer at once.
+    status, _ = await admin.post_json(BASE + "/cancel", {})
+    assert status == 200
+    changed = json.loads(await hub.progress_body(None, newest))
+    assert changed["status"] == "cancelled" and changed["logs"]
+    assert changed == await web.pays[0].sync.progress(started["run_id"], newest)
+    # More new lines than a copy holds: read from the database, never kept.
+    monkeypatch.setattr(live, "LOG_LIMIT", 1)
+    status, again = await admin.post_json(START, {})
+    assert status == 200
+    seen = max(line["id"] for line in changed["logs"])  # the new run's lines are all newer
+    one = await hub.progress_body(None, seen)
+    expected = await web.pays[0].sync.progress(again["run_id"], seen)
+    assert json.loads(one)["logs"] == expected["logs"] and expected["logs"]
+    assert await hub.progress_body(None, seen) is not one

@@ -246,10 +246,10 @@ async def progress(request: web.Request) -> web.Response:
     after = _query_number(request, "after_log", minimum=0, default=0)
     assert after is not None
     try:
-        body = await request.app[HUB].progress(run_id, after)
+        body = await request.app[HUB].progress_body(run_id, after)
     except SyncError as exc:
         raise _refusal(request, exc) from None
-    return web.json_response(body)
+    return web.Response(body=body, content_type="application/json")
 
 
 async def _run_or_latest(request: web.Request, run_id: int | None) -> int | None:
