@@ -44,3 +44,16 @@ def json_route(handler: Any) -> Any:
 
 def is_json_handler(handler: Any) -> bool:
     return bool(getattr(handler, "__syncpay_json__", False))
+
+
+def json_capable(handler: Any) -> Any:
+    """Mark a handler that negotiates: JSON to an API client (a bearer token, or
+    ``Accept: application/json``), an HTML page to a browser. Its JSON answers are part of
+    the API (``/openapi.json``); unlike :func:`json_route`, browsers still get pages,
+    redirects and error pages from it."""
+    handler.__syncpay_json_capable__ = True
+    return handler
+
+
+def is_json_capable(handler: Any) -> bool:
+    return bool(getattr(handler, "__syncpay_json_capable__", False))

@@ -18,6 +18,7 @@ schemathesis found are pinned down by the small tests at the end (in-process ser
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,6 +42,7 @@ from tests.web.conftest import WebHarness, web  # noqa: F401  (the fixture, used
 
 EXAMPLES = scale(8, 150)
 STUDENTS = 200
+SYNCED = 20
 #: Answers a schema-valid request may get because of the state, not the input.
 STATE_REFUSALS = ["2xx", "400", "401", "403", "404", "409"]
 
@@ -54,11 +56,26 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     app = App(workdir, base_env(workdir, database), STUDENTS, hostile=False)
     try:
         app.start(latency=0.0)
+        _sync_some(app)
         yield app
     finally:
         app.stop()
         if name is not None:
             drop_mysql_database(name)
+
+
+def _sync_some(app: App) -> None:
+    """Some students synced, the rest never: the student routes answer both kinds (totals,
+    payment items by period, and nulls), and the path's student has items."""
+    ids = [s["idperson"] for s in app.roster[:SYNCED]]
+    status, body = app.api("POST", "/admin/sync-pembayaran/start", {"idperson": ids})
+    assert status == 200, body
+    deadline = time.monotonic() + 60
+    while app.progress(body["run_id"])["status"] == "running":
+        assert time.monotonic() < deadline, app.logs()
+        time.sleep(0.1)
+    status, detail = app.api("GET", f"/admin/siswa/{ids[0]}")
+    assert status == 200 and detail["data"]["groups"], detail
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from aiohttp import web
 from ... import __version__
 from ...sync.runs import SPEC_PROGRESS_FIELDS
 from ..security import public
+from .siswa import COUNT_CAP, MAX_FIELD, MAX_PAGE, MAX_Q, MAX_WORDS, PER_PAGE, SORTS, STATUSES
 from .sync import (
     MAX_FAILED,
     MAX_IDPERSON,
@@ -54,8 +55,11 @@ def _operation(
     parameters: list[dict[str, Any]] | None = None,
     body: dict[str, Any] | None = None,
     secured: bool = True,
+    description: str | None = None,
 ) -> dict[str, Any]:
     operation: dict[str, Any] = {"summary": summary, "responses": {"200": ok, **_errors(*errors)}}
+    if description is not None:
+        operation["description"] = description
     if parameters:
         operation["parameters"] = parameters
     if body is not None:
@@ -92,11 +96,38 @@ _NAME = {
     "nullable": True,
 }
 _IDPERSON = {"type": "string", "pattern": f"^[A-Za-z0-9]{{1,{MAX_IDPERSON}}}$"}
+#: A student in a path: another shape is no student (404), as an unknown one.
+_IDPERSON_PATH = {"name": "idperson", "in": "path", "required": True, "schema": _IDPERSON}
 _RUN_BODY = {"type": "object", "properties": {"run_id": {**_ID, "nullable": True}}}
 _INT = {"type": "integer"}
 _STR = {"type": "string"}
 _NSTR = {"type": "string", "nullable": True}
 _NINT = {"type": "integer", "nullable": True}
+#: Rupiah, exact: a whole amount is an integer, one with cents a number.
+_AMOUNT = {"type": "number"}
+_NAMOUNT = {"type": "number", "nullable": True}
+_MOMENT = {"type": "string", "format": "date-time", "nullable": True}
+#: A student's payment state, from ``is_lunas`` (NULL: never synced).
+_STATE = {"type": "string", "enum": list(STATUSES)}
+_RUN_STATUS = {"type": "string", "enum": ["idle", "running", "completed", "cancelled"]}
+_COUNT = {"type": "integer", "minimum": 0}
+
+
+def _object(properties: dict[str, Any], *optional: str, **extra: Any) -> dict[str, Any]:
+    """A closed object: every property required unless named in ``optional``."""
+    return {
+        "type": "object",
+        "required": [name for name in properties if name not in optional],
+        "properties": properties,
+        "additionalProperties": False,
+        **extra,
+    }
+
+
+def _totals(amount: dict[str, Any], description: str) -> dict[str, Any]:
+    keys = ("tagihan", "dibayar", "tunggakan", "kelebihan")
+    return _object({key: amount for key in keys}, description=description)
+
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -157,7 +188,7 @@ SCHEMAS: dict[str, Any] = {
             "unchanged": _INT,
             "percent": {"type": "number", "minimum": 0, "maximum": 100},
             "isRunning": {"type": "boolean"},
-            "status": {"type": "string", "enum": ["idle", "running", "completed", "cancelled"]},
+            "status": _RUN_STATUS,
             "run_id": _NINT,
             "scope": _NSTR,
             "started_at": _NSTR,
@@ -180,9 +211,144 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"status": {"type": "boolean", "enum": [True]}},
         "additionalProperties": True,
     },
+    "StudentRow": _object(
+        {
+            "idperson": _STR,
+            "nama": _STR,
+            "unit": _NSTR,
+            "kelas": _NSTR,
+            "total_tunggakan": {**_NAMOUNT, "description": "arrears; null: never synced"},
+            "status": _STATE,
+            "synced_at": {**_MOMENT, "description": "last sync (UTC); null: never"},
+            "sync_error": {**_NSTR, "description": "why the last sync failed; null: it did not"},
+            "url": {**_STR, "description": "the student's path on this server"},
+        }
+    ),
+    "StudentList": _object(
+        {
+            "status": {"type": "boolean", "enum": [True]},
+            "data": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/StudentRow"},
+                "maxItems": PER_PAGE,
+            },
+            "page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+            "per_page": {"type": "integer", "enum": [PER_PAGE]},
+            "has_next": {"type": "boolean"},
+            "total": {
+                "type": "integer",
+                "minimum": 0,
+                "description": (
+                    f"students matching; absent when more than {COUNT_CAP} match "
+                    "(counting stops there) and this is not the last page"
+                ),
+            },
+        },
+        "total",
+    ),
+    "PaymentItem": _object(
+        {
+            "title": _STR,
+            "category": {**_STR, "description": "empty when the source names none"},
+            "due": {"type": "string", "format": "date", "nullable": True},
+            "is_due": {
+                "type": "boolean",
+                "description": "counts in the totals today (due today or earlier, or no date)",
+            },
+            "tagihan": {**_AMOUNT, "description": "the bill"},
+            "dibayar": {**_AMOUNT, "description": "paid"},
+        }
+    ),
+    "PaymentGroup": _object(
+        {
+            "period": {**_STR, "description": "the source's period, e.g. 20242025; may be empty"},
+            "label": _STR,
+            "totals": _totals(_AMOUNT, "over the period's items already due"),
+            "not_due": {"type": "integer", "minimum": 0, "description": "items not due yet"},
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/PaymentItem"}},
+        }
+    ),
+    "StudentDetail": _object(
+        {
+            "status": {"type": "boolean", "enum": [True]},
+            "data": _object(
+                {
+                    "idperson": _STR,
+                    "nama": _STR,
+                    "gender": {"type": "string", "enum": ["L", "P"], "nullable": True},
+                    "unit": _NSTR,
+                    "kelas": _NSTR,
+                    "asrama": _NSTR,
+                    "kamar": _NSTR,
+                    "tingkat_diniyah": _NSTR,
+                    "kelas_diniyah": _NSTR,
+                    "status": _STATE,
+                    "synced_at": {**_MOMENT, "description": "last sync (UTC); null: never"},
+                    "sync_error": _NSTR,
+                    "totals": _totals(_NAMOUNT, "as stored by the last sync; null: never synced"),
+                    "parse_error": {
+                        **_NSTR,
+                        "description": "why the stored answer could not be read (then no groups)",
+                    },
+                    "groups": {
+                        "type": "array",
+                        "description": "payment items by period, newest period first",
+                        "items": {"$ref": "#/components/schemas/PaymentGroup"},
+                    },
+                    "run": _object(
+                        {
+                            "run_id": {"type": "integer", "minimum": 1},
+                            "status": {
+                                "type": "string",
+                                "enum": ["running", "completed", "cancelled"],
+                            },
+                            "total": _COUNT,
+                            "processed": _COUNT,
+                            "failed": _COUNT,
+                        },
+                        description="only with ?run_id=: that run's state",
+                    ),
+                },
+                "run",
+            ),
+        }
+    ),
 }
 
 _DATA = {"$ref": "#/components/schemas/Data"}
+
+#: The student pages answer JSON to a bearer token or ``Accept: application/json``.
+_NEGOTIATES = (
+    "JSON for a bearer token or `Accept: application/json`; a browser gets the HTML page "
+    "(and, without a session, a redirect to /login)."
+)
+#: ``?run_id=`` on a student: up to 15 digits (422 past that; an unknown run is 404).
+MAX_DETAIL_RUN = 10**15 - 1
+_TRIMMED = (
+    f"spaces around it are ignored (at most {MAX_FIELD} characters after that); empty: not given"
+)
+_STUDENT_QUERY = [
+    _query(
+        "q",
+        {"type": "string", "maxLength": MAX_Q},
+        f"search, any case: each word (the {MAX_WORDS} longest count; words are cut at "
+        "spaces, '-', '.' and ',') starts a word of the name or the idperson; runs of "
+        f"spaces count as one (at most {MAX_Q} characters after that)",
+    ),
+    _query("unit", {"type": "string", "maxLength": MAX_FIELD}, f"only this unit; {_TRIMMED}"),
+    _query("kelas", {"type": "string", "maxLength": MAX_FIELD}, f"only this class; {_TRIMMED}"),
+    _query("status", _STATE, "payment state: Lunas, Belum Lunas, Belum Sinkron"),
+    _query(
+        "sort",
+        {"type": "string", "enum": list(SORTS), "default": SORTS[0]},
+        "by name, by arrears (descending or ascending), or most recently synced first",
+    ),
+    _query(
+        "page",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+        f"{PER_PAGE} students a page",
+    ),
+]
 
 
 def document() -> dict[str, Any]:
@@ -280,14 +446,38 @@ def document() -> dict[str, Any]:
         f"{SYNC}/scopes": {
             "get": _operation("The units and classes that exist", _json(_DATA, "scopes"), (401,))
         },
+        "/admin/siswa": {
+            "get": _operation(
+                f"Students: search, filters, sorting, {PER_PAGE} a page",
+                _json({"$ref": "#/components/schemas/StudentList"}, "a page of students"),
+                (401, 422),
+                parameters=_STUDENT_QUERY,
+                description=_NEGOTIATES,
+            )
+        },
+        "/admin/siswa/{idperson}": {
+            "get": _operation(
+                "One student: totals, payment items by period, last sync",
+                _json({"$ref": "#/components/schemas/StudentDetail"}, "the student"),
+                (401, 404, 422),
+                parameters=[
+                    _IDPERSON_PATH,
+                    _query(
+                        "run_id",
+                        {"type": "integer", "minimum": 0, "maximum": MAX_DETAIL_RUN},
+                        "also report this run (a script watching its sync now); "
+                        "a run that does not exist: 404",
+                    ),
+                ],
+                description=_NEGOTIATES,
+            )
+        },
         "/admin/siswa/{idperson}/sync": {
             "post": _operation(
                 "Sync one student now",
                 _json(_OK, "started"),
                 (401, 404, 409, 419),
-                parameters=[
-                    {"name": "idperson", "in": "path", "required": True, "schema": _IDPERSON}
-                ],
+                parameters=[_IDPERSON_PATH],
             )
         },
     }

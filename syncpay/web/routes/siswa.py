@@ -29,7 +29,7 @@ from ...db import Database, Row
 from ...sync.money import Item, Totals, compute_totals
 from ...sync.parsers import ParseError
 from ...sync.runs import SyncError
-from ..errors import ApiError, json_ok, json_route
+from ..errors import ApiError, json_capable, json_ok, json_route
 from ..keys import SYNCPAY
 from ..live import HUB
 from ..pages import page
@@ -409,6 +409,7 @@ def student_url(idperson: Any) -> str:
 
 
 @routes.get(BASE)
+@json_capable
 async def siswa_list(request: web.Request) -> web.Response:
     filters = read_filters(request)
     db = request.app[SYNCPAY].db
@@ -733,6 +734,7 @@ def _parsed(request: web.Request, row: Row) -> tuple[list[Item], str | None]:
 
 
 @routes.get(BASE + "/{idperson}")
+@json_capable
 async def siswa_detail(request: web.Request) -> web.Response:
     row = await _student(request)
     items, problem = _parsed(request, row)
