@@ -4,7 +4,7 @@
     python bench/load_bench.py                 # SQLite, N=3000, C=200, 20 ms, 8 workers
     python bench/load_bench.py --db mysql      # MariaDB (a database of its own per phase)
     python bench/load_bench.py --rounds 2      # alternate the two phases twice
-    python bench/load_bench.py --think 5       # a page every 5 s per browsing client
+    python bench/load_bench.py --think 1       # stress: a page every second per browser
     python bench/load_bench.py --clients-nice 10   # the clients yield the cores
 
 The program runs as a school runs it (``tests/browser/helpers.App``): ``run.py
@@ -13,7 +13,8 @@ simulator --latency 0.02``, ``siswa:import``, ``user:create``, ``token:create`` 
 phase. A phase is one run over every student, started with the API token and watched to
 its end by one light poller (every 100 ms): *quiet* has nobody else; *loaded* has C
 clients of ``tests/reliability/loadgen.py`` (pollers every 500 ms, WebSockets, student
-list and student pages, the sync page) from one second before the start to the end, in
+list and student pages and the sync page, a page every ``--think`` seconds per browser)
+from one second before the start to the end, in
 a process of their own (``--clients-nice`` sets its priority: on a school's network the
 browsers run on other computers, here they share the server's two cores).
 
@@ -227,8 +228,9 @@ async def main() -> None:
     parser.add_argument(
         "--think",
         type=float,
-        default=1.0,
-        help="mean seconds between two page loads of one browsing client (1.0)",
+        default=5.0,
+        help="mean seconds between two page loads of one browsing client (5; 1 is the "
+        "stress case: 40 student pages and 30 sync pages a second)",
     )
     parser.add_argument(
         "--clients-nice",

@@ -114,3 +114,24 @@ async def test_a_run_under_load_completes_exactly_with_no_error(app: App) -> Non
     assert log_problems(server_log(app)) == []
     status, body = app.api("GET", SYNC + "/failed")
     assert status == 200 and body["failed"] == 0, body
+
+
+def test_a_loads_figures_cross_a_process_boundary_intact() -> None:
+    # bench/load_bench.py runs the clients in a process of their own and reads their
+    # figures back from one JSON line.
+    import json
+
+    from tests.reliability.loadgen import KINDS
+
+    load = Load("http://x", [Identity(cookie="c")], "t", Roster(["1"], ["a"], ["U"], []), 8)
+    load.tallies["progress"].latencies_ms += [1.5, 2.5]
+    load.tallies["progress"].statuses.update({200: 2, 503: 1})
+    load.tallies["ws"].messages = 7
+    load.tallies["siswa"].errors.append("ClientError: boom")
+    load.tallies["sync_page"].breaches.append("counts went backwards")
+    again = Load.restore(json.loads(json.dumps(load.to_json())))
+    assert again.counts == load.counts and set(again.tallies) == set(KINDS)
+    assert again.requests() == 3 and again.server_errors() == 1
+    assert again.tallies["progress"].latencies_ms == [1.5, 2.5]
+    assert again.tallies["ws"].messages == 7
+    assert again.problems() == load.problems() and len(again.problems()) == 2
