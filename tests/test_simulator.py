@@ -466,3 +466,20 @@ def test_simulator_command_refuses_bad_rates(
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+async def test_a_kept_answer_follows_the_options_it_came_from() -> None:
+    # Answers are kept once made; a change of version, seed or shape gives new ones.
+    async with Simulator(SimulatorOptions(seed=4)) as sim:
+        async with aiohttp.ClientSession() as session:
+            url = sim.payments_url.format(idperson="2025000007")
+            first = await (await session.get(url)).text()
+            assert await (await session.get(url)).text() == first == sim.answer_text("2025000007")
+            changed = []
+            for change in ({"version": 3}, {"seed": 5}, {"shape": "nested"}):
+                sim.configure(**change)
+                text = await (await session.get(url)).text()
+                fresh = json.dumps(sim.answer("2025000007"), ensure_ascii=False)
+                assert text == fresh
+                changed.append(text)
+            assert first not in changed[1:] and changed[1] != changed[2]  # seed, shape

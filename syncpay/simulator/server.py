@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import json
 import logging
 import math
@@ -64,6 +65,8 @@ CATEGORIES: tuple[tuple[str, str], ...] = (
 RATE_FIELDS: tuple[str, ...] = tuple(rate for _, rate in CATEGORIES)
 _SECONDS_FIELDS = ("latency", "jitter", "hang", "retry_after", "slow")
 _MAX_STUDENTS = 999_999
+#: Answer texts a simulator keeps (cleared when full).
+MAX_ANSWERS = 20_000
 
 
 def _number(name: str, value: object) -> float:
@@ -198,6 +201,10 @@ class Simulator:
         self._base_url: str | None = None
         self._closing = asyncio.Event()
         self._roster_cache: tuple[tuple[int, int], str] | None = None
+        #: Answer texts already made, by everything they depend on (a run asks each
+        #: student once or twice; a load test asks thousands): making one costs more
+        #: than serving it.
+        self._answers: dict[tuple[Any, ...], str] = {}
 
     # ------------------------------------------------------------------ predictions
 
@@ -235,7 +242,15 @@ class Simulator:
 
     def answer_text(self, idperson: str) -> str:
         """The exact body text of a successful answer."""
-        return json.dumps(self.answer(idperson), ensure_ascii=False)
+        opts, idperson = self._options, str(idperson)
+        key = (opts.seed, opts.year, opts.version, opts.shape, dt.date.today(), idperson)
+        text = self._answers.get(key)
+        if text is None:
+            text = json.dumps(self.answer(idperson), ensure_ascii=False)
+            if len(self._answers) >= MAX_ANSWERS:
+                self._answers.clear()
+            self._answers[key] = text
+        return text
 
     def roster(self) -> list[dict[str, Any]]:
         """The rows `/siswa` gives (idperson as a number, as the roster API does)."""
