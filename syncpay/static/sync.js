@@ -125,7 +125,7 @@
     el.rate.textContent = p.isRunning
       ? t("js.sync.rate", { n: num(p.rate_per_second, 1) }) : t("js.sync.none");
     el.startedBy.textContent = p.started_by || t("js.sync.none");
-    el.scope.textContent = p.scope || t("js.sync.none");
+    el.scope.textContent = scopeText(p.scope_detail, p.scope);
     el.run.textContent = p.run_id ? "#" + p.run_id : t("js.sync.none");
     el.watchLatest.hidden = state.watch === null;
     tickElapsed();
@@ -293,6 +293,21 @@
     }, delay);
   }
 
+  // A run's scope in the page's language (as scope_text() in routes/sync.py words it);
+  // the stored Indonesian label for a kind this page does not know.
+  function scopeText(d, label) {
+    if (!d) return label || t("js.sync.none");
+    let kind = d.kind;
+    if (kind === "kelas" && d.unit) kind = "kelas_unit";
+    if (!["all", "unit", "kelas", "kelas_unit", "one", "list"].includes(kind)) {
+      return label || t("js.sync.none");
+    }
+    return t("js.sync.scope_label." + kind, {
+      unit: d.unit || "", kelas: d.kelas || "", idperson: d.idperson || "",
+      n: num(d.students || 0),
+    });
+  }
+
   function renderRuns(runs) {
     el.runs.replaceChildren(...runs.map((r) => node(
       "tr",
@@ -301,7 +316,7 @@
       node("td", { class: "num" }, "#" + r.run_id),
       node("td", {}, node("span", { class: "badge badge-" + r.status },
         t("js.sync.status." + r.status))),
-      node("td", {}, r.scope),
+      node("td", {}, scopeText(r.scope_detail, r.scope)),
       node("td", {}, r.started_by),
       node("td", {}, node("time", { datetime: r.started_at }, dateTime(r.started_at))),
       node("td", { class: "num" }, duration(r.duration_seconds)),

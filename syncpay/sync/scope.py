@@ -60,6 +60,19 @@ class Scope:
             return f"Unit {self.unit}"
         return "Semua siswa"
 
+    def detail(self) -> dict[str, Any]:
+        """What a page needs to word the scope in its own language (``label`` is the
+        Indonesian wording, kept with the run): the kind, and its unit, class, the one
+        student or the number of students."""
+        ids = self.idpersons
+        return {
+            "kind": self.kind,
+            "unit": self.unit,
+            "kelas": self.kelas,
+            "idperson": ids[0] if ids is not None and len(ids) == 1 else None,
+            "students": len(ids) if ids is not None else None,
+        }
+
     def covers(self, student: dict[str, Any]) -> bool:
         """Whether this scope includes ``student`` (a siswa row)."""
         if self.idpersons is not None:

@@ -356,8 +356,12 @@ async def test_the_english_page(app: App, pages: Pages) -> None:
     await expect(page.locator("#sync-status")).to_have_text(re.compile("^(Running|Completed)$"))
     await wait_status(page, "completed")
     await expect(page.locator("#sync-status")).to_have_text("Completed")
+    # The run's scope, stored in Indonesian, is worded in English (live and in the runs).
+    await expect(page.locator("#sync-scope")).to_have_text("All students")
+    await expect(page.locator("#recent-runs tr").first).to_contain_text("All students")
     text = await page.inner_text("main")
     assert "Sedang Berjalan" not in text and "Selesai" not in text, text[:500]
+    assert "Semua siswa" not in await page.inner_text("#recent-runs")
     # The language stays with the session.
     await page.goto(app.url + SYNC)
     await expect(page.locator("#sync-status")).to_have_text("Completed")

@@ -26,7 +26,7 @@ ADMIN_POSTS = (START, CANCEL, RESET, RETRY)
 USER_GETS = (PROGRESS, FAILED, RUNS, SCOPES)
 
 #: SPEC §6's fields plus the ones the page uses; nothing else.
-PROGRESS_FIELDS = SPEC_FIELDS | {"unchanged", "scope", "elapsed_seconds"}
+PROGRESS_FIELDS = SPEC_FIELDS | {"unchanged", "scope", "scope_detail", "elapsed_seconds"}
 PAGE_IDS = (
     "sync-page",
     "sync-status",
@@ -446,6 +446,55 @@ async def test_scoped_starts_and_the_scope_list(web: WebHarness):
     assert (await sp.sync.get(body["run_id"])).total == 5
     response = await admin.post_form(START, {"idperson": ids[0]})
     assert response.status == 200
+
+
+async def test_a_runs_scope_is_worded_in_the_pages_language(web: WebHarness):
+    # The label stored with a run is Indonesian; the progress object and the recent runs
+    # carry the scope itself, and the page words it in its own language.
+    await web.serve(workers=0)
+    roster = await web.students(12)
+    admin = await web.user("admin")
+    unit, kelas = roster[0]["UnitFormal"], roster[0]["KelasFormal"]
+    ids = [s["idperson"] for s in roster[:3]]
+    expected = []
+    for body, detail, english, indonesian in (
+        ({}, {"kind": "all"}, "All students", "Semua siswa"),
+        ({"unit": unit}, {"kind": "unit", "unit": unit}, f"Unit {unit}", f"Unit {unit}"),
+        (
+            {"unit": unit, "kelas": kelas},
+            {"kind": "kelas", "unit": unit, "kelas": kelas},
+            f"Class {kelas} ({unit})",
+            f"Kelas {kelas} ({unit})",
+        ),
+        (
+            {"idperson": ids[0]},
+            {"kind": "one", "idperson": ids[0], "students": 1},
+            f"Student {ids[0]}",
+            None,
+        ),
+        ({"idperson": ids}, {"kind": "list", "students": 3}, "3 selected students", None),
+    ):
+        status, started = await admin.post_json(START, body)
+        assert status == 200, started
+        _, progress = await admin.get_json(f"{BASE}/progress?run_id={started['run_id']}")
+        shown = {k: v for k, v in progress["scope_detail"].items() if v is not None}
+        assert shown == detail
+        assert indonesian is None or progress["scope"] == indonesian
+        expected.append(english)
+        status, _ = await admin.post_json(BASE + "/cancel", {})
+        assert status == 200
+    page = await admin.get(BASE + "?lang=en")
+    html = await page.text()
+    runs = html[html.index('id="recent-runs"') :].split("</tbody>")[0]
+    for english in expected:
+        assert f"<td>{english}</td>" in runs, english
+    assert "Semua siswa" not in runs and "siswa terpilih" not in runs
+    assert '<dd id="sync-scope">3 selected students</dd>' in html
+    _, idle = await admin.get_json(f"{BASE}/progress")
+    assert idle["scope_detail"]["kind"] == "list"
+    await admin.post_json(BASE + "/reset", {})
+    _, reset = await admin.get_json(f"{BASE}/progress")
+    assert reset["scope_detail"] is None and reset["scope"] is None
 
 
 # --- the page -------------------------------------------------------------------------------

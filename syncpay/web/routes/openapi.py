@@ -191,6 +191,18 @@ SCHEMAS: dict[str, Any] = {
             "status": _RUN_STATUS,
             "run_id": _NINT,
             "scope": _NSTR,
+            "scope_detail": {
+                "type": "object",
+                "nullable": True,
+                "description": "the run's scope, for a page to word in its language",
+                "properties": {
+                    "kind": {"type": "string", "enum": ["all", "unit", "kelas", "one", "list"]},
+                    "unit": _NSTR,
+                    "kelas": _NSTR,
+                    "idperson": _NSTR,
+                    "students": _NINT,
+                },
+            },
             "started_at": _NSTR,
             "finished_at": _NSTR,
             "started_by": _NSTR,

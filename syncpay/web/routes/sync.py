@@ -448,7 +448,7 @@ def _run_rows(request: web.Request, history: Iterable[dict[str, Any]]) -> Markup
                     text(request, f"js.sync.status.{r['status']}"),
                 ),
             ),
-            h("td", {}, r["scope"]),
+            h("td", {}, scope_text(request, r["scope_detail"], r["scope"])),
             h("td", {}, r["started_by"]),
             h("td", {}, h("time", {"datetime": r["started_at"]}, r["started_at"] or "")),
             h("td", {"class": "num"}, human_duration(request, r["duration_seconds"])),
@@ -483,6 +483,25 @@ def _button(
         },
         text(request, label),
     )
+
+
+def scope_text(request: web.Request, detail: dict[str, Any] | None, label: str | None) -> str:
+    """A run's scope in the page's language (``sync.js`` words it the same way); the
+    stored Indonesian ``label`` for a kind this does not know."""
+    if not detail:
+        return label or text(request, "js.sync.none")
+    kind = detail.get("kind")
+    if kind == "kelas" and detail.get("unit"):
+        kind = "kelas_unit"
+    if kind not in ("all", "unit", "kelas", "kelas_unit", "one", "list"):
+        return label or text(request, "js.sync.none")
+    values = {
+        "unit": detail.get("unit") or "",
+        "kelas": detail.get("kelas") or "",
+        "idperson": detail.get("idperson") or "",
+        "n": number(request, detail.get("students") or 0),
+    }
+    return text(request, f"js.sync.scope_label.{kind}", **values)
 
 
 def _scope_picker(request: web.Request) -> Markup:
@@ -548,7 +567,7 @@ async def sync_page(request: web.Request) -> web.Response:
             else text(request, "js.sync.none"),
             "elapsed": human_duration(request, state["elapsed_seconds"]),
             "started_by": state["started_by"] or text(request, "js.sync.none"),
-            "scope": state["scope"] or text(request, "js.sync.none"),
+            "scope": scope_text(request, state["scope_detail"], state["scope"]),
             "next_schedule": _next_schedule(request),
             "run": f"#{state['run_id']}" if state["run_id"] else text(request, "js.sync.none"),
             "readonly": Markup("")
