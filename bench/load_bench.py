@@ -21,6 +21,10 @@ browsers run on other computers, here they share the server's two cores).
 Prints the wall time of each phase, loaded / quiet, the server's CPU, the requests
 answered per kind with their p50 / p99 latency, and the 5xx / errors count. Read ratios,
 not seconds: the machine is shared, and the clients run on the same cores as the server.
+On a virtual machine the host may take CPU away (``steal`` in ``/proc/stat``) during one
+phase and not the other; each round shows the share it took, and a pair whose steal
+differs by more than 5 points of the machine is flagged and left out of the "fair pairs"
+median.
 """
 
 from __future__ import annotations
@@ -66,12 +70,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """Busy and stolen CPU ticks of the whole machine so far (Linux ``/proc/stat``):
+    time the VM host took from this machine shows as steal."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return user + nice + system + irq + softirq, steal
+
+
 @dataclass
 class Phase:
     name: str
     wall: float = 0.0
     server_cpu: float = 0.0
     clients_cpu: float = 0.0
+    #: Of the machine's two cores during the run: busy share, and share stolen by the host.
+    busy: float = 0.0
+    steal: float = 0.0
     load: Load | None = None
     log_problems: list[str] = field(default_factory=list)
     final: dict[str, object] = field(default_factory=dict)
@@ -143,10 +158,14 @@ async def phase_run(args: argparse.Namespace, workdir: Path, name: str, loaded: 
             clients = await Clients.start(args, app.url, app.token, cookies, app.roster, workdir)
             await asyncio.sleep(1.0)  # everybody connected and polling
         cpu_before = cpu_seconds(server.pid)
+        ticks_before = cpu_ticks()
         try:
             phase.wall, phase.final = await timed_run(app.url, app.token)
         finally:
             phase.server_cpu = cpu_seconds(server.pid) - cpu_before
+            ticks = [b - a for a, b in zip(ticks_before, cpu_ticks(), strict=True)]
+            capacity = max(phase.wall, 1e-9) * os.sysconf("SC_CLK_TCK") * (os.cpu_count() or 1)
+            phase.busy, phase.steal = ticks[0] / capacity, ticks[1] / capacity
             load = None
             if clients is not None:
                 load, phase.clients_cpu = await clients.stop()
@@ -164,6 +183,15 @@ async def phase_run(args: argparse.Namespace, workdir: Path, name: str, loaded: 
     return phase
 
 
+#: A pair of phases whose steal (CPU the VM host took) differs by more than this share of
+#: the machine measures the host, not syncpay.
+FAIR_STEAL = 0.05
+
+
+def fair(quiet: Phase, loaded: Phase) -> bool:
+    return abs(quiet.steal - loaded.steal) <= FAIR_STEAL
+
+
 def report(args: argparse.Namespace, quiet: list[Phase], loaded: list[Phase]) -> None:
     print()
     print(
@@ -173,10 +201,11 @@ def report(args: argparse.Namespace, quiet: list[Phase], loaded: list[Phase]) ->
     )
     for q, w in zip(quiet, loaded, strict=True):
         print(
-            f"  round: quiet {q.wall:.2f} s (server CPU {q.server_cpu:.1f} s), "
+            f"  round: quiet {q.wall:.2f} s (server CPU {q.server_cpu:.1f} s, "
+            f"cores busy {q.busy:.0%}, stolen {q.steal:.0%}), "
             f"loaded {w.wall:.2f} s (server CPU {w.server_cpu:.1f} s, "
-            f"clients' CPU {w.clients_cpu:.1f} s), "
-            f"ratio {w.wall / q.wall:.3f}x"
+            f"clients' CPU {w.clients_cpu:.1f} s, cores busy {w.busy:.0%}, stolen {w.steal:.0%}), "
+            f"ratio {w.wall / q.wall:.3f}x" + ("" if fair(q, w) else "  <- not a fair pair")
         )
     q_wall = statistics.median(p.wall for p in quiet)
     w_wall = statistics.median(p.wall for p in loaded)
@@ -185,6 +214,10 @@ def report(args: argparse.Namespace, quiet: list[Phase], loaded: list[Phase]) ->
     print(f"| run wall time, quiet | {q_wall:.2f} s | |")
     print(f"| run wall time, {args.clients} clients | {w_wall:.2f} s | |")
     print(f"| **loaded / quiet** | **{w_wall / q_wall:.3f}x** | <= 1.10x |")
+    pairs = [(q, w) for q, w in zip(quiet, loaded, strict=True) if fair(q, w)]
+    if pairs:
+        ratio = statistics.median(w.wall / q.wall for q, w in pairs)
+        print(f"| loaded / quiet, the {len(pairs)} fair pairs (median) | {ratio:.3f}x | <= 1.10x |")
     q_cpu = statistics.median(p.server_cpu for p in quiet)
     w_cpu = statistics.median(p.server_cpu for p in loaded)
     print(f"| server CPU, quiet -> loaded | {q_cpu:.1f} s -> {w_cpu:.1f} s | |")
