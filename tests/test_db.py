@@ -421,3 +421,47 @@ async def test_sqlite_contention_never_reports_database_is_locked(tmp_path):
                 proc.wait()
         await first.close()
         await second.close()
+
+
+@pytest.mark.parametrize("direct", [True, False])
+async def test_sqlite_write_statements_run_in_the_loop_thread_and_stay_isolated(
+    tmp_path: Path, direct: bool
+):
+    # Inside a write transaction the single statements run on the writer's connection in
+    # the loop's thread (no trip through aiosqlite's thread); readers on their own
+    # connections see nothing of it until COMMIT, and a raise rolls all of it back.
+    from syncpay.db.sqlite import SqliteDatabase
+
+    settings = settings_for("sqlite", tmp_path, None)
+    db = await connect(settings)
+    await migrate(db, tables_for(settings))
+    assert isinstance(db, SqliteDatabase)
+    db.direct_statements = direct
+    seen: list[object] = []
+
+    async def work(tx: Tx) -> None:
+        seen.append(getattr(tx, "direct", None))
+        await tx.execute("cache_put", {"key": "a", "value": "1", "ttl": 0})
+        await tx.insert("push", {"queue": "q", "payload": "{}", "delay": 0, "sort_key": 1})
+        rows = await tx.fetch_all("cache_get", {"key": "a"})
+        seen.append([row["value"] for row in rows])
+        seen.append(await db.fetch_value("count_jobs"))  # a reader: not committed yet
+
+    try:
+        await db.transact(work)
+        assert (seen[0] is not None) is direct
+        assert seen[1:] == [["1"], 0]
+        assert await db.fetch_value("count_jobs") == 1
+        assert await cache_values(db) == {"a": "1"}
+
+        async def broken(tx: Tx) -> None:
+            await tx.execute("cache_put", {"key": "b", "value": "2", "ttl": 0})
+            await tx.insert("push", {"queue": "q", "payload": "{}", "delay": 0, "sort_key": 2})
+            raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError, match="boom"):
+            await db.transact(broken)
+        assert await db.fetch_value("count_jobs") == 1
+        assert await cache_values(db) == {"a": "1"}
+    finally:
+        await db.close()
