@@ -510,6 +510,9 @@ def test_ctrl_c_outside_work_exits_130_and_keeps_nothing(plain: Cli):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a test run started in the background of a script has
+        # SIGINT ignored, and a child inherits that (POSIX) -- it would push on.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     wal = Path(plain.env["DB_DATABASE"] + "-wal")
     try:
@@ -526,7 +529,6 @@ def test_ctrl_c_outside_work_exits_130_and_keeps_nothing(plain: Cli):
             proc.kill()
             proc.wait(5)
     ended = time.monotonic() - started
-    # (Seen once in CI: the push ran to its end and exited 0; the timings tell when.)
     assert proc.returncode == 130, (out, err, f"SIGINT at {sent[0]:.2f} s, WAL {sent[1]} B", ended)
     assert out == "" and "Traceback" not in err
     with sqlite3.connect(plain.env["DB_DATABASE"]) as conn:
