@@ -133,6 +133,7 @@ async def _fill(db: Database, settings: Settings, n: int, reuse: bool) -> None:
     rows = student_rows(n)
     for start in range(0, n, 500):
         await db.insert_many("bench_siswa_insert", rows[start : start + 500])
+    await db.fetch_all("roster_analyze")  # as siswa:import does after it changed students
     took = time.perf_counter() - started
     print(f"loaded {n:,} students in {took:.0f} s", file=sys.stderr)
 

@@ -147,19 +147,7 @@ def settings_for(kind: str, folder: Path, tag: str) -> tuple[Settings, dict[str,
 
 async def prepare(settings: Settings, students: int) -> tuple[Database, str]:
     """A fresh database with the demo roster and an admin token; the bench's connection."""
-    if settings.db_connection == "mysql":
-        import pymysql
-
-        conn = pymysql.connect(
-            host=settings.db_host,
-            port=int(settings.db_port),
-            user=settings.db_username,
-            password=settings.db_password,
-            autocommit=True,
-        )
-        with conn.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{settings.db_database}`")
-        conn.close()
+    drop_database(settings)
     db = await connect(settings, create=True)
     await migrate(db, tables_for(settings))
     roster = demo_students(students)
@@ -331,7 +319,28 @@ async def phase_run(
     finally:
         server.stop()
         await db.close()
+        drop_database(settings)
     return phase
+
+
+def drop_database(settings: Settings) -> None:
+    """A phase's MariaDB database, dropped before and after it (SQLite: a temp folder)."""
+    if settings.db_connection != "mysql":
+        return
+    import pymysql
+
+    conn = pymysql.connect(
+        host=settings.db_host,
+        port=int(settings.db_port),
+        user=settings.db_username,
+        password=settings.db_password,
+        autocommit=True,
+    )
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{settings.db_database}`")
+    finally:
+        conn.close()
 
 
 def report(args: argparse.Namespace, quiet: list[Phase], watched: list[Phase]) -> None:

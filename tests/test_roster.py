@@ -475,6 +475,9 @@ class _Interfering:
 
         return await self.db.transact(wrapped)
 
+    async def fetch_all(self, name: str, params: Any = None) -> Any:
+        return await self.db.fetch_all(name, params)
+
 
 class _ProxyTx:
     def __init__(self, tx: Tx, attempt: int) -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import operator
 import re
@@ -45,7 +46,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from ..db import Database, Row, Tx
+from ..db import Database, DatabaseError, Row, Tx
+
+log = logging.getLogger("syncpay.roster")
 
 __all__ = [
     "ROSTER_COLUMNS",
@@ -482,7 +485,13 @@ async def import_rows(
                 report.pruned += await tx.execute("roster_delete", {"ids": ids})
         return report
 
-    return await db.transact(write)
+    report = await db.transact(write)
+    if report.inserted or report.updated or report.pruned:
+        try:
+            await db.fetch_all("roster_analyze")
+        except DatabaseError as exc:  # the import is in; only the planner's figures are old
+            log.warning("statistics of siswa not refreshed after the import: %s", exc)
+    return report
 
 
 # --------------------------------------------------------------------------- CSV

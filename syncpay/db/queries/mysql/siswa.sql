@@ -31,6 +31,12 @@ SELECT idperson FROM siswa ORDER BY idperson
 -- name: roster_delete
 DELETE FROM siswa WHERE idperson IN (:ids)
 
+-- name: roster_analyze
+-- After an import changed students: InnoDB's statistics otherwise describe the table as
+-- it was for a while, and the planner reads every entry of an index where one seek per
+-- value would do (the unit and class choices: ~20 ms instead of ~1 at 100,000 students).
+ANALYZE TABLE siswa, siswa_kata
+
 -- --- The student pages (/admin/siswa; syncpay/web/routes/siswa.py) ----------------------
 -- Only the page's own rows are read from siswa (whose rows hold the whole payment answer):
 -- everything else is answered from indexes (migration 0007).

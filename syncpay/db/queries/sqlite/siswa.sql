@@ -31,6 +31,11 @@ SELECT idperson FROM siswa ORDER BY idperson
 -- name: roster_delete
 DELETE FROM siswa WHERE idperson IN (:ids)
 
+-- name: roster_analyze
+-- Nothing to do: the student pages' queries name their indexes (INDEXED BY), and the
+-- planner keeps no statistics here that an import could leave stale.
+SELECT 1 AS ok
+
 -- --- The student pages (/admin/siswa; syncpay/web/routes/siswa.py) ----------------------
 -- Only the page's own rows are read from siswa (whose rows hold the whole payment answer):
 -- everything else is answered from indexes (migration 0007).
