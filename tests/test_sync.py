@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ from syncpay.db import Database, Tx
 from syncpay.db.queries import parse_queries
 from syncpay.queue import Payload, Worker, WorkerOptions, registry
 from syncpay.service import SyncPay
+from syncpay.sync.jobs import students_settling
 from syncpay.sync.money import compute_totals
 from syncpay.sync.parsers import parse_flat
 from syncpay.sync.roster import import_rows
@@ -697,6 +699,64 @@ async def test_cancel_before_dispatch_leaves_no_job(h: Harness) -> None:
 
 
 # --- the roster changing under a run ----------------------------------------------------------
+
+
+async def test_a_rounds_students_are_read_at_once_and_still_count_once(h: Harness) -> None:
+    """The student job's ``prepare`` hook reads every student of a worker's round in one
+    query; each student's hook takes its rows, a second job of the same student in the
+    round reads again (and counts nothing), a student of another run is not confused."""
+    sim = await h.simulator()
+    roster = await h.students(4, seed=3)
+    sp = h.syncpay(sim)
+    ids = [s["idperson"] for s in roster]
+    run = await sp.start(idpersons=ids[:3])  # no worker: the accounting is driven by hand
+    assert await run_next_job(sp) == "sync.dispatch"
+    answers = {}
+    for one in ids:
+        text = sim.answer_text(one)
+        totals = compute_totals(parse_flat(text).items, date.today())
+        answers[one] = (text, hashlib.sha256(text.encode()).hexdigest(), totals)
+    asked: list[str] = []
+
+    class Spy:
+        """The round's Tx, noting the queries asked through it."""
+
+        def __init__(self, tx: Tx) -> None:
+            self._tx = tx
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._tx, name)
+
+        async def fetch_all(self, name: str, params: Any = None) -> Any:
+            asked.append(name)
+            return await self._tx.fetch_all(name, params)
+
+    async def round_(tx: Tx) -> list[bool]:
+        spy: Any = Spy(tx)
+        # ids[3] is in no run; ids[0] twice (a duplicate delivery within the round)
+        payloads = [Payload.create(STUDENT_JOB, {"idperson": i}) for i in [*ids, ids[0]]]
+        await students_settling(spy, payloads)
+        results = []
+        for one in [ids[0], ids[0], ids[1], ids[3]]:
+            text, digest, totals = answers[one]
+            results.append(await record_success(spy, one, text, digest, totals, 1))
+        # ids[2] fails for good in the same round
+        results.append(await record_failure(spy, ids[2], "HTTP 404", 1))
+        return results
+
+    assert await h.db.transact(round_) == [True, False, True, False, True]
+    assert asked.count("sync_items_queued_for_many") == 1
+    # only the duplicate asked for its own rows again
+    assert asked.count("sync_items_queued_for") == 1, asked
+    now = await sp.sync.get(run.id)
+    assert (now.processed, now.failed, now.status) == (3, 1, "completed")
+    items = await items_of(h.db, run.id)
+    assert {k: i["status"] for k, i in items.items()} == {
+        ids[0]: "done",
+        ids[1]: "done",
+        ids[2]: "failed",
+    }
+    assert stored_mismatches(sim, await siswa_rows(h.db), set(ids[:2])) == []
 
 
 async def _dispatch_only(h: Harness, sp: SyncPay, runs: int) -> None:

@@ -380,6 +380,68 @@ async def test_the_failure_hook_is_told_whether_the_job_was_cut_off(queue: Queue
     assert reasons[2] == "the API says: attempted too many times (its own limit)"
 
 
+async def test_prepare_runs_once_per_round_before_the_hooks_in_their_transaction(queue: Queue):
+    """A job name's ``prepare`` hook sees the payloads of every job of that name the
+    round settles (acked, failed, released with a ``retried`` hook), once, before their
+    hooks, in the same transaction: what it writes, the hooks read."""
+    registry = JobRegistry()
+    events: list[tuple[str, Any]] = []
+    gate = asyncio.Event()
+
+    async def prepare(tx: Tx, payloads: list[Payload]) -> None:
+        ns = sorted(int(p.data["n"]) for p in payloads)
+        events.append(("prepare", ns))
+        tx.extras["tests.prepared"] = ns
+
+    async def job(job: JobContext) -> None:
+        n = int(job.data["n"])
+        await gate.wait()  # every job finishes at once: one round settles them all
+        if n == 3:
+            raise PermanentFailure("three")
+        if n == 4 and job.attempts == 1:
+            raise RuntimeError("four, once")
+
+        async def hook(tx: Tx) -> None:
+            events.append(("success", (n, tx.extras.get("tests.prepared"))))
+
+        job.on_success(hook)
+
+    async def failed(tx: Tx, payload: Payload, reason: FailureReason, attempts: int) -> None:
+        events.append(("failed", (int(payload.data["n"]), tx.extras.get("tests.prepared"))))
+
+    async def retried(tx: Tx, payload: Payload, reason: FailureReason, attempts: int) -> None:
+        events.append(("retried", (int(payload.data["n"]), tx.extras.get("tests.prepared"))))
+
+    async def other(job: JobContext) -> None:
+        async def hook(tx: Tx) -> None:
+            events.append(("other", tx.extras.get("tests.prepared")))
+
+        job.on_success(hook)
+
+    registry.add("tests.batched", job, failed=failed, retried=retried, prepare=prepare)
+    registry.add("tests.other", other)
+    for n in range(1, 5):
+        await queue.push("tests.batched", {"n": n})
+    worker = Worker(queue, registry, options(concurrency=4, prefetch=0))
+    running = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.3)  # the four are running, waiting at the gate
+    gate.set()
+    await asyncio.wait_for(running, 20)
+    prepared = [e for e in events if e[0] == "prepare"]
+    first_round = prepared[0][1]
+    assert first_round == [1, 2, 3, 4], events
+    # each hook ran after its round's prepare, seeing what it left in the transaction
+    assert ("success", (1, [1, 2, 3, 4])) in events and ("success", (2, [1, 2, 3, 4])) in events
+    assert ("failed", (3, [1, 2, 3, 4])) in events
+    assert ("retried", (4, [1, 2, 3, 4])) in events
+    assert events.index(prepared[0]) == 0
+    # the retry of 4 is a round of its own, prepared again with just it
+    assert prepared[1:] == [("prepare", [4])] and events[-1] == ("success", (4, [4]))
+    await queue.push("tests.other")
+    await run(Worker(queue, registry, options()))
+    assert events[-1] == ("other", None)  # no prepare hook: nothing prepared
+
+
 # --- leases: a job running past retry_after is never run twice --------------------------
 
 

@@ -43,6 +43,9 @@ class FailureReason(str):
 
 #: Called in the transaction that fails a job for good: (tx, payload, reason, attempts).
 FailureHook = Callable[[Tx, "Payload", FailureReason, int], Awaitable[None]]
+#: Runs once per round for a job name, before the hooks of that name's jobs settled in
+#: the round, with their payloads: one read for all of them instead of one each.
+PrepareHook = Callable[[Tx, "list[Payload]"], Awaitable[None]]
 
 
 class RetryLater(Exception):
@@ -228,14 +231,20 @@ class JobRegistry:
         self._handlers: dict[str, Handler] = {}
         self._failed: dict[str, FailureHook] = {}
         self._retried: dict[str, FailureHook] = {}
+        self._prepare: dict[str, PrepareHook] = {}
 
     def register(
-        self, name: str, *, failed: FailureHook | None = None, retried: FailureHook | None = None
+        self,
+        name: str,
+        *,
+        failed: FailureHook | None = None,
+        retried: FailureHook | None = None,
+        prepare: PrepareHook | None = None,
     ) -> Callable[[Handler], Handler]:
         """Decorator form of :meth:`add`."""
 
         def decorate(handler: Handler) -> Handler:
-            self.add(name, handler, failed=failed, retried=retried)
+            self.add(name, handler, failed=failed, retried=retried, prepare=prepare)
             return handler
 
         return decorate
@@ -247,12 +256,16 @@ class JobRegistry:
         *,
         failed: FailureHook | None = None,
         retried: FailureHook | None = None,
+        prepare: PrepareHook | None = None,
     ) -> None:
         """Register ``handler`` under ``name``; ``failed`` runs (like Laravel's
         ``failed()``) in the transaction that moves the job to ``failed_jobs`` — also
         when the job never got to run (its workers kept vanishing). ``retried`` runs in
         the transaction that puts the job back after a failed attempt (with that
-        attempt's error), for example to keep the last error where a page shows it."""
+        attempt's error), for example to keep the last error where a page shows it.
+        ``prepare`` runs once per round, in the round's transaction, before the hooks
+        (success, failed, retried) of this name's jobs that the round settles, with
+        their payloads: a place for one read that serves all of those hooks."""
         existing = self._handlers.get(name)
         if existing is not None and existing is not handler:
             raise ValueError(f"a job named {name!r} is already registered")
@@ -261,6 +274,11 @@ class JobRegistry:
             self._failed[name] = failed
         if retried is not None:
             self._retried[name] = retried
+        if prepare is not None:
+            self._prepare[name] = prepare
+
+    def prepare_hook(self, name: str) -> PrepareHook | None:
+        return self._prepare.get(name)
 
     def failure_hook(self, name: str) -> FailureHook | None:
         return self._failed.get(name)

@@ -116,6 +116,8 @@ class _Outcome:
     count_attempt: bool = True
     exception: str = ""
     done: asyncio.Future[bool] | None = None
+    #: The job's payload when its hooks come from the registry's job (for ``prepare``).
+    payload: Payload | None = None
 
 
 @dataclass(slots=True)
@@ -444,11 +446,23 @@ class Worker:
                 tx, outcome.job, outcome.delay, count_attempt=outcome.count_attempt
             ):
                 held.add(outcome.job.id)
+        await self._prepare(tx, [o for o in outcomes if o.job.id in held and o.hooks])
         for outcome in outcomes:
             if outcome.job.id in held:
                 for hook in outcome.hooks:
                     await hook(tx)
         return held
+
+    async def _prepare(self, tx: Tx, outcomes: list[_Outcome]) -> None:
+        """Each job name's ``prepare`` hook, once, with the payloads of its settled jobs."""
+        by_job: dict[str, list[Payload]] = {}
+        for outcome in outcomes:
+            if outcome.payload is not None:
+                by_job.setdefault(outcome.payload.job, []).append(outcome.payload)
+        for name, payloads in by_job.items():
+            prepare = self.registry.prepare_hook(name)
+            if prepare is not None:
+                await prepare(tx, payloads)
 
     async def _settle_alone(self, outcome: _Outcome) -> None:
         try:
@@ -590,7 +604,7 @@ class Worker:
                 job_log.warning("%s failed: %s", label, outcome.exception.splitlines()[0])
             return
         metrics.job_ran(payload.job, started)
-        held = await self._submit(_Outcome(job, "ack", hooks=ctx.success_hooks))
+        held = await self._submit(_Outcome(job, "ack", hooks=ctx.success_hooks, payload=payload))
         _say(label, "DONE" if held else "LOST", started)
 
     def _after_error(self, job: ClaimedJob, payload: Payload | None, exc: Exception) -> _Outcome:
@@ -615,7 +629,7 @@ class Worker:
         if retried is not None:
             short = _short(exc)
             hooks.append(lambda tx: retried(tx, payload, short, job.attempts))
-        return _Outcome(job, "release", delay=delay, hooks=hooks)
+        return _Outcome(job, "release", delay=delay, hooks=hooks, payload=payload)
 
     def _failure(self, job: ClaimedJob, payload: Payload, exc: BaseException) -> _Outcome:
         hooks: list[Hook] = []
@@ -624,7 +638,7 @@ class Worker:
         if failed is not None:
             short = _short(exc)
             hooks.append(lambda tx: failed(tx, payload, short, job.attempts))
-        return _Outcome(job, "fail", hooks=hooks, exception=reason)
+        return _Outcome(job, "fail", hooks=hooks, exception=reason, payload=payload)
 
     # --- leases and restart signal --------------------------------------------------------
 

@@ -36,6 +36,7 @@ from .runs import (
     Sync,
     log_completion,
     log_line,
+    prefetch_covering,
     record_failure,
     record_retry,
     record_success,
@@ -301,4 +302,16 @@ async def dispatch_failed(tx: Tx, payload: Payload, reason: str, attempts: int) 
 
 
 registry.add(DISPATCH_JOB, dispatch, failed=dispatch_failed)
-registry.add(STUDENT_JOB, sync_student, failed=student_failed, retried=student_retried)
+
+
+async def students_settling(tx: Tx, payloads: list[Payload]) -> None:
+    await prefetch_covering(tx, [str(p.data.get("idperson")) for p in payloads])
+
+
+registry.add(
+    STUDENT_JOB,
+    sync_student,
+    failed=student_failed,
+    retried=student_retried,
+    prepare=students_settling,
+)

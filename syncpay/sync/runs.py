@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..db import Database, Tx
+from ..db import Database, Row, Tx
 from ..queue import Queue
 from .money import Totals
 from .scope import Scope
@@ -131,15 +131,44 @@ async def _covering(tx: Tx, idperson: str) -> tuple[dict[str, Any] | None, list[
     runs = await _active_runs(tx)
     if not runs:
         return None, []
-    rows = await tx.fetch_all(
-        "sync_items_queued_for", {"idperson": idperson, "run_ids": [r.id for r in runs]}
-    )
+    prefetched: dict[str, list[Row]] | None = tx.extras.get(PREFETCHED)
+    # Taken once: a second job of the same student in this round reads its rows again.
+    rows = prefetched.pop(idperson.lower(), None) if prefetched is not None else None
+    if rows is None:
+        rows = await tx.fetch_all(
+            "sync_items_queued_for", {"idperson": idperson, "run_ids": [r.id for r in runs]}
+        )
     waiting = {int(r["run_id"]) for r in rows}
     covering = [r for r in runs if r.id in waiting]
     if not covering:
         return None, []
-    student = {k: v for k, v in rows[0].items() if k != "run_id"}
+    student = {k: v for k, v in rows[0].items() if k not in ("run_id", "item_idperson")}
     return (student if student["idperson"] is not None else None), covering
+
+
+#: tx.extras key: the rows of ``sync_items_queued_for`` read ahead for a round's students
+#: (by idperson lower-cased, as MySQL compares them; the roster stores them upper-cased).
+PREFETCHED = "sync.covering"
+
+
+async def prefetch_covering(tx: Tx, idpersons: Sequence[str]) -> None:
+    """Read what :func:`_covering` needs for all of a round's students in one query
+    (each student's hook then takes its rows instead of a round trip of its own). Read
+    at the same point of the transaction as the first hook would, after the round's
+    acks; only this round's students' own hooks change their rows meanwhile."""
+    wanted = sorted({i for i in idpersons})
+    if len(wanted) < 2:
+        return
+    runs = await _active_runs(tx)
+    if not runs:
+        return
+    rows = await tx.fetch_all(
+        "sync_items_queued_for_many", {"idpersons": wanted, "run_ids": [r.id for r in runs]}
+    )
+    found: dict[str, list[Row]] = {i.lower(): [] for i in wanted}
+    for row in rows:
+        found.setdefault(str(row["item_idperson"]).lower(), []).append(row)
+    tx.extras[PREFETCHED] = found
 
 
 async def _active_runs(tx: Tx) -> list[Run]:
