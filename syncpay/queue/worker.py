@@ -62,8 +62,10 @@ class WorkerOptions:
     #: (None: one per slot on SQLite, three per slot on MySQL, where a round costs a
     #: network round trip per statement and a disk flush per commit).
     prefetch: int | None = None
-    #: Rounds in flight at once (None: 1 on SQLite, which has one writer anyway; 4 on
-    #: MySQL, where concurrent commits share their disk flush).
+    #: Rounds in flight at most (None: 1 on SQLite, which has one writer anyway; 4 on
+    #: MySQL, where concurrent commits share their disk flush). A round starts beside
+    #: one in flight only when work has piled up for it (see ``Worker._worth_a_round``):
+    #: jobs that finish slowly are settled by one round at a time, in fewer statements.
     pumps: int | None = None
     tries: int = 3
     timeout: float = 600.0
@@ -157,6 +159,7 @@ class Worker:
         self._started_ahead: list[ClaimedJob] = []
         self._settling = 0
         self._claiming = 0
+        self._rounds = 0  # rounds in flight
         mysql = queue.db.dialect == "mysql"
         opts = self.options
         default_buffer = opts.concurrency * (3 if mysql else 1)
@@ -323,6 +326,12 @@ class Worker:
         while True:
             if self._stopped.is_set() and not self._outbox:
                 return
+            if self._rounds and not self._stopped.is_set() and not self._worth_a_round():
+                # One is in flight: what comes meanwhile goes with the next round.
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.options.restart_check)
+                continue
             outcomes, self._outbox = self._outbox, []
             started, self._started_ahead = self._started_ahead, []
             want = self._free_slots()
@@ -339,6 +348,7 @@ class Worker:
             start_now = self.options.concurrency - self._active - len(self._ready)
             start_now = max(0, min(want, start_now - self._claiming))
             self._claiming += want
+            self._rounds += 1
             try:
                 claimed = await self._round(outcomes, want, expired, start_now, started)
             except Exception as exc:
@@ -352,6 +362,8 @@ class Worker:
                 continue
             finally:
                 self._claiming -= want
+                self._rounds -= 1
+                self._wake.set()  # a pump held back meanwhile may go now
             self._claimed += len(claimed)
             if self._stopping:
                 # Stopped while this claim was in flight: back to the queue, unstarted.
@@ -369,6 +381,14 @@ class Worker:
                     # of this process (or, with --stop-when-empty, a finished job) wakes us.
                     self._idle_until = time.monotonic() + self.options.sleep
             await self._check_restart()
+
+    def _worth_a_round(self) -> bool:
+        """Whether a round beside the one in flight pays: every slot's worth of jobs
+        finished since it started. Jobs that finish fast (thousands a second) keep
+        several rounds in flight; jobs that wait on a remote API (a few hundred a
+        second) go by one round at a time, each settling more of them (and the jobs
+        claimed ahead keep the slots busy meanwhile)."""
+        return len(self._outbox) >= self.options.concurrency
 
     async def _sleep_until_woken(self) -> None:
         # Wake for the next poll, and in time for the next queue:restart check.
