@@ -107,10 +107,11 @@ WHERE i.idperson = :idperson AND i.status = 'queued' AND i.run_id IN (:run_ids)
 
 -- name: sync_items_queued_for_many
 -- sync_items_queued_for for the students of a worker's round at once (item_idperson says
--- whose row it is).
+-- whose row it is). Through the primary key (one seek per run and student), never along
+-- (run_id, status), which holds every student still queued.
 SELECT i.run_id, i.idperson AS item_idperson, s.idperson, s.nama, s.UnitFormal,
        s.KelasFormal, s.pembayaran_hash
-FROM sync_run_items i LEFT JOIN siswa s ON s.idperson = i.idperson
+FROM sync_run_items i FORCE INDEX (PRIMARY) LEFT JOIN siswa s ON s.idperson = i.idperson
 WHERE i.idperson IN (:idpersons) AND i.status = 'queued' AND i.run_id IN (:run_ids)
 
 -- name: sync_item_finish
