@@ -156,7 +156,7 @@ async def prefetch_covering(tx: Tx, idpersons: Sequence[str]) -> None:
     (each student's hook then takes its rows instead of a round trip of its own). Read
     at the same point of the transaction as the first hook would, after the round's
     acks; only this round's students' own hooks change their rows meanwhile."""
-    wanted = sorted({i for i in idpersons})
+    wanted = sorted(set(idpersons))
     if len(wanted) < 2:
         return
     runs = await _active_runs(tx)
