@@ -353,6 +353,33 @@ def test_worker_options_refuse_retry_after_not_above_timeout():
         WorkerOptions(concurrency=0)
 
 
+async def test_a_claim_run_again_after_an_unseen_commit_adopts_what_it_reserved(queue: Queue):
+    """The connection is lost while a claim commits: the claim ran, but its caller does
+    not know. Run again under the same tag with ``adopt``, it returns the jobs it
+    reserved, tokens and ahead flags as they were, and takes nothing more; and a job's
+    start counted twice (the same transaction run again) is written once."""
+    ids = [await queue.push("tests.x", {"n": n}) for n in range(6)]
+
+    def claim_as(tag: str, adopt: bool) -> Any:
+        return lambda tx: queue.claim(tx, (Q,), 4, tag, retry_after=60, start_now=2, adopt=adopt)
+
+    first = await queue.db.transact(claim_as("w1-7", adopt=False))
+    again = await queue.db.transact(claim_as("w1-7", adopt=True))
+    assert again == first
+    assert [j.id for j in first] == ids[:4]
+    assert [(j.attempts, j.ahead) for j in first] == [(1, False)] * 2 + [(1, True)] * 2
+    # Another round's tag adopts nothing of these and claims the rest as usual.
+    other = await queue.db.transact(claim_as("w1-8", adopt=True))
+    assert [j.id for j in other] == ids[4:]
+    started = [j for j in first if j.ahead]
+    for _ in range(2):
+        await queue.db.transact(lambda tx: queue.count_started(tx, started))
+    rows = {r["id"]: r for r in await job_rows(queue.db)}
+    assert [rows[i]["attempts"] for i in ids[:4]] == [1, 1, 1, 1]
+    held = await queue.db.transact(lambda tx: queue.ack(tx, first))
+    assert held == set(ids[:4])
+
+
 async def test_release_with_delay(queue: Queue):
     job_id = await queue.push("tests.x")
     (job,) = await claim(queue)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from syncpay.db import Database, Tx, connect
+from syncpay.db import Database, DatabaseUnavailable, Tx, connect
 from syncpay.db.cache import RESTART_KEY, Cache
 from syncpay.queue import (
     FailureReason,
@@ -607,6 +607,61 @@ async def test_a_stop_during_a_claim_puts_the_claimed_jobs_back(queue: Queue):
     held = [r["id"] for r in rows if r["reserved_at"] is not None]
     assert not held, f"jobs {held} stay reserved by the stopped worker"
     assert all(r["attempts"] == 0 for r in rows)
+
+
+@pytest.mark.parametrize("how", ["run again", "raised"])
+async def test_a_round_whose_commit_went_unseen_loses_no_job(queue: Queue, how: str):
+    """The database goes away while a round commits: the round's claim and acks landed,
+    but the worker saw an error. ``run again``: the connection's retry runs the same
+    transaction once more (db.transact); ``raised``: the error reaches the pump, which
+    tries the round later. Either way the jobs that round reserved are the worker's, not
+    orphans waiting out retry_after (600 s here) with nobody running them; each job
+    runs and is acked once, and its attempt is counted once."""
+    registry = JobRegistry()
+    runs: Counter[int] = Counter()
+    acks: Counter[int] = Counter()
+    attempts: dict[int, int] = {}
+
+    @registry.register("tests.count")
+    async def count(job: JobContext) -> None:
+        n = job.data["n"]
+        runs[n] += 1
+        attempts[n] = job.attempts
+        await asyncio.sleep(0.005)
+
+        async def hook(tx: Tx) -> None:
+            tx.after_commit(lambda: acks.update([n]))
+
+        job.on_success(hook)
+
+    total = 60
+    await queue.push_many("tests.count", ({"n": n} for n in range(total)))
+    db = queue.db
+    real_transact = db.transact
+    unseen = [0]
+
+    async def transact(fn: Any) -> Any:
+        result = await real_transact(fn)
+        claimed = isinstance(result, tuple) and len(result) == 2 and result[1]
+        if not claimed or unseen[0] >= 4:
+            return result
+        unseen[0] += 1  # committed; the answer is lost
+        if how == "raised":
+            raise DatabaseUnavailable("lost connection while committing")
+        return await real_transact(fn)
+
+    db.transact = transact  # type: ignore[method-assign]
+    try:
+        worker = Worker(queue, registry, options(concurrency=4, retry_after=600))
+        await run(worker, 60)
+    finally:
+        del db.transact
+    assert unseen[0] == 4
+    assert await queue.size() == 0, await job_rows(db)
+    assert runs == Counter(range(total)), "every job ran exactly once"
+    assert acks == Counter(range(total)), "every job was acked exactly once"
+    assert set(attempts.values()) == {1}
+    assert await failed_rows(db) == []
 
 
 async def test_max_jobs_stops_the_worker(queue: Queue):

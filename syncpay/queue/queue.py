@@ -1,7 +1,7 @@
 """The queue's verbs: push, claim, ack, fail, release, renew — each one named query.
 
 Every write that concerns a reserved job is *fenced* by its lease token
-(``reserved_by`` = worker id, job id and attempt number): a worker whose lease
+(``reserved_by`` = the claiming round's tag, job id and attempt number): a worker whose lease
 lapsed and whose job another worker took since can no longer ack, fail or release
 it. The verbs take the caller's transaction (``tx``) so that a caller's own writes
 commit together with the job's removal.
@@ -47,6 +47,21 @@ class QueueStats:
 class FailedItem:
     job: ClaimedJob
     exception: str
+
+
+def _adopted(row: Mapping[str, Any]) -> ClaimedJob:
+    """A job reserved by a claim whose commit went unseen, as that claim made it: its
+    token names the attempt; an attempt not written yet means it was claimed ahead."""
+    token = str(row["reserved_by"])
+    attempt = int(token.rsplit(".", 1)[1])
+    return ClaimedJob(
+        id=int(row["id"]),
+        queue=row["queue"],
+        attempts=attempt,
+        token=token,
+        raw_payload=_text(row["payload"]),
+        ahead=int(row["attempts"]) < attempt,
+    )
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -189,6 +204,7 @@ class Queue:
         retry_after: int,
         expired: bool = True,
         start_now: int | None = None,
+        adopt: bool = False,
     ) -> list[ClaimedJob]:
         """Reserve up to ``limit`` jobs, first queue first; ``expired`` also takes jobs
         whose lease lapsed (their worker vanished).
@@ -197,7 +213,17 @@ class Queue:
         attempt counts now. The rest are claimed ahead (prefetch, ``ahead=True``): their
         attempt is written when they start (:meth:`count_started`, with the worker's next
         round) or settle, so the jobs a killed worker held ahead and never started come
-        back with no attempt spent. None: all of them count now."""
+        back with no attempt spent. None: all of them count now.
+
+        ``adopt``: this claim runs again after an earlier try of it may have committed
+        unseen (the connection was lost while it committed). ``worker`` must be the same
+        tag, unique to the claim: the jobs it already reserved are returned as they were
+        reserved, and nothing more is taken. Without this, they would wait out their
+        lease (``retry_after``, minutes) reserved by a worker that does not know them."""
+        if adopt:
+            own = await tx.fetch_all("claim_own", {"pattern": f"{worker}.%"})
+            if own:
+                return [_adopted(row) for row in own]
         rows: list[dict[str, Any]] = []
         for name in queues:
             if expired and len(rows) < limit:

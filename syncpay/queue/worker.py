@@ -23,7 +23,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -145,7 +145,8 @@ class Worker:
         self.registry = registry
         self.options = options or WorkerOptions()
         self.name = name or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
-        # The lease token prefix; short, unique per pool start.
+        # The lease tokens' prefix, unique per pool start; each round adds its own number
+        # (``{worker_id}-{round}.{job id}.{attempt}``).
         self.worker_id = secrets.token_hex(6)
         self.stats = WorkerStats()
         self._cache = Cache(queue.db)
@@ -160,6 +161,10 @@ class Worker:
         self._settling = 0
         self._claiming = 0
         self._rounds = 0  # rounds in flight
+        self._round_seq = 0
+        # The tags of rounds whose transaction failed while it may have committed: a
+        # later round claims under one again and adopts what it reserved (Queue.claim).
+        self._unsure_tags: list[str] = []
         mysql = queue.db.dialect == "mysql"
         opts = self.options
         default_buffer = opts.concurrency * (3 if mysql else 1)
@@ -347,10 +352,18 @@ class Worker:
             # and spend their attempt only when they run (see Queue.claim).
             start_now = self.options.concurrency - self._active - len(self._ready)
             start_now = max(0, min(want, start_now - self._claiming))
+            tag, adopt = None, False
+            if want and self._unsure_tags:
+                tag, adopt = self._unsure_tags.pop(0), True
+            if tag is None:
+                self._round_seq += 1
+                tag = f"{self.worker_id}-{self._round_seq:x}"
             self._claiming += want
             self._rounds += 1
             try:
-                claimed = await self._round(outcomes, want, expired, start_now, started)
+                claimed = await self._round(
+                    outcomes, want, expired, start_now, started, tag=tag, adopt=adopt
+                )
             except Exception as exc:
                 if isinstance(exc, DatabaseError):
                     log.error("Queue database unavailable: %s", exc)
@@ -358,6 +371,8 @@ class Worker:
                     log.exception("Queue round failed")
                 self._outbox = outcomes + self._outbox
                 self._started_ahead = started + self._started_ahead
+                if want:
+                    self._unsure_tags.append(tag)
                 await asyncio.sleep(1.0)
                 continue
             finally:
@@ -410,13 +425,23 @@ class Worker:
         expired: bool,
         start_now: int | None = None,
         started: list[ClaimedJob] | None = None,
+        *,
+        tag: str | None = None,
+        adopt: bool = False,
     ) -> list[ClaimedJob]:
-        try:
-            held, claimed = await self.queue.db.transact(
-                lambda tx: self._settle_and_claim(
-                    tx, outcomes, want, expired, start_now, started or []
-                )
+        tries = 0
+
+        def attempt(tx: Tx) -> Awaitable[tuple[set[int], list[ClaimedJob]]]:
+            # A transaction run again (its connection was lost) may have committed the
+            # first time, unseen: its claim adopts what that one reserved.
+            nonlocal tries
+            tries += 1
+            return self._settle_and_claim(
+                tx, outcomes, want, expired, start_now, started or [], tag, adopt or tries > 1
             )
+
+        try:
+            held, claimed = await self.queue.db.transact(attempt)
         except DatabaseError:
             raise
         except Exception as exc:
@@ -440,6 +465,8 @@ class Worker:
         expired: bool,
         start_now: int | None = None,
         started: list[ClaimedJob] | None = None,
+        tag: str | None = None,
+        adopt: bool = False,
     ) -> tuple[set[int], list[ClaimedJob]]:
         await self.queue.count_started(tx, started or [])
         held = await self._settle(tx, outcomes)
@@ -449,10 +476,11 @@ class Worker:
                 tx,
                 self.options.queues,
                 want,
-                self.worker_id,
+                tag or self.worker_id,
                 retry_after=self.options.retry_after,
                 expired=expired,
                 start_now=start_now,
+                adopt=adopt,
             )
         return held, claimed
 

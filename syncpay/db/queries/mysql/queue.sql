@@ -49,8 +49,18 @@ SET reserved_by = CONCAT(:worker, '.', id, '.', attempts + 1),
 WHERE id IN (:ids)
 
 -- name: count_started
--- A job claimed ahead has started: its attempt counts now (fenced by the lease).
-UPDATE {jobs} SET attempts = attempts + 1 WHERE id IN (:ids) AND reserved_by IN (:tokens)
+-- A job claimed ahead has started: its attempt counts now (fenced by the lease). Once:
+-- the token ends with the attempt it names, and a transaction run again after its
+-- commit's answer was lost finds the attempt already written.
+UPDATE {jobs} SET attempts = attempts + 1
+WHERE id IN (:ids) AND reserved_by IN (:tokens) AND reserved_by LIKE CONCAT('%.', attempts + 1)
+
+-- name: claim_own
+-- The jobs a round of this worker reserved in a transaction whose commit's answer was
+-- lost (the tag is unique to that round): taken as that round's claim.
+SELECT id, queue, payload, attempts, reserved_by FROM {jobs}
+WHERE reserved_by LIKE :pattern
+ORDER BY sort_key, id
 
 -- name: delete_held
 DELETE FROM {jobs} WHERE id IN (:ids) AND reserved_by IN (:tokens) RETURNING id
