@@ -610,7 +610,9 @@ async def test_a_stop_during_a_claim_puts_the_claimed_jobs_back(queue: Queue):
 
 
 @pytest.mark.parametrize("how", ["run again", "raised"])
-async def test_a_round_whose_commit_went_unseen_loses_no_job(queue: Queue, how: str):
+async def test_a_round_whose_commit_went_unseen_loses_no_job(
+    queue: Queue, how: str, caplog: pytest.LogCaptureFixture
+):
     """The database goes away while a round commits: the round's claim and acks landed,
     but the worker saw an error. ``run again``: the connection's retry runs the same
     transaction once more (db.transact); ``raised``: the error reaches the pump, which
@@ -662,6 +664,8 @@ async def test_a_round_whose_commit_went_unseen_loses_no_job(queue: Queue, how: 
     assert acks == Counter(range(total)), "every job was acked exactly once"
     assert set(attempts.values()) == {1}
     assert await failed_rows(db) == []
+    took_back = [r for r in caplog.records if r.message.startswith("Took back")]
+    assert len(took_back) == 4 and took_back[0].name == "syncpay.queue"
 
 
 async def test_max_jobs_stops_the_worker(queue: Queue):

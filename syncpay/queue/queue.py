@@ -9,6 +9,7 @@ commit together with the job's removal.
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from typing import Any
 
 from ..db import Database, Tx
 from .jobs import Payload, PayloadError, new_uuid
+
+log = logging.getLogger("syncpay.queue")
 
 PUSH_CHUNK = 1000
 
@@ -223,6 +226,12 @@ class Queue:
         if adopt:
             own = await tx.fetch_all("claim_own", {"pattern": f"{worker}.%"})
             if own:
+                log.warning(
+                    "Took back %d jobs (#%s and on) that a claim reserved in a commit whose "
+                    "answer was lost",
+                    len(own),
+                    own[0]["id"],
+                )
                 return [_adopted(row) for row in own]
         rows: list[dict[str, Any]] = []
         for name in queues:
