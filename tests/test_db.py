@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import secrets
 import sqlite3
@@ -178,6 +179,63 @@ async def test_migrate_is_idempotent(db: Database, settings, tmp_path, fresh_nam
         assert [r["migration"] for r in applied] == first
     finally:
         await other.close()
+
+
+async def test_the_word_index_gets_the_names_of_students_already_there(
+    settings, tmp_path, fresh_name, monkeypatch
+):
+    """0010 on a database that holds students (an upgrade): every name word carries its
+    student's name, and the triggers keep it so for new and renamed students."""
+    # The module (syncpay.db.migrate, the name, is the function).
+    migrate_module = importlib.import_module("syncpay.db.migrate")
+    from syncpay.sync.roster import import_rows
+
+    fresh = await _fresh(settings, tmp_path, fresh_name)
+    db = await connect(fresh, create=True)
+    try:
+        every = available(db.dialect)
+        monkeypatch.setattr(
+            migrate_module, "available", lambda d: [m for m in every if m.name < "0010"]
+        )
+        await migrate(db, tables_for(fresh))
+        roster = [
+            {"idperson": f"202500000{i}", "nama": nama, "UnitFormal": "SMP", "KelasFormal": "7A"}
+            for i, nama in enumerate(["Siti Aminah", "Muhammad Rizki-Saputra", "Budi"])
+        ]
+        report = await import_rows(db, enumerate(roster, start=2))
+        assert report.inserted == 3
+        monkeypatch.setattr(migrate_module, "available", lambda d: every)
+        assert "0010_siswa_kata_nama" in await migrate(db, tables_for(fresh))
+        db.queries.update(
+            parse_queries(
+                "-- name: t_kata_names\nSELECT k.kata, k.nama AS kata_nama, s.nama FROM siswa_kata"
+                " AS k JOIN siswa AS s ON s.id = k.siswa_id ORDER BY k.kata\n",
+                db.placeholder,
+                {},
+            )
+        )
+
+        async def words() -> dict[str, str]:
+            rows = await db.fetch_all("t_kata_names")
+            assert all(r["kata_nama"] == r["nama"] for r in rows), rows
+            return {r["kata"]: r["nama"] for r in rows}
+
+        assert (await words())["rizki"] == "Muhammad Rizki-Saputra"
+        roster[0]["nama"] = "Siti Nurhaliza"
+        roster.append(
+            {
+                "idperson": "2025000009",
+                "nama": "Dewi Lestari",
+                "UnitFormal": "SMP",
+                "KelasFormal": "7A",
+            }
+        )
+        await import_rows(db, enumerate(roster, start=2))
+        after = await words()
+        assert after["nurhaliza"] == after["siti"] == "Siti Nurhaliza" and "aminah" not in after
+        assert after["lestari"] == "Dewi Lestari"
+    finally:
+        await db.close()
 
 
 async def test_two_concurrent_migrations_do_not_fail(settings, tmp_path, fresh_name):

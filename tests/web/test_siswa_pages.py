@@ -233,6 +233,59 @@ async def test_search_by_name_words_and_by_idperson(web: WebHarness):
         assert status == 200 and body["data"] == [], q
 
 
+async def test_a_word_many_students_share_is_paged_in_name_order(web: WebHarness):
+    """A given name typed whole (one name word) is paged from the word index in name
+    order (siswa_page_kata_nama); a prefix of several words goes the other way. Both give
+    the same students in the same order, across pages, with filters and more words, and
+    after a student is renamed."""
+    await web.serve(workers=0)
+    given = ["Budi", "Siti", "Ahmad", "Zaki", "Dewi", "Rizki"]
+    roster = []
+    for i in range(130):
+        first = "Muhammad" if i % 2 == 0 else given[i % len(given)]
+        middle = "Muhammad" if i % 13 == 0 else given[(i * 7) % len(given)]
+        last = "Muhammadiyah" if i == 5 else ["Saputra", "Hidayat", "Lubis"][i % 3]
+        roster.append(
+            {
+                "idperson": f"20250{i:05d}",
+                "nama": f"{first} {middle} {last}",
+                "UnitFormal": "SMP" if i % 3 else "SMA",
+                "KelasFormal": "VII A",
+            }
+        )
+    report = await import_rows(web.db, enumerate(roster, start=2))
+    assert not report.invalid, report.invalid
+    user = await web.user("petugas1", "petugas")
+
+    async def check(q: str, path: str, **params: str) -> None:
+        wanted = [
+            s
+            for s in roster
+            if matches(s, q) and all(s[k] == v for k, v in params.items() if k == "UnitFormal")
+        ]
+        expected = [s["idperson"] for s in sorted(wanted, key=lambda s: (s["nama"], s["idperson"]))]
+        query = {"unit": params["UnitFormal"]} if "UnitFormal" in params else {}
+        rows = await all_pages(user, q=q, **query)
+        assert [r["idperson"] for r in rows] == expected, q
+        listing = await siswa_routes.list_students(
+            web.db, Filters(q=q, unit=params.get("UnitFormal"))
+        )
+        assert listing.queries[1] == path, (q, listing.queries)
+
+    await check("muhammad", "siswa_page_kata")  # muhammad, muhammadiyah: two words
+    await check("muhammadi", "siswa_page_kata_nama")
+    await check("MUHAMMAD lubis", "siswa_page_kata_nama")  # lubis is the rarer word
+    await check("saputra", "siswa_page_kata_nama", UnitFormal="SMP")
+    await check("hidayat", "siswa_page_kata_nama")
+    # Renamed: the word index follows (its name column too).
+    roster[1]["nama"] = "Aaron Hidayat"
+    roster[3]["nama"] = "Zzz Hidayat Baru"
+    report = await import_rows(web.db, enumerate(roster, start=2))
+    assert not report.invalid, report.invalid
+    await check("hidayat", "siswa_page_kata_nama")
+    await check("baru", "siswa_page_kata_nama")
+
+
 async def test_filters_and_sorts(web: WebHarness):
     await web.serve(workers=0)
     roster = await web.students(90)
@@ -632,6 +685,8 @@ LIST_QUERIES = [
     "siswa_count_all",
     *(f"siswa_count_{d}" for d in ("kelas", "kata", "unit", "status")),
     *(f"siswa_page_{d}" for d in ("kelas", "kata", "unit", "status")),
+    "siswa_kata_span",
+    "siswa_page_kata_nama",
     *(f"siswa_page_scan_{s}" for s in SORTS),
 ]
 

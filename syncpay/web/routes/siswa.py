@@ -10,6 +10,8 @@ through the index of its most selective filter, stopping at :data:`COUNT_CAP`; a
 result of at most :data:`SMALL` students is then read and sorted from the indexes, a
 larger one is paged by walking the sort order's index, checking the filters on the way.
 Past :data:`COUNT_CAP` matches the page says "more than 10,000" instead of a number.
+A search sorted by name whose driving word starts one name word only is paged from the
+word index itself, in name order (migration 0010, :func:`_one_word`).
 """
 
 from __future__ import annotations
@@ -131,6 +133,7 @@ class Filters:
             "limit": limit,
             "offset": offset,
             "cap": cap,
+            "kata": words[0] if words else "",
         }
         for i in range(MAX_WORDS):
             word = words[i] if i < len(words) else None
@@ -264,6 +267,8 @@ async def list_students(db: Database, filters: Filters) -> Listing:
     total = counted if counted <= COUNT_CAP else None
     if filters.sort == "synced_desc":  # synced_at is in siswa_list_synced_index only
         page_query = "siswa_page_scan_synced_desc"
+    elif driver == "kata" and filters.sort == "nama" and await _one_word(db, params):
+        page_query = "siswa_page_kata_nama"
     elif driver == "kata" and not common:
         page_query = "siswa_page_kata"
     elif driver not in ("all", "kata") and counted <= SMALL:
@@ -280,6 +285,18 @@ async def list_students(db: Database, filters: Filters) -> Listing:
     if total is None and rows and not has_next:
         total = offset + len(rows)  # the last page: now we know
     return Listing(rows, offset, total, has_next, (count_query, page_query))
+
+
+async def _one_word(db: Database, params: dict[str, Any]) -> bool:
+    """Whether the search word that drives starts one name word only (a given name typed
+    whole, most often): its students are then paged in name order from the word index
+    (``siswa_page_kata_nama``), a walk that stops with the page. ``params["kata"]``
+    becomes that word."""
+    span = await db.fetch_one("siswa_kata_span", params)
+    if span is None or span["lo"] is None or span["lo"] != span["hi"]:
+        return False
+    params["kata"] = span["lo"]
+    return True
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,30 @@ ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN x.total_tunggakan END DESC,
          x.id
 LIMIT :limit OFFSET :offset
 
+-- name: siswa_kata_span
+-- The first and last name word a search word starts (one and the same: siswa_page_kata_nama
+-- can page it in name order).
+SELECT (SELECT kata FROM siswa_kata WHERE kata LIKE :w1_like ORDER BY kata LIMIT 1) AS lo,
+       (SELECT kata FROM siswa_kata WHERE kata LIKE :w1_like ORDER BY kata DESC LIMIT 1) AS hi
+
+-- name: siswa_page_kata_nama
+-- The students of one name word :kata, in name order, from siswa_kata_nama_index (0010):
+-- a walk that stops once the page is full, the filters and other words checked per student.
+SELECT k.siswa_id AS id FROM siswa_kata AS k FORCE INDEX (siswa_kata_nama_index)
+STRAIGHT_JOIN siswa AS x FORCE INDEX (siswa_list_id_index) ON x.id = k.siswa_id
+WHERE k.kata = :kata
+  AND (:unit IS NULL OR x.UnitFormal = :unit)
+  AND (:kelas IS NULL OR x.KelasFormal = :kelas)
+  AND (:status_any = 1 OR x.is_lunas <=> :lunas)
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = k.siswa_id AND k2.kata LIKE :w2_like))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = k.siswa_id AND k3.kata LIKE :w3_like))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = k.siswa_id AND k4.kata LIKE :w4_like))
+ORDER BY k.nama, k.siswa_id
+LIMIT :limit OFFSET :offset
+
 -- name: siswa_page_unit
 SELECT d.id FROM siswa AS d FORCE INDEX (siswa_list_unit_index)
 WHERE d.UnitFormal = :unit

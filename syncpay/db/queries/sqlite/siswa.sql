@@ -180,6 +180,32 @@ ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN x.total_tunggakan END DESC,
          x.id
 LIMIT :limit OFFSET :offset
 
+-- name: siswa_kata_span
+-- The first and last name word a search word starts (one and the same: siswa_page_kata_nama
+-- can page it in name order).
+SELECT (SELECT kata FROM siswa_kata WHERE kata >= :w1 AND kata < :w1_end
+        ORDER BY kata LIMIT 1) AS lo,
+       (SELECT kata FROM siswa_kata WHERE kata >= :w1 AND kata < :w1_end
+        ORDER BY kata DESC LIMIT 1) AS hi
+
+-- name: siswa_page_kata_nama
+-- The students of one name word :kata, in name order, from siswa_kata_nama_index (0010):
+-- a walk that stops once the page is full, the filters and other words checked per student.
+SELECT k.siswa_id AS id FROM siswa_kata AS k INDEXED BY siswa_kata_nama_index
+CROSS JOIN siswa AS x INDEXED BY siswa_list_id_index
+WHERE k.kata = :kata AND x.id = k.siswa_id
+  AND (:unit IS NULL OR x.UnitFormal = :unit)
+  AND (:kelas IS NULL OR x.KelasFormal = :kelas)
+  AND (:status_any = 1 OR x.is_lunas IS :lunas)
+  AND (:words < 2 OR EXISTS (SELECT 1 FROM siswa_kata AS k2
+          WHERE k2.siswa_id = k.siswa_id AND k2.kata >= :w2 AND k2.kata < :w2_end))
+  AND (:words < 3 OR EXISTS (SELECT 1 FROM siswa_kata AS k3
+          WHERE k3.siswa_id = k.siswa_id AND k3.kata >= :w3 AND k3.kata < :w3_end))
+  AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
+          WHERE k4.siswa_id = k.siswa_id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+ORDER BY k.nama, k.siswa_id
+LIMIT :limit OFFSET :offset
+
 -- name: siswa_page_unit
 SELECT d.id FROM siswa AS d INDEXED BY siswa_list_unit_index
 WHERE d.UnitFormal = :unit
