@@ -406,6 +406,35 @@ def test_failed_students_and_retry(cli: Cli, settings: Settings, api: dict[str, 
     assert {(str(row[0]), row[1]) for row in counted} == {(i, "failed") for i in failing}
 
 
+def test_queue_retry_of_failed_students_syncs_them_again_as_a_run(
+    cli: Cli, settings: Settings, api: dict[str, str]
+):
+    """A student job put back as it was would run and store nothing (its run has ended):
+    queue:retry gives the students a run of their own instead, and the run counts them."""
+    seed(settings)
+    failing = {s["idperson"] for s in roster() if FAIL_OPTIONS.category(s["idperson"]) == "fail"}
+    result = cli.expect(3, "sync", env=api)
+    run_id, _, _ = started(result.stdout)
+    failed = json.loads(cli.expect(0, "queue:failed", "--json").stdout)
+    assert {f["job"] for f in failed} == {"sync.student"} and len(failed) == len(failing)
+    numbers = ", ".join(str(f["id"]) for f in failed)
+
+    out = cli.expect(0, "queue:retry", "all").stdout.strip()
+    new_id = run_id + 1
+    assert out == (
+        f"The failed jobs [{numbers}] are student syncs: run #{new_id} syncs "
+        f"{len(failing)} students again (watch it: syncpay sync:status --run {new_id})."
+    )
+    assert json.loads(cli.expect(0, "queue:failed", "--json").stdout) == []
+    assert run_row(cli, new_id) == ("running", len(failing), 0, 0)
+    # The API still refuses them: this time the new run counts them, once each.
+    cli.expect(0, "work", "--stop-when-empty", "-q", env=api)
+    assert run_row(cli, new_id) == ("completed", len(failing), len(failing), len(failing))
+    assert len(json.loads(cli.expect(0, "queue:failed", "--json").stdout)) == len(failing)
+    missing = cli.run("queue:retry", "999")
+    assert missing.returncode == 1 and "[999]" in missing.stderr
+
+
 # --------------------------------------------------------------------------- Ctrl-C
 
 

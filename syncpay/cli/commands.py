@@ -13,6 +13,7 @@ from ..db.cache import RESTART_KEY, Cache
 from ..db.migrate import newer
 from ..db.migrate import status as migration_status
 from ..queue import FailedJobs, UnknownFailedJob
+from ..sync.runs import STUDENT_JOB
 from .base import CliError, Context, command, given, json_object, whole
 from .output import format_age, plural, render_table, terminal_width
 
@@ -79,19 +80,27 @@ def _retry_arguments(parser: argparse.ArgumentParser) -> None:
 async def queue_retry(ctx: Context) -> int:
     """Push failed jobs back onto their queue, all of them or none (an unknown ID
     retries nothing)."""
+    from .sync import retry_student_jobs  # the sync commands import this module
+
     ids: list[str] = ctx.args.ids
     if "all" in ids and len(ids) > 1:
         raise CliError("queue:retry takes IDs or 'all', not both", 2)
+    failed = FailedJobs(ctx.queue())
+    wanted = None if ids == ["all"] else list(dict.fromkeys(ids))
     try:
-        retried = await FailedJobs(ctx.queue()).retry(
-            None if ids == ["all"] else list(dict.fromkeys(ids)), queue=ctx.args.queue
-        )
+        chosen = await failed.select(wanted, queue=ctx.args.queue)
     except UnknownFailedJob as exc:
         raise CliError(f"No failed job matches the given ID [{exc}].") from None
-    if not retried:
+    # A student's sync counts only for a run waiting for it: those go into a new run.
+    students = [f for f in chosen if f.job_name == STUDENT_JOB]
+    others = [str(f.id) for f in chosen if f.job_name != STUDENT_JOB]
+    retried = await failed.retry(others) if others else []
+    if not retried and not students:
         ctx.say("No retryable jobs found.")
     for job in retried:
         ctx.say(f"The failed job [{job.id}] has been pushed back onto the queue.")
+    if students:
+        ctx.say(await retry_student_jobs(ctx, students))
     return 0
 
 

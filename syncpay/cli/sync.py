@@ -18,17 +18,17 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from ..config import Settings
-from ..queue import Worker
+from ..queue import FailedJob, FailedJobs, Payload, PayloadError, Worker
 from ..service import SyncPay
 from ..sync.jobs import install
-from ..sync.runs import Run, RunConflict, SyncError
+from ..sync.runs import NoStudents, Run, RunConflict, SyncError
 from ..sync.scope import Scope, ScopeError
 from .base import CliError, Context, Overrides, command, given, whole
-from .output import format_age, render_table, terminal_width
+from .output import format_age, plural, render_table, terminal_width
 
 #: Seconds between two looks at the run's progress.
 POLL = 0.5
@@ -589,6 +589,40 @@ async def sync_retry_failed(ctx: Context) -> int:
             return await sp.retry_failed(source_id, started_by=who)
 
         return await _start_and_follow(ctx, sp, start, by)
+
+
+async def retry_student_jobs(ctx: Context, jobs: Sequence[FailedJob]) -> str:
+    """``queue:retry`` of failed student jobs: a job put back as it was would run and
+    store nothing (no active run waits for the student any more, see record_success), so
+    the students are synced again as a new run, and the failed jobs removed. The line to
+    print."""
+    numbers = ", ".join(str(f.id) for f in jobs)
+    ids = sorted({_student_of(f) for f in jobs} - {""})
+    if not ids:
+        raise CliError(f"The failed jobs [{numbers}] name no student.", 1)
+    async with _syncpay(ctx) as sp:
+        try:
+            run = await sp.sync.start(Scope(idpersons=tuple(ids)), operator(ctx.args))
+        except NoStudents:
+            raise CliError(
+                f"The failed jobs [{numbers}] are of students no longer in the roster; "
+                "delete them with queue:forget.",
+                1,
+            ) from None
+        except SyncError as exc:
+            raise refusal(exc) from None
+    await FailedJobs(ctx.queue()).delete(jobs)
+    return (
+        f"The failed jobs [{numbers}] are student syncs: run #{run.id} syncs "
+        f"{plural(run.total, 'student')} again (watch it: syncpay sync:status --run {run.id})."
+    )
+
+
+def _student_of(job: FailedJob) -> str:
+    try:
+        return str(Payload.parse(job.payload).data.get("idperson") or "")
+    except PayloadError:
+        return ""
 
 
 def _status_arguments(parser: argparse.ArgumentParser) -> None:

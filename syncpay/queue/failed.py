@@ -86,6 +86,21 @@ class FailedJobs:
             raise UnknownFailedJob(", ".join(missing))
         return found
 
+    async def select(
+        self, ids: Sequence[str] | None = None, *, queue: str | None = None, tx: Tx | None = None
+    ) -> list[FailedJob]:
+        """Failed jobs by id or uuid (:class:`UnknownFailedJob` names any missing), or all
+        when ``ids`` is None; only those of ``queue`` when given."""
+        if ids is not None:
+            chosen = await self.find(ids, tx)
+            if queue is not None:
+                chosen = [f for f in chosen if f.queue == queue]
+            return chosen
+        source = tx or self.db
+        if queue is not None:
+            return [_row(r) for r in await source.fetch_all("failed_in_queue", {"queue": queue})]
+        return [_row(r) for r in await source.fetch_all("failed_list")]
+
     async def retry(
         self, ids: Sequence[str] | None = None, *, queue: str | None = None
     ) -> list[FailedJob]:
@@ -93,14 +108,7 @@ class FailedJobs:
         in one transaction. ``ids`` None means all (of ``queue`` when given)."""
 
         async def move(tx: Tx) -> list[FailedJob]:
-            if ids is not None:
-                chosen = await self.find(ids, tx)
-                if queue is not None:
-                    chosen = [f for f in chosen if f.queue == queue]
-            elif queue is not None:
-                chosen = [_row(r) for r in await tx.fetch_all("failed_in_queue", {"queue": queue})]
-            else:
-                chosen = [_row(r) for r in await tx.fetch_all("failed_list")]
+            chosen = await self.select(ids, queue=queue, tx=tx)
             if not chosen:
                 return []
             rows = [
@@ -113,6 +121,12 @@ class FailedJobs:
             return chosen
 
         return await self.db.transact(move)
+
+    async def delete(self, jobs: Sequence[FailedJob]) -> int:
+        """Remove these failed jobs (handled another way); how many were still there."""
+        if not jobs:
+            return 0
+        return await self.db.execute("failed_delete", {"ids": [f.id for f in jobs]})
 
     async def forget(self, ident: str) -> FailedJob:
         (found,) = await self.find([ident])
