@@ -652,6 +652,11 @@ async def test_a_failed_sync_now_shows_the_reason(web: WebHarness):
     assert element(page, "sync-error") == body["data"]["sync_error"]
     status, body = await user.get_json(f"{BASE}/2025000001?run_id=abc")
     assert status == 422
+    # A repeated name: the last one counts, as on the list and the sync routes.
+    status, body = await user.get_json(f"{BASE}/2025000001?run_id={run_id}&run_id=x")
+    assert status == 422
+    status, body = await user.get_json(f"{BASE}/2025000001?run_id=x&run_id={run_id}")
+    assert status == 200 and body["data"]["run"]["failed"] == 1
 
 
 async def test_english_with_lang_en(web: WebHarness):

@@ -827,7 +827,9 @@ async def _detail_json(
             for group in groups
         ],
     }
-    run_id = request.query.get("run_id", "")
+    # The last one counts when a name is repeated (as on the list and the sync routes).
+    run_ids = request.query.getall("run_id", [])
+    run_id = run_ids[-1] if run_ids else ""
     if run_id:
         # For a script watching its "sync now": the run's state with the student's.
         if not (run_id.isascii() and run_id.isdigit() and len(run_id) <= 15):
