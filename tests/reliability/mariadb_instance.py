@@ -146,12 +146,13 @@ class MariaDB:
         self.starts.append(took)
         return took
 
-    def stop(self, timeout: float = 60.0) -> float:
-        """SIGTERM (a clean shutdown) and wait for the process to end; the seconds."""
+    def stop(self, timeout: float = 60.0, sig: signal.Signals = signal.SIGTERM) -> float:
+        """SIGTERM (a clean shutdown; SIGKILL: a crash, InnoDB recovers at the next
+        start) and wait for the process to end; the seconds."""
         started = time.monotonic()
         proc = self.proc
         if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(sig)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -1,7 +1,8 @@
 """Issue #6, item 3: the database goes away mid-run.
 
-* MariaDB stopped (SIGTERM to a private ``mariadbd``) for a while and started again on
-  the same data directory and port while a server process (``run.py --workers 8``)
+* MariaDB stopped (SIGTERM to a private ``mariadbd``; and, a crash, SIGKILL) for a while
+  and started again on the same data directory and port while a server process
+  (``run.py --workers 8``)
   syncs simulator students: the server and its workers recover without a restart,
   ``/healthz`` answers 503 while the database is down and 200 after, and the run
   completes exactly.
@@ -18,6 +19,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -155,8 +157,9 @@ def server_env(settings: Settings, sim_port: int, **extra: str) -> dict[str, str
     }
 
 
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 async def test_mariadb_stopped_mid_run_server_recovers_and_counts_exactly(
-    mariadb: MariaDB, mysql_db: tuple[Settings, Database], children: Children
+    mariadb: MariaDB, mysql_db: tuple[Settings, Database], children: Children, how: signal.Signals
 ) -> None:
     settings, db = mysql_db
     n = scale(500, 2000)
@@ -187,7 +190,7 @@ async def test_mariadb_stopped_mid_run_server_recovers_and_counts_exactly(
     await until(a_third_done, 120, every=0.05, what="a third of the run")
     watch = HealthWatch(health).start()
     before = await sp.sync.get(run.id)
-    stop_took = await asyncio.to_thread(mariadb.stop)
+    stop_took = await asyncio.to_thread(mariadb.stop, 60.0, how)
     down_at = time.monotonic()
     # Down for `down_for` seconds, and at least until the health check has said so.
     while time.monotonic() - down_at < down_for or 503 not in [
@@ -248,7 +251,7 @@ async def test_mariadb_stopped_mid_run_server_recovers_and_counts_exactly(
     assert (second.status, second.processed, second.failed) == ("completed", n, 0)
 
     figure("students", n)
-    figure("mariadbd SIGTERM to exit (s)", f"{stop_took:.2f}")
+    figure(f"mariadbd {how.name} to exit (s)", f"{stop_took:.2f}")
     figure("database down, process gone to restart (s)", f"{restart_at - down_at:.1f}")
     figure("mariadbd start (s)", f"{start_took:.2f}")
     figure("restart to first new counts (s)", f"{recovered:.1f}")
