@@ -46,6 +46,10 @@ _QUERIES = {
     "ts_runs": "SELECT * FROM sync_runs ORDER BY id",
     "ts_running": "SELECT * FROM sync_runs WHERE status = 'running' ORDER BY id",
     "ts_logs": "SELECT id, level, message FROM sync_logs WHERE run_id = :run_id ORDER BY id",
+    "ts_log_keys": (
+        "SELECT id, level, message, message_key, message_values FROM sync_logs"
+        " WHERE run_id = :run_id ORDER BY id"
+    ),
     "ts_failed_jobs": "SELECT COUNT(*) AS n FROM failed_jobs",
 }
 #: The sync's own tables; the ``db`` fixture of conftest does not empty them on MySQL.

@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
+import json
+import os
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from syncpay.config import Settings
-from syncpay.db import Database, Tx
+from syncpay.db import Database, Tx, connect, migrate, tables_for
 from syncpay.db.queries import parse_queries
-from syncpay.queue import Payload, Worker, WorkerOptions, registry
+from syncpay.queue import Payload, Queue, Worker, WorkerOptions, registry
 from syncpay.service import SyncPay
-from syncpay.sync.jobs import students_settling
+from syncpay.sync.jobs import dispatch_failed, students_settling
 from syncpay.sync.money import compute_totals
 from syncpay.sync.parsers import parse_flat
 from syncpay.sync.roster import import_rows
@@ -34,10 +39,14 @@ from syncpay.sync.runs import (
     STUDENT_JOB,
     NoStudents,
     RunConflict,
+    Sync,
     dispatch_key,
+    log_line,
     record_failure,
     record_success,
 )
+from syncpay.sync.scope import Scope
+from tests.conftest import mysql_connect
 from tests.sync_helpers import (
     Harness,
     Monitor,
@@ -655,6 +664,138 @@ async def test_activity_log(h: Harness) -> None:
     assert sorted(int(line["id"]) for line in newer["logs"]) == [int(x["id"]) for x in lines[1:]]
     assert (await sp.sync.progress(run.id, after_log=int(lines[-1]["id"])))["logs"] == []
     assert progress["eta_seconds"] is None  # no estimate once the run ended
+
+
+async def test_log_lines_keep_their_key_and_values(h: Harness) -> None:
+    """Each activity-log line stores its template's key (``js.log.<key>``) and values, from
+    which a page words it in its language; ``message`` is the Indonesian text as before.
+    What comes from outside (a name, an API's error, who started) is a value."""
+    sim = await h.simulator(fail_rate=0.2)
+    roster = await h.students(20, seed=41)
+    names = {s["idperson"]: s["nama"] for s in roster}
+    failing = {i for i in names if sim.category(i) == "fail"}
+    assert failing
+    sp = h.syncpay(sim)
+    starter = "Bu {name} <b>Siti</b>"  # braces too: a value is never read as a template
+    run = await sp.start(started_by=starter)
+    done = await sp.wait(run.id, workers=8)
+    assert (done.status, done.failed) == ("completed", len(failing))
+
+    stored = await rows(h.db, "ts_log_keys", {"run_id": run.id})
+    lines = [
+        (str(r["message_key"]), json.loads(str(r["message_values"])), str(r["message"]))
+        for r in stored
+    ]
+    detail = {"kind": "all", "unit": None, "kelas": None, "idperson": None, "students": None}
+    started = {"by": starter, "scope": "Semua siswa", "total": 20, "scope_detail": detail}
+    assert lines[:2] == [
+        ("started", started, f"Sinkronisasi dimulai oleh {starter}: Semua siswa, 20 siswa"),
+        ("queued", {"total": 20}, "20 siswa masuk antrean"),
+    ]
+    failed = {line[1]["idperson"]: line for line in lines if line[0] == "student_failed"}
+    assert failed == {
+        i: (
+            "student_failed",
+            {"name": names[i], "idperson": i, "reason": "HTTP 500"},
+            f"Gagal: {names[i]} ({i}) - HTTP 500",
+        )
+        for i in failing
+    }
+    success, retries = 20 - len(failing), (TRIES - 1) * len(failing)
+    assert lines[-2:] == [
+        (
+            "finished",
+            {"success": success, "failed": len(failing)},
+            f"Sinkronisasi selesai - {success} berhasil, {len(failing)} gagal",
+        ),
+        (
+            "unchanged_retries",
+            {"unchanged": 0, "retries": retries},
+            f"0 siswa tidak berubah, {retries} percobaan ulang",
+        ),
+    ]
+    assert len(lines) == 4 + len(failing)
+    levels = {str(r["message_key"]): str(r["level"]) for r in stored}
+    assert (levels["student_failed"], levels["finished"]) == ("error", "success")
+
+    # The progress object carries them, line by line.
+    progress = await sp.sync.progress(run.id)
+    shown = {
+        line["id"]: (line["key"], line["values"], line["message"]) for line in progress["logs"]
+    }
+    assert shown == {int(r["id"]): line for r, line in zip(stored, lines, strict=True)}
+
+    # A cancel, and a dispatcher that gave up (its error is a value).
+    second = await sp.start(started_by="tester")
+    await sp.cancel(second.id, by="tester")
+    third = await sp.start(started_by="tester")
+    payload = Payload.create(DISPATCH_JOB, {"run_id": third.id})
+    await h.db.transact(lambda tx: dispatch_failed(tx, payload, "HTTP 503 {oops}", 10))
+    assert [
+        (r["message_key"], json.loads(str(r["message_values"])), r["message"], r["level"])
+        for r in await rows(h.db, "ts_log_keys", {"run_id": second.id})
+    ][-1] == ("cancelled_by", {"by": "tester"}, "Sinkronisasi dibatalkan oleh tester", "warning")
+    assert [
+        (r["message_key"], json.loads(str(r["message_values"])), r["message"], r["level"])
+        for r in await rows(h.db, "ts_log_keys", {"run_id": third.id})
+    ][-2:] == [
+        (
+            "dispatch_failed",
+            {"reason": "HTTP 503 {oops}"},
+            "Penjadwalan siswa gagal: HTTP 503 {oops}",
+            "error",
+        ),
+        ("cancelled_by_system", {}, "Sinkronisasi dibatalkan oleh sistem", "warning"),
+    ]
+
+
+async def test_log_lines_written_before_migration_0009_are_shown_as_their_message(
+    settings: Settings, db_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0009 adds the log's key and values as nullable columns, on a database that holds
+    lines already (an upgrade): those keep NULL and are shown as their message, and a
+    process of the previous version (which names its four columns) still writes lines."""
+    migrations = importlib.import_module("syncpay.db.migrate")  # syncpay.db.migrate: the function
+    name = f"syncpay_log_keys_{os.getpid()}_{secrets.token_hex(3)}"
+    if db_kind == "sqlite":
+        fresh = settings.replace(db_database=str(tmp_path / f"{name}.sqlite"))
+    else:
+        fresh = settings.replace(db_database=name)
+    old = await connect(fresh, create=True)
+    try:
+        every = migrations.available(old.dialect)
+        monkeypatch.setattr(
+            migrations, "available", lambda d: [m for m in every if m.name < "0009"]
+        )
+        await migrate(old, tables_for(fresh))
+        scope = Scope().to_json().replace("'", "''")
+        older_line = (
+            "INSERT INTO sync_logs (run_id, at, level, message) VALUES (1, 1764300000,"
+            " 'success', 'Sinkronisasi selesai - 2 berhasil, 0 gagal')"
+        )
+        await old.run_script(
+            "INSERT INTO sync_runs (scope_type, scope, scope_label, status, total, processed,"
+            " dispatched, started_by, started_at, finished_at) VALUES ('all',"
+            f" '{scope}', 'Semua siswa', 'completed', 2, 2, 1, 'lama', 1764300000,"
+            f" 1764300001);\n{older_line}"
+        )
+        monkeypatch.setattr(migrations, "available", lambda d: every)
+        assert "0009_sync_log_message_keys" in await migrate(old, tables_for(fresh))
+        await old.run_script(older_line)  # the previous version, against the new table
+        await old.transact(lambda tx: log_line(tx, 1, "cancelled_by", "warning", by="admin"))
+        progress = await Sync(old, Queue(old)).progress(1)
+        assert [(line["key"], line["values"], line["message"]) for line in progress["logs"]] == [
+            ("cancelled_by", {"by": "admin"}, "Sinkronisasi dibatalkan oleh admin"),
+            (None, None, "Sinkronisasi selesai - 2 berhasil, 0 gagal"),
+            (None, None, "Sinkronisasi selesai - 2 berhasil, 0 gagal"),
+        ]
+    finally:
+        await old.close()
+        if db_kind == "mysql":
+            conn = mysql_connect()
+            with conn.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            conn.close()
 
 
 async def test_connection_resets_are_retried(h: Harness) -> None:

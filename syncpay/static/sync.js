@@ -151,11 +151,39 @@
     if (el.retry) el.retry.disabled = !can || !ended || !(state.progress.failed > 0);
   }
 
+  // An activity-log line in the page's language (as log_text() in routes/sync.py words
+  // it): its template "js.log.<key>" filled with its values in one pass (a value is never
+  // read as a placeholder), a run's scope worded from its detail; the stored message when
+  // the line has no key, the catalogue does not know it, or a value is missing.
+  const own = (object, name) => Object.prototype.hasOwnProperty.call(object, name);
+  function logText(line) {
+    const messages = sp.pageData.messages || {};
+    const key = line.key ? "js.log." + line.key : null;
+    const values = line.values;
+    if (!key || !own(messages, key) || !values || typeof values !== "object") {
+      return line.message;
+    }
+    const filled = Object.assign({}, values);
+    if (values.scope_detail && typeof values.scope_detail === "object") {
+      filled.scope = scopeText(values.scope_detail, values.scope);
+    }
+    let complete = true;
+    const text = messages[key].replace(/\{(\w+)\}/g, (whole, name) => {
+      if (!own(filled, name) || filled[name] === undefined) {
+        complete = false;
+        return whole;
+      }
+      return String(filled[name]);
+    });
+    return complete ? text : line.message;
+  }
+
   function logItem(line) {
     return node(
       "li", { "data-id": line.id, class: "log-" + line.level },
       node("time", { datetime: line.at }, clock(line.at)),
-      node("span", { class: "log-message" }, line.message),
+      // Text, not HTML: node() adds it as a text node.
+      node("span", { class: "log-message" }, logText(line)),
     );
   }
 

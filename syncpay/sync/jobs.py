@@ -211,7 +211,7 @@ async def dispatch(job: JobContext) -> None:
             return
         queued = await tx.fetch_one("sync_run_get", {"id": run.id})
         assert queued is not None
-        await log_line(tx, run.id, f"{queued['total']} siswa masuk antrean")
+        await log_line(tx, run.id, "queued", "info", total=int(queued["total"]))
         if await tx.execute("sync_run_complete", {"id": run.id}):
             await log_completion(tx, run.id)
 
@@ -296,9 +296,9 @@ async def dispatch_failed(tx: Tx, payload: Payload, reason: str, attempts: int) 
     run_id: Any = payload.data.get("run_id")
     if run_id is None:
         return
-    await log_line(tx, int(run_id), f"Penjadwalan siswa gagal: {reason}", "error")
+    await log_line(tx, int(run_id), "dispatch_failed", "error", reason=str(reason))
     if await tx.execute("sync_run_cancel", {"id": int(run_id)}):
-        await log_line(tx, int(run_id), "Sinkronisasi dibatalkan oleh sistem", "warning")
+        await log_line(tx, int(run_id), "cancelled_by_system", "warning")
 
 
 registry.add(DISPATCH_JOB, dispatch, failed=dispatch_failed)

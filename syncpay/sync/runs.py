@@ -13,13 +13,15 @@ so workers' rounds only queue on a run's row for the moment of their commit.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..db import Database, Row, Tx
+from ..i18n import DEFAULT, LOG_PREFIX, catalogs
 from ..queue import Queue
 from .money import Totals
 from .scope import Scope
@@ -117,8 +119,46 @@ class Run:
 # --- accounting, inside the job's own transaction ------------------------------------------
 
 
-async def log_line(tx: Tx, run_id: int, message: str, level: str = "info") -> None:
-    await tx.execute("sync_log_insert", {"run_id": run_id, "level": level, "message": message})
+def log_message(key: str, values: Mapping[str, Any]) -> str:
+    """The Indonesian text of an activity-log line: the catalogue's ``js.log.<key>``
+    filled with ``values`` (what ``message`` holds, and what the CLI prints)."""
+    template = catalogs().messages[DEFAULT].get(LOG_PREFIX + key)
+    if template is not None:
+        try:
+            return template.format_map(dict(values))
+        except (KeyError, IndexError, ValueError, AttributeError):
+            pass
+    # A programming error (a test checks every key and its values); the line is kept.
+    log.error("activity log: %s%s does not fit %r", LOG_PREFIX, key, sorted(values))
+    return f"{key}: {json.dumps(dict(values), ensure_ascii=False, default=str)}"
+
+
+async def log_line(tx: Tx, run_id: int, key: str, level: str = "info", /, **values: Any) -> None:
+    """Write a line of the run's activity log: the key of its template
+    (``js.log.<key>`` in the catalogues) and its values, which a page words in its own
+    language, and the Indonesian text as ``message``. Whatever comes from outside (a
+    student's name, an API's error) is a value, never part of a template."""
+    await tx.execute(
+        "sync_log_insert",
+        {
+            "run_id": run_id,
+            "level": level,
+            "message": log_message(key, values),
+            "key": key,
+            "values": json.dumps(values, ensure_ascii=False, separators=(",", ":"), default=str),
+        },
+    )
+
+
+def _log_values(text: str | None) -> dict[str, Any] | None:
+    """A stored line's values (None for a line written before they were stored)."""
+    if text is None:
+        return None
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return None
+    return values if isinstance(values, dict) else None
 
 
 async def _covering(tx: Tx, idperson: str) -> tuple[dict[str, Any] | None, list[Run]]:
@@ -242,32 +282,22 @@ async def _count(
     if status == "failed":
         logged = int(await tx.fetch_value("sync_log_count", {"run_id": run.id, "level": "error"}))
         if logged < MAX_FAILURE_LINES:
-            await log_line(tx, run.id, f"Gagal: {name} ({idperson}) - {reason}", "error")
-        elif logged == MAX_FAILURE_LINES:
             await log_line(
-                tx,
-                run.id,
-                "Kegagalan berikutnya tidak dicatat satu per satu; lihat daftar siswa yang gagal.",
-                "error",
+                tx, run.id, "student_failed", "error", name=name, idperson=idperson, reason=reason
             )
+        elif logged == MAX_FAILURE_LINES:
+            await log_line(tx, run.id, "failures_not_listed", "error")
 
 
 async def log_completion(tx: Tx, run_id: int) -> None:
     row = await tx.fetch_one("sync_run_get", {"id": run_id})
     assert row is not None
     done = Run.from_row(row)
-    await log_line(
-        tx,
-        run_id,
-        f"Sinkronisasi selesai - {done.succeeded} berhasil, {done.failed} gagal",
-        "success",
-    )
+    await log_line(tx, run_id, "finished", "success", success=done.succeeded, failed=done.failed)
     retries = int(await tx.fetch_value("sync_item_retries", {"run_id": run_id}) or 0)
     if retries or done.unchanged:
         await log_line(
-            tx,
-            run_id,
-            f"{done.unchanged} siswa tidak berubah, {retries} percobaan ulang",
+            tx, run_id, "unchanged_retries", "info", unchanged=done.unchanged, retries=retries
         )
 
 
@@ -459,7 +489,13 @@ class Sync:
             await log_line(
                 tx,
                 run_id,
-                f"Sinkronisasi dimulai oleh {started_by}: {scope.label()}, {total} siswa",
+                "started",
+                "info",
+                by=started_by,
+                scope=scope.label(),
+                total=total,
+                # For a page to word the scope in its own language (as it does the run's).
+                scope_detail=scope.detail(),
             )
             await self.queue.push(
                 DISPATCH_JOB,
@@ -499,7 +535,7 @@ class Sync:
                 target = next((r.id for r in running if r.scope.is_all), running[-1].id)
             if not await tx.execute("sync_run_cancel", {"id": target}):
                 raise RunConflict("Proses sinkronisasi ini tidak sedang berjalan.")
-            await log_line(tx, target, f"Sinkronisasi dibatalkan oleh {by}", "warning")
+            await log_line(tx, target, "cancelled_by", "warning", by=by)
             await tx.execute("sync_job_delete_key", {"key": dispatch_key(target)})
             await self._drop_unneeded_jobs(tx)
             return target
@@ -615,8 +651,13 @@ class Sync:
                     "at": iso(int(r["at"])),
                     "level": r["level"],
                     "message": r["message"],
+                    # The line's template key and values (None: a line from before they
+                    # were stored); a page words the line in its language from these.
+                    "key": r["message_key"] if values is not None else None,
+                    "values": values,
                 }
                 for r in logs
+                for values in (_log_values(r["message_values"]),)
             ],
         }
 

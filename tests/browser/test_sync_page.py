@@ -367,6 +367,65 @@ async def test_the_english_page(app: App, pages: Pages) -> None:
     await expect(page.locator("#sync-status")).to_have_text("Completed")
 
 
+async def test_the_english_page_words_the_live_log_in_english(app: App, pages: Pages) -> None:
+    """The activity log's lines pushed over the WebSocket are worded in the page's
+    language from their key and values (stored with an Indonesian message); a value
+    that holds HTML is shown as text."""
+    page = await pages.login(app)
+    await page.goto(app.url + SYNC + "?lang=en")
+    await wait_status(page, "idle")
+    await expect(page.locator("#sync-page")).to_have_attribute("data-transport", "ws")
+    log = page.locator("#sync-log li[data-id] .log-message")
+
+    # A run over one student with a hostile name, who fails: the failure line carries the
+    # name as a value.
+    hostile = app.roster[0]
+    assert "<script>" in hostile["nama"]
+    app.simulator(not_found_rate=1.0)
+    try:
+        status, body = app.api("POST", SYNC + "/start", {"idperson": hostile["idperson"]})
+        assert status == 200, body
+        await wait_status(page, "completed")
+    finally:
+        app.simulator(not_found_rate=0.0)
+    failed = app.progress()
+    assert (failed["run_id"], failed["failed"]) == (body["run_id"], 1), failed
+    await expect(log.filter(has_text="Sync finished")).to_have_text(
+        "Sync finished - 0 succeeded, 1 failed"
+    )
+    line = next(x for x in failed["logs"] if x["key"] == "student_failed")
+    assert line["values"]["name"] == hostile["nama"]
+    await expect(log.filter(has_text="Failed: ")).to_have_text(
+        f"Failed: {hostile['nama']} ({hostile['idperson']}) - {line['values']['reason']}"
+    )
+    assert await page.locator("#sync-log script, #sync-log img").count() == 0
+
+    # A run over everybody, started in the page: its lines arrive live, in English.
+    await page.click("#btn-start")
+    await expect(page.locator("#sync-run")).not_to_have_text(f"#{failed['run_id']}")
+    await wait_status(page, "completed")
+    await expect(page.locator("#sync-page")).to_have_attribute("data-transport", "ws")
+    done = app.progress()
+    assert done["status"] == "completed" and done["run_id"] != failed["run_id"], done
+    finish = f"Sync finished - {done['successCount']} succeeded, {done['failed']} failed"
+    # (Students synced by an earlier test come back unchanged: a line follows this one.)
+    await expect(log.filter(has_text="Sync finished")).to_have_text(finish)
+    await expect(log.last).to_have_text(
+        f"Sync started by admin: All students, {app.students} students"
+    )
+    stored = next(x["message"] for x in done["logs"] if x["key"] == "finished")
+    assert stored.startswith("Sinkronisasi selesai - "), stored  # as before
+    shown = await log.all_inner_texts()
+    assert not [text for text in shown if "Sinkronisasi" in text or "siswa" in text], shown
+
+    # The same lines in Indonesian after a reload (the server's HTML, then sync.js).
+    await page.goto(app.url + SYNC + "?lang=id")
+    await wait_status(page, "completed")
+    await expect(log.filter(has_text="Sinkronisasi selesai")).to_have_text(
+        f"Sinkronisasi selesai - {done['successCount']} berhasil, {done['failed']} gagal"
+    )
+
+
 async def test_a_petugas_watches_but_cannot_start_cancel_or_reset(app: App, pages: Pages) -> None:
     app.simulator(latency=0.2)
     page = await pages.login(app, PETUGAS)

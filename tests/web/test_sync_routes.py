@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from syncpay.sync.roster import import_rows
+from syncpay.web.live import HUB
 from tests.sync_helpers import until
 from tests.test_cli_sync import PROGRESS_FIELDS as SPEC_FIELDS
 from tests.web.conftest import Browser, WebHarness
@@ -27,6 +28,8 @@ USER_GETS = (PROGRESS, FAILED, RUNS, SCOPES)
 
 #: SPEC §6's fields plus the ones the page uses; nothing else.
 PROGRESS_FIELDS = SPEC_FIELDS | {"unchanged", "scope", "scope_detail", "elapsed_seconds"}
+#: A log line: SPEC §6's fields, plus its template's key and values (the page's language).
+LOG_FIELDS = {"id", "at", "level", "message", "key", "values"}
 PAGE_IDS = (
     "sync-page",
     "sync-status",
@@ -290,15 +293,29 @@ async def test_the_progress_object_and_after_log(web: WebHarness):
     assert body["run_id"] == started["run_id"]
     assert (body["status"], body["isRunning"], body["started_by"]) == ("running", True, "admin")
     assert body["total"] == 4 and body["processed"] == 0 and body["percent"] == 0.0
-    assert all(set(line) == {"id", "at", "level", "message"} for line in body["logs"])
+    assert all(set(line) == LOG_FIELDS for line in body["logs"])
     first = body["logs"][0]["id"]
     assert "Sinkronisasi dimulai oleh admin" in body["logs"][0]["message"]
+    assert body["logs"][0]["key"] == "started"
+    assert body["logs"][0]["values"] == {
+        "by": "admin",
+        "scope": "Semua siswa",
+        "total": 4,
+        "scope_detail": {
+            "kind": "all",
+            "unit": None,
+            "kelas": None,
+            "idperson": None,
+            "students": None,
+        },
+    }
     _, body = await admin.get_json(f"{PROGRESS}?after_log={first}")
     assert body["logs"] == []
     await admin.post_json(CANCEL, {})
     _, body = await admin.get_json(f"{PROGRESS}?after_log={first}")
     assert [line["level"] for line in body["logs"]] == ["warning"]
     assert body["logs"][0]["message"] == "Sinkronisasi dibatalkan oleh admin"
+    assert (body["logs"][0]["key"], body["logs"][0]["values"]) == ("cancelled_by", {"by": "admin"})
     assert body["logs"][0]["id"] > first
     _, full = await admin.get_json(f"{PROGRESS}?run_id={started['run_id']}")
     ids = [line["id"] for line in full["logs"]]
@@ -580,6 +597,75 @@ async def test_the_page_escapes_hostile_names(web: WebHarness):
     row = re.search(r'<tr data-idperson="2025000001">.*?</tr>', html, re.S)
     assert row and "&lt;script&gt;" in row.group(0)
     assert "\\u003cscript\\u003e" in html  # the page's data block
+
+
+def log_texts(html: str) -> list[str]:
+    """The activity log's lines as the page's HTML shows them (newest first)."""
+    found = re.search(r'<ul id="sync-log"[^>]*>(.*?)</ul>', html, re.S)
+    assert found, "#sync-log is missing"
+    return re.findall(r'<span class="log-message">(.*?)</span>', found.group(1), re.S)
+
+
+async def test_the_activity_log_is_shown_in_the_pages_language(web: WebHarness):
+    """A log line keeps its template's key and values: the page words it in its own
+    language. A line without a key (written before keys were stored) or with a key the
+    catalogue does not know shows its stored Indonesian message. Values are text."""
+    await web.serve(workers=2)
+    await web.students(3)
+    evil = await web.user(HOSTILE, "admin")
+    _, started = await evil.post_json(START, {})
+    run_id = started["run_id"]
+    end = await wait_end(evil, run_id)
+    assert (end["status"], end["successCount"], end["failed"]) == ("completed", 3, 0)
+    finished = end["logs"][0]
+    assert finished["message"] == "Sinkronisasi selesai - 3 berhasil, 0 gagal"
+    assert (finished["key"], finished["values"]) == ("finished", {"success": 3, "failed": 0})
+    first = end["logs"][-1]
+    assert first["message"] == f"Sinkronisasi dimulai oleh {HOSTILE}: Semua siswa, 3 siswa"
+    assert first["values"]["by"] == HOSTILE  # a value, not part of the template
+
+    # A line of an older version (no key) and one of a newer version (a key this one
+    # does not know); the page hears of lines written behind its back within a poll.
+    at = int(time.time())
+    await web.db.run_script(
+        "INSERT INTO sync_logs (run_id, at, level, message)"
+        f" VALUES ({run_id}, {at}, 'info', 'Baris lama tanpa kunci');\n"
+        "INSERT INTO sync_logs (run_id, at, level, message, message_key, message_values)"
+        f" VALUES ({run_id}, {at}, 'info', 'Baris kunci baru', 'no_such_key', '{{}}')"
+    )
+    web.app[HUB].nudge()
+    _, progress = await evil.get_json(f"{PROGRESS}?run_id={run_id}")
+    newer, old = progress["logs"][:2]
+    assert (newer["key"], newer["values"]) == ("no_such_key", {})
+    assert (old["message"], old["key"], old["values"]) == ("Baris lama tanpa kunci", None, None)
+
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    english = log_texts(await (await evil.get(BASE + "?lang=en")).text())
+    assert english == [
+        "Baris kunci baru",
+        "Baris lama tanpa kunci",
+        "Sync finished - 3 succeeded, 0 failed",
+        "3 students queued",
+        f"Sync started by {escaped}: All students, 3 students",
+    ]
+    indonesian = log_texts(await (await evil.get(BASE + "?lang=id")).text())
+    assert indonesian == [
+        "Baris kunci baru",
+        "Baris lama tanpa kunci",
+        "Sinkronisasi selesai - 3 berhasil, 0 gagal",
+        "3 siswa masuk antrean",
+        f"Sinkronisasi dimulai oleh {escaped}: Semua siswa, 3 siswa",
+    ]
+    html = await (await evil.get(BASE)).text()
+    assert HOSTILE not in html
+    # The page's data block carries the lines with their keys and values, for sync.js.
+    data = json.loads(re.search(r'id="page-data">(.*?)</script>', html, re.S).group(1))
+    lines = data["sync"]["progress"]["logs"]
+    assert lines[2]["key"] == "finished" and lines[-1]["values"]["by"] == HOSTILE
+    assert (
+        data["messages"]["js.log.finished"]
+        == "Sinkronisasi selesai - {success} berhasil, {failed} gagal"
+    )
 
 
 async def test_the_page_shows_the_next_scheduled_run(web: WebHarness):

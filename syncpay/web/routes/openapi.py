@@ -174,8 +174,26 @@ SCHEMAS: dict[str, Any] = {
     },
     "LogLine": {
         "type": "object",
-        "required": ["id", "at", "level", "message"],
-        "properties": {"id": _INT, "at": _NSTR, "level": _STR, "message": _STR},
+        "required": ["id", "at", "level", "message", "key", "values"],
+        "properties": {
+            "id": _INT,
+            "at": _NSTR,
+            "level": _STR,
+            "message": {**_STR, "description": "the line in Indonesian"},
+            "key": {
+                **_NSTR,
+                "description": "the line's template: the message catalogue's js.log.<key>"
+                " (filled with values, in the page's language); null for a line written"
+                " before keys were stored, which is shown as its message",
+            },
+            "values": {
+                "type": "object",
+                "nullable": True,
+                "additionalProperties": True,
+                "description": "the values of the template's {placeholders} (a student's"
+                " name, an error, counts …); null when key is null",
+            },
+        },
     },
     "Progress": {
         "type": "object",

@@ -25,7 +25,7 @@ from ...sync.runs import (
 )
 from ...sync.scope import ScopeError
 from ..errors import ApiError, json_ok, json_route
-from ..keys import MAINTENANCE, SETTINGS, SYNCPAY, WORKER
+from ..keys import CATALOGS, MAINTENANCE, SETTINGS, SYNCPAY, WORKER
 from ..live import HUB
 from ..pages import page
 from ..render import Markup, h, join, render
@@ -407,13 +407,28 @@ def _clock(at: str | None) -> str:
     return at[11:19] if at else ""
 
 
-def _log_items(lines: Iterable[dict[str, Any]]) -> Markup:
+def log_text(request: web.Request, line: dict[str, Any]) -> str:
+    """An activity-log line in the page's language (``sync.js`` words it the same way):
+    its template ``js.log.<key>`` filled with its values, a run's scope worded from its
+    detail; the stored (Indonesian) ``message`` for a line without a key or with a key
+    the catalogue does not know."""
+    values = line.get("values")
+    if isinstance(values, dict) and isinstance(values.get("scope_detail"), dict):
+        values = {
+            **values,
+            "scope": scope_text(request, values["scope_detail"], values.get("scope")),
+        }
+    catalogs = request.app[CATALOGS]
+    return catalogs.log_text(language(request), line.get("key"), values, str(line["message"]))
+
+
+def _log_items(request: web.Request, lines: Iterable[dict[str, Any]]) -> Markup:
     return join(
         h(
             "li",
             {"data-id": line["id"], "class": f"log-{line['level']}"},
             h("time", {"datetime": line["at"]}, _clock(line["at"])),
-            h("span", {"class": "log-message"}, line["message"]),
+            h("span", {"class": "log-message"}, log_text(request, line)),
         )
         for line in lines
     )
@@ -589,7 +604,7 @@ async def sync_page(request: web.Request) -> web.Response:
                 admin,
                 ended and bool(state["failed"]),
             ),
-            "log": _log_items(state["logs"]),
+            "log": _log_items(request, state["logs"]),
             "failed_rows": _failed_rows(request, failed_students),
             "run_rows": _run_rows(request, history),
         },

@@ -153,17 +153,20 @@ SELECT COALESCE(SUM(attempts - 1), 0) AS n FROM sync_run_items
 WHERE run_id = :run_id AND status <> 'queued'
 
 -- name: sync_log_insert
-INSERT INTO sync_logs (run_id, at, level, message) VALUES (:run_id, UNIX_TIMESTAMP(), :level, :message)
+-- message: the Indonesian text; message_key / message_values: the catalogue's js.log.<key>
+-- and its values (JSON), from which a page words the line in its own language.
+INSERT INTO sync_logs (run_id, at, level, message, message_key, message_values)
+VALUES (:run_id, UNIX_TIMESTAMP(), :level, :message, :key, :values)
 
 -- name: sync_logs_latest
-SELECT id, at, level, message FROM sync_logs
+SELECT id, at, level, message, message_key, message_values FROM sync_logs
 WHERE run_id = :run_id
 ORDER BY id DESC
 LIMIT :limit
 
 -- name: sync_logs_after
 -- Oldest first from :after, so a reader that follows the log misses no line.
-SELECT id, at, level, message FROM sync_logs
+SELECT id, at, level, message, message_key, message_values FROM sync_logs
 WHERE run_id = :run_id AND id > :after
 ORDER BY id
 LIMIT :limit
