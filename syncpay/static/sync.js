@@ -173,7 +173,9 @@
         complete = false;
         return whole;
       }
-      return String(filled[name]);
+      const value = filled[name];
+      // Counts as the page writes its other numbers ("1.000" / "1,000").
+      return typeof value === "number" && Number.isInteger(value) ? num(value) : String(value);
     });
     return complete ? text : line.message;
   }

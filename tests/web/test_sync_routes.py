@@ -668,6 +668,29 @@ async def test_the_activity_log_is_shown_in_the_pages_language(web: WebHarness):
     )
 
 
+async def test_log_counts_are_written_as_the_pages_numbers(web: WebHarness):
+    """A count in a log line is grouped as the page's other numbers are ("12.345" /
+    "12,345"); the stored message stays as it was written."""
+    await web.serve(workers=1)
+    await web.students(2)
+    admin = await web.user("admin")
+    _, started = await admin.post_json(START, {})
+    run_id = started["run_id"]
+    await wait_end(admin, run_id)
+    at = int(time.time())
+    await web.db.run_script(
+        "INSERT INTO sync_logs (run_id, at, level, message, message_key, message_values)"
+        f" VALUES ({run_id}, {at}, 'info', '12345 siswa masuk antrean', 'queued',"
+        """ '{"total": 12345}')"""
+    )
+    web.app[HUB].nudge()
+    english = log_texts(await (await admin.get(BASE + "?lang=en")).text())
+    indonesian = log_texts(await (await admin.get(BASE + "?lang=id")).text())
+    assert (english[0], indonesian[0]) == ("12,345 students queued", "12.345 siswa masuk antrean")
+    _, progress = await admin.get_json(f"{PROGRESS}?run_id={run_id}")
+    assert progress["logs"][0]["message"] == "12345 siswa masuk antrean"
+
+
 async def test_the_page_shows_the_next_scheduled_run(web: WebHarness):
     await web.serve(workers=0, sync_schedule="02:30")
     admin = await web.user("admin")

@@ -418,6 +418,12 @@ def log_text(request: web.Request, line: dict[str, Any]) -> str:
             **values,
             "scope": scope_text(request, values["scope_detail"], values.get("scope")),
         }
+    if isinstance(values, dict):
+        # Counts as the page writes its other numbers ("1.000" / "1,000").
+        values = {
+            k: number(request, v) if isinstance(v, int) and not isinstance(v, bool) else v
+            for k, v in values.items()
+        }
     catalogs = request.app[CATALOGS]
     return catalogs.log_text(language(request), line.get("key"), values, str(line["message"]))
 
