@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from typing import Any
@@ -619,6 +620,7 @@ async def test_a_round_whose_commit_went_unseen_loses_no_job(
     tries the round later. Either way the jobs that round reserved are the worker's, not
     orphans waiting out retry_after (600 s here) with nobody running them; each job
     runs and is acked once, and its attempt is counted once."""
+    caplog.set_level(logging.INFO, logger="syncpay.worker")
     registry = JobRegistry()
     runs: Counter[int] = Counter()
     acks: Counter[int] = Counter()
@@ -666,6 +668,12 @@ async def test_a_round_whose_commit_went_unseen_loses_no_job(
     assert await failed_rows(db) == []
     took_back = [r for r in caplog.records if r.message.startswith("Took back")]
     assert len(took_back) == 4 and took_back[0].name == "syncpay.queue"
+    # The acks of those rounds landed with their commits: the log says so, not "dropped".
+    assert not [r for r in caplog.records if "its result is dropped" in r.message]
+    settled = [r for r in caplog.records if "settled by a commit whose answer" in r.message]
+    assert len(settled) == worker.stats.lost
+    if how == "run again":  # (raised: each unseen round only claimed, the pump waiting a second)
+        assert worker.stats.lost > 0
 
 
 async def test_max_jobs_stops_the_worker(queue: Queue):

@@ -120,6 +120,8 @@ class _Outcome:
     done: asyncio.Future[bool] | None = None
     #: The job's payload when its hooks come from the registry's job (for ``prepare``).
     payload: Payload | None = None
+    #: Settled once already in a transaction whose commit went unseen (it may have landed).
+    unsure: bool = False
 
 
 @dataclass(slots=True)
@@ -369,6 +371,8 @@ class Worker:
                     log.error("Queue database unavailable: %s", exc)
                 else:
                     log.exception("Queue round failed")
+                for outcome in outcomes:
+                    outcome.unsure = True
                 self._outbox = outcomes + self._outbox
                 self._started_ahead = started + self._started_ahead
                 if want:
@@ -454,6 +458,9 @@ class Worker:
             for outcome in outcomes:
                 await self._settle_alone(outcome)
             return []
+        if tries > 1:
+            for outcome in outcomes:
+                outcome.unsure = True
         self._resolve(outcomes, held)
         return claimed
 
@@ -546,6 +553,13 @@ class Worker:
                     self.stats.failed += 1
                 else:
                     self.stats.released += 1
+            elif outcome.unsure:
+                self.stats.lost += 1
+                log.info(
+                    "Job #%s was settled by a commit whose answer was lost (or is no longer "
+                    "ours); it is not settled again",
+                    outcome.job.id,
+                )
             else:
                 self.stats.lost += 1
                 log.info(
