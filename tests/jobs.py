@@ -93,6 +93,7 @@ _TEST_QUERIES = {
         "mysql": "SELECT UNIX_TIMESTAMP() AS now",
     },
     "t_set_attempts": "UPDATE jobs SET attempts = :attempts WHERE id = :id",
+    "t_set_cut_offs": "UPDATE jobs SET attempts = :attempts, cut_offs = :cut_offs WHERE id = :id",
 }
 
 

@@ -306,6 +306,33 @@ async def test_a_lapsed_lease_is_fenced(queue: Queue):
     assert await db.transact(lambda tx: queue.ack(tx, [theirs])) == {job_id}
 
 
+async def test_an_attempt_cut_off_by_its_worker_is_counted_apart(queue: Queue):
+    """A lapsed lease whose attempt had started was cut off (its worker stopped mid-job):
+    the next claim counts it in ``cut_offs``, so it is not one of the job's tries. A job
+    held ahead that never started was not cut off (and spent no attempt)."""
+    started_id = await queue.push("tests.x", {"n": 1})
+    ahead_id = await queue.push("tests.x", {"n": 2})
+    first = await queue.db.transact(
+        lambda tx: queue.claim(tx, (Q,), 2, "w1", retry_after=1, start_now=1)
+    )
+    assert [(j.id, j.ahead, j.cut_offs) for j in first] == [
+        (started_id, False, 0),
+        (ahead_id, True, 0),
+    ]
+    await asyncio.sleep(2.0)  # w1 vanished: both leases lapse
+    again = {j.id: j for j in await claim(queue, limit=2, worker="w2", retry_after=1)}
+    assert (again[started_id].attempts, again[started_id].cut_offs) == (2, 1)
+    assert again[started_id].tries == 1
+    assert (again[ahead_id].attempts, again[ahead_id].cut_offs) == (1, 0)
+    rows = {r["id"]: r for r in await job_rows(queue.db)}
+    assert (rows[started_id]["attempts"], rows[started_id]["cut_offs"]) == (2, 1)
+    assert (rows[ahead_id]["attempts"], rows[ahead_id]["cut_offs"]) == (1, 0)
+    # Released after a failed try: the next claim is no cut-off.
+    assert await queue.db.transact(lambda tx: queue.release(tx, again[started_id], 0))
+    (third,) = await claim(queue, worker="w3", retry_after=60)
+    assert (third.id, third.attempts, third.cut_offs, third.tries) == (started_id, 3, 1, 2)
+
+
 async def test_renew_returns_how_many_leases_are_still_held(queue: Queue):
     for _ in range(3):
         await queue.push("tests.x")

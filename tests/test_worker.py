@@ -357,6 +357,34 @@ async def test_a_job_taken_too_often_fails_without_running(queue: Queue):
     assert len(failed_calls) == 1 and "attempted too many times" in failed_calls[0][1]
 
 
+async def test_attempts_cut_off_by_vanished_workers_are_not_tries(queue: Queue):
+    """A job whose workers vanished twice while running it still gets its three tries;
+    one they vanished on as many times as it has tries fails without running again (it
+    may be what stops them), saying so."""
+    registry = JobRegistry()
+    runs: list[tuple[int, int]] = []
+    failed_calls: list[tuple[Any, str, int]] = []
+
+    async def job(job: JobContext) -> None:
+        runs.append((job.data["n"], job.attempts))
+        raise RuntimeError("the API is down")
+
+    registry.add("tests.cut", job, failed=failure_hook_recorder(failed_calls))
+    twice = await queue.push("tests.cut", {"n": 1})
+    thrice = await queue.push("tests.cut", {"n": 2})
+    await queue.db.execute("t_set_cut_offs", {"id": twice, "attempts": 2, "cut_offs": 2})
+    await queue.db.execute("t_set_cut_offs", {"id": thrice, "attempts": 3, "cut_offs": 3})
+    worker = Worker(queue, registry, options(tries=3))
+    await run(worker)
+    assert runs == [(1, 3), (1, 4), (1, 5)], "three tries after two cut-offs"
+    by_n = {n: (n, reason, attempts) for n, reason, attempts in failed_calls}
+    assert "the API is down" in by_n[1][1] and by_n[1][2] == 5
+    assert "was cut off 3 times" in by_n[2][1] and by_n[2][2] == 4
+    exceptions = sorted(str(r["exception"]).splitlines()[0] for r in await failed_rows(queue.db))
+    assert exceptions[0].startswith("MaxAttemptsExceeded: tests.cut was cut off 3 times")
+    assert exceptions[1] == "RuntimeError: the API is down"
+
+
 async def test_the_failure_hook_is_told_whether_the_job_was_cut_off(queue: Queue):
     """Only a job whose attempts ran out while its workers vanished is "cut off" -- not
     one whose own error happens to use the queue's words."""

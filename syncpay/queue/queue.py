@@ -27,7 +27,9 @@ PUSH_CHUNK = 1000
 @dataclass(frozen=True, slots=True)
 class ClaimedJob:
     """A job this worker holds: ``attempts`` counts this attempt. ``ahead``: claimed
-    ahead of the free slots, its attempt not yet written (see :meth:`Queue.claim`)."""
+    ahead of the free slots, its attempt not yet written (see :meth:`Queue.claim`).
+    ``cut_offs``: how many of the earlier attempts were cut off (their worker stopped
+    mid-job and the lease lapsed): they are not tries (see :attr:`tries`)."""
 
     id: int
     queue: str
@@ -35,6 +37,12 @@ class ClaimedJob:
     token: str
     raw_payload: str
     ahead: bool = False
+    cut_offs: int = 0
+
+    @property
+    def tries(self) -> int:
+        """The tries this attempt makes, counting it: the attempts that were not cut off."""
+        return self.attempts - self.cut_offs
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,13 @@ class FailedItem:
     exception: str
 
 
+def _was_cut_off(row: Mapping[str, Any]) -> int:
+    """1 when a row claimed after its lease lapsed had started its attempt (the lapsed
+    token names the attempt the row has written), as the reserve statements count it."""
+    lapsed = row.get("reserved_by")
+    return int(lapsed is not None and str(lapsed).endswith(f".{int(row['attempts'])}"))
+
+
 def _adopted(row: Mapping[str, Any]) -> ClaimedJob:
     """A job reserved by a claim whose commit went unseen, as that claim made it: its
     token names the attempt; an attempt not written yet means it was claimed ahead."""
@@ -64,6 +79,7 @@ def _adopted(row: Mapping[str, Any]) -> ClaimedJob:
         token=token,
         raw_payload=_text(row["payload"]),
         ahead=int(row["attempts"]) < attempt,
+        cut_offs=int(row["cut_offs"]),
     )
 
 
@@ -265,6 +281,7 @@ class Queue:
                     token=f"{worker}.{row['id']}.{attempts}",
                     raw_payload=_text(row["payload"]),
                     ahead=n >= now,
+                    cut_offs=int(row["cut_offs"]) + _was_cut_off(row),
                 )
             )
         return claimed

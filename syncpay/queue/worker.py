@@ -632,10 +632,17 @@ class Worker:
     async def _run_job(self, job: ClaimedJob, payload: Payload) -> None:
         label = f"{payload.display_name} #{job.id}"
         max_tries = payload.max_tries or self.options.tries
-        if job.attempts > max_tries:
-            exc = MaxAttemptsExceeded(
-                f"{payload.display_name} has been attempted too many times ({max_tries} tries)"
-            )
+        if job.cut_offs >= max_tries or job.tries > max_tries:
+            if job.cut_offs >= max_tries:
+                # Each time it ran, its worker stopped: it may be what stops them.
+                exc = MaxAttemptsExceeded(
+                    f"{payload.display_name} was cut off {job.cut_offs} times: its worker "
+                    f"stopped while running it ({max_tries} tries)"
+                )
+            else:
+                exc = MaxAttemptsExceeded(
+                    f"{payload.display_name} has been attempted too many times ({max_tries} tries)"
+                )
             _say(label, "FAIL")
             await self._submit(self._failure(job, payload, exc))
             return
@@ -677,11 +684,11 @@ class Worker:
         if isinstance(exc, RetryLater):
             if not exc.count_attempt:
                 return _Outcome(job, "release", delay=exc.delay, count_attempt=False)
-            if job.attempts < max_tries:
+            if job.tries < max_tries:
                 return self._retry(job, payload, exc, exc.delay)
-        elif not isinstance(exc, PermanentFailure) and job.attempts < max_tries:
+        elif not isinstance(exc, PermanentFailure) and job.tries < max_tries:
             return self._retry(
-                job, payload, exc, self.options.delay_for(job.attempts, payload.backoff)
+                job, payload, exc, self.options.delay_for(job.tries, payload.backoff)
             )
         return self._failure(job, payload, exc)
 

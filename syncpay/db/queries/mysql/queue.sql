@@ -18,14 +18,15 @@ ON DUPLICATE KEY UPDATE sort_key = LEAST(sort_key, VALUES(sort_key))
 
 -- name: claim_available
 -- SKIP LOCKED: workers on other machines pass over the rows this one is taking.
-SELECT id, queue, payload, attempts FROM {jobs}
+SELECT id, queue, payload, attempts, cut_offs FROM {jobs}
 WHERE queue = :queue AND reserved_at IS NULL AND available_at <= UNIX_TIMESTAMP()
 ORDER BY sort_key, id
 LIMIT :limit
 FOR UPDATE SKIP LOCKED
 
 -- name: claim_expired
-SELECT id, queue, payload, attempts FROM {jobs}
+-- reserved_by: the lapsed lease, to tell whether its attempt had started (a cut-off).
+SELECT id, queue, payload, attempts, cut_offs, reserved_by FROM {jobs}
 WHERE queue = :queue AND reserved_at IS NOT NULL
   AND reserved_at <= UNIX_TIMESTAMP() - :retry_after
 ORDER BY reserved_at
@@ -34,8 +35,11 @@ FOR UPDATE SKIP LOCKED
 
 -- name: reserve
 -- MySQL assigns left to right, so reserved_by must read attempts before it changes.
+-- A lapsed lease whose attempt had started (its token names the attempt written) was
+-- cut off: counted first, before reserved_by and attempts change.
 UPDATE {jobs}
-SET reserved_by = CONCAT(:worker, '.', id, '.', attempts + 1),
+SET cut_offs = cut_offs + CASE WHEN reserved_by LIKE CONCAT('%.', attempts) THEN 1 ELSE 0 END,
+    reserved_by = CONCAT(:worker, '.', id, '.', attempts + 1),
     attempts = attempts + 1,
     reserved_at = UNIX_TIMESTAMP()
 WHERE id IN (:ids)
@@ -43,8 +47,11 @@ WHERE id IN (:ids)
 -- name: reserve_ahead
 -- Jobs claimed ahead of the free slots (prefetch): the same token, but the attempt is
 -- not counted yet (release counts it): a worker killed before starting them spent none.
+-- A lapsed lease whose attempt had started (its token names the attempt written) was
+-- cut off: counted first, before reserved_by and attempts change.
 UPDATE {jobs}
-SET reserved_by = CONCAT(:worker, '.', id, '.', attempts + 1),
+SET cut_offs = cut_offs + CASE WHEN reserved_by LIKE CONCAT('%.', attempts) THEN 1 ELSE 0 END,
+    reserved_by = CONCAT(:worker, '.', id, '.', attempts + 1),
     reserved_at = UNIX_TIMESTAMP()
 WHERE id IN (:ids)
 
@@ -58,7 +65,7 @@ WHERE id IN (:ids) AND reserved_by IN (:tokens) AND reserved_by LIKE CONCAT('%.'
 -- name: claim_own
 -- The jobs a round of this worker reserved in a transaction whose commit's answer was
 -- lost (the tag is unique to that round): taken as that round's claim.
-SELECT id, queue, payload, attempts, reserved_by FROM {jobs}
+SELECT id, queue, payload, attempts, cut_offs, reserved_by FROM {jobs}
 WHERE reserved_by LIKE :pattern
 ORDER BY sort_key, id
 

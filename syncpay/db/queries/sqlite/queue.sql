@@ -20,14 +20,15 @@ ON CONFLICT (unique_key) DO UPDATE SET sort_key = MIN(sort_key, excluded.sort_ke
 
 -- name: claim_available
 -- No row locks in SQLite: the claim runs inside BEGIN IMMEDIATE (one writer at a time).
-SELECT id, queue, payload, attempts FROM {jobs}
+SELECT id, queue, payload, attempts, cut_offs FROM {jobs}
 WHERE queue = :queue AND reserved_at IS NULL
   AND available_at <= CAST(strftime('%s', 'now') AS INTEGER)
 ORDER BY sort_key, id
 LIMIT :limit
 
 -- name: claim_expired
-SELECT id, queue, payload, attempts FROM {jobs}
+-- reserved_by: the lapsed lease, to tell whether its attempt had started (a cut-off).
+SELECT id, queue, payload, attempts, cut_offs, reserved_by FROM {jobs}
 WHERE queue = :queue AND reserved_at IS NOT NULL
   AND reserved_at <= CAST(strftime('%s', 'now') AS INTEGER) - :retry_after
 ORDER BY reserved_at
@@ -35,8 +36,11 @@ LIMIT :limit
 
 -- name: reserve
 -- The lease token names the worker, the job and the attempt, so a fence on it is exact.
+-- A lapsed lease whose attempt had started (its token names the attempt written) was
+-- cut off: counted first, before reserved_by and attempts change.
 UPDATE {jobs}
-SET reserved_by = :worker || '.' || id || '.' || (attempts + 1),
+SET cut_offs = cut_offs + CASE WHEN reserved_by LIKE '%.' || attempts THEN 1 ELSE 0 END,
+    reserved_by = :worker || '.' || id || '.' || (attempts + 1),
     attempts = attempts + 1,
     reserved_at = CAST(strftime('%s', 'now') AS INTEGER)
 WHERE id IN (:ids)
@@ -44,8 +48,11 @@ WHERE id IN (:ids)
 -- name: reserve_ahead
 -- Jobs claimed ahead of the free slots (prefetch): the same token, but the attempt is
 -- not counted yet (release counts it): a worker killed before starting them spent none.
+-- A lapsed lease whose attempt had started (its token names the attempt written) was
+-- cut off: counted first, before reserved_by and attempts change.
 UPDATE {jobs}
-SET reserved_by = :worker || '.' || id || '.' || (attempts + 1),
+SET cut_offs = cut_offs + CASE WHEN reserved_by LIKE '%.' || attempts THEN 1 ELSE 0 END,
+    reserved_by = :worker || '.' || id || '.' || (attempts + 1),
     reserved_at = CAST(strftime('%s', 'now') AS INTEGER)
 WHERE id IN (:ids)
 
@@ -59,7 +66,7 @@ WHERE id IN (:ids) AND reserved_by IN (:tokens) AND reserved_by LIKE '%.' || (at
 -- name: claim_own
 -- The jobs a round of this worker reserved in a transaction whose commit's answer was
 -- lost (the tag is unique to that round): taken as that round's claim.
-SELECT id, queue, payload, attempts, reserved_by FROM {jobs}
+SELECT id, queue, payload, attempts, cut_offs, reserved_by FROM {jobs}
 WHERE reserved_by LIKE :pattern
 ORDER BY sort_key, id
 
