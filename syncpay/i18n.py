@@ -24,6 +24,10 @@ LANGUAGES = ("id", "en")
 DEFAULT = "id"
 #: The activity log's templates: ``js.log.<key>`` (``js.*`` keys reach the page's script).
 LOG_PREFIX = "js.log."
+#: The words the sync layer puts into a failure's reason (stored in Indonesian, as
+#: ``id.json`` has them), which a page shows in its own language: ``js.reason.<key>``.
+REASON_PREFIX = "js.reason."
+REASON_KEYS = ("not_in_roster", "cut_off")
 
 
 class Catalogs:
@@ -65,6 +69,23 @@ class Catalogs:
             return template.format_map(dict(values or {}))
         except (KeyError, IndexError, ValueError, AttributeError, TypeError):
             return message
+
+    def reason_words(self, lang: str) -> list[tuple[str, str]]:
+        """The sync layer's stored (Indonesian) reason words and their ``lang`` words, for
+        a page's script to do what :meth:`reason_text` does."""
+        table = self.messages.get(lang) or {}
+        return [
+            (self.messages[DEFAULT][REASON_PREFIX + key], table[REASON_PREFIX + key])
+            for key in REASON_KEYS
+            if lang != DEFAULT and REASON_PREFIX + key in table
+        ]
+
+    def reason_text(self, lang: str, reason: str) -> str:
+        """A stored failure reason in ``lang``: the sync layer's own Indonesian words in it
+        (``js.reason.*``) replaced; what came from outside (an API's error) unchanged."""
+        for stored, shown in self.reason_words(lang) if reason else ():
+            reason = reason.replace(stored, shown)
+        return reason
 
 
 @functools.cache

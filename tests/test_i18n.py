@@ -132,3 +132,22 @@ def test_a_line_the_catalogue_cannot_word_is_shown_as_its_message() -> None:
     assert words.log_text("en", "finished", None, "Selesai") == "Selesai"
     # An unknown key still writes a line (and logs an error): the name and the values.
     assert log_message("no_such_key", {"n": 1}) == 'no_such_key: {"n": 1}'
+
+
+def test_a_failure_reason_is_shown_in_the_pages_words() -> None:
+    """The sync layer's own words in a stored reason are translated for the page; an
+    API's error, and the Indonesian page, are left as they are."""
+    cat = catalogs()
+    cut = "HTTP 500 (percobaan terakhir terputus: sync.student was cut off 3 times)"
+    english = "HTTP 500 (last attempts cut off: sync.student was cut off 3 times)"
+    assert cat.reason_text("en", cut) == english
+    assert cat.reason_text("en", "siswa tidak ada lagi") == "no longer in the roster"
+    api = "HTTP 404 siswa tidak ditemukan"  # the API's own words
+    assert cat.reason_text("en", api) == api
+    assert cat.reason_text("id", cut) == cut
+    assert cat.reason_text("en", "") == ""
+    assert cat.reason_words("id") == []
+    assert dict(cat.reason_words("en")) == {
+        "siswa tidak ada lagi": "no longer in the roster",
+        "percobaan terakhir terputus": "last attempts cut off",
+    }

@@ -156,6 +156,16 @@
   // read as a placeholder), a run's scope worded from its detail; the stored message when
   // the line has no key, the catalogue does not know it, or a value is missing.
   const own = (object, name) => Object.prototype.hasOwnProperty.call(object, name);
+  // A failure's reason in the page's language: the sync layer's own (Indonesian) words
+  // in it replaced, an API's error left as it came.
+  function reasonText(reason) {
+    let text = typeof reason === "string" ? reason : "";
+    for (const [stored, shown] of init.reasonWords || []) {
+      text = text.split(stored).join(shown);
+    }
+    return text;
+  }
+
   function logText(line) {
     const messages = sp.pageData.messages || {};
     const key = line.key ? "js.log." + line.key : null;
@@ -164,6 +174,9 @@
       return line.message;
     }
     const filled = Object.assign({}, values);
+    if (typeof filled.reason === "string") {
+      filled.reason = reasonText(filled.reason);
+    }
     if (values.scope_detail && typeof values.scope_detail === "object") {
       filled.scope = scopeText(values.scope_detail, values.scope);
     }
@@ -291,7 +304,7 @@
       "tr", { "data-idperson": s.idperson },
       node("td", {}, s.idperson),
       node("td", {}, s.nama || ""),
-      node("td", { class: "reason" }, s.reason || ""),
+      node("td", { class: "reason" }, reasonText(s.reason)),
       node("td", { class: "num" }, num(s.attempts)),
     ));
     if (total > students.length) {

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..db import Database, Row, Tx
-from ..i18n import DEFAULT, LOG_PREFIX, catalogs
+from ..i18n import DEFAULT, LOG_PREFIX, REASON_PREFIX, catalogs
 from ..queue import Queue
 from .money import Totals
 from .scope import Scope
@@ -315,7 +315,8 @@ async def record_success(
         # Removed from the roster meanwhile: nothing to store, but the runs that
         # queued the student still count it.
         for run in runs:
-            await _count(tx, run, idperson, "failed", attempts, "siswa tidak ada lagi", idperson)
+            gone = catalogs().messages[DEFAULT][REASON_PREFIX + "not_in_roster"]
+            await _count(tx, run, idperson, "failed", attempts, gone, idperson)
         return True
     unchanged = student["pembayaran_hash"] == digest
     if unchanged:
@@ -360,7 +361,8 @@ async def record_failure(
             "sync_item_last_error", {"run_ids": [r.id for r in runs], "idperson": idperson}
         )
         if last:
-            reason = f"{last} (percobaan terakhir terputus: {reason})"
+            note = catalogs().messages[DEFAULT][REASON_PREFIX + "cut_off"]
+            reason = f"{last} ({note}: {reason})"
     if student is not None:
         await tx.execute("siswa_mark_error", {"idperson": idperson, "reason": reason[:1000]})
     name = str(student["nama"]) if student is not None else idperson

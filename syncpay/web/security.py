@@ -101,6 +101,12 @@ def text(request: web.Request, key: str, **values: Any) -> str:
     return request.app[CATALOGS].text(language(request), key, **values)
 
 
+def reason(request: web.Request, stored: str | None) -> str:
+    """A stored failure reason in the request's language (the sync layer's own words in
+    it translated; an API's error as it came)."""
+    return request.app[CATALOGS].reason_text(language(request), stored or "")
+
+
 # --- middlewares ------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from .conftest import Pages
 from .helpers import PETUGAS, ROOT, SHOWN_BUT_HIDDEN, SYNC, App, require_browser
 
 require_browser()
-from playwright.async_api import Page, WebSocketRoute, expect  # noqa: E402
+from playwright.async_api import Page, Route, WebSocketRoute, expect  # noqa: E402
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -377,6 +377,20 @@ async def test_the_english_page_words_the_live_log_in_english(app: App, pages: P
     await expect(page.locator("#sync-page")).to_have_attribute("data-transport", "ws")
     log = page.locator("#sync-log li[data-id] .log-message")
 
+    # A failure's reason holding the sync layer's own (Indonesian) words is shown by
+    # sync.js in the page's words: the failed list it fetches when the run ends is
+    # answered with such a reason.
+    stored = "HTTP 500 (percobaan terakhir terputus: sync.student was cut off 3 times)"
+
+    async def cut_off_reason(route: Route) -> None:
+        response = await route.fetch()
+        answer = await response.json()
+        for student in answer.get("students") or []:
+            student["reason"] = stored
+        await route.fulfill(response=response, json=answer)
+
+    await page.route("**" + SYNC + "/failed?*", cut_off_reason)
+
     # A run over one student with a hostile name, who fails: the failure line carries the
     # name as a value.
     hostile = app.roster[0]
@@ -399,6 +413,10 @@ async def test_the_english_page_words_the_live_log_in_english(app: App, pages: P
         f"Failed: {hostile['nama']} ({hostile['idperson']}) - {line['values']['reason']}"
     )
     assert await page.locator("#sync-log script, #sync-log img").count() == 0
+    await expect(page.locator("#failed-list td.reason").first).to_have_text(
+        "HTTP 500 (last attempts cut off: sync.student was cut off 3 times)"
+    )
+    await page.unroute("**" + SYNC + "/failed?*")
 
     # A run over everybody, started in the page: its lines arrive live, in English.
     await page.click("#btn-start")

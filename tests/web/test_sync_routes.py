@@ -691,6 +691,36 @@ async def test_log_counts_are_written_as_the_pages_numbers(web: WebHarness):
     assert progress["logs"][0]["message"] == "12345 siswa masuk antrean"
 
 
+async def test_failure_reasons_are_shown_in_the_pages_words(web: WebHarness):
+    """The sync layer's own words in a failure's reason (stored in Indonesian) are
+    translated on the English pages: the failed students, the log line, the student's
+    page; JSON keeps the stored text."""
+    await web.serve(workers=1, sync_tries="1")
+    await web.students(1)
+    web.sims[0].configure(fail_rate=1.0)
+    admin = await web.user("admin")
+    _, started = await admin.post_json(START, {})
+    run_id = started["run_id"]
+    end = await wait_end(admin, run_id)
+    assert end["failed"] == 1
+    stored = "HTTP 500 (percobaan terakhir terputus: sync.student was cut off 3 times)"
+    await web.db.run_script(
+        f"UPDATE sync_run_items SET reason = '{stored}' WHERE run_id = {run_id};\n"
+        f"UPDATE siswa SET sync_error = '{stored}'"
+    )
+    english = "HTTP 500 (last attempts cut off: sync.student was cut off 3 times)"
+    page = await (await admin.get(BASE + "?lang=en")).text()
+    assert f'<td class="reason">{english}</td>' in page
+    data = json.loads(re.search(r'id="page-data">(.*?)</script>', page, re.S).group(1))
+    assert ["percobaan terakhir terputus", "last attempts cut off"] in data["sync"]["reasonWords"]
+    indonesian = await (await admin.get(BASE + "?lang=id")).text()
+    assert f'<td class="reason">{stored}</td>' in indonesian
+    _, failed = await admin.get_json(f"{FAILED}?run_id={run_id}")
+    assert failed["students"][0]["reason"] == stored
+    detail = await (await admin.get("/admin/siswa/2025000001?lang=en")).text()
+    assert english in detail and stored not in detail
+
+
 async def test_the_page_shows_the_next_scheduled_run(web: WebHarness):
     await web.serve(workers=0, sync_schedule="02:30")
     admin = await web.user("admin")

@@ -36,7 +36,7 @@ from ..keys import SYNCPAY
 from ..live import HUB
 from ..pages import page
 from ..render import Markup, escape, h, join, render
-from ..security import current_user, text, wants_json
+from ..security import current_user, reason, text, wants_json
 
 routes = web.RouteTableDef()
 BASE = "/admin/siswa"
@@ -622,7 +622,7 @@ def _list_table(request: web.Request, listing: Listing) -> Markup:
                 f"{moment:%Y-%m-%d %H:%M} UTC</time>"
             )
         if row["sync_error"]:
-            title = escape(row["sync_error"])
+            title = escape(reason(request, row["sync_error"]))
             synced = Markup(
                 f'{synced} <span class="sync-error-flag" title="{title}">{failed}</span>'
             )
@@ -850,7 +850,7 @@ def _detail_data(
         shown = value if isinstance(value, Markup) else (value or "—")
         return h("div", {}, h("dt", {}, text(request, key)), h("dd", {"id": element_id}, shown))
 
-    error = row["sync_error"]
+    error = reason(request, row["sync_error"]) if row["sync_error"] else None
     facts = h(
         "dl",
         {"class": "siswa-facts"},

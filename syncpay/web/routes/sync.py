@@ -29,7 +29,7 @@ from ..keys import CATALOGS, MAINTENANCE, SETTINGS, SYNCPAY, WORKER
 from ..live import HUB
 from ..pages import page
 from ..render import Markup, h, join, render
-from ..security import admin_only, current_user, language, read_form, text
+from ..security import admin_only, current_user, language, read_form, reason, text
 
 routes = web.RouteTableDef()
 BASE = "/admin/sync-pembayaran"
@@ -419,11 +419,14 @@ def log_text(request: web.Request, line: dict[str, Any]) -> str:
             "scope": scope_text(request, values["scope_detail"], values.get("scope")),
         }
     if isinstance(values, dict):
-        # Counts as the page writes its other numbers ("1.000" / "1,000").
+        # Counts as the page writes its other numbers ("1.000" / "1,000"); a failure's
+        # reason in the page's words.
         values = {
             k: number(request, v) if isinstance(v, int) and not isinstance(v, bool) else v
             for k, v in values.items()
         }
+        if isinstance(values.get("reason"), str):
+            values["reason"] = reason(request, values["reason"])
     catalogs = request.app[CATALOGS]
     return catalogs.log_text(language(request), line.get("key"), values, str(line["message"]))
 
@@ -447,7 +450,7 @@ def _failed_rows(request: web.Request, students: Iterable[dict[str, Any]]) -> Ma
             {"data-idperson": s["idperson"]},
             h("td", {}, s["idperson"]),
             h("td", {}, s["nama"] or ""),
-            h("td", {"class": "reason"}, s["reason"] or ""),
+            h("td", {"class": "reason"}, reason(request, s["reason"])),
             h("td", {"class": "num"}, number(request, s["attempts"])),
         )
         for s in students
@@ -623,6 +626,8 @@ async def sync_page(request: web.Request) -> web.Response:
             "progress": state,
             "failed": failed_students,
             "runs": history,
+            # The sync layer's Indonesian words in a failure's reason, and this page's.
+            "reasonWords": request.app[CATALOGS].reason_words(language(request)),
         }
     }
     return page(
