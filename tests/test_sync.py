@@ -35,13 +35,11 @@ from syncpay.sync.roster import import_rows
 from syncpay.sync.runs import (
     ALREADY_RUNNING,
     DISPATCH_JOB,
-    MIN_POLL,
     NO_STUDENTS,
     STUDENT_JOB,
     NoStudents,
     RunConflict,
     Sync,
-    _next_poll,
     dispatch_key,
     log_line,
     record_failure,
@@ -1241,21 +1239,3 @@ async def test_a_bill_falling_due_is_counted_though_the_answer_is_the_same(h: Ha
         await h.db.run_script("DELETE FROM jobs")
     stored = (await siswa_rows(h.db))[one]
     assert Decimal(str(stored["total_tunggakan"])) == late.total_tunggakan
-
-
-@pytest.mark.parametrize(
-    ("total", "processed", "rate", "expected"),
-    [
-        (5000, 0, 0.0, 0.5),  # no rate yet: the usual poll
-        (5000, 1000, 330.0, 0.5),  # seconds to go: the usual poll
-        (5000, 4800, 330.0, 200 / 330 / 2),  # 0.3 s: half of it
-        (5000, 4980, 330.0, 20 / 330 / 2),  # the last students: soon
-        (5000, 4999, 330.0, MIN_POLL),  # never busier than MIN_POLL
-        (5000, 5000, 330.0, 0.5),  # all counted, not ended: nothing to expect
-    ],
-)
-def test_wait_polls_sooner_as_the_last_students_come(
-    total: int, processed: int, rate: float, expected: float
-) -> None:
-    state = {"total": total, "processed": processed, "rate_per_second": rate}
-    assert _next_poll(state, 0.5) == pytest.approx(expected)

@@ -430,7 +430,7 @@ class Worker:
         start_now: int | None = None,
         started: list[ClaimedJob] | None = None,
         *,
-        tag: str | None = None,
+        tag: str,
         adopt: bool = False,
     ) -> list[ClaimedJob]:
         tries = 0
@@ -441,7 +441,14 @@ class Worker:
             nonlocal tries
             tries += 1
             return self._settle_and_claim(
-                tx, outcomes, want, expired, start_now, started or [], tag, adopt or tries > 1
+                tx,
+                outcomes,
+                want,
+                expired,
+                start_now,
+                started or [],
+                tag=tag,
+                adopt=adopt or tries > 1,
             )
 
         try:
@@ -472,7 +479,8 @@ class Worker:
         expired: bool,
         start_now: int | None = None,
         started: list[ClaimedJob] | None = None,
-        tag: str | None = None,
+        *,
+        tag: str,
         adopt: bool = False,
     ) -> tuple[set[int], list[ClaimedJob]]:
         await self.queue.count_started(tx, started or [])
@@ -483,7 +491,7 @@ class Worker:
                 tx,
                 self.options.queues,
                 want,
-                tag or self.worker_id,
+                tag,
                 retry_after=self.options.retry_after,
                 expired=expired,
                 start_now=start_now,
@@ -632,17 +640,18 @@ class Worker:
     async def _run_job(self, job: ClaimedJob, payload: Payload) -> None:
         label = f"{payload.display_name} #{job.id}"
         max_tries = payload.max_tries or self.options.tries
-        if job.cut_offs >= max_tries or job.tries > max_tries:
-            if job.cut_offs >= max_tries:
-                # Each time it ran, its worker stopped: it may be what stops them.
-                exc = MaxAttemptsExceeded(
-                    f"{payload.display_name} was cut off {job.cut_offs} times: its worker "
-                    f"stopped while running it ({max_tries} tries)"
-                )
-            else:
-                exc = MaxAttemptsExceeded(
-                    f"{payload.display_name} has been attempted too many times ({max_tries} tries)"
-                )
+        exc: MaxAttemptsExceeded | None = None
+        if job.cut_offs >= max_tries:
+            # Each time it ran, its worker stopped: it may be what stops them.
+            exc = MaxAttemptsExceeded(
+                f"{payload.display_name} was cut off {job.cut_offs} times: its worker "
+                f"stopped while running it ({max_tries} tries)"
+            )
+        elif job.tries > max_tries:
+            exc = MaxAttemptsExceeded(
+                f"{payload.display_name} has been attempted too many times ({max_tries} tries)"
+            )
+        if exc is not None:
             _say(label, "FAIL")
             await self._submit(self._failure(job, payload, exc))
             return

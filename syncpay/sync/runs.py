@@ -670,9 +670,7 @@ class Sync:
         *,
         poll: float = 0.5,
     ) -> Run:
-        """Wait until the run ends; ``on_progress(progress)`` after each poll (every
-        ``poll`` seconds, and sooner as the run's last students come: the end is seen
-        within a few hundredths of a second, not up to ``poll`` late)."""
+        """Wait until the run ends; ``on_progress(progress)`` after each poll."""
         after = 0
         while True:
             state = await self.progress(run_id, after_log=after)
@@ -684,21 +682,7 @@ class Sync:
                     await result
             if not state["isRunning"]:
                 return await self.get(run_id)
-            await asyncio.sleep(_next_poll(state, poll))
-
-
-#: The shortest wait between two polls of :meth:`Sync.wait` near a run's end.
-MIN_POLL = 0.02
-
-
-def _next_poll(state: dict[str, Any], poll: float) -> float:
-    """Half the time the run's remaining students should take at its recent rate,
-    between :data:`MIN_POLL` and ``poll``."""
-    rate = float(state.get("rate_per_second") or 0)
-    remaining = int(state.get("total") or 0) - int(state.get("processed") or 0)
-    if rate <= 0 or remaining <= 0:
-        return poll
-    return max(MIN_POLL, min(poll, remaining / rate / 2))
+            await asyncio.sleep(poll)
 
 
 def percent(processed: int, total: int) -> float:
