@@ -2,16 +2,19 @@
 rendered in the text exposition format 0.0.4 (what ``GET /metrics`` answers).
 
 Updating a metric is cheap enough for hot paths: ``JOBS_PROCESSED.labels(queue,
-job).inc()`` is a dict lookup and an add (asyncio runs one task at a time, so no lock is
+job_name).inc()`` is a dict lookup and an add (asyncio runs one task at a time, so no lock is
 needed). One process-wide registry, :data:`REGISTRY`, holds syncpay's metrics below;
 values that live in the database (queue depth, active runs) are read at scrape time by
 :func:`collect_database` into metrics that are built for that one answer.
 
 The names (all ``syncpay_…``):
 
-- ``jobs_processed_total`` / ``jobs_failed_total`` / ``jobs_retried_total`` {queue, job}:
-  outcomes the worker settled (done; failed for good; released to run again).
-- ``job_duration_seconds`` {job}: how long a job's handler ran (finished or raised).
+- ``jobs_processed_total`` / ``jobs_failed_total`` / ``jobs_retried_total`` {queue,
+  job_name}: outcomes the worker settled (done; failed for good; released to run again).
+- ``job_duration_seconds`` {job_name}: how long a job's handler ran (finished or raised).
+
+The job's label is ``job_name``, never ``job``: Prometheus gives every scraped series the
+label ``job`` of its scrape configuration and would rename ours to ``exported_job``.
 - ``payment_api_requests_total`` {status}: requests to the payment API by HTTP status, or
   ``timeout``, ``error`` (no answer: refused, reset…), ``malformed`` (an HTTP answer
   that could not be read: cut off, invalid) or ``cancelled`` (its job was). A 2xx whose
@@ -349,23 +352,23 @@ REGISTRY = Registry()
 JOBS_PROCESSED = REGISTRY.counter(
     "syncpay_jobs_processed_total",
     "Jobs done and acknowledged, by queue and job.",
-    ("queue", "job"),
+    ("queue", "job_name"),
 )
 JOBS_FAILED = REGISTRY.counter(
     "syncpay_jobs_failed_total",
     "Jobs failed for good (moved to failed_jobs), by queue and job.",
-    ("queue", "job"),
+    ("queue", "job_name"),
 )
 JOBS_RETRIED = REGISTRY.counter(
     "syncpay_jobs_retried_total",
     "Jobs released back to the queue to run again (after an error, for a Retry-After, "
     "or given back unstarted at a stop or cancel), by queue and job.",
-    ("queue", "job"),
+    ("queue", "job_name"),
 )
 JOB_DURATION = REGISTRY.histogram(
     "syncpay_job_duration_seconds",
     "Time a job's handler ran (until it returned or raised), by job.",
-    ("job",),
+    ("job_name",),
     JOB_BUCKETS,
 )
 PAYMENT_API_REQUESTS = REGISTRY.counter(

@@ -31,9 +31,14 @@ fi
 
 # The browser tests (tests/browser) drive the system Chromium through Playwright (from the
 # test extra); never `playwright install`.
-if [ ! -x /usr/bin/chromium ]; then
-    echo "tests/run.sh: installing Chromium" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+# promtool (Debian's prometheus package) lints the /metrics exposition in
+# tests/web/test_metrics.py.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "tests/run.sh: installing ${missing[*]}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 exec "$PYTHON" -m pytest "$@"

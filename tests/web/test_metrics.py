@@ -88,13 +88,13 @@ async def test_counters_follow_a_real_run(web):
     after = await scrape(web)
 
     processed = delta(
-        by_label(after, "syncpay_jobs_processed_total", "job"),
-        by_label(before, "syncpay_jobs_processed_total", "job"),
+        by_label(after, "syncpay_jobs_processed_total", "job_name"),
+        by_label(before, "syncpay_jobs_processed_total", "job_name"),
     )
     assert processed == {"sync.student": 50, "sync.dispatch": 1}
     failed = delta(
-        by_label(after, "syncpay_jobs_failed_total", "job"),
-        by_label(before, "syncpay_jobs_failed_total", "job"),
+        by_label(after, "syncpay_jobs_failed_total", "job_name"),
+        by_label(before, "syncpay_jobs_failed_total", "job_name"),
     )
     assert failed == {}
 
@@ -122,15 +122,15 @@ async def test_counters_follow_a_real_run(web):
 
     # Every failed first request was retried once (no backoff in the harness).
     retried = delta(
-        by_label(after, "syncpay_jobs_retried_total", "job"),
-        by_label(before, "syncpay_jobs_retried_total", "job"),
+        by_label(after, "syncpay_jobs_retried_total", "job_name"),
+        by_label(before, "syncpay_jobs_retried_total", "job_name"),
     )
     assert retried == {"sync.student": served["500"] + served["reset"]}
 
     # Every handler run is timed: 50 successes, the retried attempts, the dispatcher.
     runs = delta(
-        by_label(after, "syncpay_job_duration_seconds_count", "job"),
-        by_label(before, "syncpay_job_duration_seconds_count", "job"),
+        by_label(after, "syncpay_job_duration_seconds_count", "job_name"),
+        by_label(before, "syncpay_job_duration_seconds_count", "job_name"),
     )
     assert runs == {"sync.student": 50 + retried["sync.student"], "sync.dispatch": 1}
 
@@ -410,6 +410,55 @@ async def test_prometheus_client_reads_every_family_and_counters_only_grow(web):
     processed = sum(
         v
         for (n, labels), v in new.items()
-        if n == "syncpay_jobs_processed_total" and ("job", "sync.student") in labels
+        if n == "syncpay_jobs_processed_total" and ("job_name", "sync.student") in labels
     )
     assert processed >= 20
+
+
+# ---------------------------------------------------------- what a real Prometheus makes of it
+
+#: Labels a Prometheus server sets on every series of a target itself: a series of ours
+#: carrying one is renamed ``exported_<label>``, and queries by our name find nothing.
+TARGET_LABELS = {"job", "instance"}
+
+
+async def test_no_series_uses_a_label_prometheus_sets_itself_and_promtool_accepts_it(web):
+    """A real Prometheus renamed ``job`` to ``exported_job``: ``job_name`` it is now.
+
+    promtool (Debian's ``prometheus`` package, installed by tests/run.sh) lints the whole
+    exposition after a real run; under CI it must be there.
+    """
+    import os
+    import shutil
+    import subprocess
+
+    await web.serve(workers=4)
+    await web.students(5)
+    run = await web.pays[0].start(started_by="metrics")
+
+    async def done() -> bool:
+        return (await web.pays[0].sync.get(run.id)).status == "completed"
+
+    await until(done, 60, what="the run to complete")
+    response = await web.browser().client.get("/metrics")
+    text = await response.text()
+    families = parse(text)
+    clashes = {
+        (name, label)
+        for family in families.values()
+        for name, labels, _ in family.samples
+        for label in labels
+        if label in TARGET_LABELS
+    }
+    assert not clashes, sorted(clashes)
+    assert total(families, "syncpay_jobs_processed_total", job_name="sync.student") >= 5
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("promtool is missing (tests/run.sh installs Debian's prometheus)")
+        pytest.skip("promtool is not installed")
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
