@@ -276,3 +276,20 @@ def test_unit_files_verify(unit: Path, tmp_path: Path) -> None:
         if line.strip():
             problems.append(line)
     assert not problems, f"{unit.name}:\n" + "\n".join(problems)
+
+
+RUN_AS = re.compile(r"^\s*(?:User|user)\s*=\s*(\S+)", re.M)
+
+
+@pytest.mark.parametrize("file", sorted(DEPLOY.iterdir()), ids=lambda f: f.name)
+def test_a_file_that_runs_as_a_user_says_how_to_create_it(file: Path) -> None:
+    """A unit or Supervisor file naming ``User=x`` tells, in itself, how to make ``x``.
+
+    Copied alone to /etc, a file whose user does not exist fails to start with a message
+    that does not name the cause.
+    """
+    text = _text(file)
+    for user in set(RUN_AS.findall(text)):
+        assert re.search(rf"useradd\b[^\n]*\b{re.escape(user)}\s*$", text, re.M), (
+            f"{file.name} runs as {user!r} but does not say how to create that user"
+        )
