@@ -32,7 +32,13 @@ from .keys import (
 )
 from .live import HUB, LiveHub
 from .routes import tables
-from .security import errors_middleware, headers_middleware, proxy_middleware, session_middleware
+from .security import (
+    errors_middleware,
+    headers_middleware,
+    path_middleware,
+    proxy_middleware,
+    session_middleware,
+)
 from .session import Signer, app_key
 from .throttle import LoginLimiter, RecentUsers
 
@@ -71,7 +77,13 @@ def create_app(
     """The web application. The database is opened (and migrated) on start-up unless
     ``syncpay`` is given; ``workers`` jobs run in-process (default ``SYNC_WORKERS``)."""
     app = web.Application(
-        middlewares=[proxy_middleware, headers_middleware, errors_middleware, session_middleware],
+        middlewares=[
+            path_middleware,
+            proxy_middleware,
+            headers_middleware,
+            errors_middleware,
+            session_middleware,
+        ],
         client_max_size=MAX_BODY,
     )
     app[SETTINGS] = settings

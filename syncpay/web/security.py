@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +20,7 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
+from yarl import URL
 
 from ..accounts import User, token_hash
 from ..sync.runs import SyncError
@@ -164,6 +166,39 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return _error_page(request, 500, "Terjadi kesalahan pada server.")
 
 
+#: A path a browser reads as this site's: one ``/`` first, then no ``/`` or ``\\`` right
+#: after it, no ``\\`` (read as ``/``) and no control character (tab and line breaks are
+#: dropped by browsers, so ``/\\t/evil.example`` is ``//evil.example``) anywhere.
+_LOCAL_PATH = re.compile(r"/(?![/\\])[^\\\x00-\x1f\x7f-\x9f]*")
+_PATH_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def is_local_path(path: str) -> bool:
+    """True when ``path`` (decoded) as a link or redirect stays on this site."""
+    return _LOCAL_PATH.fullmatch(path) is not None
+
+
+def local_path(path: str) -> str:
+    """``path`` made a link to this site: backslashes read as ``/`` (as browsers do),
+    control characters dropped, leading slashes collapsed into one."""
+    if is_local_path(path):
+        return path
+    return "/" + _PATH_CONTROLS.sub("", path.replace("\\", "/")).lstrip("/")
+
+
+@web.middleware
+async def path_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Everything below sees a path that is safe to put in a link or a redirect: the
+    pages' language link and the login's ``next=`` are built from ``request.path``, and
+    ``//evil.example/x`` (or ``/%5Cevil.example/x``, ``/%2F%2Fevil.example/x``) must
+    not become a link to another host. Such a path matches no route either way."""
+    path = request.path
+    if is_local_path(path):
+        return await handler(request)
+    safe = URL.build(path=local_path(path), query=request.rel_url.query)
+    return await handler(request.clone(rel_url=safe))
+
+
 @web.middleware
 async def proxy_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """With ``APP_TRUST_PROXY``: the client's address, scheme and host as the reverse
@@ -211,6 +246,8 @@ def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
 
 def _login_redirect(request: web.Request) -> web.HTTPFound:
     target = request.path_qs if request.method == "GET" else "/admin/sync-pembayaran"
+    if not is_local_path(request.path):
+        target = "/admin/sync-pembayaran"
     return web.HTTPFound(f"/login?next={quote(target, safe='/')}")
 
 

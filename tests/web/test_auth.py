@@ -290,3 +290,72 @@ def test_the_signer_remembers_only_genuine_cookies_and_hands_out_copies(monkeypa
         assert signer.unsign(v) is not None
     assert len(signer._checked) <= 3
     assert signer.unsign(values[0]) == {"s": "0", "c": "t", "l": None}
+
+
+# --- issue #12 ----------------------------------------------------------------------------
+
+
+async def raw_request(web: WebHarness, head: str, body: bytes = b"") -> tuple[int, str, str]:
+    """Send ``head`` (request line and headers, no blank line) exactly as written; the
+    answer's status, head and body."""
+    assert web.server.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", web.server.port)
+    try:
+        writer.write(head.encode("latin-1") + b"\r\nConnection: close\r\n\r\n" + body)
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    head_text, _, rest = data.partition(b"\r\n\r\n")
+    status = int(head_text.split(b" ", 2)[1])
+    return status, head_text.decode("latin-1"), rest.decode("utf-8", "replace")
+
+
+def _is_local(target: str) -> bool:
+    """A link or redirect a browser follows to this site only."""
+    return (
+        target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and all(c.isprintable() and not c.isspace() for c in target)
+    )
+
+
+async def test_links_and_redirects_built_from_the_path_stay_on_this_site(web: WebHarness):
+    """#12 item 21: the language link of a 404 page at ``//evil.example/x`` was
+    protocol-relative (``//evil.example/x?lang=en``), an open redirect."""
+    import html as html_module
+    import re
+
+    await web.serve(workers=0)
+    admin = await web.user("admin")
+    jar = admin.client.session.cookie_jar.filter_cookies(admin.client.make_url("/"))
+    cookie = f"Cookie: {COOKIE}={jar[COOKIE].value}"
+    hrefs = re.compile(r'<a href="([^"]*)" class="lang"')
+    paths = (
+        "//evil.example/x",
+        "/%5Cevil.example/x",
+        "/%2F%2Fevil.example/x",
+        "/\\evil.example/x",
+        "/%2f/evil.example/x",
+        "///evil.example/x",
+        "/%09/evil.example/x",
+        "/admin/%2F%2Fevil.example",
+    )
+    logged_in = [(p, f"Host: t\r\n{cookie}") for p in paths]
+    for path, headers in logged_in + [(p, "Host: t") for p in paths]:
+        status, head, body = await raw_request(web, f"GET {path} HTTP/1.1\r\n{headers}")
+        assert status in (302, 404), (path, status)
+        assert cookie not in headers or status == 404, (path, status)
+        for link in hrefs.findall(body):
+            assert _is_local(html_module.unescape(link)), (path, link)
+        for line in head.split("\r\n"):
+            if line.lower().startswith("location:"):
+                location = URL(line.split(":", 1)[1].strip())
+                assert not location.host, (path, line)
+                assert _is_local(location.query.get("next", "/")), (path, line)
+    anon = web.browser()
+    for evil in ("//evil.example", "/\\evil.example", "/\t/evil.example", "/%0a/x"):
+        page = await anon.get("/login", params={"next": evil})
+        found = re.search(r'name="next" value="([^"]*)"', await page.text())
+        assert found is not None and _is_local(html_module.unescape(found.group(1))), evil

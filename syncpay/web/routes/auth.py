@@ -10,7 +10,7 @@ from ...accounts import MAX_PASSWORD, User
 from ..keys import ACCOUNTS, LOGIN_LIMITER, SETTINGS
 from ..pages import page
 from ..render import Markup, h, render
-from ..security import forget_session, public, read_form, text
+from ..security import forget_session, is_local_path, public, read_form, text
 from ..session import SESSION, new_csrf, new_session_id
 
 routes = web.RouteTableDef()
@@ -18,8 +18,9 @@ HOME = "/admin/sync-pembayaran"
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site (no scheme, no host, no ``//``) is followed after login."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site (no scheme, no host, no ``//``, no ``\\``, no control
+    character) is followed after login."""
+    if not target or not is_local_path(target):
         return HOME
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or target.startswith("/login"):
