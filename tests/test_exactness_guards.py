@@ -114,7 +114,7 @@ async def test_two_transactions_past_the_covering_check_at_once_count_one(
 
 
 async def test_sync_run_count_never_passes_the_total(h: Harness) -> None:
-    sp, run, ids = await _queued_run(h, n=3)
+    sp, run, _ids = await _queued_run(h, n=3)
     params = {"id": run.id, "failed": 0, "unchanged": 0}
     assert await h.db.execute("sync_run_count", params | {"processed": 2}) == 1
     assert await h.db.execute("sync_run_count", params | {"processed": 2}) == 0  # 4 > 3
