@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any
 
+from ..text import SURROGATE
+
 # A Path, or a zipfile.Path when running from syncpay.pyz.
 TEMPLATES = resources.files("syncpay") / "web" / "templates"
 _FIELD = re.compile(r"\{\{\s*(_:)?([A-Za-z_][\w.\-]*)\s*\}\}")
@@ -32,7 +34,12 @@ def escape(value: object) -> Markup:
         return value
     if value is None:
         return Markup("")
-    return Markup(html.escape(str(value), quote=True))
+    text = str(value)
+    if not text.isprintable():  # quick: False for every lone surrogate (and line breaks)
+        # One in stored data (saved before text was cleaned at the boundary) cannot be
+        # encoded as UTF-8: it would turn the whole page into a server error.
+        text = SURROGATE.sub("\ufffd", text)
+    return Markup(html.escape(text, quote=True))
 
 
 def join(parts: Iterable[object]) -> Markup:
@@ -63,6 +70,7 @@ def json_script(element_id: str, value: object) -> Markup:
     (allowed by a CSP without inline scripts); ``<``, ``>`` and ``&`` are escaped."""
     text = json.dumps(value, ensure_ascii=False, default=str)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = SURROGATE.sub("\\\\ufffd", text)  # a lone one could not be sent as UTF-8
     return Markup(f'<script type="application/json" id="{escape(element_id)}">{text}</script>')
 
 

@@ -24,6 +24,7 @@ from yarl import URL
 
 from ..accounts import User, token_hash
 from ..sync.runs import SyncError
+from ..text import SURROGATE, clean, is_clean
 from .errors import ApiError, is_json_handler, json_error
 from .keys import ACCOUNTS, CATALOGS, RECENT_USERS, SETTINGS, SIGNER
 from .session import COOKIE, SESSION, Session, set_cookie
@@ -356,6 +357,26 @@ async def read_form(request: web.Request) -> MultiDictProxy[str | web.FileField]
         return await request.post()
     except (ValueError, LookupError, RuntimeError, HttpProcessingError):
         raise ApiError(400, text(request, "error.invalid")) from None
+
+
+def check_text(request: web.Request, value: Any, field: str = "") -> None:
+    """Refuse (422, naming the field) a request whose text cannot be stored or shown as
+    it is: a lone surrogate (``"\\ud800"`` is valid JSON, but no UTF-8 file, page or
+    database takes it) or a control character, in any string of ``value`` (a parsed
+    JSON body, form fields, a WebSocket message), keys included. Every reader of a
+    request's fields calls this once, where it parses them."""
+    if isinstance(value, str):
+        if not is_clean(value):
+            key = "error.text_unicode" if SURROGATE.search(value) else "error.text_control"
+            raise ApiError(422, text(request, key, field=clean(field or "?", 40)))
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            name = str(name)
+            check_text(request, name, name if not field else f"{field}.{name}")
+            check_text(request, item, name if not field else f"{field}.{name}")
+    elif isinstance(value, list):
+        for item in value:
+            check_text(request, item, field)
 
 
 async def _check_csrf(request: web.Request, session: Session) -> None:

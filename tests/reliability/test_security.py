@@ -108,6 +108,8 @@ _TEST_QUERIES = """
 SELECT COUNT(*) FROM siswa
 -- name: sec_users_count
 SELECT COUNT(*) FROM users
+-- name: sec_first_idperson
+SELECT MIN(idperson) FROM siswa
 -- name: sec_set_answer
 UPDATE siswa SET pembayaran = :answer WHERE idperson = :idperson
 -- name: sec_expire_sessions
@@ -808,3 +810,87 @@ async def test_injection_strings_in_the_search_and_filters(web: WebHarness, para
         response = await admin.client.get(f"{path}?{query}")
         assert response.status in (404, 422), (path, query, response.status)
         await one_message(response)
+
+
+# --- issue #12 -------------------------------------------------------------------------------
+
+
+async def test_a_lone_surrogate_in_stored_data_does_not_break_a_page(web: WebHarness) -> None:
+    """#12 item 22: an answer stored before text was cleaned at the boundary, with a lone
+    surrogate (``\\ud800``, valid JSON) in a field: the student's page was a 500 on
+    SQLite. (MariaDB's JSON check refuses such a value: then nothing is stored.)"""
+    await web.serve(workers=0)
+    await web.students(2)
+    answer = {
+        "data": [
+            {
+                "idperiode": "2025 \ud800",
+                "judul": "SPP \udfff Juli",
+                "nama_unit": "MA \ud83d",
+                "jml_kredit": "100000",
+                "jml_debet": "50000",
+                "tgl_jurnal": "2020-01-01",
+            }
+        ],
+        "message": "x \ud800",
+    }
+    idperson = str(await web.db.fetch_value("sec_first_idperson"))
+    try:
+        await web.db.execute("sec_set_answer", {"answer": json.dumps(answer), "idperson": idperson})
+    except Exception:  # MariaDB's CHECK (JSON_VALID) may refuse it
+        assert web.db.dialect == "mysql"
+    admin = await web.user("admin")
+    for lang in ("id", "en"):
+        page = await admin.get(f"/admin/siswa/{idperson}?lang={lang}")
+        assert page.status == 200, await page.text()
+        assert "\ufffd" in await page.text() or web.db.dialect == "mysql"
+        status, _ = await admin.get_json(f"/admin/siswa/{idperson}")
+        assert status == 200
+        listing = await admin.get(f"/admin/siswa?lang={lang}")
+        assert listing.status == 200
+
+
+async def test_bad_text_in_a_request_is_a_422_with_its_reason(web: WebHarness) -> None:
+    """#12 item 22: ``POST …/start`` with ``{"unit": "\\ud800"}`` answered 500 on both
+    databases. Every string of a JSON body (values and keys, nested), of a form and of
+    a WebSocket message is checked once where the request is read."""
+    await web.serve(workers=0)
+    await web.students(2)
+    admin = await web.user("admin")
+    bodies: list[Any] = [
+        {"unit": "\ud800"},
+        {"kelas": "X \udfff"},
+        {"idperson": ["\ud800"]},
+        {"idpersons": ["1", "2\ud83d"]},
+        {"unit": "MA", "\ud800": 1},
+        {"unit": "MA\x00"},
+        {"kelas": "X\x1b]0;owned\x07"},
+    ]
+    for body in bodies:
+        raw = json.dumps(body).encode()  # \ud800 escaped: valid JSON
+        response = await admin.client.post(
+            f"{BASE}/start",
+            data=raw,
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "X-CSRF-TOKEN": admin.csrf,
+            },
+        )
+        assert response.status == 422, (body, response.status, await response.text())
+        answer = await response.json()
+        assert answer["status"] is False and "\n" not in answer["message"], body
+        assert int(await web.db.fetch_value("sec_runs_count")) == 0
+    # The same through the page's form and in English.
+    response = await admin.post_form(
+        f"{BASE}/start?lang=en", {"unit": "MA\x00"}, headers={"Accept": "application/json"}
+    )
+    assert response.status == 422, await response.text()
+    # A WebSocket message with one: an error message, the socket stays usable.
+    async with admin.client.ws_connect(WS) as ws:
+        await ws.send_str(json.dumps({"run_id": "\ud800"}))
+        reply = await ws.receive_json(timeout=5)
+        while reply.get("type") != "error":
+            reply = await ws.receive_json(timeout=5)
+        assert reply["status"] == 422
+        await ws.send_str(json.dumps({"run_id": None}))

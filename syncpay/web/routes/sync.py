@@ -29,7 +29,15 @@ from ..keys import CATALOGS, MAINTENANCE, SETTINGS, SYNCPAY, WORKER
 from ..live import HUB
 from ..pages import page
 from ..render import Markup, h, join, render
-from ..security import admin_only, current_user, language, read_form, reason, text
+from ..security import (
+    admin_only,
+    check_text,
+    current_user,
+    language,
+    read_form,
+    reason,
+    text,
+)
 
 routes = web.RouteTableDef()
 BASE = "/admin/sync-pembayaran"
@@ -89,6 +97,7 @@ async def _body(request: web.Request) -> tuple[dict[str, Any], bool]:
             values = [v for v in form.getall(key) if isinstance(v, str)]
             if values:
                 fields[key] = values if len(values) > 1 else values[0]
+        check_text(request, fields)
         return fields, True
     raw = await request.read()
     if not raw.strip():
@@ -99,6 +108,7 @@ async def _body(request: web.Request) -> tuple[dict[str, Any], bool]:
         raise ApiError(422, text(request, "sync.err.bad_json")) from None
     if not isinstance(data, dict):
         raise ApiError(422, text(request, "sync.err.not_object"))
+    check_text(request, data)
     return data, False
 
 
@@ -362,6 +372,10 @@ async def _on_message(request: web.Request, data: str) -> dict[str, Any] | int |
             raise ValueError
     except (ValueError, RecursionError):
         return {"type": "error", "status": 422, "message": text(request, "sync.err.ws_message")}
+    try:
+        check_text(request, body)
+    except ApiError as exc:
+        return {"type": "error", "status": exc.status, "message": exc.message}
     if body["run_id"] is None:
         return None
     try:
