@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,12 @@ FRESH = 0.15
 REFRESH = 1.0
 #: A page that has not taken a message within this many seconds is dropped.
 SEND_TIMEOUT = 10.0
+#: Seconds between two checks that the open pages' sessions and tokens still count (a
+#: logout here closes its pages at once; an expiry, a revocation or a logout elsewhere
+#: within this time).
+SESSION_CHECK = 5.0
+#: The close code of a page whose session or token ended (the page does not reconnect).
+SESSION_ENDED = WSCloseCode.POLICY_VIOLATION
 #: Bytes waiting in a page's socket buffer beyond which the page counts as slow.
 SLOW_BUFFER = 32 * 1024
 #: The log lines a progress object carries (``Sync.progress``'s own limit).
@@ -90,6 +97,10 @@ class LiveClient:
     #: The connection (its write buffer tells a page that does not read).
     transport: asyncio.Transport | None = None
     slow_since: float | None = None
+    #: Whose page it is ("s:<session id>" or "t:<token hash>") and whether that session
+    #: or token still counts: the socket closes when it ends.
+    owner: str | None = None
+    signed_in: Callable[[], Awaitable[bool]] | None = None
 
     def forget(self) -> None:
         """Start over: the next message replaces everything the page shows."""
@@ -126,6 +137,8 @@ class LiveHub:
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.session_check = SESSION_CHECK
+        self._owners_checked = float("-inf")
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -279,15 +292,43 @@ class LiveHub:
         ws: web.WebSocketResponse,
         watch: int | None = None,
         transport: asyncio.Transport | None = None,
+        owner: str | None = None,
+        signed_in: Callable[[], Awaitable[bool]] | None = None,
     ) -> LiveClient:
         """A new page: it gets the current object at once, then every change."""
-        client = LiveClient(ws, watch, transport=transport)
+        client = LiveClient(ws, watch, transport=transport, owner=owner, signed_in=signed_in)
         self.clients.add(client)
         self._wake.set()
         return client
 
     def detach(self, client: LiveClient) -> None:
         self.clients.discard(client)
+
+    async def end(self, owner: str) -> None:
+        """A session or token ended (logout): its pages' sockets close now."""
+        ended = [c for c in self.clients if c.owner == owner]
+        await asyncio.gather(*(self.close_ended(c) for c in ended), return_exceptions=True)
+
+    async def close_ended(self, client: LiveClient) -> None:
+        self.detach(client)
+        if not client.ws.closed:
+            with contextlib.suppress(Exception):
+                await client.ws.close(code=SESSION_ENDED, message=b"session ended")
+
+    async def _check_owners(self, now: float) -> None:
+        """Close the pages whose session or token no longer counts (one check per owner)."""
+        if now - self._owners_checked < self.session_check:
+            return
+        self._owners_checked = now
+        pages: dict[str, list[LiveClient]] = {}
+        for client in self.clients:
+            if client.owner is not None and client.signed_in is not None:
+                pages.setdefault(client.owner, []).append(client)
+        for clients in pages.values():
+            assert clients[0].signed_in is not None
+            if not await clients[0].signed_in():
+                for client in clients:
+                    await self.close_ended(client)
 
     def watch(self, client: LiveClient, run_id: int | None) -> None:
         """The page wants run ``run_id`` (``None``: the latest) from now on."""
@@ -318,6 +359,7 @@ class LiveHub:
             started = loop.time()
             self._wake.clear()
             try:
+                await self._check_owners(started)
                 await self._tick(started)
                 failures = 0
             except asyncio.CancelledError:

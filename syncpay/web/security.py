@@ -27,6 +27,7 @@ from ..sync.runs import SyncError
 from ..text import SURROGATE, clean, is_clean
 from .errors import ApiError, is_json_handler, json_error
 from .keys import ACCOUNTS, CATALOGS, RECENT_USERS, SETTINGS, SIGNER
+from .live import HUB
 from .session import COOKIE, SESSION, Session, set_cookie
 
 log = logging.getLogger("syncpay.web")
@@ -334,6 +335,33 @@ async def _token_user(request: web.Request, token: str) -> User | None:
     return user
 
 
+def signed_in_check(
+    request: web.Request,
+) -> tuple[str | None, Callable[[], Awaitable[bool]] | None]:
+    """Who a long-lived answer (a page's WebSocket) belongs to, and a check that their
+    session or token still counts — asked of the database itself (not the short memory
+    of :class:`RecentUsers`), without extending the session: an open page does not
+    keep a session alive, and an expiry, a revocation or a logout on another server
+    ends it."""
+    db = request.app[ACCOUNTS].db
+    bearer = request.headers.get("Authorization", "")
+    if bearer[:7].lower() == "bearer ":
+        hashed = token_hash(bearer[7:].strip())
+
+        async def token_alive() -> bool:
+            return await db.fetch_one("token_by_hash", {"token_hash": hashed}) is not None
+
+        return f"t:{hashed}", token_alive
+    sid = request[SESSION].sid
+    if sid is None:
+        return None, None
+
+    async def session_alive() -> bool:
+        return await db.fetch_one("session_user", {"id": sid}) is not None
+
+    return f"s:{sid}", session_alive
+
+
 def check_size(request: web.Request) -> None:
     """Refuse a body announced larger than the app's limit before anything reads it,
     whether or not the route reads bodies (413; a chunked body is measured as read)."""
@@ -343,10 +371,13 @@ def check_size(request: web.Request) -> None:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=length)
 
 
-def forget_session(request: web.Request, sid: str | None) -> None:
-    """A logout or a new login here: the old session id is no longer anyone's."""
+async def forget_session(request: web.Request, sid: str | None) -> None:
+    """A logout or a new login here: the old session id is no longer anyone's, and the
+    pages it had open lose their live socket."""
     if sid is not None:
         request.app[RECENT_USERS].forget(f"s:{sid}")
+        if HUB in request.app:
+            await request.app[HUB].end(f"s:{sid}")
 
 
 async def read_form(request: web.Request) -> MultiDictProxy[str | web.FileField]:

@@ -24,6 +24,7 @@ loudly until it is given a sample value in :data:`SAMPLES`). What each test prov
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 from collections.abc import AsyncIterator
@@ -43,6 +44,7 @@ from syncpay.db.queries import parse_queries
 from syncpay.sync.roster import api_rows, import_csv, import_rows
 from syncpay.web.app import MAX_BODY
 from syncpay.web.errors import is_json_handler
+from syncpay.web.live import HUB
 from syncpay.web.security import access_of
 from tests.sync_helpers import until
 from tests.web.conftest import WebHarness
@@ -894,3 +896,64 @@ async def test_bad_text_in_a_request_is_a_422_with_its_reason(web: WebHarness) -
             reply = await ws.receive_json(timeout=5)
         assert reply["status"] == 422
         await ws.send_str(json.dumps({"run_id": None}))
+
+
+async def _closed_without_data(ws: aiohttp.ClientWebSocketResponse, within: float) -> str:
+    """Ask the socket for the run's log and wait for the server to close it: what came
+    instead ("closed", or the first data it still sent)."""
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.send_str(json.dumps({"run_id": None}))
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        try:
+            message = await ws.receive(timeout=max(left, 0.01))
+        except TimeoutError:
+            return "still open"
+        if message.type in (
+            aiohttp.WSMsgType.CLOSE,
+            aiohttp.WSMsgType.CLOSING,
+            aiohttp.WSMsgType.CLOSED,
+        ):
+            return "closed"
+        if message.type == aiohttp.WSMsgType.TEXT:
+            return f"data: {message.data[:80]}"
+
+
+async def test_a_websocket_closes_when_its_session_or_token_ends(web: WebHarness) -> None:
+    """#12 item 23: a page's socket kept streaming after its logout (and after its
+    session expired or its token was revoked), and still answered ``{"run_id": …}``
+    with log lines that name students."""
+    await web.serve(workers=0)
+    await web.students(2)
+    web.app[HUB].session_check = 0.2
+    admin = await web.user("admin")
+    run_id = (await admin.post_json(f"{BASE}/start", {}))[1]["run_id"]
+    assert run_id
+
+    async def opened(client: Any, **kwargs: Any) -> aiohttp.ClientWebSocketResponse:
+        ws = await client.ws_connect(f"{WS}?run_id={run_id}", **kwargs)
+        first = await ws.receive_json(timeout=10)
+        assert first["run_id"] == run_id and first["logs"]
+        return ws
+
+    # Logging out here closes the page's socket at once.
+    ws = await opened(admin.client)
+    other = await web.user("other")
+    others = await opened(other.client)  # another session's socket stays open
+    assert (await admin.post_form("/logout", {})).status == 302
+    assert await _closed_without_data(ws, 2.0) == "closed"
+    # An expired session (no request for SESSION_LIFETIME) closes within the check.
+    await web.db.execute("sec_expire_sessions", {})
+    assert await _closed_without_data(others, 3.0) == "closed"
+    # A revoked token likewise.
+    token = await web.token("cron", "admin")
+    script = web.browser().client
+    ws = await opened(script, headers={"Authorization": f"Bearer {token}"})
+    await Accounts(web.db).revoke_token("cron")
+    assert await _closed_without_data(ws, 3.0) == "closed"
+    # A socket whose session is alive is not touched.
+    again = await web.user("again")
+    ws = await opened(again.client)
+    assert await _closed_without_data(ws, 0.6) != "closed"
+    await ws.close()

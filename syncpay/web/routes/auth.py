@@ -118,7 +118,7 @@ async def start_session(request: web.Request, user: User) -> None:
     session = request[SESSION]
     if session.sid is not None:
         await accounts.db.execute("session_delete", {"id": session.sid})
-        forget_session(request, session.sid)
+        await forget_session(request, session.sid)
     session.sid = new_session_id()
     session.csrf = new_csrf()
     session.user = user
@@ -146,7 +146,7 @@ async def logout(request: web.Request) -> web.Response:
     session = request[SESSION]
     if session.sid is not None:
         await request.app[ACCOUNTS].db.execute("session_delete", {"id": session.sid})
-        forget_session(request, session.sid)
+        await forget_session(request, session.sid)
     session.sid = None
     session.user = None
     session.csrf = new_csrf()

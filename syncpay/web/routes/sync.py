@@ -36,6 +36,7 @@ from ..security import (
     language,
     read_form,
     reason,
+    signed_in_check,
     text,
 )
 
@@ -348,11 +349,15 @@ async def live(request: web.Request) -> web.StreamResponse:
     run_id = _query_number(request, "run_id")
     watch = await _run_or_latest(request, run_id) if run_id is not None else None
     await ws.prepare(request)
-    client = hub.attach(ws, watch, request.transport)
+    owner, signed_in = signed_in_check(request)
+    client = hub.attach(ws, watch, request.transport, owner=owner, signed_in=signed_in)
     try:
         async for message in ws:
             if message.type != web.WSMsgType.TEXT:
                 continue
+            if signed_in is not None and not await signed_in():
+                await hub.close_ended(client)  # logged out, expired or revoked
+                break
             reply = await _on_message(request, message.data)
             if isinstance(reply, dict):
                 await ws.send_json(reply)
