@@ -27,7 +27,9 @@ from syncpay.sync.parsers import (
     parse_flat,
     parse_nested,
     parser_for,
+    storable_answer,
 )
+from syncpay.text import is_clean
 
 TODAY = date(2026, 11, 28)
 FIXTURES = Path(
@@ -573,3 +575,37 @@ def test_the_flat_shortcut_takes_the_usual_rows():
     )
     assert _plain_flat_row({**row, "jml_kredit": "350000"}) is None
     assert _plain_flat_row({**row, "tgl_jurnal": None}) is None
+
+
+# --------------------------------------------------------------------------- issue #12
+
+
+def test_storable_answer_cleans_every_string_once_and_keeps_the_rest() -> None:
+    """Item 18(a): a lone surrogate escape (valid JSON), terminal escapes and bidi
+    controls in any string (keys too) are cleaned; numbers, valid surrogate pairs and
+    clean answers stay byte for byte; an over-long text is cut."""
+    plain = '{"status": true, "data": [{"judul": "SPP \\"Juli\\"", "jml_kredit": 1.50}]}'
+    assert storable_answer(plain) is plain
+    emoji = '{"data": [{"judul": "\\ud83d\\ude00"}]}'  # a valid pair: left as it is
+    assert storable_answer(emoji) == emoji
+    bad = (
+        '{"status": false, "message": "bad \\ud800 thing", "x\\u001b": 1e999999999999,'
+        ' "t": "a\\u001b]0;pwned\\u0007b\u202ec\\n", "n": 0.10}'
+    )
+    cleaned = storable_answer(bad)
+    assert json.loads(cleaned) == {
+        "status": False,
+        "message": "bad \ufffd thing",
+        "x\\x1b": float("inf"),
+        "t": "a\\x1b]0;pwned\\x07b\\u202ec\\x0a",
+        "n": 0.1,
+    }
+    assert "1e999999999999" in cleaned and "0.10" in cleaned
+    long = json.dumps({"data": [{"judul": "x" * 5000}]})
+    title = json.loads(storable_answer(long))["data"][0]["judul"]
+    assert len(title) == 1000 and title.endswith("\u2026")
+    assert storable_answer("not json \\ud800 {") == "not json \\ud800 {"
+    with pytest.raises(ParseError) as caught:
+        parse_flat(storable_answer('{"status": "error", "error": "no\\u202e \\udfff"}'))
+    assert str(caught.value) == "the source answered status false: no\\u202e \ufffd"
+    assert is_clean(str(caught.value))

@@ -29,7 +29,7 @@ from ..queue import (
 )
 from ..queue.jobs import new_uuid
 from .money import Totals, compute_totals
-from .parsers import Parser, parser_for
+from .parsers import Parser, parser_for, storable_answer
 from .runs import (
     DISPATCH_JOB,
     STUDENT_JOB,
@@ -271,6 +271,8 @@ async def sync_student(job: JobContext) -> None:
             free = await spend_retry_after_wait(rt, job)
             raise RetryLater(delay, exc.reason, count_attempt=not free) from exc
         raise
+    # Made storable and printable once, here: what is stored, parsed and shown.
+    answer = storable_answer(answer)
     parsed = rt.parser(answer)
     totals = compute_totals(parsed.items, date.today())
     digest = payment_digest(answer, totals)

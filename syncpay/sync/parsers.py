@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date
@@ -42,6 +43,7 @@ from decimal import MAX_PREC, Decimal, localcontext
 from typing import TYPE_CHECKING
 
 from syncpay.sync.money import ZERO, AmountError, Item, to_amount, to_date, type_name
+from syncpay.text import clean
 
 if TYPE_CHECKING:
     from syncpay.config import Settings
@@ -54,6 +56,7 @@ __all__ = [
     "parse_flat",
     "parse_nested",
     "parser_for",
+    "storable_answer",
 ]
 
 BILL_FIELD = "amount_paid"  # the nested API's names are swapped: this one is the bill
@@ -61,8 +64,16 @@ PAID_FIELD = "amount_billed"
 _FAILED_STATUS = {"false", "0", "error", "failed", "fail"}
 
 
+#: The longest text field an answer keeps, and the longest reason, in characters.
+TEXT_LIMIT = 1000
+
+
 class ParseError(Exception):
-    """An answer the parser cannot read; `str()` is one line: ``where: what``."""
+    """An answer the parser cannot read; `str()` is one line: ``where: what``, made
+    storable and printable (`syncpay.text.clean`): it quotes the answer."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(clean(message, TEXT_LIMIT))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +91,51 @@ Parser = Callable[[str], Parsed]
 TOTAL_LIMIT = Decimal(10) ** 13
 #: An amount's limit as a whole number (`money.to_amount`'s).
 _WHOLE_LIMIT = 10**13
+
+
+# --------------------------------------------------------------------------- boundary
+
+#: What may need cleaning in an answer's text: an escape of a control, of a surrogate
+#: or of a bidi control; a raw C1, DEL or bidi control (a raw C0 other than the
+#: whitespace between tokens is not JSON).
+_SUSPECT = re.compile(
+    r"\\(?:[bfnrt]|u(?:00[01]|007f|00[89]|d[89a-f]|202[a-e]|206[6-9]))"
+    "|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]",
+    re.IGNORECASE,
+)
+#: A string that may be longer than TEXT_LIMIT (tried at each '"' only: cheap).
+_LONG = re.compile(f'"[^"]{{{TEXT_LIMIT + 1}}}')
+#: One JSON string literal (outside them a valid answer has no '"').
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def storable_answer(text: str) -> str:
+    """An answer's text with every JSON string in it (keys too) made storable and
+    printable, once, at the boundary: a lone surrogate escape (``"\\ud800"``: valid JSON
+    that no database, log or page can take) becomes U+FFFD, a control or bidi control
+    a visible escape (``\\x1b``), a text longer than TEXT_LIMIT characters is cut
+    (`syncpay.text.clean`). Everything else, numbers included, stays byte for byte, and
+    an answer with nothing to clean (the usual one) is returned as it is. An answer that
+    is not JSON is left to the parser to refuse."""
+    # The usual answer is ASCII without a backslash: nothing to look for but its length.
+    suspect = ("\\" in text or "\x7f" in text) if text.isascii() else True
+    if suspect and _SUSPECT.search(text) is None:
+        suspect = False
+    if not suspect and _LONG.search(text) is None:
+        return text
+
+    def literal(match: re.Match[str]) -> str:
+        raw = match.group()
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return raw
+        cleaned = clean(value, TEXT_LIMIT)
+        return raw if cleaned == value else json.dumps(cleaned, ensure_ascii=False)
+
+    # Raw controls and bidi controls outside any string literal are not JSON: the
+    # parser refuses them; inside one they are cleaned with it.
+    return _STRING.sub(literal, text)
 
 
 # --------------------------------------------------------------------------- built-in

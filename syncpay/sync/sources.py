@@ -36,6 +36,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 
 from .. import metrics
+from ..text import clean
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -51,6 +52,10 @@ __all__ = [
     "open_source",
     "parse_retry_after",
 ]
+
+
+#: The longest reason a source gives, in characters.
+REASON_LIMIT = 1000
 
 
 class SourceError(Exception):
@@ -70,6 +75,7 @@ class SourceError(Exception):
         retry_after: float | None = None,
         permanent: bool = False,
     ) -> None:
+        reason = clean(reason, REASON_LIMIT)  # it quotes the API: storable and printable
         super().__init__(reason)
         self.reason = reason
         self.status = status

@@ -20,13 +20,16 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from syncpay.config import Settings
 from syncpay.db import Database
 from syncpay.simulator import Simulator
+from syncpay.text import is_clean
 from tests.reliability.conftest import scale
 from tests.sync_helpers import (
     Harness,
@@ -314,3 +317,100 @@ async def test_no_free_waits_when_the_cap_is_0(h: Harness) -> None:
     assert (await sp.sync.get(run.id)).failed == 3
     asked = sim.stats(detail=True)["per_idperson"]
     assert set(asked) == ids and set(asked.values()) == {TRIES}
+
+
+# --------------------------------------------------------------------------- issue #12
+
+
+@dataclass
+class OddApi:
+    """A tiny finance API (a real local HTTP server) answering fixed texts by idperson;
+    any other student gets one plain item. ``payments_url`` as the simulator's."""
+
+    payments_url: str
+    answers: dict[str, str]
+    runner: web.AppRunner
+
+
+def plain_answer(title: str = "SPP Juli", unit: str = "SMA") -> str:
+    item = {
+        "idperiode": "20252026",
+        "judul": title,
+        "nama_unit": unit,
+        "jml_kredit": 350000,
+        "jml_debet": 350000,
+        "tgl_jurnal": "2025-07-01",
+    }
+    return json.dumps({"status": True, "data": [item]})
+
+
+@pytest.fixture
+async def odd_api() -> AsyncIterator[OddApi]:
+    answers: dict[str, str] = {}
+
+    async def handle(request: web.Request) -> web.Response:
+        text = answers.get(request.match_info["idperson"], plain_answer())
+        return web.Response(text=text, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/p/{idperson}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield OddApi(f"http://127.0.0.1:{port}/p/{{idperson}}", answers, runner)
+    finally:
+        await runner.cleanup()
+
+
+async def run_to_end(h: Harness, api: Any, n_workers: int = 4, **extra: str) -> Any:
+    """Start an all-students run against ``api`` and wait (30 s at most) for its end."""
+    sp = h.syncpay(api, **fault_settings(**extra))
+    h.worker(sp, n_workers, sleep=POLL).start()
+    run = await sp.start(started_by="issue 12")
+
+    async def ended() -> bool:
+        return not (await sp.sync.get(run.id)).is_running
+
+    await until(ended, 30, every=0.05, what="the run to end")
+    return await sp.sync.get(run.id)
+
+
+async def test_bad_text_from_the_api_is_cleaned_at_the_boundary(
+    h: Harness, odd_api: OddApi
+) -> None:
+    """Issue #12, item 18(a): lone surrogates (valid JSON escapes), terminal escapes and
+    bidi overrides in an API's message or in a data field. The message becomes a reason
+    that can be stored and printed; the data is stored cleaned (MariaDB's JSON CHECK
+    refused the surrogate). The run ends with exact counts; nothing raw is stored."""
+    roster = await h.students(12, seed=1201)
+    ids = sorted(s["idperson"] for s in roster)
+    surrogate_message, escape_message, surrogate_data, escape_data = ids[:4]
+    odd_api.answers.update(
+        {
+            surrogate_message: '{"status": false, "message": "bad \\ud800 thing"}',
+            escape_message: '{"status": false, "message": "own\\u001b]0;pwned\\u0007ed"}',
+            surrogate_data: plain_answer(title="SPP \ud800 Juli"),  # json.dumps: "\ud800"
+            escape_data: plain_answer(title="SPP\u001b[31m Juli", unit="SMA\u202eAMS"),
+        }
+    )
+    done = await run_to_end(h, odd_api)
+    assert (done.status, done.total, done.processed, done.failed) == ("completed", 12, 12, 2)
+    items = await items_of(h.db, done.id)
+    reasons = {i: it["reason"] for i, it in items.items() if it["status"] == "failed"}
+    assert reasons == {
+        surrogate_message: "the source answered status false: bad \ufffd thing",
+        escape_message: "the source answered status false: own\\x1b]0;pwned\\x07ed",
+    }
+    stored = await siswa_rows(h.db)
+    first = json.loads(stored[surrogate_data]["pembayaran"])["data"][0]
+    assert first["judul"] == "SPP \ufffd Juli"
+    first = json.loads(stored[escape_data]["pembayaran"])["data"][0]
+    assert (first["judul"], first["nama_unit"]) == ("SPP\\x1b[31m Juli", "SMA\\u202eAMS")
+    for idperson in set(ids) - {surrogate_message, escape_message}:
+        answer = stored[idperson]["pembayaran"]
+        texts = [v for v in json.loads(answer)["data"][0].values() if isinstance(v, str)]
+        assert all(is_clean(text) for text in texts), answer
+        assert Decimal(stored[idperson]["total_tagihan"]) == 350000
