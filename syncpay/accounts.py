@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from .db import Database
+from .db import Database, Tx
 
 ROLES = ("admin", "petugas")
 
@@ -140,8 +140,17 @@ class Accounts:
             if not update:
                 raise AccountError(f"user {name!r} exists already (--update changes it)")
             role = role or str(existing["role"])
-            await self.db.execute("user_update", {"name": name, "password": hashed, "role": role})
-            return User(int(existing["id"]), name, role), False
+            user_id = int(existing["id"])
+
+            async def update(tx: Tx) -> None:
+                # A new password (a reset after a theft) or role ends every session the
+                # user had, in the same transaction: a stolen cookie dies with the old
+                # password, and a demoted user does not keep an admin session.
+                await tx.execute("user_update", {"name": name, "password": hashed, "role": role})
+                await tx.execute("sessions_delete_user", {"user_id": user_id})
+
+            await self.db.transact(update)
+            return User(user_id, name, role), False
         role = role or "petugas"
         user_id = await self.db.insert(
             "user_insert", {"name": name, "password": hashed, "role": role}

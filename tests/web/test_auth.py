@@ -359,3 +359,34 @@ async def test_links_and_redirects_built_from_the_path_stay_on_this_site(web: We
         page = await anon.get("/login", params={"next": evil})
         found = re.search(r'name="next" value="([^"]*)"', await page.text())
         assert found is not None and _is_local(html_module.unescape(found.group(1))), evil
+
+
+async def test_a_password_or_role_change_ends_the_users_sessions(web: WebHarness):
+    """#12 item 24: ``user:create --update`` (a new password, maybe a new role) left the
+    user's sessions alive: a stolen session survived the reset."""
+    from syncpay.accounts import Accounts
+
+    await web.serve(workers=0)
+    stolen = await web.user("kasir", "petugas")
+    own = web.browser()
+    assert (await own.login("kasir")).status == 302
+    bystander = await web.user("admin")
+    accounts = Accounts(web.db)
+    await accounts.create_user("kasir", "kata-sandi-baru", update=True)
+    await asyncio.sleep(1.1)  # what another process's change may take (RecentUsers' ttl)
+    for browser in (stolen, own):
+        page = await browser.get(PAGE)
+        assert page.status == 302 and page.headers["Location"].startswith("/login"), page.status
+    assert (await bystander.get(PAGE)).status == 200
+    # The new password works; a role change alone ends that session too.
+    assert (await own.login("kasir", "kata-sandi-baru")).status == 302
+    assert (await own.get(PAGE)).status == 200
+    await accounts.create_user("kasir", "kata-sandi-baru", "admin", update=True)
+    await asyncio.sleep(1.1)
+    assert (await own.get(PAGE)).status == 302
+    assert (await bystander.get(PAGE)).status == 200
+    # docs/troubleshooting.md (#12 item 30): --update without --role keeps the role.
+    await accounts.create_user("kepala", "kata-sandi-lama", "admin")
+    kept, created = await accounts.create_user("kepala", "kata-sandi-baru", update=True)
+    assert (kept.role, created) == ("admin", False)
+    assert {r["name"]: r["role"] for r in await accounts.users()}["kepala"] == "admin"
