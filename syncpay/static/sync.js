@@ -295,6 +295,8 @@
     el.message.dataset.kind = kind;
     el.message.className = "alert " + (kind === "success" ? "alert-success" : "alert-error");
     el.message.hidden = false;
+    // Where the user is looking: a phone may have the message below the screen's edge.
+    el.message.scrollIntoView({ block: "nearest" });
   }
 
   // --- failed students and recent runs ----------------------------------------------------

@@ -611,6 +611,8 @@ def _list_table(request: web.Request, listing: Listing) -> Markup:
     badges = {state: state_badge(request, state) for state in STATE_LABEL}
     never = h("span", {"class": "muted"}, text(request, "siswa.never"))
     failed = escape(text(request, "siswa.sync_failed_short"))
+    label_tunggakan = escape(text(request, "siswa.col.tunggakan"))
+    label_synced = escape(text(request, "siswa.col.synced"))
     rows = []
     for row in listing.rows:
         state = state_of(row["is_lunas"])
@@ -627,14 +629,18 @@ def _list_table(request: web.Request, listing: Listing) -> Markup:
                 f'{synced} <span class="sync-error-flag" title="{title}">{failed}</span>'
             )
         idperson = escape(row["idperson"])
+        # The classes and data-label place the cells when a phone shows rows as cards.
         rows.append(
             f'<tr data-idperson="{idperson}" data-status="{state}">'
             f'<td class="idperson">{idperson}</td>'
-            f'<td><a href="{escape(student_url(row["idperson"]))}">{escape(row["nama"])}</a></td>'
-            f"<td>{escape(row['UnitFormal'] or '—')}</td>"
-            f"<td>{escape(row['KelasFormal'] or '—')}</td>"
-            f'<td class="num">{rupiah(row["total_tunggakan"])}</td>'
-            f"<td>{badges[state]}</td><td>{synced}</td></tr>"
+            f'<td class="nama"><a href="{escape(student_url(row["idperson"]))}">'
+            f"{escape(row['nama'])}</a></td>"
+            f'<td class="unit">{escape(row["UnitFormal"] or "—")}</td>'
+            f'<td class="kelas">{escape(row["KelasFormal"] or "—")}</td>'
+            f'<td class="num tunggakan" data-label="{label_tunggakan}">'
+            f"{rupiah(row['total_tunggakan'])}</td>"
+            f'<td class="status">{badges[state]}</td>'
+            f'<td class="synced" data-label="{label_synced}">{synced}</td></tr>'
         )
     return h(
         "table",
@@ -981,12 +987,17 @@ def _group_section(request: web.Request, group: Group) -> Markup:
         "section",
         {"class": "period-group", "data-period": group.period},
         h("h3", {}, period_label(request, group.period)),
+        # Seven columns: on a phone the table scrolls inside its box, not the page.
         h(
-            "table",
-            {"class": "items"},
-            h("thead", {}, head),
-            h("tbody", {}, join(rows)),
-            h("tfoot", {}, foot),
+            "div",
+            {"class": "table-wrap"},
+            h(
+                "table",
+                {"class": "items"},
+                h("thead", {}, head),
+                h("tbody", {}, join(rows)),
+                h("tfoot", {}, foot),
+            ),
         ),
     )
 
