@@ -6,12 +6,20 @@ units, the payment simulator started inside the same process as the source (a li
 latency so a run can be watched), an ``admin`` account and a one-time login link.
 Running it again reuses the data: students are imported only into an empty table and the
 admin is created only once.
+
+So that the other commands run in the demo's folder (``syncpay sync:status``,
+``syncpay sync``, ``syncpay user:login-link admin``…) work on the demo's data and not on a
+new, empty database, the demo writes a ``.env`` of its own there when the folder has none
+(:data:`FOLDER_SETTINGS`); with a ``.env`` of another set-up, ``--demo`` on a command
+does the same.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from .accounts import Accounts
 from .config import Settings
@@ -32,6 +40,15 @@ OVERRIDES = {
     "PAYMENT_API_TIMEOUT": "5",
     "SYNC_BACKOFF": "1,2,3",
     "SYNC_TIMEOUT": "30",
+}
+
+#: What a command needs to work on the demo's data outside the demo server (``--demo`` on
+#: any command, and the ``.env`` the demo writes): the demo's database, and the built-in
+#: simulator (the same seed, so the same payments) as the source.
+FOLDER_SETTINGS = {
+    "DB_CONNECTION": "sqlite",
+    "DB_DATABASE": DEMO_DATABASE,
+    "PAYMENT_SOURCE": "simulator",
 }
 
 #: The simulated finance API: ~25 ms an answer, and 2 % of first answers are an
@@ -73,3 +90,21 @@ async def prepare(settings: Settings, db: Database) -> Demo:
         await simulator.close()
         raise
     return Demo(settings, simulator, added, password, secret)
+
+
+def write_env(path: Path) -> bool:
+    """Write the demo's ``.env`` at ``path`` when there is no file there (never replace a
+    configuration); True when written."""
+    lines = [
+        "# Written by `syncpay --demo` because this folder had no .env: every syncpay command",
+        "# run here works on the demo's data. For a real set-up, replace this file:",
+        "#   syncpay env:example > .env",
+        *(f"{name}={value}" for name, value in FOLDER_SETTINGS.items()),
+    ]
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return True

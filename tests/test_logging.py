@@ -57,3 +57,29 @@ def test_log_file_rotates_by_size_and_never_holds_secrets(tmp_path: Path):
     assert "token-dari-keuangan-123" not in text
     first = (tmp_path / "logs" / "s.log.2").read_text().splitlines()[0]
     assert " WARNING syncpay.test: " in first
+
+
+def _job_lines_shown(tmp_path: Path, capsys, verbose: int, **extra: str) -> tuple[bool, bool]:
+    """(on stdout, in LOG_FILE) for a worker's job line under ``serve``'s logging."""
+    settings = _settings(tmp_path, **extra)
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        setup_logging(settings, verbose=verbose, job_lines=False)
+        logging.getLogger("syncpay.jobs").info("sync.student #7 ...... DONE 3ms")
+        logging.getLogger("syncpay.console").info("#1 Sinkronisasi selesai")
+    finally:
+        for handler in [h for h in root.handlers if h not in before]:
+            root.removeHandler(handler)
+            handler.close()
+    out = capsys.readouterr().out
+    assert "#1 Sinkronisasi selesai" in out
+    log = (tmp_path / "logs/s.log").read_text()
+    return "DONE 3ms" in out, "DONE 3ms" in log
+
+
+def test_serve_leaves_out_the_job_lines_unless_verbose_or_debug(tmp_path: Path, capsys):
+    """#12 item 12: no line per job by default; -v (terminal) or LOG_LEVEL=debug (both)."""
+    assert _job_lines_shown(tmp_path / "a", capsys, 0) == (False, False)
+    assert _job_lines_shown(tmp_path / "b", capsys, 1) == (True, False)
+    assert _job_lines_shown(tmp_path / "c", capsys, 0, LOG_LEVEL="debug") == (True, True)

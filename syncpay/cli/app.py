@@ -17,6 +17,7 @@ import traceback
 from .. import __version__
 from ..config import ConfigError, Settings, load_settings
 from ..db import Database, DatabaseError, connect, migrate, tables_for
+from ..demo import FOLDER_SETTINGS as DEMO_FOLDER
 from . import commands as _commands  # noqa: F401  (registers the commands)
 from . import simulator as _simulator  # noqa: F401  (simulator)
 from . import siswa as _siswa  # noqa: F401  (siswa:import)
@@ -24,7 +25,7 @@ from . import sync as _sync  # noqa: F401  (sync, sync:status, sync:cancel, sync
 from . import web as _web  # noqa: F401  (serve, user:*, token:*)
 from . import work as _work  # noqa: F401  (registers `work`)
 from .base import COMMANDS, CliError, Command, Context
-from .output import setup_logging
+from .output import set_language, setup_logging
 
 PROG = "syncpay"
 
@@ -52,6 +53,13 @@ def _common_options() -> argparse.ArgumentParser:
         action="store_true",
         default=argparse.SUPPRESS,
         help="print only data and errors (no job lines, no confirmations)",
+    )
+    group.add_argument(
+        "--demo",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="use the demo's database (storage/demo.sqlite) and the built-in payment "
+        "simulator; `syncpay --demo` starts the demo server",
     )
     return common
 
@@ -141,8 +149,12 @@ def _run(cmd: Command, args: argparse.Namespace, *, quiet: bool, verbose: int) -
     env_file: str | None = getattr(args, "env_file", None)
     if env_file is not None and not os.path.exists(env_file):
         raise CliError(f"{env_file}: no such file (--env-file)", 2)
-    settings = load_settings(cmd.overrides(args), env_file=env_file or ".env")
-    setup_logging(settings, quiet, verbose)
+    overrides = cmd.overrides(args)
+    if getattr(args, "demo", False) and cmd.name != "serve":  # serve starts the demo itself
+        overrides = dict(DEMO_FOLDER) | overrides
+    settings = load_settings(overrides, env_file=env_file or ".env")
+    set_language(settings.app_locale)
+    setup_logging(settings, quiet, verbose, job_lines=cmd.job_lines)
     if cmd.prepare is not None:
         cmd.prepare(args, settings)
     return asyncio.run(_execute(cmd, args, settings, quiet=quiet, verbose=verbose))

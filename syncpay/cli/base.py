@@ -88,6 +88,9 @@ class Command:
     description: str | None = None
     #: Open the database first (False: ``ctx.db`` is None, e.g. ``simulator``).
     needs_db: bool = True
+    #: Print the worker's line per job (False: ``serve``, whose runs report themselves;
+    #: ``-v`` or ``LOG_LEVEL=debug`` brings them back).
+    job_lines: bool = True
 
 
 COMMANDS: dict[str, Command] = {}

@@ -12,18 +12,41 @@ from pathlib import Path
 from typing import TextIO
 
 from ..config import Settings
+from ..i18n import DEFAULT, LANGUAGES, catalogs
 
 __all__ = [
     "CONSOLE_LOGGERS",
     "format_age",
     "plural",
     "render_table",
+    "set_language",
     "setup_logging",
     "terminal_width",
+    "words",
 ]
 
 #: Loggers whose INFO lines are the command's own output (stdout), not diagnostics.
 CONSOLE_LOGGERS = ("syncpay.jobs", "syncpay.console")
+#: The worker's line per job (RUNNING, DONE, RETRY…): INFO records of this logger.
+JOB_LOGGER = "syncpay.jobs"
+
+#: The language of the command's human output (APP_LOCALE), set at start-up.
+_language = DEFAULT
+
+
+def set_language(lang: str) -> None:
+    """The language of :func:`words` (APP_LOCALE; unknown: Indonesian)."""
+    global _language
+    _language = lang if lang in LANGUAGES else DEFAULT
+
+
+def language() -> str:
+    return _language
+
+
+def words(key: str, **values: object) -> str:
+    """The catalogue text ``key`` in the command's language (the pages' catalogues)."""
+    return catalogs().text(_language, key, **values)
 CONSOLE_FORMAT = "  %(asctime)s %(message)s"
 FILE_FORMAT = "[%(asctime)s] %(levelname)s %(name)s: %(message)s"
 STDERR_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -116,11 +139,20 @@ class _FileHandler(logging.handlers.RotatingFileHandler, _CliHandler):
         sys.stderr.write(f"syncpay: LOG_FILE: cannot write {self.baseFilename} ({detail})\n")
 
 
-def setup_logging(settings: Settings, quiet: bool = False, verbose: int | bool = 0) -> None:
+def _not_a_job_line(record: logging.LogRecord) -> bool:
+    return not (record.name == JOB_LOGGER and record.levelno < logging.WARNING)
+
+
+def setup_logging(
+    settings: Settings, quiet: bool = False, verbose: int | bool = 0, job_lines: bool = True
+) -> None:
     """Console and file logging for a command.
 
     - stdout: the job lines of ``syncpay.jobs`` (and ``syncpay.console``) at INFO,
       ``  2026-11-28 13:20:01 noop #12 ........ DONE 12ms``; none with ``quiet``.
+      With ``job_lines=False`` (``serve``: a run says what it does through its own
+      lines) the job lines are left out of stdout unless ``-v`` or ``LOG_LEVEL=debug``,
+      and out of ``LOG_FILE`` unless ``LOG_LEVEL=debug``.
     - stderr: warnings and errors of every other logger (INFO with ``-v``, DEBUG
       with ``-vv``).
     - ``LOG_FILE`` (when set) at ``LOG_LEVEL``: everything of ``syncpay.*`` and the
@@ -133,11 +165,14 @@ def setup_logging(settings: Settings, quiet: bool = False, verbose: int | bool =
         handler.close()
     levels: list[int] = []
     redactor = Redactor(secret_values(settings))
+    debug = settings.log_level.lower() == "debug"
 
     if not quiet:
         stdout = _StreamHandler(sys.stdout)
         stdout.setLevel(logging.INFO)
         stdout.addFilter(_is_console)
+        if not (job_lines or verbosity or debug):
+            stdout.addFilter(_not_a_job_line)
         stdout.addFilter(redactor)
         stdout.setFormatter(logging.Formatter(CONSOLE_FORMAT, DATE_FORMAT))
         root.addHandler(stdout)
@@ -167,6 +202,8 @@ def setup_logging(settings: Settings, quiet: bool = False, verbose: int | bool =
         )
         handler.setLevel(file_level)
         handler.addFilter(lambda r: r.name.startswith("syncpay") or r.levelno >= logging.WARNING)
+        if not (job_lines or debug):
+            handler.addFilter(_not_a_job_line)
         handler.addFilter(redactor)
         handler.setFormatter(logging.Formatter(FILE_FORMAT, DATE_FORMAT))
         root.addHandler(handler)

@@ -12,15 +12,18 @@ import logging
 import signal
 import sys
 from datetime import datetime
+from pathlib import Path
 
 from aiohttp import web
 
 from ..accounts import ROLES, AccountError, Accounts
 from ..config import ConfigError, Settings
+from ..demo import DEMO_ADMIN, Demo
 from ..demo import OVERRIDES as DEMO_OVERRIDES
-from ..demo import Demo
 from ..service import SyncPay
 from .base import CliError, Context, command, given, whole
+from .output import words
+from .report import RunReporter
 from .work import import_jobs
 
 console = logging.getLogger("syncpay.console")
@@ -39,7 +42,6 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="jobs run at once in this process (default SYNC_WORKERS; 0 = serve only, "
         "workers run elsewhere with `syncpay work`)",
     )
-    parser.add_argument("--demo", action="store_true", help="run on demo data")
 
 
 def _serve_overrides(args: argparse.Namespace) -> dict[str, str | None]:
@@ -55,6 +57,7 @@ def _serve_overrides(args: argparse.Namespace) -> dict[str, str | None]:
     serve_arguments,
     overrides=_serve_overrides,
     pool_size=lambda s: s.sync_workers + 12,
+    job_lines=False,
 )
 async def serve(ctx: Context) -> int:
     """Serve the pages and the JSON API on APP_HOST:APP_PORT, running --workers jobs at a
@@ -66,13 +69,14 @@ async def serve(ctx: Context) -> int:
     workers = settings.sync_workers if args.workers is None else args.workers
     port = 0 if args.port == "0" else settings.app_port
     demo_setup = None
-    if args.demo:
+    if getattr(args, "demo", False):
+        if getattr(args, "env_file", None) is None and demo.write_env(Path(".env")):
+            console.info(words("cli.demo.env_written"))
         demo_setup = await demo.prepare(settings, ctx.db)
         settings = demo_setup.settings
         if demo_setup.students_added:
-            console.info(
-                "Demo: %d students added to %s.", demo_setup.students_added, settings.db_database
-            )
+            added = demo_setup.students_added
+            console.info(words("cli.demo.students_added", n=added, path=settings.db_database))
     try:
         return await _serve(ctx, settings, workers, port, demo_setup)
     finally:
@@ -145,7 +149,12 @@ async def _serve(
             print(where, flush=True)
         if demo_setup is not None:
             _print_demo(where, demo_setup)
-        await stop.wait()
+        reporter = asyncio.create_task(RunReporter(sp).run())
+        try:
+            await stop.wait()
+        finally:
+            reporter.cancel()
+            await asyncio.gather(reporter, return_exceptions=True)
     finally:
         await runner.cleanup()
         await sp.close_runtime()
@@ -158,12 +167,13 @@ async def _serve(
 def _print_demo(where: str, setup: Demo) -> None:
     lines = [
         "",
-        "  syncpay demo is ready. Open this one-time login link:",
+        "  " + words("cli.demo.ready"),
         f"    {where}/login/once/{setup.login_secret}",
     ]
     if setup.password is not None:
-        lines.append(f"  Later logins: user admin, password {setup.password}")
-    lines.append('  Then press "Mulai Sinkronisasi" and watch the students sync.')
+        lines.append("  " + words("cli.demo.password", name=DEMO_ADMIN, password=setup.password))
+    lines.append("  " + words("cli.demo.new_link", name=DEMO_ADMIN))
+    lines.append("  " + words("cli.demo.then", button=words("sync.start")))
     print("\n".join(lines) + "\n", flush=True)
 
 
@@ -235,6 +245,28 @@ async def user_delete(ctx: Context) -> int:
     if not await Accounts(ctx.db).delete_user(ctx.args.name):
         raise CliError(f"no user named {ctx.args.name!r}")
     ctx.say(f"User {ctx.args.name} deleted.")
+    return 0
+
+
+def _login_link_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="the user the link logs in")
+
+
+@command("user:login-link", "print a one-time login link for a user", _login_link_arguments)
+async def user_login_link(ctx: Context) -> int:
+    """Print a link that logs NAME in once, within 24 hours, without a password: for the
+    demo's admin after its link or password scrolled away, or a user who forgot the
+    password (set a new one with `user:create NAME --update`). The address is
+    APP_HOST:APP_PORT; behind a proxy, use the proxy's address with the same path."""
+    name = ctx.args.name
+    if await ctx.db.fetch_one("user_by_name", {"name": name}) is None:
+        raise CliError(words("cli.user.not_found", name=name))
+    secret = await Accounts(ctx.db).create_login_link(name)
+    host = ctx.settings.app_host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    shown = f"[{host}]" if ":" in host else host
+    ctx.out(f"http://{shown}:{ctx.settings.app_port}/login/once/{secret}")
+    ctx.say(words("cli.user.login_link"))
     return 0
 
 

@@ -66,7 +66,7 @@ def _students(cwd: Path) -> int:
 def test_demo_logs_in_once_syncs_1000_students_and_reuses_its_data(tmp_path: Path):
     proc, base, secret, first_output = _start(tmp_path)
     try:
-        assert "password" in first_output
+        assert "kata sandi" in first_output  # APP_LOCALE: Indonesian by default
         status, headers, _ = _open(f"{base}/login/once/{secret}")
         assert status == 302 and headers["Location"] == "/admin/sync-pembayaran"
         assert "syncpay_session=" in headers["Set-Cookie"]
@@ -104,9 +104,78 @@ def test_demo_logs_in_once_syncs_1000_students_and_reuses_its_data(tmp_path: Pat
 
     proc, base, secret, second_output = _start(tmp_path)
     try:
-        assert "password" not in second_output  # the admin exists already
+        assert "kata sandi" not in second_output  # the admin exists already
         assert _students(tmp_path) == 1000  # reused, not duplicated
         status, _, _ = _open(f"{base}/login/once/{secret}")
         assert status == 302
     finally:
         _stop(proc)
+
+
+def _syncpay(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "syncpay", *args],
+        cwd=cwd,
+        env=base_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_commands_run_in_the_demo_folder_use_the_demo_database(tmp_path: Path):
+    """#12 item 5: after `syncpay --demo`, a plain `syncpay sync:status` (or any other
+    command) in that folder works on the demo's data, not on a new empty database."""
+    proc, _, _, _ = _start(tmp_path)
+    _stop(proc)
+    users = _syncpay(tmp_path, "user:list")
+    assert users.returncode == 0 and users.stdout.startswith("admin\tadmin\t"), users
+    synced = _syncpay(tmp_path, "sync", "--idperson", "2025000001", "-q")
+    assert synced.returncode == 0, synced
+    status = _syncpay(tmp_path, "sync:status", "--json")
+    assert status.returncode == 0, status
+    state = json.loads(status.stdout)
+    assert (state["status"], state["total"], state["processed"]) == ("completed", 1, 1)
+    assert not (tmp_path / "storage" / "syncpay.sqlite").exists()
+    assert _students(tmp_path) == 1000
+
+
+def test_demo_terminal_shows_each_run_not_each_job(tmp_path: Path):
+    """#12 item 12: a 1,000-student run in the demo prints its start, its progress, its
+    failures and its end (a few lines), not a line per job; the login link can be had
+    again with `user:login-link`."""
+    proc = Proc(
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "run.py"), "--demo", "--port", "0"],
+            cwd=tmp_path,
+            env=base_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    )
+    try:
+        found = LINK.search(proc.wait_for(r"/login/once/", timeout=60))
+        assert found
+        base = found.group(1)
+        shown = len(proc.lines)
+        token = _syncpay(tmp_path, "token:create", "demo-test", DB_DATABASE="storage/demo.sqlite")
+        assert token.returncode == 0, token
+        auth = {"Authorization": f"Bearer {token.stdout.strip()}"}
+        status, _, body = _open(
+            f"{base}/admin/sync-pembayaran/start", data=b"{}", headers=auth, method="POST"
+        )
+        assert status == 200, body
+        run_id = json.loads(body)["run_id"]
+        proc.wait_for(rf"#{run_id}\b.*selesai", timeout=120)
+        link = _syncpay(tmp_path, "user:login-link", "admin")
+        assert link.returncode == 0, link
+        again = re.search(r"/login/once/(\S+)", link.stdout)
+        assert again, link.stdout
+        status, _, _ = _open(f"{base}/login/once/{again.group(1)}")
+        assert status == 302
+    finally:
+        _stop(proc)
+    during = proc.lines[shown:]
+    assert len(during) <= 30, "\n".join(during)
+    assert not [line for line in during if re.search(r"#\d+ \.{3,} ", line)], during
