@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,29 @@ def check_name(name: str) -> str:
     return name
 
 
+def login_name(name: str) -> str:
+    """The one form a user name is stored, looked up and throttled in: trimmed, NFKC,
+    case-folded. ``ADMIN``, fullwidth ``ａｄｍｉｎ`` and ``admin`` are one name; ``Ádmin``
+    is another. Names are compared exactly in this form (never by a database collation,
+    which would also match accents, ignorable characters and trailing spaces)."""
+    folded = unicodedata.normalize("NFKC", name.strip()).casefold()
+    return unicodedata.normalize("NFKC", folded)
+
+
+def check_user_name(name: str) -> str:
+    """A user's name in its stored form; refused when it has spaces or invisible
+    characters (a zero-width space, a soft hyphen: they would make look-alike names)."""
+    return check_name(login_name(name))
+
+
+def check_name_ok(name: str) -> bool:
+    try:
+        check_name(name)
+    except AccountError:
+        return False
+    return True
+
+
 def check_role(role: str) -> str:
     if role not in ROLES:
         raise AccountError(f"{role!r} is not a role (admin or petugas)")
@@ -131,14 +155,15 @@ class Accounts:
     ) -> tuple[User, bool]:
         """Add a user (role default petugas), or with ``update`` change an existing one's
         password (and its role when given). Returns the user and whether it was created."""
-        name = check_name(name)
+        name = check_user_name(name)
         if role is not None:
             check_role(role)
         hashed = hash_password(check_password(password))
-        existing = await self.db.fetch_one("user_by_name", {"name": name})
+        existing = await self.find_user(name)
         if existing is not None:
             if not update:
                 raise AccountError(f"user {name!r} exists already (--update changes it)")
+            name = str(existing["name"])
             role = role or str(existing["role"])
             user_id = int(existing["id"])
 
@@ -159,7 +184,8 @@ class Accounts:
 
     async def authenticate(self, name: str, password: str) -> User | None:
         """The user when ``password`` is theirs, else None (same cost either way)."""
-        row = await self.db.fetch_one("user_by_name", {"name": name[:191]})
+        key = login_name(name[:191])
+        row = await self.find_user(key) if check_name_ok(key) else None
         if row is None:
             verify_password(password[:MAX_PASSWORD], _DUMMY_HASH)
             return None
@@ -167,15 +193,28 @@ class Accounts:
             return None
         return User(int(row["id"]), str(row["name"]), str(row["role"]))
 
+    async def find_user(self, name: str) -> dict[str, Any] | None:
+        """The user row whose name is ``name`` in its stored form (exact comparison). A
+        name stored by an older version in another form (migration 0013 lower-cased
+        what SQL can) is found by comparing every name's form."""
+        key = login_name(name)
+        row = await self.db.fetch_one("user_by_name", {"name": key})
+        if row is not None:
+            return row
+        for other in await self.db.fetch_all("users_all"):
+            if login_name(str(other["name"])) == key:
+                return await self.db.fetch_one("user_by_id", {"id": int(other["id"])})
+        return None
+
     async def users(self) -> list[dict[str, Any]]:
         return await self.db.fetch_all("users_all")
 
     async def delete_user(self, name: str) -> bool:
-        row = await self.db.fetch_one("user_by_name", {"name": name})
+        row = await self.find_user(name)
         if row is None:
             return False
         await self.db.execute("sessions_delete_user", {"user_id": int(row["id"])})
-        return bool(await self.db.execute("user_delete", {"name": name}))
+        return bool(await self.db.execute("user_delete", {"name": str(row["name"])}))
 
     # --- tokens -------------------------------------------------------------------------
 
@@ -223,7 +262,7 @@ class Accounts:
         name = await self.db.fetch_value("cache_get", {"key": key})
         if name is None or not await self.db.execute("cache_forget", {"key": key}):
             return None  # unknown, expired, or used by someone a moment ago
-        row = await self.db.fetch_one("user_by_name", {"name": str(name)})
+        row = await self.find_user(str(name))
         if row is None:
             return None
         return User(int(row["id"]), str(row["name"]), str(row["role"]))

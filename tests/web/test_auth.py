@@ -390,3 +390,43 @@ async def test_a_password_or_role_change_ends_the_users_sessions(web: WebHarness
     kept, created = await accounts.create_user("kepala", "kata-sandi-baru", update=True)
     assert (kept.role, created) == ("admin", False)
     assert {r["name"]: r["role"] for r in await accounts.users()}["kepala"] == "admin"
+
+
+async def test_login_names_are_one_normal_form_compared_exactly(web: WebHarness):
+    """#12 item 25: on MariaDB login names matched by the column's collation (``ADMIN``,
+    ``Ádmin``, fullwidth ``ａｄｍｉｎ``, ``admin\\u200b``, ``admin `` all logged in as
+    admin) while the throttle counted each spelling apart (15 wrong tries, no lockout).
+    Names are stored and looked up in one form (NFKC, case-folded), compared exactly;
+    invisible characters are refused; the throttle counts per account."""
+    import pytest
+
+    from syncpay.accounts import AccountError, Accounts
+
+    await web.serve(workers=0)
+    accounts = Accounts(web.db)
+    await accounts.create_user("Admin", PASSWORD, "admin")
+    assert [r["name"] for r in await accounts.users()] == ["admin"]
+    anon = web.browser()
+    same = ("admin", "ADMIN", "ａｄｍｉｎ", " admin ", "Admin")
+    other = ("Ádmin", "admin\u200b", "ad\u00admin", "adm\u0131n", "admın")
+    for name in other:
+        await anon.get("/login")
+        response = await anon.post_form("/login", {"username": name, "password": PASSWORD})
+        assert response.status == 422, (name, response.status)
+    for name in same:
+        browser = web.browser()
+        assert (await browser.login(name)).status == 302, name
+    with pytest.raises(AccountError):
+        await accounts.create_user("ＡＤＭＩＮ", PASSWORD)  # the same name: exists
+    with pytest.raises(AccountError):
+        await accounts.create_user("ad\u200bmin", PASSWORD)  # invisible: refused
+    user, created = await accounts.create_user("Ádmin", PASSWORD)  # another account
+    assert created and user.name == "ádmin" and user.role == "petugas"
+    # Five wrong tries in five spellings lock the account (from this address).
+    await anon.get("/login")
+    for name in same:
+        wrong = await anon.post_form("/login", {"username": name, "password": "salah-sekali"})
+        assert wrong.status == 422, name
+    blocked = await anon.post_form("/login", {"username": "admin", "password": PASSWORD})
+    assert blocked.status == 429
+    assert (await web.browser().login("ádmin")).status == 302  # another account: not locked

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from ...accounts import MAX_PASSWORD, User
+from ...accounts import MAX_PASSWORD, User, login_name
 from ..keys import ACCOUNTS, LOGIN_LIMITER, SETTINGS
 from ..pages import page
 from ..render import Markup, h, render
@@ -85,7 +85,9 @@ async def login(request: web.Request) -> web.Response:
         )
     limiter = request.app[LOGIN_LIMITER]
     address = request.remote or "?"
-    wait = limiter.retry_in(username, address)
+    # Counted per account: every spelling of a name (ADMIN, ａｄｍｉｎ) is one account.
+    account = login_name(username)
+    wait = limiter.retry_in(account, address)
     if wait:
         response = login_page(
             request,
@@ -99,7 +101,7 @@ async def login(request: web.Request) -> web.Response:
     accounts = request.app[ACCOUNTS]
     user = await accounts.authenticate(username, password)
     if user is None:
-        limiter.failed(username, address)
+        limiter.failed(account, address)
         return login_page(
             request,
             error=text(request, "login.failed"),
@@ -107,7 +109,7 @@ async def login(request: web.Request) -> web.Response:
             status=422,
             next_url=next_url,
         )
-    limiter.succeeded(username, address)
+    limiter.succeeded(account, address)
     await start_session(request, user)
     raise web.HTTPFound(safe_next(next_url))
 
