@@ -576,3 +576,44 @@ def test_console_script(plain: Cli):
         [script, "--help"], cwd=plain.cwd, env=plain.env, capture_output=True, text=True
     )
     assert result.returncode == 0 and "queue:failed" in result.stdout
+
+
+# --------------------------------------------------------------------------- first contact
+
+
+def test_first_run_without_settings_says_what_to_do_next(plain: Cli):
+    """#12 item 15: a fresh `syncpay` (no .env) names the missing setting and the way on:
+    the demo, or a configuration from `syncpay env:example`."""
+    result = plain.run("--port", "0")
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert line.startswith("syncpay: PAYMENT_API_URL: "), line
+    assert "syncpay --demo" in line and "syncpay env:example > .env" in line, line
+    (plain.cwd / ".env").write_text("PAYMENT_SOURCE=http\n")
+    configured = plain.run("--port", "0")  # a .env of one's own: no newcomer's hint
+    assert configured.returncode == 2 and "--demo" not in one_error_line(configured)
+
+
+def test_help_shows_the_demo_and_the_example_configuration(plain: Cli):
+    text = plain.ok("--help")
+    assert "--demo" in text and "env:example" in text, text
+
+
+def test_env_example_ships_inside_the_package_and_is_printed(plain: Cli):
+    """#12 item 15: the example configuration is package data (pip install, the .pyz) and
+    `syncpay env:example` prints it; the copy in the source tree is the same text."""
+    from importlib import resources
+
+    from syncpay.pyz import syncpay_entries
+
+    packaged = (resources.files("syncpay") / "env.example").read_text(encoding="utf-8")
+    assert packaged == (ROOT / ".env.example").read_text(encoding="utf-8"), (
+        "syncpay/env.example must be a copy of .env.example: cp .env.example syncpay/env.example"
+    )
+    cfg = (ROOT / "setup.cfg").read_text(encoding="utf-8")
+    assert re.search(r"^syncpay = .*\benv\.example\b", cfg, re.M), "setup.cfg package_data"
+    assert "syncpay/env.example" in {entry.name for entry in syncpay_entries()}
+    printed = plain.ok("env:example")
+    assert printed == packaged
+    (plain.cwd / ".env").write_text(printed)
+    plain.ok("migrate", "-q")  # the example is a configuration that loads

@@ -11,14 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 import traceback
 
 from .. import __version__
-from ..config import ConfigError, Settings, load_settings
+from ..config import VARIABLES, ConfigError, Settings, load_settings
 from ..db import Database, DatabaseError, connect, migrate, tables_for
 from ..demo import FOLDER_SETTINGS as DEMO_FOLDER
 from . import commands as _commands  # noqa: F401  (registers the commands)
+from . import env as _env  # noqa: F401  (env:example)
 from . import simulator as _simulator  # noqa: F401  (simulator)
 from . import siswa as _siswa  # noqa: F401  (siswa:import)
 from . import sync as _sync  # noqa: F401  (sync, sync:status, sync:cancel, sync:reset)
@@ -69,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Keeps every student's payment record in step with the finance system.",
-        epilog="Run `syncpay COMMAND --help` for a command's options.",
+        epilog="First time? `syncpay --demo` runs everything on demo data (no settings "
+        "needed). A real set-up starts with `syncpay env:example > .env`, then edit .env. "
+        "Run `syncpay COMMAND --help` for a command's options.",
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
@@ -97,6 +101,26 @@ def _find(name: str) -> Command:
 def _one_line(text: str) -> str:
     lines = str(text).strip().splitlines()
     return lines[0] if lines else ""
+
+
+#: Added to a configuration error when nothing was configured: what to do next.
+NEWCOMER_HINT = (
+    " (no .env here: try the demo with `syncpay --demo`, or start a configuration with "
+    "`syncpay env:example > .env` and edit it)"
+)
+
+
+def _unconfigured(args: argparse.Namespace, message: str) -> bool:
+    """The error names a setting nobody gave, in a folder with no ``.env``: a first run."""
+    if getattr(args, "env_file", None) is not None or getattr(args, "demo", False):
+        return False
+    named = re.match(r"([A-Z][A-Z0-9_]*): ", message)
+    return (
+        named is not None
+        and named.group(1) in VARIABLES
+        and named.group(1) not in os.environ
+        and not os.path.exists(".env")
+    )
 
 
 def _exit_status(code: object) -> int:
@@ -129,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         if verbose:
             traceback.print_exc()
         code = exc.code if isinstance(exc, CliError) else 2 if isinstance(exc, ConfigError) else 1
-        print(f"{PROG}: {_one_line(str(exc))}", file=sys.stderr)
+        message = _one_line(str(exc))
+        if code == 2 and _unconfigured(args, message):
+            message += NEWCOMER_HINT
+        print(f"{PROG}: {message}", file=sys.stderr)
         return code
     except BrokenPipeError:
         # The reader of our output went away (`syncpay queue:failed | head`).

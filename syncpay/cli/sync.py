@@ -22,7 +22,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from typing import Any, TextIO
 
 from ..config import Settings
+from ..i18n import catalogs
 from ..queue import FailedJob, FailedJobs, Payload, PayloadError, Worker
+from ..queue.worker import serving
 from ..service import SyncPay
 from ..sync.jobs import install
 from ..sync.runs import NoStudents, Run, RunConflict, SyncError
@@ -431,7 +433,11 @@ class Follow:
                 self.display.clear()
                 await self._stop_worker(interrupts)
         if run is None:
+            # Ctrl-C without a terminal does what SIGTERM does: the run is left to the
+            # other workers — and whether there are any is said.
             self.ctx.out(LEFT_RUNNING)
+            if not await serving(self.ctx.db, self.sp.queue.default_queue):
+                self.ctx.out(catalogs().text(self.ctx.settings.app_locale, "cli.sync.no_worker"))
             return 128 + (self.left_by or signal.SIGINT)
         return await report(self.ctx, self.sp, run)
 
@@ -641,11 +647,11 @@ async def sync_status(ctx: Context) -> int:
     if ctx.args.json:
         ctx.out_json(state)
         return 0
-    ctx.out(status_text(state))
+    ctx.out(status_text(state, ctx.settings.app_locale))
     return 0
 
 
-def status_text(state: dict[str, Any]) -> str:
+def status_text(state: dict[str, Any], lang: str = "id") -> str:
     status = str(state["status"])
     label = STATUS_LABELS.get(status, status)
     if state["run_id"] is None:
@@ -662,7 +668,10 @@ def status_text(state: dict[str, Any]) -> str:
     ]
     if state["isRunning"]:
         rows.append(("Kecepatan", f"{float(state['rate_per_second']):.1f} siswa/detik"))
-        rows.append(("Sisa waktu", _eta(state["eta_seconds"])))
+        if state.get("waiting_for_worker"):
+            rows.append(("Sisa waktu", catalogs().text(lang, "js.sync.waiting_for_worker")))
+        else:
+            rows.append(("Sisa waktu", _eta(state["eta_seconds"])))
     if state.get("elapsed_seconds") is not None:
         rows.append(("Lama", format_age(int(state["elapsed_seconds"]))))
     lines = [f"{name + ':':<12}{value}" for name, value in rows]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .. import metrics
-from ..db import DatabaseError, Tx
+from ..db import Database, DatabaseError, Tx
 from ..db.cache import RESTART_KEY, Cache
 from .jobs import (
     FailureReason,
@@ -44,6 +45,27 @@ from .queue import ClaimedJob, FailedItem, Queue, describe_exception
 
 log = logging.getLogger("syncpay.worker")
 job_log = logging.getLogger("syncpay.jobs")
+
+#: A pool's presence: its row in ``workers`` (name, queues), written every PRESENCE_EVERY
+#: seconds and expiring PRESENCE_TTL seconds later (the database's clock), deleted when
+#: the pool stops. Whoever reads the database — any process, any machine — can tell
+#: whether some pool serves a queue (:func:`serving`).
+PRESENCE_EVERY = 2.0
+PRESENCE_TTL = 10
+#: Rows of pools that vanished (killed) are deleted this long after they expired.
+PRESENCE_KEEP = 86400
+
+
+async def serving(db: Database, queue: str) -> bool:
+    """Whether a live worker pool (of any process or machine) serves ``queue``."""
+    for row in await db.fetch_all("workers_live"):
+        try:
+            queues = json.loads(str(row["queues"]))
+        except ValueError:
+            continue
+        if isinstance(queues, list) and queue in queues:
+            return True
+    return False
 
 
 class JobTimedOut(Exception):
@@ -245,6 +267,7 @@ class Worker:
             asyncio.create_task(self._pump(), name=f"queue pump {i}") for i in range(self._pumps)
         ]
         heartbeat = asyncio.create_task(self._heartbeat(), name="lease heartbeat")
+        presence = asyncio.create_task(self._presence(), name="worker presence")
         stop_wait = asyncio.create_task(self._stop_requested.wait())
         log.info(
             "Worker %s processing %s with %d slots",
@@ -275,8 +298,13 @@ class Worker:
                     with contextlib.suppress(asyncio.CancelledError):
                         await pump
             heartbeat.cancel()
+            presence.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+            with contextlib.suppress(asyncio.CancelledError):
+                await presence
+            with contextlib.suppress(Exception):
+                await self.queue.db.execute("worker_gone", {"name": self.name[:191]})
             self.queue.remove_listener(self._on_push)
             log.info(
                 "Worker %s stopped (%s): %d done, %d failed, %d released",
@@ -730,6 +758,24 @@ class Worker:
                 await self.queue.renew(jobs)
             except Exception as exc:
                 log.warning("Could not renew leases: %s", exc)
+
+    async def _presence(self) -> None:
+        """Say "this pool serves these queues" in the database every few seconds."""
+        db = self.queue.db
+        row = {
+            "name": self.name[:191],
+            "queues": json.dumps(list(self.options.queues)),
+            "slots": self.options.concurrency,
+            "ttl": PRESENCE_TTL,
+        }
+        with contextlib.suppress(Exception):
+            await db.execute("workers_prune", {"age": PRESENCE_KEEP})
+        while True:
+            try:
+                await db.execute("worker_seen", row)
+            except Exception as exc:  # the database is away: the leases say the rest
+                log.debug("Could not write the worker's presence: %s", exc)
+            await asyncio.sleep(PRESENCE_EVERY)
 
     async def _check_restart(self) -> None:
         if not self.options.obey_restart:

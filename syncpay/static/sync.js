@@ -25,6 +25,7 @@
     rate: $("sync-rate"), elapsed: $("sync-elapsed"), startedBy: $("sync-started-by"),
     scope: $("sync-scope"), run: $("sync-run"), transport: $("sync-transport"),
     message: $("sync-message"), notice: $("sync-notice"), log: $("sync-log"),
+    worker: $("sync-worker"),
     failedList: $("failed-list"), runs: $("recent-runs"),
     start: $("btn-start"), cancel: $("btn-cancel"), reset: $("btn-reset"),
     retry: $("btn-retry-failed"), watchLatest: $("btn-watch-latest"),
@@ -121,7 +122,11 @@
     el.success.textContent = num(p.successCount);
     el.failed.textContent = num(p.failed);
     el.processed.textContent = num(p.processed);
-    el.eta.textContent = p.isRunning ? duration(p.eta_seconds) : t("js.sync.none");
+    el.eta.textContent = etaText(p);
+    // A run no worker serves (here or elsewhere) says so instead of sitting still.
+    const waiting = Boolean(p.isRunning && p.waiting_for_worker);
+    page.dataset.waiting = waiting ? "worker" : "";
+    if (el.worker) el.worker.hidden = !waiting;
     el.rate.textContent = p.isRunning
       ? t("js.sync.rate", { n: num(p.rate_per_second, 1) }) : t("js.sync.none");
     el.startedBy.textContent = p.started_by || t("js.sync.none");
@@ -129,6 +134,14 @@
     el.run.textContent = p.run_id ? "#" + p.run_id : t("js.sync.none");
     el.watchLatest.hidden = state.watch === null;
     tickElapsed();
+  // The time left: nothing once the run ended; "waiting for a worker" while nobody works
+  // it; else the estimate from the recent rate.
+  function etaText(p) {
+    if (!p.isRunning) return t("js.sync.none");
+    if (p.waiting_for_worker) return t("js.sync.waiting_for_worker");
+    return duration(p.eta_seconds);
+  }
+
     updateButtons();
   }
 

@@ -620,35 +620,51 @@ def api_rows(answer: object, label: str = "the roster API") -> list[tuple[int, d
     return rows
 
 
-async def fetch_api(url: str, timeout: float = 30) -> list[tuple[int, dict[str, object]]]:
+async def fetch_api(
+    url: str,
+    timeout: float = 30,
+    *,
+    max_bytes: int = 64 * 1024 * 1024,
+    max_items: int = 200_000,
+) -> list[tuple[int, dict[str, object]]]:
     """GET the roster API and return its rows (see :func:`api_rows`).
 
-    ``timeout``: seconds to connect, and seconds without data while reading. HTTP
-    errors, an unreachable server, an answer that is not JSON or not a roster:
-    ``RosterError`` (one line naming the API).
+    ``timeout``: seconds to connect, and seconds without data while reading. The answer
+    is capped while it is read: more than ``max_bytes`` (raw or decompressed: a gzip
+    bomb is stopped at the cap) or ``max_items`` students is refused. HTTP errors, an
+    unreachable server, an answer too large, not JSON or not a roster: ``RosterError``
+    (one line naming the API).
     """
+    from .sources import ACCEPT_ENCODING, BadEncoding, TooLarge, read_capped
+
     label = describe_url(url)
     client_timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
+    headers = {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
     try:
         async with (
-            aiohttp.ClientSession(timeout=client_timeout) as session,
-            session.get(url, headers={"Accept": "application/json"}) as response,
+            aiohttp.ClientSession(timeout=client_timeout, auto_decompress=False) as session,
+            session.get(url, headers=headers) as response,
         ):
-            body = await response.read()
             if response.status >= 400:
-                reason = f" {response.reason}" if response.reason else ""
+                reason = f" {clean(response.reason, 100)}" if response.reason else ""
                 raise RosterError(f"{label}: HTTP {response.status}{reason}")
+            body = await read_capped(response, max_bytes, "")
     except TimeoutError as exc:
         raise RosterError(f"{label}: no answer within {timeout:g}s") from exc
+    except (TooLarge, BadEncoding) as exc:
+        raise RosterError(f"{label}: {exc}") from exc
     except (aiohttp.ClientError, ValueError) as exc:
-        detail = " ".join(str(exc).split()) or type(exc).__name__
+        detail = clean(" ".join(str(exc).split()) or type(exc).__name__, 200)
         raise RosterError(f"{label}: cannot fetch the roster ({detail})") from exc
     try:
         answer = json.loads(body)
     except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
-        start = " ".join(body[:40].decode("utf-8", "replace").split())
+        start = clean(" ".join(body[:40].decode("utf-8", "replace").split()))
         raise RosterError(f"{label}: the answer is not JSON (it starts {start!r})") from exc
-    return api_rows(answer, label)
+    rows = api_rows(answer, label)
+    if len(rows) > max_items:
+        raise RosterError(f"{label}: answer with {len(rows)} students, more than {max_items}")
+    return rows
 
 
 # --------------------------------------------------------------------------- wrappers

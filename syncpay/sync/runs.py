@@ -23,6 +23,7 @@ from typing import Any
 from ..db import Database, Row, Tx
 from ..i18n import DEFAULT, LOG_PREFIX, REASON_PREFIX, catalogs
 from ..queue import Queue
+from ..queue.worker import serving
 from .money import Totals
 from .scope import Scope
 
@@ -32,6 +33,9 @@ STUDENT_JOB = "sync.student"
 MAX_FAILURE_LINES = 200
 #: The sliding window for the rate and the ETA (seconds).
 RATE_WINDOW = 30
+#: Seconds a run may go without any worker pool serving its queue before its progress
+#: says ``waiting_for_worker`` (a pool writes its presence at once when it starts).
+WORKER_GRACE = 3
 ALREADY_RUNNING = "Proses sinkronisasi sudah berjalan."
 NO_STUDENTS = "Tidak ada siswa di database."
 
@@ -622,6 +626,12 @@ class Sync:
             rate = recent / window
         remaining = max(0, run.total - run.processed)
         eta = round(remaining / rate) if rate > 0 and run.is_running else None
+        # Nobody works a run when no pool (here or elsewhere) serves its queue.
+        waiting_for_worker = (
+            run.is_running
+            and now - run.started_at >= WORKER_GRACE
+            and not await serving(self.db, self.queue.default_queue)
+        )
         if after_log:
             newer = await self.db.fetch_all(
                 "sync_logs_after", {"run_id": run.id, "after": after_log, "limit": 200}
@@ -647,6 +657,7 @@ class Sync:
             "elapsed_seconds": (run.finished_at or now) - run.started_at,
             "eta_seconds": eta,
             "rate_per_second": round(rate, 2),
+            "waiting_for_worker": waiting_for_worker,
             "logs": [
                 {
                     "id": int(r["id"]),
@@ -735,5 +746,6 @@ def idle_progress() -> dict[str, Any]:
         "elapsed_seconds": 0,
         "eta_seconds": None,
         "rate_per_second": 0.0,
+        "waiting_for_worker": False,
         "logs": [],
     }

@@ -9,10 +9,12 @@ import itertools
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from . import helpers
 from .conftest import Pages
 from .helpers import PETUGAS, ROOT, SHOWN_BUT_HIDDEN, SYNC, App, require_browser
 
@@ -474,3 +476,42 @@ async def test_hidden_elements_are_not_shown(app: App, pages: Pages) -> None:
     await start_in_page(page)
     await wait_status(page, "completed")
     assert await page.evaluate(SHOWN_BUT_HIDDEN) == []
+
+
+# --- a run nobody works (issue #12, item 3) ---------------------------------------------------
+
+
+class _ServerAlone(helpers.Process):
+    """A process as the tests start them, except that ``serve`` runs no worker pool."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], workdir: Path) -> None:
+        if name == "serve" and "--workers" in args:
+            at = args.index("--workers") + 1
+            args = [*args[:at], "0", *args[at + 1 :]]
+        super().__init__(name, args, env, workdir)
+
+
+async def test_a_run_nobody_works_shows_it_waits_for_a_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pages: Pages
+) -> None:
+    """A server without workers and no `syncpay work`: the page says the run waits for a
+    worker (instead of an estimate), and stops saying it once a worker starts."""
+    monkeypatch.setattr(helpers, "Process", _ServerAlone)
+    app = App(tmp_path, helpers.base_env(tmp_path, helpers.sqlite_env(tmp_path)), 12)
+    page: Page | None = None
+    try:
+        app.start(0.05)
+        page = await pages.login(app)
+        await start_in_page(page)
+        waiting = page.locator("#sync-worker")
+        await expect(waiting).to_be_visible(timeout=10_000)
+        await expect(waiting).to_contain_text(catalogue("id")["js.sync.waiting_for_worker"])
+        await expect(page.locator("#sync-eta")).to_have_text("Menunggu worker")
+        assert (await snapshot(page))["status"] == "running"
+        app.processes.append(helpers.Process("work", ["work"], app.env, app.workdir))
+        await expect(waiting).to_be_hidden(timeout=15_000)
+        await wait_status(page, "completed", 30)
+    finally:
+        if page is not None:
+            await page.close()  # before its server goes away
+        app.stop()

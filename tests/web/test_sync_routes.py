@@ -8,14 +8,19 @@ import asyncio
 import itertools
 import json
 import re
+import signal
+import subprocess
+import sys
 import time
 from typing import Any
 
 import pytest
 
+from syncpay.i18n import catalogs
 from syncpay.sync.roster import import_rows
 from syncpay.web.live import HUB
 from tests.sync_helpers import until
+from tests.test_cli import base_env
 from tests.test_cli_sync import PROGRESS_FIELDS as SPEC_FIELDS
 from tests.web.conftest import Browser, WebHarness
 
@@ -27,7 +32,13 @@ ADMIN_POSTS = (START, CANCEL, RESET, RETRY)
 USER_GETS = (PROGRESS, FAILED, RUNS, SCOPES)
 
 #: SPEC §6's fields plus the ones the page uses; nothing else.
-PROGRESS_FIELDS = SPEC_FIELDS | {"unchanged", "scope", "scope_detail", "elapsed_seconds"}
+PROGRESS_FIELDS = SPEC_FIELDS | {
+    "unchanged",
+    "scope",
+    "scope_detail",
+    "elapsed_seconds",
+    "waiting_for_worker",
+}
 #: A log line: SPEC §6's fields, plus its template's key and values (the page's language).
 LOG_FIELDS = {"id", "at", "level", "message", "key", "values"}
 PAGE_IDS = (
@@ -735,3 +746,108 @@ async def test_without_a_schedule_the_page_says_so(web: WebHarness):
     admin = await web.user("admin")
     html = await (await admin.get(BASE + "?lang=en")).text()
     assert 'id="sync-next-schedule">Not scheduled<' in html
+
+
+# --- a run nobody works (issue #12, item 3) ---------------------------------------------------
+
+
+def _child_env(env_vars: dict[str, str], **extra: str) -> dict[str, str]:
+    return base_env(**env_vars, **extra)
+
+
+async def _waiting(b: Browser, run_id: int, expected: bool, timeout: float) -> dict[str, Any]:
+    """Poll the progress until ``waiting_for_worker`` is ``expected``; the object."""
+    seen: list[dict[str, Any]] = [{}]
+
+    async def check() -> bool:
+        _, seen[0] = await b.get_json(f"{PROGRESS}?run_id={run_id}")
+        return seen[0].get("waiting_for_worker") is expected
+
+    await until(check, timeout, every=0.1, what=f"waiting_for_worker={expected}")
+    return seen[0]
+
+
+async def test_a_run_nobody_works_says_it_waits_for_a_worker(
+    web: WebHarness, env_vars: dict[str, str], tmp_path: Any
+):
+    """`queue:retry all` (or a start) with no worker anywhere: the run is not "running"
+    in silence. Within a few seconds the progress, the page and `sync:status` say it waits
+    for a worker; a worker that starts (here: another pool on its own connection, as
+    `syncpay work` on another machine would) takes the state away."""
+    await web.serve(workers=0)
+    web.sims[0].configure(latency=0.3)
+    await web.students(12)
+    admin = await web.user("admin")
+    _, started = await admin.post_json(START, {})
+    run_id = started["run_id"]
+    body = await _waiting(admin, run_id, True, timeout=8.0)
+    assert (body["status"], body["isRunning"], body["processed"]) == ("running", True, 0)
+    page = await (await admin.get(BASE)).text()
+    assert 'id="sync-worker"' in page and "Menunggu worker" in page
+
+    def status(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "syncpay", "sync:status", *args],
+            cwd=tmp_path, env=_child_env(env_vars), stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    shown = await asyncio.to_thread(status)
+    assert shown.returncode == 0, shown.stderr
+    assert "Menunggu worker" in shown.stdout, shown.stdout
+    as_json = await asyncio.to_thread(status, "--json")
+    assert json.loads(as_json.stdout)["waiting_for_worker"] is True
+
+    other = await web.connection()
+    worker = web.worker(web.syncpay(web.sims[0], db=other), 1)
+    worker.start()
+    body = await _waiting(admin, run_id, False, timeout=8.0)
+    assert body["status"] == "running" and body["processed"] < 12, body
+    shown = await asyncio.to_thread(status)
+    assert "Menunggu worker" not in shown.stdout, shown.stdout
+    assert (await wait_end(admin, run_id))["status"] == "completed"
+
+
+async def test_ctrl_c_on_sync_without_a_terminal_leaves_the_run_and_says_nobody_works_it(
+    web: WebHarness, env_vars: dict[str, str], tmp_path: Any
+):
+    """SIGINT to `syncpay sync` whose standard input is not a terminal does what SIGTERM
+    does: stop waiting, leave the run running for other workers (exit 130) — and, no other
+    worker being there, say so; the page then shows the run waiting for a worker."""
+    await web.serve(workers=0)
+    web.sims[0].configure(latency=0.3)
+    await web.students(40)
+    admin = await web.user("admin")
+    env = _child_env(
+        env_vars, PAYMENT_SOURCE="http", PAYMENT_API_URL=web.sims[0].payments_url,
+        LOG_FILE=str(tmp_path / "syncpay.log"),
+    )  # fmt: skip
+    out = tmp_path / "sync.out"
+    with out.open("wb") as sink:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "syncpay", "sync", "--workers", "1"],
+            cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=sink,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+
+        async def working() -> bool:
+            _, body = await admin.get_json(PROGRESS)
+            return body["run_id"] is not None and body["processed"] >= 1
+
+        await until(working, 30, every=0.1, what="the sync's own worker counting")
+        _, body = await admin.get_json(PROGRESS)
+        assert body["waiting_for_worker"] is False  # its own pool works it
+        child.send_signal(signal.SIGINT)
+        assert await asyncio.to_thread(child.wait, 30) == 130
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    text = out.read_text(errors="replace")
+    assert "Traceback" not in text
+    assert "The run goes on" in text
+    assert catalogs().text("id", "cli.sync.no_worker") in text, text
+    run_id = body["run_id"]
+    body = await _waiting(admin, run_id, True, timeout=8.0)
+    assert body["status"] == "running" and body["processed"] < 40

@@ -227,6 +227,12 @@ SCHEMAS: dict[str, Any] = {
             "elapsed_seconds": _NINT,
             "eta_seconds": _NINT,
             "rate_per_second": {"type": "number"},
+            "waiting_for_worker": {
+                "type": "boolean",
+                "description": "the run is running but no worker pool (server or `syncpay"
+                " work`, on any machine) has served its queue for a few seconds: nothing"
+                " works it until one starts",
+            },
             "logs": {"type": "array", "items": {"$ref": "#/components/schemas/LogLine"}},
         },
     },

@@ -571,6 +571,16 @@ def _scope_picker(request: web.Request) -> Markup:
     )
 
 
+def _eta(request: web.Request, state: dict[str, Any]) -> str:
+    """The time left as the page's script words it: a run nobody works waits for a
+    worker rather than showing an estimate."""
+    if not state["isRunning"]:
+        return text(request, "js.sync.none")
+    if state.get("waiting_for_worker"):
+        return text(request, "js.sync.waiting_for_worker")
+    return human_duration(request, state["eta_seconds"])
+
+
 def _next_schedule(request: web.Request) -> str:
     """When SYNC_SCHEDULE starts the next all-students run (server's local time)."""
     due = request.app[MAINTENANCE].next_run() if MAINTENANCE in request.app else None
@@ -604,7 +614,7 @@ async def sync_page(request: web.Request) -> web.Response:
             "success": number(request, state["successCount"]),
             "failed": number(request, state["failed"]),
             "processed": number(request, state["processed"]),
-            "eta": human_duration(request, state["eta_seconds"]),
+            "eta": _eta(request, state),
             "rate": text(request, "js.sync.rate", n=number(request, state["rate_per_second"], 1))
             if state["isRunning"]
             else text(request, "js.sync.none"),
@@ -617,6 +627,16 @@ async def sync_page(request: web.Request) -> web.Response:
             if admin
             else h("p", {"class": "alert alert-info"}, text(request, "sync.readonly")),
             "picker": _scope_picker(request) if admin else Markup(""),
+            "worker": h(
+                "p",
+                {
+                    "id": "sync-worker",
+                    "class": "alert alert-warning",
+                    "role": "status",
+                    "hidden": not state.get("waiting_for_worker"),
+                },
+                text(request, "js.sync.waiting_for_worker_hint"),
+            ),
             "start": _button(
                 request, "btn-start", "sync.start", "btn-primary", admin, status != "running"
             ),
