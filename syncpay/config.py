@@ -396,6 +396,9 @@ class Settings:
     payment_api_retry_after_max: int = _var(300, _whole(0))
     # Retry-After waits per student that spend no attempt; later ones count as attempts.
     payment_api_retry_after_waits: int = _var(10, _whole(0))
+    # The largest answer read (bytes, raw and decompressed) and the most items it may hold.
+    payment_api_max_bytes: int = _var(4 * 1024 * 1024, _whole(1024))
+    payment_api_max_items: int = _var(5000, _whole(1))
     payment_db_host: str = _var("127.0.0.1", _text())
     payment_db_port: int = _var(3306, _whole(1, 65535))
     payment_db_database: str = _var("", _text())

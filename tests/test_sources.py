@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gzip
 import json
 import os
 import secrets
 import socket
 import time
+import tracemalloc
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from email.utils import format_datetime
@@ -21,12 +24,14 @@ from aiohttp import web
 
 from syncpay.config import Settings, load_settings
 from syncpay.simulator import Simulator, SimulatorOptions
+from syncpay.sync.roster import RosterError, describe_url, fetch_api
 from syncpay.sync.sources import (
     HttpSource,
     MysqlSource,
     PaymentSource,
     SimulatorSource,
     SourceError,
+    describe_size,
     open_source,
     parse_retry_after,
 )
@@ -531,3 +536,114 @@ async def test_open_source_simulator(parser: str) -> None:
     async with aiohttp.ClientSession() as session:  # the simulator is gone
         with pytest.raises(aiohttp.ClientConnectionError):
             await session.get(url.format(idperson="2025000003"))
+
+
+# --------------------------------------------------------------------------- issue #12
+
+MiB = 1024 * 1024
+
+
+def compressed(size: int, wbits: int, fill: bytes = b" ") -> bytes:
+    """``size`` bytes of ``fill`` compressed (gzip: wbits 31, zlib: 15, raw: -15)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    block = fill * MiB
+    parts = [packer.compress(block) for _ in range(size // MiB)]
+    parts.append(packer.compress(fill * (size % MiB)))
+    parts.append(packer.flush())
+    return b"".join(parts)
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    """~200 KB of gzip that inflates to 200 MB (issue #12, item 19)."""
+    return compressed(200 * MiB, 31)
+
+
+@pytest.fixture
+async def big_api(bomb: bytes) -> AsyncIterator[str]:
+    """Answers too large in every way, and some that just fit."""
+    small = json.dumps({"status": True, "data": []}).encode()
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        key = request.match_info["key"]
+        if key == "gzip-bomb":
+            return web.Response(body=bomb, headers={"Content-Encoding": "gzip"})
+        if key == "deflate-bomb":
+            body = compressed(100 * MiB, 15)
+            return web.Response(body=body, headers={"Content-Encoding": "deflate"})
+        if key == "big":  # with a Content-Length
+            return web.Response(body=b" " * (MiB + 1) + small)
+        if key == "chunked":  # no Content-Length: counted while reading
+            response = web.StreamResponse()
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            for _ in range(3):
+                await response.write(b" " * (MiB // 2))
+            await response.write(small)
+            await response.write_eof()
+            return response
+        if key == "exact":
+            return web.Response(body=small + b" " * (MiB - len(small)))
+        if key == "gzip":
+            return web.Response(body=gzip.compress(small), headers={"Content-Encoding": "gzip"})
+        if key == "raw-deflate":
+            packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+            body = packer.compress(small) + packer.flush()
+            return web.Response(body=body, headers={"Content-Encoding": "deflate"})
+        if key == "roster":
+            students = [{"idperson": str(2025000001 + i), "nama": "Siti"} for i in range(3)]
+            return web.json_response({"status": True, "data": students})
+        if key == "br":
+            return web.Response(body=small, headers={"Content-Encoding": "br"})
+        return web.Response(body=small)
+
+    app = web.Application()
+    app.router.add_get("/b/{key}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/b/{{idperson}}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_answers_are_capped_while_reading(big_api: str) -> None:
+    """Item 19: an answer larger than PAYMENT_API_MAX_BYTES, raw or inflated, is a
+    permanent failure saying so; a gzip bomb is stopped at the cap, not inflated whole
+    (the memory the fetch takes stays a few times the cap)."""
+    small = json.dumps({"status": True, "data": []})
+    too_large = "answer larger than 1 MB (PAYMENT_API_MAX_BYTES)"
+    async with HttpSource(big_api, timeout=20, max_bytes=MiB) as source:
+        assert await source.fetch("gzip") == small
+        assert await source.fetch("raw-deflate") == small
+        assert (await source.fetch("exact")).startswith(small)
+        for key in ("big", "chunked", "deflate-bomb"):
+            error = await fetch_error(source, key)
+            assert (error.reason, error.permanent) == (too_large, True), key
+        error = await fetch_error(source, "br")
+        assert error.reason == "the API answered in an encoding syncpay cannot read (br)"
+        tracemalloc.start()
+        try:
+            error = await fetch_error(source, "gzip-bomb")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert (error.reason, error.permanent) == (too_large, True)
+        assert peak < 16 * MiB, peak
+    assert describe_size(4 * MiB) == "4 MB" and describe_size(1536) == "1.5 KB"
+    assert describe_size(1000) == "1000 bytes"
+
+
+async def test_the_roster_api_is_capped_too(big_api: str) -> None:
+    """Item 19 for ``siswa:import --from-api``: the same caps, bytes and items."""
+    url = big_api.replace("{idperson}", "{}")
+    assert len(await fetch_api(url.format("roster"), 5, max_bytes=MiB, max_items=3)) == 3
+    for key in ("big", "chunked", "gzip-bomb"):
+        with pytest.raises(RosterError) as caught:
+            await fetch_api(url.format(key), 20, max_bytes=MiB)
+        assert str(caught.value) == f"{describe_url(url.format(key))}: answer larger than 1 MB"
+    with pytest.raises(RosterError) as caught:
+        await fetch_api(url.format("roster"), 5, max_items=2)
+    assert str(caught.value).endswith(": answer with 3 students, more than 2")

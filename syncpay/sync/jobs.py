@@ -257,7 +257,8 @@ async def sync_student(job: JobContext) -> None:
     job's ack. Errors are retried by the queue; 429/503 wait their Retry-After without
     spending an attempt, up to PAYMENT_API_RETRY_AFTER_WAITS times per student (after
     that each one is a failed attempt, so an API answering 429 for ever cannot keep a run
-    open); an answer that cannot get better (4xx) fails at once."""
+    open); an answer that cannot get better (4xx, too large, too many items) fails at
+    once."""
     rt = current()
     idperson = str(job.data["idperson"])
     source = await rt.source()
@@ -274,6 +275,11 @@ async def sync_student(job: JobContext) -> None:
     # Made storable and printable once, here: what is stored, parsed and shown.
     answer = storable_answer(answer)
     parsed = rt.parser(answer)
+    most = rt.settings.payment_api_max_items
+    if len(parsed.items) > most:  # asking again gets the same answer
+        raise PermanentFailure(
+            f"answer with {len(parsed.items)} items, more than {most} (PAYMENT_API_MAX_ITEMS)"
+        )
     totals = compute_totals(parsed.items, date.today())
     digest = payment_digest(answer, totals)
     attempts = job.attempts

@@ -28,6 +28,7 @@ import json
 import math
 import re
 import time
+import zlib
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -49,8 +50,11 @@ __all__ = [
     "RateLimiter",
     "SimulatorSource",
     "SourceError",
+    "TooLarge",
+    "describe_size",
     "open_source",
     "parse_retry_after",
+    "read_capped",
 ]
 
 
@@ -180,6 +184,112 @@ def shared_limiter(url_template: str, rate: float) -> RateLimiter | None:
     return limiter
 
 
+# --------------------------------------------------------------------------- reading, capped
+
+#: The largest finance API answer read, in bytes (PAYMENT_API_MAX_BYTES's default).
+MAX_BYTES = 4 * 1024 * 1024
+#: The encodings syncpay asks for and reads itself (aiohttp's own decompression would
+#: inflate a whole received chunk at once, however large it becomes).
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+class TooLarge(Exception):
+    """An answer larger than its cap (raw or decompressed); `str()`: the reason."""
+
+    def __init__(self, limit: int, setting: str = "") -> None:
+        named = f" ({setting})" if setting else ""
+        super().__init__(f"answer larger than {describe_size(limit)}{named}")
+        self.limit = limit
+
+
+class BadEncoding(Exception):
+    """An answer whose Content-Encoding cannot be read, or whose compression is broken."""
+
+
+def describe_size(size: int) -> str:
+    """4194304 -> "4 MB", 1536 -> "1.5 KB", 1000 -> "1000 bytes" (binary units)."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if size >= scale and size * 10 % scale == 0:
+            return f"{size / scale:g} {unit}"
+    return f"{size} bytes"
+
+
+class _Inflater:
+    """gzip or deflate (zlib-wrapped or raw, as servers send both), never producing
+    more than asked for at a time."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._decoder: Any = None
+        if encoding in ("gzip", "x-gzip"):
+            self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def inflate(self, data: bytes, room: int) -> bytes:
+        """The output of ``data``, at most ``room`` bytes; more pending (the cap is
+        passed) shows as a result of exactly ``room`` bytes with input left over."""
+        if self._decoder is None:  # deflate: a zlib header, or raw
+            zlib_header = (
+                len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            )
+            self._decoder = zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
+        try:
+            return bytes(self._decoder.decompress(data, room))
+        except zlib.error as exc:
+            raise BadEncoding(
+                f"the API's {self.encoding} answer cannot be decompressed ({exc})"
+            ) from None
+
+    def more(self, room: int) -> bytes:
+        """Output still held back by the last ``room``."""
+        if self._decoder is None or not self._decoder.unconsumed_tail:
+            return b""
+        return self.inflate(self._decoder.unconsumed_tail, room)
+
+    def finish(self) -> bool:
+        """Whether the compressed stream was complete."""
+        return self._decoder is None or bool(self._decoder.eof)
+
+
+async def read_capped(
+    response: aiohttp.ClientResponse, limit: int, setting: str = "PAYMENT_API_MAX_BYTES"
+) -> bytes:
+    """The body of ``response`` (read with ``auto_decompress=False``), decompressed,
+    raising `TooLarge` as soon as the raw or the decompressed bytes pass ``limit``:
+    a gzip bomb is stopped at the cap, never inflated whole. `BadEncoding` for an
+    encoding other than gzip/deflate/identity or broken compression; a body cut off
+    raises aiohttp's ``ClientPayloadError`` (as ``read()`` does)."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    length = response.content_length
+    if length is not None and length > limit:
+        raise TooLarge(limit, setting)
+    inflater: _Inflater | None = None
+    if encoding not in ("", "identity"):
+        if encoding not in ("gzip", "x-gzip", "deflate"):
+            raise BadEncoding(
+                f"the API answered in an encoding syncpay cannot read ({clean(encoding, 40)})"
+            )
+        inflater = _Inflater(encoding)
+    body = bytearray()
+    received = 0
+    async for chunk in response.content.iter_any():
+        received += len(chunk)
+        if received > limit:
+            raise TooLarge(limit, setting)
+        if inflater is None:
+            body += chunk
+            continue
+        body += inflater.inflate(chunk, limit + 1 - len(body))
+        if len(body) > limit:
+            raise TooLarge(limit, setting)
+    if inflater is not None:
+        body += inflater.more(limit + 1 - len(body))
+        if len(body) > limit:
+            raise TooLarge(limit, setting)
+        if received and not inflater.finish():
+            raise BadEncoding(f"the API's {encoding} answer was cut off")
+    return bytes(body)
+
+
 # --------------------------------------------------------------------------- HTTP
 
 
@@ -205,6 +315,7 @@ class HttpSource:
         concurrency: int = 8,
         *,
         retry_after_max: float = 300.0,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         if "{idperson}" not in url_template:
             raise ValueError(f"PAYMENT_API_URL: {url_template!r} has no {{idperson}} placeholder")
@@ -217,7 +328,8 @@ class HttpSource:
         self.rate = float(rate)
         self.concurrency = concurrency
         self.retry_after_max = float(retry_after_max)
-        self._headers = {"Accept": "application/json"}
+        self.max_bytes = max_bytes
+        self._headers = {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         self._limiter = shared_limiter(url_template, self.rate)
@@ -247,6 +359,7 @@ class HttpSource:
                 headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 raise_for_status=False,
+                auto_decompress=False,  # read_capped decompresses, within the cap
             )
             if hasattr(session, "_retry_connection"):
                 session._retry_connection = False  # see the class docstring
@@ -262,11 +375,14 @@ class HttpSource:
             started, outcome = time.perf_counter(), "error"  # the label of the metrics
             try:
                 async with session.get(url) as response:
-                    body = await response.read()
                     outcome = str(response.status)
                     if 200 <= response.status < 300:
+                        body = await read_capped(response, self.max_bytes)
                         return body.decode("utf-8", errors="replace")
                     raise self._status_error(response.status, response.reason, response.headers)
+            except (TooLarge, BadEncoding) as exc:  # asking again gets the same answer
+                outcome = "malformed"
+                raise SourceError(str(exc), permanent=True) from None
             except TimeoutError:
                 outcome = "timeout"
                 raise SourceError(f"timeout after {_seconds(self.timeout)}") from None
@@ -534,6 +650,7 @@ async def open_source(settings: Settings) -> PaymentSource:
         "rate": settings.payment_api_rate,
         "concurrency": settings.payment_api_concurrency,
         "retry_after_max": float(settings.payment_api_retry_after_max),
+        "max_bytes": settings.payment_api_max_bytes,
     }
     if kind == "http":
         if not settings.payment_api_url:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import zlib
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -328,7 +329,7 @@ class OddApi:
     any other student gets one plain item. ``payments_url`` as the simulator's."""
 
     payments_url: str
-    answers: dict[str, str]
+    answers: dict[str, str | web.Response]
     runner: web.AppRunner
 
 
@@ -346,11 +347,13 @@ def plain_answer(title: str = "SPP Juli", unit: str = "SMA") -> str:
 
 @pytest.fixture
 async def odd_api() -> AsyncIterator[OddApi]:
-    answers: dict[str, str] = {}
+    answers: dict[str, str | web.Response] = {}
 
     async def handle(request: web.Request) -> web.Response:
-        text = answers.get(request.match_info["idperson"], plain_answer())
-        return web.Response(text=text, content_type="application/json")
+        answer = answers.get(request.match_info["idperson"], plain_answer())
+        if isinstance(answer, web.Response):
+            return answer
+        return web.Response(text=answer, content_type="application/json")
 
     app = web.Application()
     app.router.add_get("/p/{idperson}", handle)
@@ -414,3 +417,40 @@ async def test_bad_text_from_the_api_is_cleaned_at_the_boundary(
         texts = [v for v in json.loads(answer)["data"][0].values() if isinstance(v, str)]
         assert all(is_clean(text) for text in texts), answer
         assert Decimal(stored[idperson]["total_tagihan"]) == 350000
+
+
+def gzip_bomb(size: int) -> bytes:
+    """A gzip answer that inflates to ``size`` bytes (spaces after a JSON prefix)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [packer.compress(b'{"status": true, "data": [], "x": "')]
+    block = b" " * (1 << 20)
+    parts += [packer.compress(block) for _ in range(size >> 20)]
+    return b"".join([*parts, packer.compress(b'"}'), packer.flush()])
+
+
+async def test_too_large_answers_fail_alone_and_store_nothing(h: Harness, odd_api: OddApi) -> None:
+    """Issue #12, item 19: a gzip bomb (inflating to 200 MB) and an answer with more
+    items than PAYMENT_API_MAX_ITEMS each fail their student at once (permanent) with a
+    reason saying so; nothing of them is stored; the other students sync."""
+    roster = await h.students(8, seed=1202)
+    ids = sorted(s["idperson"] for s in roster)
+    bomb, many = ids[:2]
+    odd_api.answers[bomb] = web.Response(
+        body=gzip_bomb(200 << 20),
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
+    item = json.loads(plain_answer())["data"][0]
+    odd_api.answers[many] = json.dumps({"status": True, "data": [item] * 101})
+    done = await run_to_end(
+        h, odd_api, payment_api_max_bytes=str(1 << 20), payment_api_max_items="100"
+    )
+    assert (done.status, done.total, done.processed, done.failed) == ("completed", 8, 8, 2)
+    items = await items_of(h.db, done.id)
+    reasons = {i: (it["reason"], it["attempts"]) for i, it in items.items() if it["reason"]}
+    assert reasons == {
+        bomb: ("answer larger than 1 MB (PAYMENT_API_MAX_BYTES)", 1),
+        many: ("answer with 101 items, more than 100 (PAYMENT_API_MAX_ITEMS)", 1),
+    }
+    stored = await siswa_rows(h.db)
+    assert stored[bomb]["pembayaran"] is None and stored[many]["pembayaran"] is None
+    assert all(stored[i]["pembayaran"] for i in set(ids) - {bomb, many})
