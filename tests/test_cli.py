@@ -617,3 +617,38 @@ def test_env_example_ships_inside_the_package_and_is_printed(plain: Cli):
     assert printed == packaged
     (plain.cwd / ".env").write_text(printed)
     plain.ok("migrate", "-q")  # the example is a configuration that loads
+
+
+# --------------------------------------------------------------------------- help text
+
+MARKUP = re.compile(r"``|:\w+:`|SPEC|§|\*\*")
+
+
+def test_every_command_and_option_explains_itself():
+    """#12 item 16: each command has a description (no reST markup, no references to the
+    specification) and each of its options a help text."""
+    import argparse
+
+    from syncpay.cli.app import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name, sub in commands.choices.items():
+        text = sub.description or ""
+        if not text.strip() or MARKUP.search(text):
+            missing.append(f"{name}: description {text!r}")
+        for action in sub._actions:
+            if not (action.help or "").strip() or MARKUP.search(action.help or ""):
+                missing.append(f"{name}: {'/'.join(action.option_strings) or action.dest}")
+    assert not missing, missing
+
+
+def test_an_unknown_command_is_named_with_the_nearest_one(plain: Cli):
+    calls = [["foo"], ["sync:stauts"], ["--port", "8001", "qeueu:failed"]]
+    results = plain.run_all([(args, {}) for args in calls])
+    lines = [one_error_line(result) for result in results]
+    assert all(result.returncode == 2 for result in results), lines
+    assert lines[0] == "syncpay: unknown command 'foo' (syncpay --help lists them)"
+    assert lines[1] == "syncpay: unknown command 'sync:stauts'; did you mean sync:status?"
+    assert lines[2] == "syncpay: unknown command 'qeueu:failed'; did you mean queue:failed?"

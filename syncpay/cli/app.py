@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import os
 import re
 import sys
@@ -91,6 +92,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_word(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """The first word of ``argv`` that is not an option or an option's value: the command
+    (``serve``, the default, takes no word of its own)."""
+    valued = {
+        option
+        for action in _serve_parser(parser)._actions
+        if action.nargs != 0
+        for option in action.option_strings
+    }
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--":
+            return None
+        elif arg.startswith("-") and arg != "-":
+            skip = arg in valued  # `--port 8001` (not `--port=8001`)
+        else:
+            return arg
+    return None
+
+
+def _serve_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices["serve"]
+    raise LookupError("serve")
+
+
+def _unknown(word: str, names: set[str]) -> str:
+    """``unknown command 'sync:stauts'; did you mean sync:status?``"""
+    near = difflib.get_close_matches(word, sorted(names), n=1, cutoff=0.6)
+    if near:
+        return f"unknown command {word!r}; did you mean {near[0]}?"
+    return f"unknown command {word!r} ({PROG} --help lists them)"
+
+
 def _find(name: str) -> Command:
     for cmd in COMMANDS.values():
         if name == cmd.name or name in cmd.aliases:
@@ -137,7 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     names = {n for c in COMMANDS.values() for n in (c.name, *c.aliases)}
-    if not any(a in names for a in argv) and not {"-h", "--help", "--version"} & set(argv):
+    word = _command_word(parser, argv)
+    if word is not None and word not in names:
+        print(f"{PROG}: {_unknown(word, names)}", file=sys.stderr)
+        return 2
+    if word is None and not {"-h", "--help", "--version"} & set(argv):
         argv = ["serve", *argv]  # no command: serve (`python run.py --workers 8`)
     try:
         args = parser.parse_args(argv)

@@ -191,7 +191,13 @@ async def queue_restart(ctx: Context) -> int:
 
 def _push_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("job", metavar="JOB", help="the job's registered name")
-    parser.add_argument("--data", type=json_object, default={}, metavar="JSON")
+    parser.add_argument(
+        "--data",
+        type=json_object,
+        default={},
+        metavar="JSON",
+        help='the job\'s data, a JSON object, e.g. \'{"idperson": "2025000001"}\' (default {})',
+    )
     _queue_option(parser, "the queue to push onto")
     parser.add_argument("--delay", type=whole(0), default=0, metavar="S", help="seconds")
     parser.add_argument("--count", type=whole(1), default=1, metavar="N", help="push N copies")

@@ -638,7 +638,9 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("sync:status", "show the progress of the latest (or a given) run", _status_arguments)
 async def sync_status(ctx: Context) -> int:
-    """The progress object the page shows (SPEC §6): with --json as is, else readable."""
+    """The progress of the latest run (or --run ID) as the sync page shows it: status,
+    counts, speed, time left and the last lines of its activity log. --json prints the
+    progress object of the JSON API (GET /admin/sync-pembayaran/progress) as it is."""
     async with _syncpay(ctx) as sp:
         try:
             state = await sp.progress(ctx.args.run)

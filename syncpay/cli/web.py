@@ -227,6 +227,8 @@ async def user_create(ctx: Context) -> int:
 
 @command("user:list", "list the users")
 async def user_list(ctx: Context) -> int:
+    """List the users who may log in: name, role (admin or petugas) and when each was
+    created, one per line, separated by tabs."""
     rows = await Accounts(ctx.db).users()
     if not rows:
         ctx.say("No users. Add one with `syncpay user:create NAME --role admin`.")
@@ -236,12 +238,14 @@ async def user_list(ctx: Context) -> int:
     return 0
 
 
-def _name_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", metavar="NAME")
+def _user_name_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="the user's login name")
 
 
-@command("user:delete", "remove a user (and end their sessions)", _name_argument)
+@command("user:delete", "remove a user (and end their sessions)", _user_name_argument)
 async def user_delete(ctx: Context) -> int:
+    """Remove a user: they can no longer log in, and the sessions they have open end at
+    once."""
     if not await Accounts(ctx.db).delete_user(ctx.args.name):
         raise CliError(f"no user named {ctx.args.name!r}")
     ctx.say(f"User {ctx.args.name} deleted.")
@@ -258,10 +262,11 @@ async def user_login_link(ctx: Context) -> int:
     demo's admin after its link or password scrolled away, or a user who forgot the
     password (set a new one with `user:create NAME --update`). The address is
     APP_HOST:APP_PORT; behind a proxy, use the proxy's address with the same path."""
-    name = ctx.args.name
-    if await ctx.db.fetch_one("user_by_name", {"name": name}) is None:
-        raise CliError(words("cli.user.not_found", name=name))
-    secret = await Accounts(ctx.db).create_login_link(name)
+    accounts = Accounts(ctx.db)
+    user = await accounts.find_user(ctx.args.name)
+    if user is None:
+        raise CliError(words("cli.user.not_found", name=ctx.args.name))
+    secret = await accounts.create_login_link(str(user["name"]))
     host = ctx.settings.app_host
     host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     shown = f"[{host}]" if ":" in host else host
@@ -279,8 +284,8 @@ def _token_arguments(parser: argparse.ArgumentParser) -> None:
     "token:create", "print a new API token for scripts (Authorization: Bearer …)", _token_arguments
 )
 async def token_create(ctx: Context) -> int:
-    """Make an API token. It is printed once; only its hash is stored. Scripts send it as
-    ``Authorization: Bearer <token>`` and need no CSRF token."""
+    """Make an API token. It is printed once; only its hash is stored. Scripts send it in
+    the header "Authorization: Bearer TOKEN" and need no CSRF token."""
     try:
         token = await Accounts(ctx.db).create_token(ctx.args.name, ctx.args.role)
     except AccountError as exc:
@@ -291,6 +296,8 @@ async def token_create(ctx: Context) -> int:
 
 @command("token:list", "list the API tokens (never their values)")
 async def token_list(ctx: Context) -> int:
+    """List the API tokens: id, name, role, whether active or revoked (and when), and
+    when each was last used. A token's value is shown only once, by token:create."""
     rows = await Accounts(ctx.db).tokens()
     if not rows:
         ctx.say("No API tokens.")
@@ -302,8 +309,16 @@ async def token_list(ctx: Context) -> int:
     return 0
 
 
-@command("token:revoke", "revoke the API tokens with that name (or id)", _name_argument)
+def _token_name_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "name", metavar="NAME", help="the tokens' name (as given to token:create) or an id"
+    )
+
+
+@command("token:revoke", "revoke the API tokens with that name (or id)", _token_name_argument)
 async def token_revoke(ctx: Context) -> int:
+    """Revoke the active API tokens with that name, or the one with that id (token:list
+    shows both): scripts using them get 401 from then on."""
     count = await Accounts(ctx.db).revoke_token(ctx.args.name)
     if not count:
         raise CliError(f"no active token named {ctx.args.name!r}")
