@@ -238,7 +238,7 @@ async def odd_api() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
         )
         key = request.match_info["key"]
         if key == "moved":
-            raise web.HTTPFound("/x/bytes")
+            raise web.HTTPFound(str(request.url.with_path("/x/bytes")))
         if key == "bytes":  # a BOM and a byte that is not UTF-8: kept, replaced
             return web.Response(body=b'\xef\xbb\xbf{"nama": "\xff"}')
         if key in answers:
@@ -271,7 +271,14 @@ async def test_headers_quoting_and_other_statuses(
             "authorization": "Bearer t0k3n",
         }
         assert await source.fetch("bytes") == '\ufeff{"nama": "\ufffd"}'
-        assert await source.fetch("moved") == '\ufeff{"nama": "\ufffd"}'
+        error = await fetch_error(source, "moved")  # issue #12, item 20: not followed
+        location = url.replace("{idperson}", "bytes")
+        assert (error.reason, error.status, error.permanent) == (
+            f"the API answered a redirect (302 to {location}); syncpay does not follow redirects",
+            302,
+            True,
+        )
+        assert seen[-1]["path"] == "/x/moved"
 
         error = await fetch_error(source, "503")
         assert (error.reason, error.retry_after, error.permanent) == (
@@ -647,3 +654,67 @@ async def test_the_roster_api_is_capped_too(big_api: str) -> None:
     with pytest.raises(RosterError) as caught:
         await fetch_api(url.format("roster"), 5, max_items=2)
     assert str(caught.value).endswith(": answer with 3 students, more than 2")
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[tuple[str, list[str]]]:
+    """Another local server, where a redirect points (what SSRF would reach)."""
+    seen: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(request.path)
+        return web.json_response({"status": True, "data": [{"idperson": "1", "nama": "X"}]})
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def redirector(target: tuple[str, list[str]]) -> AsyncIterator[str]:
+    """An API that answers every request with a redirect to ``target`` (the status is
+    the path's first part; the Location keeps a query with a secret, not shown)."""
+
+    async def handle(request: web.Request) -> web.Response:
+        status = int(request.match_info["status"])
+        location = f"{target[0]}/internal/admin?token=s3cret"
+        return web.Response(status=status, headers={"Location": location})
+
+    app = web.Application()
+    app.router.add_get("/{status}/{idperson}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_redirects_are_refused(redirector: str, target: tuple[str, list[str]]) -> None:
+    """Item 20: a finance or roster API's 3xx is an error naming the status and where
+    it pointed (without its query); the target is never asked."""
+    where = f"{target[0]}/internal/admin"
+    for status in (301, 302, 303, 307, 308):
+        async with HttpSource(f"{redirector}/{status}/{{idperson}}") as source:
+            error = await fetch_error(source, "1")
+        assert (error.reason, error.status, error.permanent) == (
+            f"the API answered a redirect ({status} to {where}); syncpay does not follow redirects",
+            status,
+            True,
+        )
+        with pytest.raises(RosterError) as caught:
+            await fetch_api(f"{redirector}/{status}/roster", 5)
+        assert str(caught.value) == (
+            f"{redirector}/{status}/roster: the API answered a redirect ({status} to "
+            f"{where}); syncpay does not follow redirects"
+        )
+    assert target[1] == []

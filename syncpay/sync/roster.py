@@ -584,12 +584,12 @@ def read_csv(path: str | PathLike[str]) -> Iterator[tuple[int, dict[str, str]]]:
 
 
 def describe_url(url: str) -> str:
-    """A URL fit for messages: no user name, password, query or fragment."""
+    """A URL fit for messages: no user name, password, query or fragment; cleaned."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port is not None:
         host += f":{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else url
+    return clean(f"{parts.scheme}://{host}{parts.path}" if parts.scheme else url, 200)
 
 
 def api_rows(answer: object, label: str = "the roster API") -> list[tuple[int, dict[str, object]]]:
@@ -635,7 +635,7 @@ async def fetch_api(
     unreachable server, an answer too large, not JSON or not a roster: ``RosterError``
     (one line naming the API).
     """
-    from .sources import ACCEPT_ENCODING, BadEncoding, TooLarge, read_capped
+    from .sources import ACCEPT_ENCODING, BadEncoding, TooLarge, read_capped, redirect_error
 
     label = describe_url(url)
     client_timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
@@ -643,8 +643,11 @@ async def fetch_api(
     try:
         async with (
             aiohttp.ClientSession(timeout=client_timeout, auto_decompress=False) as session,
-            session.get(url, headers=headers) as response,
+            session.get(url, headers=headers, allow_redirects=False) as response,
         ):
+            if 300 <= response.status < 400:
+                location = response.headers.get("Location")
+                raise RosterError(f"{label}: {redirect_error(response.status, location, url)}")
             if response.status >= 400:
                 reason = f" {clean(response.reason, 100)}" if response.reason else ""
                 raise RosterError(f"{label}: HTTP {response.status}{reason}")

@@ -32,7 +32,7 @@ import zlib
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import aiohttp
 
@@ -52,6 +52,7 @@ __all__ = [
     "SourceError",
     "TooLarge",
     "describe_size",
+    "describe_url",
     "open_source",
     "parse_retry_after",
     "read_capped",
@@ -182,6 +183,34 @@ def shared_limiter(url_template: str, rate: float) -> RateLimiter | None:
     if limiter is None:
         limiter = _LIMITERS[key] = RateLimiter(rate)
     return limiter
+
+
+# --------------------------------------------------------------------------- redirects
+
+
+def describe_url(url: str) -> str:
+    """A URL fit for messages: no user name, password, query or fragment; cleaned."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        if parts.port is not None:
+            host += f":{parts.port}"
+    except ValueError:  # a port that is not a number
+        pass
+    text = f"{parts.scheme}://{host}{parts.path}" if parts.scheme else url
+    return clean(text, 200)
+
+
+def redirect_error(status: int, location: str | None, base: str) -> str:
+    """The reason of a 3xx answer: syncpay follows no redirect (a finance API has no
+    reason to send one, and following it would store whatever another host answers)."""
+    where = "no Location"
+    if location:
+        try:
+            where = "to " + describe_url(urljoin(base, location.strip()))
+        except ValueError:
+            where = "to " + clean(location, 200)
+    return f"the API answered a redirect ({status} {where}); syncpay does not follow redirects"
 
 
 # --------------------------------------------------------------------------- reading, capped
@@ -374,8 +403,15 @@ class HttpSource:
             session = self._get_session()
             started, outcome = time.perf_counter(), "error"  # the label of the metrics
             try:
-                async with session.get(url) as response:
+                async with session.get(url, allow_redirects=False) as response:
                     outcome = str(response.status)
+                    if 300 <= response.status < 400:  # never followed: see redirect_error
+                        location = response.headers.get("Location")
+                        raise SourceError(
+                            redirect_error(response.status, location, url),
+                            status=response.status,
+                            permanent=True,
+                        )
                     if 200 <= response.status < 300:
                         body = await read_capped(response, self.max_bytes)
                         return body.decode("utf-8", errors="replace")

@@ -454,3 +454,38 @@ async def test_too_large_answers_fail_alone_and_store_nothing(h: Harness, odd_ap
     stored = await siswa_rows(h.db)
     assert stored[bomb]["pembayaran"] is None and stored[many]["pembayaran"] is None
     assert all(stored[i]["pembayaran"] for i in set(ids) - {bomb, many})
+
+
+async def test_a_redirect_is_refused_and_nothing_of_its_target_stored(
+    h: Harness, odd_api: OddApi
+) -> None:
+    """Issue #12, item 20: a finance API that redirects a student's request to another
+    host and port (blind SSRF) fails that student at once, with the status and the
+    target as its reason; the target is never asked, nothing of it is stored."""
+    asked: list[str] = []
+
+    async def target(request: web.Request) -> web.Response:
+        asked.append(request.path)
+        return web.Response(text=plain_answer(title="from the target"))
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", target)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        elsewhere = f"http://127.0.0.1:{runner.addresses[0][1]}/internal"
+        roster = await h.students(4, seed=1203)
+        moved = sorted(s["idperson"] for s in roster)[0]
+        odd_api.answers[moved] = web.Response(status=302, headers={"Location": elsewhere})
+        done = await run_to_end(h, odd_api)
+    finally:
+        await runner.cleanup()
+    assert (done.status, done.processed, done.failed) == ("completed", 4, 1)
+    items = await items_of(h.db, done.id)
+    assert (items[moved]["reason"], items[moved]["attempts"]) == (
+        f"the API answered a redirect (302 to {elsewhere}); syncpay does not follow redirects",
+        1,
+    )
+    assert (await siswa_rows(h.db))[moved]["pembayaran"] is None
+    assert asked == []
