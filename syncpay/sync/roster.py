@@ -3,9 +3,20 @@ bring the ``siswa`` table in step with it.
 
 An import is one transaction: it upserts by ``idperson`` (new students are inserted,
 changed ones updated, unchanged ones left alone), reports the students that are in the
-database but not in the source, and with ``prune`` deletes them. A crash half-way
+database but not in the source, and with ``prune`` removes them. A crash half-way
 writes nothing. Only the roster columns are written; the sync columns (``pembayaran``,
 the totals, ``is_lunas``, ``synced_at``, ``sync_error``) belong to the sync.
+
+Pruning is guarded and can be undone:
+
+- with any invalid row, nothing is removed (a row that could not be read says nothing
+  about whether its student left): the valid rows import, ``prune_refused`` says why;
+- nothing is removed either when the students to remove are more than ``max_remove``
+  percent (10) of those in the table before the import, unless ``force`` (a truncated
+  file looks like a roster where most students left);
+- a removed student is moved, whole (payment answer and totals too), to
+  ``siswa_removed`` (migration 0012); an import that lists the idperson again moves the
+  row back before comparing it (``restored``).
 
 Row rules (:func:`validate_row`), each broken one named in the row's reason:
 
@@ -19,8 +30,10 @@ Row rules (:func:`validate_row`), each broken one named in the row's reason:
   ``DD.MM.YYYY`` as school spreadsheets write it; a real date, not before 1900 and not
   in the future; empty (or MySQL's ``0000-00-00``) is NULL.
 - ``phone``: text (leading zeros kept), at most 32; the rest: text, at most 100.
-- every value is trimmed; an empty optional value is NULL; a control character (tab,
-  line break) in a value makes the row invalid.
+- every value is trimmed; an empty optional value is NULL; what ``syncpay.text.problem``
+  refuses makes the row invalid: a control character (C0 such as a tab, line break or
+  terminal escape, DEL, C1), a bidi control (U+202A–U+202E, U+2066–U+2069) or a lone
+  surrogate.
 - the same ``idperson`` twice in one source: the later row is invalid.
 
 A bad row is skipped and reported with its line (CSV, the header being line 1) or item
@@ -39,6 +52,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -47,6 +61,8 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ..db import Database, DatabaseError, Row, Tx
+from ..text import SURROGATE, clean
+from ..text import problem as text_problem
 
 log = logging.getLogger("syncpay.roster")
 
@@ -116,6 +132,8 @@ _REPEATED = frozenset(ROSTER_COLUMNS) - {"idperson", "nama", "phone", "lahirtang
 _SHARED_MAX = 10_000
 #: Students per round trip (one lookup and one multi-row upsert each).
 CHUNK_SIZE = 500
+#: ``prune`` removes at most this percentage of the students without ``force``.
+MAX_REMOVE_PERCENT = 10.0
 
 GENDERS: dict[str, str] = {
     "l": "L",
@@ -133,8 +151,6 @@ GENDERS: dict[str, str] = {
 
 _IDPERSON = re.compile(r"[0-9A-Za-z]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-_BAD_CHARACTER = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?Z?)?", re.ASCII)
 _DAY_FIRST = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})", re.ASCII)
 _ZERO_DATE = "0000-00-00"
@@ -205,10 +221,10 @@ class Student:
 
 
 def _show(text: str, limit: int = 40) -> str:
-    """A value quoted for a message: one line, shortened."""
+    """A value quoted for a message: one line, shortened, every control visible."""
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return "'" + _CONTROL.sub(lambda m: repr(m.group())[1:-1], text) + "'"
+    return "'" + clean(_CONTROL.sub(lambda m: repr(m.group())[1:-1], text)) + "'"
 
 
 def _as_text(column: str, value: object, limit: int) -> tuple[str, str | None]:
@@ -229,11 +245,12 @@ def _as_text(column: str, value: object, limit: int) -> tuple[str, str | None]:
         text = str(int(value)) if value.is_integer() else repr(value)
     else:
         return "", f"{column} is a {type(value).__name__}, not text"
-    # isprintable() is quick and False for every character we refuse (and a few more).
-    if not text.isprintable() and _BAD_CHARACTER.search(text) is not None:
-        if _SURROGATE.search(text) is not None:
-            return "", f"{column} has characters that are not valid Unicode"
-        return "", f"{column} {_show(text)} has a control character (tab or line break)"
+    # The one rule for text from outside (syncpay.text), refused here rather than escaped.
+    trouble = text_problem(text)
+    if trouble is not None:
+        if SURROGATE.search(text) is not None:
+            return "", f"{column} {trouble}"
+        return "", f"{column} {_show(text)} {trouble}"
     if limit and len(text) > limit:
         return "", f"{column} {_show(text)} is longer than {limit} characters ({len(text)})"
     return text, None
@@ -243,8 +260,26 @@ def _idperson(text: str) -> tuple[str, str | None]:
     if not text:
         return "", "idperson is empty"
     if _IDPERSON.fullmatch(text) is None:
+        if _SCIENTIFIC.fullmatch(text) is not None:
+            return "", (
+                f"idperson {_show(text)} was turned into a number by a spreadsheet "
+                "(format the column as text)"
+            )
         return "", f"idperson {_show(text)} may have only digits and letters"
     return text.upper(), None
+
+
+def _spreadsheet_id(text: str) -> str | None:
+    """The id a spreadsheet's ``2.023000100E+09`` reads as (2023000100), or None."""
+    if _SCIENTIFIC.fullmatch(text) is None:
+        return None
+    try:
+        value = Decimal(text.replace(",", "."))
+    except InvalidOperation:
+        return None
+    if value != value.to_integral_value() or not 0 < value < 10 ** LIMITS["idperson"]:
+        return None
+    return str(int(value))
 
 
 def _gender(text: str) -> tuple[str | None, str | None]:
@@ -346,8 +381,10 @@ def validate_row(raw: Mapping[str, object], *, today: date | None = None) -> Stu
 @dataclass
 class ImportReport:
     """What an import did. ``invalid``: (line or item number, reason), skipped rows.
-    ``missing``: idpersons in the database but not in the source (deleted when
-    ``pruned`` counts them)."""
+    ``missing``: idpersons in the database but not in the source (moved to
+    ``siswa_removed`` when ``pruned`` counts them). ``restored``: students of the source
+    brought back from ``siswa_removed`` (also counted as updated or unchanged).
+    ``prune_refused``: why ``prune`` removed nothing, when it was refused."""
 
     inserted: int = 0
     updated: int = 0
@@ -359,6 +396,8 @@ class ImportReport:
     source: str = ""
     #: What a position in ``invalid`` counts: ``line`` (CSV) or ``item`` (API).
     unit: str = "line"
+    restored: int = 0
+    prune_refused: str | None = None
 
     @property
     def imported(self) -> int:
@@ -371,12 +410,15 @@ class ImportReport:
         missing = f"{len(self.missing)} missing from the source"
         if self.pruned:
             missing += " (removed)"
+        elif self.missing and self.prune_refused:
+            missing += " (kept: --prune refused)"
         elif self.missing:
             missing += " (kept; use --prune to remove)"
         where = f" {self.source}" if self.source else ""
+        restored = f"; {self.restored} restored (removed earlier)" if self.restored else ""
         return (
             f"Imported{where}: {self.inserted} inserted, {self.updated} updated, "
-            f"{self.unchanged} unchanged, {len(self.invalid)} invalid, {missing}"
+            f"{self.unchanged} unchanged, {len(self.invalid)} invalid, {missing}{restored}"
         )
 
 
@@ -402,6 +444,9 @@ def _check(rows: Iterable[tuple[int, Mapping[str, object]]], unit: str) -> _Chec
             idperson, problem = _idperson(text) if problem is None else ("", problem)
             if problem is None:
                 first.setdefault(idperson, number)
+            elif (read_as := _spreadsheet_id(text)) is not None:
+                # Not an id, but most likely the student it reads as: not "missing".
+                first.setdefault(read_as, number)
             continue
         seen_on = first.setdefault(result.idperson, number)
         if seen_on != number:
@@ -410,6 +455,25 @@ def _check(rows: Iterable[tuple[int, Mapping[str, object]]], unit: str) -> _Chec
             continue
         students.append(result)
     return _Checked(students, invalid, set(first))
+
+
+def _prune_refusal(
+    invalid: int, missing: int, before: int, force: bool, max_remove: float
+) -> str | None:
+    """Why ``prune`` must remove nothing, or None."""
+    if invalid:
+        rows = "1 row" if invalid == 1 else f"{invalid} rows"
+        return (
+            f"{rows} could not be read; nothing was removed (fix them, or import without --prune)"
+        )
+    if not force and missing * 100 > max_remove * before:
+        share = missing * 100 / before if before else 100.0
+        return (
+            f"--prune would remove {missing} of {before} students ({share:.0f}%), more than "
+            f"--max-remove {max_remove:g}%; nothing was removed (check the source, or add "
+            "--force)"
+        )
+    return None
 
 
 def _stored(value: object) -> str | None:
@@ -438,6 +502,8 @@ async def import_rows(
     rows: Iterable[tuple[int, Mapping[str, object]]],
     *,
     prune: bool = False,
+    force: bool = False,
+    max_remove: float = MAX_REMOVE_PERCENT,
     source: str = "",
     unit: str = "line",
     chunk_size: int = CHUNK_SIZE,
@@ -447,8 +513,10 @@ async def import_rows(
     the transaction starts, so a source that fails half-way (``RosterError``) writes
     nothing either.
 
-    With ``prune``, students not in the source are deleted; a source that names no
-    student at all is refused (``RosterError``) rather than emptying the table.
+    With ``prune``, students not in the source are moved to ``siswa_removed``, unless a
+    row was invalid or (without ``force``) they are more than ``max_remove`` percent of
+    the students: then nothing is removed and ``prune_refused`` says why. A source that
+    names no student at all is refused (``RosterError``) rather than emptying the table.
     """
     checked = _check(rows, unit)
     label = source or "the source"
@@ -459,9 +527,20 @@ async def import_rows(
         # Runs again from the start if the transaction is retried: no state outside.
         report = ImportReport(invalid=list(checked.invalid), source=source, unit=unit)
         students = checked.students
+        any_removed = False
+        applied = await tx.fetch_all("roster_soft_removal")
+        if applied and applied[0]["n"]:
+            kept = await tx.fetch_all("roster_removed_count")
+            any_removed = bool(kept and kept[0]["n"])
         for start in range(0, len(students), chunk_size):
             chunk = students[start : start + chunk_size]
-            found = await tx.fetch_all("roster_find", {"ids": [s.idperson for s in chunk]})
+            ids = [s.idperson for s in chunk]
+            if any_removed:  # back from an earlier prune, with their payment data
+                restored = await tx.execute("roster_restore", {"ids": ids})
+                if restored:
+                    report.restored += restored
+                    await tx.execute("roster_restore_forget", {"ids": ids})
+            found = await tx.fetch_all("roster_find", {"ids": ids})
             existing = {str(row["idperson"]).upper(): row for row in found}
             writes: list[dict[str, str | None]] = []
             for student in chunk:
@@ -480,8 +559,15 @@ async def import_rows(
         stored = [str(row["idperson"]) for row in await tx.fetch_all("roster_idpersons")]
         report.missing = [idperson for idperson in stored if idperson.upper() not in checked.seen]
         if prune:
+            before = len(stored) - report.inserted - report.restored
+            report.prune_refused = _prune_refusal(
+                len(checked.invalid), len(report.missing), before, force, max_remove
+            )
+        if prune and report.prune_refused is None:
             for start in range(0, len(report.missing), chunk_size):
                 ids = report.missing[start : start + chunk_size]
+                await tx.execute("roster_remove_forget", {"ids": ids})
+                await tx.execute("roster_remove_keep", {"ids": ids})
                 report.pruned += await tx.execute("roster_delete", {"ids": ids})
         return report
 
@@ -584,12 +670,12 @@ def read_csv(path: str | PathLike[str]) -> Iterator[tuple[int, dict[str, str]]]:
 
 
 def describe_url(url: str) -> str:
-    """A URL fit for messages: no user name, password, query or fragment; cleaned."""
+    """A URL fit for messages: no user name, password, query or fragment."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port is not None:
         host += f":{parts.port}"
-    return clean(f"{parts.scheme}://{host}{parts.path}" if parts.scheme else url, 200)
+    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else url
 
 
 def api_rows(answer: object, label: str = "the roster API") -> list[tuple[int, dict[str, object]]]:
@@ -599,7 +685,7 @@ def api_rows(answer: object, label: str = "the roster API") -> list[tuple[int, d
     if isinstance(answer, dict):
         if answer.get("status") is False:
             message = answer.get("message")
-            detail = f": {' '.join(str(message).split())[:200]}" if message else ""
+            detail = f": {clean(' '.join(str(message).split()), 200)}" if message else ""
             raise RosterError(f"{label}: the API answered status false{detail}")
         if "data" not in answer:
             raise RosterError(f"{label}: the answer has no 'data' list")
@@ -635,7 +721,7 @@ async def fetch_api(
     unreachable server, an answer too large, not JSON or not a roster: ``RosterError``
     (one line naming the API).
     """
-    from .sources import ACCEPT_ENCODING, BadEncoding, TooLarge, read_capped, redirect_error
+    from .sources import ACCEPT_ENCODING, BadEncoding, TooLarge, read_capped
 
     label = describe_url(url)
     client_timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
@@ -643,11 +729,8 @@ async def fetch_api(
     try:
         async with (
             aiohttp.ClientSession(timeout=client_timeout, auto_decompress=False) as session,
-            session.get(url, headers=headers, allow_redirects=False) as response,
+            session.get(url, headers=headers) as response,
         ):
-            if 300 <= response.status < 400:
-                location = response.headers.get("Location")
-                raise RosterError(f"{label}: {redirect_error(response.status, location, url)}")
             if response.status >= 400:
                 reason = f" {clean(response.reason, 100)}" if response.reason else ""
                 raise RosterError(f"{label}: HTTP {response.status}{reason}")
@@ -673,15 +756,44 @@ async def fetch_api(
 # --------------------------------------------------------------------------- wrappers
 
 
-async def import_csv(db: Database, path: str | PathLike[str], prune: bool = False) -> ImportReport:
+async def import_csv(
+    db: Database,
+    path: str | PathLike[str],
+    prune: bool = False,
+    *,
+    force: bool = False,
+    max_remove: float = MAX_REMOVE_PERCENT,
+) -> ImportReport:
     """Import a roster CSV file (see :func:`read_csv` and :func:`import_rows`)."""
     rows = read_csv(path)
-    return await import_rows(db, rows, prune=prune, source=Path(path).name, unit="line")
+    return await import_rows(
+        db,
+        rows,
+        prune=prune,
+        force=force,
+        max_remove=max_remove,
+        source=Path(path).name,
+        unit="line",
+    )
 
 
 async def import_api(
-    db: Database, url: str, prune: bool = False, timeout: float = 30
+    db: Database,
+    url: str,
+    prune: bool = False,
+    timeout: float = 30,
+    *,
+    force: bool = False,
+    max_remove: float = MAX_REMOVE_PERCENT,
 ) -> ImportReport:
     """Import the roster from the roster API (see :func:`fetch_api`)."""
     rows = await fetch_api(url, timeout)
-    return await import_rows(db, rows, prune=prune, source=describe_url(url), unit="item")
+    return await import_rows(
+        db,
+        rows,
+        prune=prune,
+        force=force,
+        max_remove=max_remove,
+        source=describe_url(url),
+        unit="item",
+    )

@@ -330,3 +330,53 @@ SELECT id, idperson, nama, gender, UnitFormal, KelasFormal, AsramaPondok, KamarP
        total_dibayar, total_tunggakan, total_kelebihan, is_lunas
 FROM siswa
 WHERE idperson = :idperson
+
+-- --- Soft removal (siswa:import --prune; migration 0012) -------------------------------
+-- A pruned student's row is moved whole to siswa_removed in the import's transaction
+-- (roster_remove_forget, roster_remove_keep, then roster_delete); an import that lists
+-- the idperson again moves it back (roster_restore, then roster_restore_forget) before
+-- it compares the roster columns. The siswa triggers (0007, 0010) keep siswa_kata right.
+
+-- name: roster_soft_removal
+-- 1 once 0012 is applied (before, during an upgrade, siswa_removed does not exist).
+SELECT COUNT(*) AS n FROM migrations WHERE migration = '0012_siswa_removed'
+
+-- name: roster_removed_count
+SELECT COUNT(*) AS n FROM siswa_removed
+
+-- name: roster_remove_forget
+-- An older copy of a student removed again (one that could not be restored).
+DELETE FROM siswa_removed WHERE idperson IN (:ids)
+
+-- name: roster_remove_keep
+INSERT INTO siswa_removed (idperson, id, nama, gender, lahirtempat, lahirtanggal, phone, UnitFormal, KelasFormal, AsramaPondok,
+    KamarPondok, TingkatDiniyah, KelasDiniyah, pembayaran, pembayaran_hash, synced_at,
+    sync_error, total_tagihan, total_dibayar, total_tunggakan, total_kelebihan, is_lunas,
+    created_at, updated_at, removed_at)
+SELECT idperson, id, nama, gender, lahirtempat, lahirtanggal, phone, UnitFormal, KelasFormal, AsramaPondok,
+    KamarPondok, TingkatDiniyah, KelasDiniyah, pembayaran, pembayaran_hash, synced_at,
+    sync_error, total_tagihan, total_dibayar, total_tunggakan, total_kelebihan, is_lunas,
+    created_at, updated_at, UTC_TIMESTAMP()
+FROM siswa
+WHERE idperson IN (:ids)
+
+-- name: roster_restore
+-- Back with its id; never over a student that has the idperson or the id meanwhile.
+INSERT INTO siswa (idperson, id, nama, gender, lahirtempat, lahirtanggal, phone, UnitFormal, KelasFormal, AsramaPondok,
+    KamarPondok, TingkatDiniyah, KelasDiniyah, pembayaran, pembayaran_hash, synced_at,
+    sync_error, total_tagihan, total_dibayar, total_tunggakan, total_kelebihan, is_lunas,
+    created_at, updated_at)
+SELECT r.idperson, r.id, r.nama, r.gender, r.lahirtempat, r.lahirtanggal, r.phone, r.UnitFormal, r.KelasFormal,
+       r.AsramaPondok, r.KamarPondok, r.TingkatDiniyah, r.KelasDiniyah, r.pembayaran,
+       r.pembayaran_hash, r.synced_at, r.sync_error, r.total_tagihan, r.total_dibayar,
+       r.total_tunggakan, r.total_kelebihan, r.is_lunas, r.created_at, r.updated_at
+FROM siswa_removed AS r
+WHERE r.idperson IN (:ids)
+  AND NOT EXISTS (SELECT 1 FROM siswa AS s WHERE s.idperson = r.idperson)
+  AND NOT EXISTS (SELECT 1 FROM siswa AS s WHERE s.id = r.id)
+
+-- name: roster_restore_forget
+DELETE FROM siswa_removed
+WHERE idperson IN (:ids)
+  AND EXISTS (SELECT 1 FROM siswa AS s
+              WHERE s.id = siswa_removed.id AND s.idperson = siswa_removed.idperson)
