@@ -718,3 +718,34 @@ async def test_redirects_are_refused(redirector: str, target: tuple[str, list[st
             f"{where}); syncpay does not follow redirects"
         )
     assert target[1] == []
+
+
+async def test_the_roster_fetch_has_an_overall_deadline() -> None:
+    """Item 28: a roster API sending a byte every 0.2 s (never idle for ``timeout``)
+    used to keep ``siswa:import --from-api`` for ever; the whole fetch now has a
+    deadline."""
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        for _ in range(100):  # 20 s in all
+            await response.write(b" ")
+            await asyncio.sleep(0.2)
+        await response.write(b'{"status": true, "data": []}')
+        return response
+
+    app = web.Application()
+    app.router.add_get("/siswa", trickle)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/siswa"
+    try:
+        started = time.monotonic()
+        with pytest.raises(RosterError) as caught:
+            async with asyncio.timeout(8):  # the old code: still reading at 20 s
+                await fetch_api(url, 5, deadline=1)
+        assert time.monotonic() - started < 3
+        assert str(caught.value) == f"{url}: the whole answer did not come within 1s"
+    finally:
+        await runner.cleanup()

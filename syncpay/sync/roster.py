@@ -710,32 +710,45 @@ async def fetch_api(
     url: str,
     timeout: float = 30,
     *,
+    deadline: float = 300,
     max_bytes: int = 64 * 1024 * 1024,
     max_items: int = 200_000,
 ) -> list[tuple[int, dict[str, object]]]:
     """GET the roster API and return its rows (see :func:`api_rows`).
 
-    ``timeout``: seconds to connect, and seconds without data while reading. The answer
-    is capped while it is read: more than ``max_bytes`` (raw or decompressed: a gzip
+    ``timeout``: seconds to connect, and seconds without data while reading;
+    ``deadline``: seconds for the whole fetch (a server sending a byte now and then
+    cannot keep an import, and a cron job, for ever). The answer is capped while it is
+    read: more than ``max_bytes`` (raw or decompressed: a gzip
     bomb is stopped at the cap) or ``max_items`` students is refused. HTTP errors, an
     unreachable server, an answer too large, not JSON or not a roster: ``RosterError``
     (one line naming the API).
     """
-    from .sources import ACCEPT_ENCODING, BadEncoding, TooLarge, read_capped
+    import asyncio
+
+    from .sources import ACCEPT_ENCODING, BadEncoding, TooLarge, read_capped, redirect_error
 
     label = describe_url(url)
     client_timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
     headers = {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
+    whole = asyncio.timeout(deadline)
     try:
         async with (
+            whole,
             aiohttp.ClientSession(timeout=client_timeout, auto_decompress=False) as session,
-            session.get(url, headers=headers) as response,
+            session.get(url, headers=headers, allow_redirects=False) as response,
         ):
+            if 300 <= response.status < 400:
+                location = response.headers.get("Location")
+                raise RosterError(f"{label}: {redirect_error(response.status, location, url)}")
             if response.status >= 400:
                 reason = f" {clean(response.reason, 100)}" if response.reason else ""
                 raise RosterError(f"{label}: HTTP {response.status}{reason}")
             body = await read_capped(response, max_bytes, "")
     except TimeoutError as exc:
+        if whole.expired():
+            late = f"the whole answer did not come within {deadline:g}s"
+            raise RosterError(f"{label}: {late}") from exc
         raise RosterError(f"{label}: no answer within {timeout:g}s") from exc
     except (TooLarge, BadEncoding) as exc:
         raise RosterError(f"{label}: {exc}") from exc
