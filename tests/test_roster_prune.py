@@ -135,6 +135,7 @@ async def test_prune_refuses_to_remove_more_than_the_share_without_force(
         "--prune would remove 5 of 20 students (25%), more than --max-remove 10%; "
         "nothing was removed (check the source, or add --force)"
     )
+    assert report.summary().endswith("5 missing from the source (kept: --prune refused)")
     assert len(await siswa(db)) == 20
 
     wider = await import_csv(db, truncated, prune=True, max_remove=25)
