@@ -7,16 +7,19 @@ as their SHA-256 (a token is as long as a key, so a plain hash is enough).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .db import Database, Tx
 
+T = TypeVar("T")
 ROLES = ("admin", "petugas")
 
 #: scrypt cost: n=2**14, r=8, p=1 takes ~50 ms and 16 MiB — slow for a guesser, fine
@@ -25,6 +28,9 @@ _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 _SCHEME = "scrypt"
 TOKEN_PREFIX = "sp_"
 MAX_PASSWORD = 1024
+#: scrypt hashes computed at once by one process (each in a thread, off the event loop:
+#: ~50 ms of CPU and 16 MiB each); more logins wait their turn, the pages do not.
+HASHING = 2
 #: Cache key prefix of one-time login links (``--demo`` prints one).
 LOGIN_LINK_PREFIX = "syncpay:login-once:"
 
@@ -147,6 +153,12 @@ class Accounts:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._hashing = asyncio.Semaphore(HASHING)
+
+    async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a password hash in a thread, at most :data:`HASHING` at a time."""
+        async with self._hashing:
+            return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
     # --- users --------------------------------------------------------------------------
 
@@ -158,7 +170,7 @@ class Accounts:
         name = check_user_name(name)
         if role is not None:
             check_role(role)
-        hashed = hash_password(check_password(password))
+        hashed = await self._off_loop(hash_password, check_password(password))
         existing = await self.find_user(name)
         if existing is not None:
             if not update:
@@ -187,9 +199,9 @@ class Accounts:
         key = login_name(name[:191])
         row = await self.find_user(key) if check_name_ok(key) else None
         if row is None:
-            verify_password(password[:MAX_PASSWORD], _DUMMY_HASH)
+            await self._off_loop(verify_password, password[:MAX_PASSWORD], _DUMMY_HASH)
             return None
-        if not verify_password(password[:MAX_PASSWORD], str(row["password"])):
+        if not await self._off_loop(verify_password, password[:MAX_PASSWORD], str(row["password"])):
             return None
         return User(int(row["id"]), str(row["name"]), str(row["role"]))
 

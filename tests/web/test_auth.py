@@ -10,7 +10,7 @@ from yarl import URL
 
 from syncpay.web.keys import RECENT_USERS
 from syncpay.web.session import COOKIE, Signer
-from tests.web.conftest import PASSWORD, WebHarness
+from tests.web.conftest import PASSWORD, Browser, WebHarness
 
 PAGE = "/admin/sync-pembayaran"
 PROGRESS = "/admin/sync-pembayaran/progress"
@@ -430,3 +430,51 @@ async def test_login_names_are_one_normal_form_compared_exactly(web: WebHarness)
     blocked = await anon.post_form("/login", {"username": "admin", "password": PASSWORD})
     assert blocked.status == 429
     assert (await web.browser().login("ádmin")).status == 302  # another account: not locked
+
+
+async def test_healthz_stays_fast_while_many_logins_hash_passwords(web: WebHarness):
+    """#12 item 26: scrypt ran on the event loop: 15 concurrent failed logins stalled
+    ``/healthz`` 659 ms (~55 ms of CPU each). Hashing runs in threads now, a few at a
+    time, and the loop stays free. Measured against this machine's own scrypt time:
+    on the loop, every login stops it for one whole hash."""
+    import time
+
+    from syncpay.accounts import _DUMMY_HASH, verify_password
+
+    await web.serve(workers=0)
+    started = time.perf_counter()
+    for _ in range(3):
+        verify_password("x" * 12, _DUMMY_HASH)
+    one = (time.perf_counter() - started) / 3
+    logins = 15
+    browsers = [web.browser() for _ in range(logins)]
+    for b in browsers:
+        await b.get("/login")
+    health = web.browser().client
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    async def ticker() -> None:
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            gaps.append(now - last[0])
+            last[0] = now
+
+    async def wrong(i: int, b: Browser) -> int:
+        response = await b.post_form("/login", {"username": f"u{i}", "password": "salah-sekali"})
+        return response.status
+
+    tick = asyncio.create_task(ticker())
+    await asyncio.sleep(0.01)
+    statuses = await asyncio.gather(*(wrong(i, b) for i, b in enumerate(browsers)))
+    gaps.append(time.perf_counter() - last[0])
+    health_begun = time.perf_counter()
+    assert (await health.get("/healthz")).status == 200
+    health_time = time.perf_counter() - health_begun
+    tick.cancel()
+    assert statuses == [422] * logins
+    # On the loop, the hashes ran back to back: the loop stopped for many hashes' time
+    # at once (15 in all). Off it, only a pause of this busy machine.
+    assert max(gaps) < 4 * one, (max(gaps), one, sum(gaps))
+    assert health_time < 0.5 + one, health_time
