@@ -181,8 +181,8 @@ def test_amounts_accepted(value, expected):
         (float("inf"), "inf is not an amount"),
         ("350000.005", "has more than two decimal places"),
         (0.1 + 0.2, "has more than two decimal places"),
-        (10**13, "is too large"),
-        ("-10000000000000", "is too large"),
+        (10**13, "is out of range"),
+        ("-10000000000000", "is out of range"),
         (True, "expected an amount, got True"),
         (None, "expected an amount, got null"),
         ([1], "expected an amount, got a list"),
@@ -193,6 +193,31 @@ def test_amounts_refused(value, message):
         to_amount(value)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (Decimal("1e999999999999"), "1E+999999999999 is out of range"),
+        (Decimal("-1e999999999"), "-1E+999999999 is out of range"),
+        (Decimal("1E+1000000"), "1E+1000000 is out of range"),
+        (Decimal("1.0E+13"), "1.0E+13 is out of range"),
+        (Decimal("-1E+13"), "-1E+13 is out of range"),
+        (Decimal("1e-999999999999"), "1E-999999999999 has more than two decimal places"),
+        (Decimal("NaN"), "NaN is not an amount"),
+        (Decimal("-sNaN"), "-sNaN is not an amount"),
+        (Decimal("-Infinity"), "-Infinity is not an amount"),
+    ],
+)
+def test_huge_exponents_are_out_of_range_not_an_overflow(value: Decimal, message: str) -> None:
+    """Issue #12, item 30: ``1e999999999999`` (a JSON number read as a Decimal) raised
+    ``decimal.Overflow``, shown as ``[<class 'decimal.Overflow'>]``."""
+    with pytest.raises(AmountError) as info:
+        to_amount(value)
+    assert str(info.value).startswith(message)
+    assert to_amount(Decimal("9999999999999.99")) == Decimal("9999999999999.99")
+    assert to_amount(Decimal("9.99E+12")) == Decimal("9990000000000")
+    assert to_amount(Decimal("0E+999999999999")) == 0
 
 
 # --------------------------------------------------------------------------- dates

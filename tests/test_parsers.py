@@ -609,3 +609,31 @@ def test_storable_answer_cleans_every_string_once_and_keeps_the_rest() -> None:
         parse_flat(storable_answer('{"status": "error", "error": "no\\u202e \\udfff"}'))
     assert str(caught.value) == "the source answered status false: no\\u202e \ufffd"
     assert is_clean(str(caught.value))
+
+
+@pytest.mark.parametrize("number", ["1e999999999999", "-1e999999999", "1E+1000000"])
+def test_huge_exponents_are_a_parse_error(number: str) -> None:
+    """Item 30: every Decimal made of outside text (flat and nested amounts, saldo, a
+    custom parser's result) refuses a huge exponent with a reason, never
+    ``decimal.Overflow``."""
+    shown = str(Decimal(number))
+    range_ = f"{shown} is out of range (at most 13 digits before the '.')"
+    row = {"idperiode": "1", "judul": "SPP", "jml_kredit": 0, "jml_debet": 0}
+    flat = json.dumps({"data": [row]}).replace('"jml_debet": 0', f'"jml_debet": {number}')
+    assert parse_error(parse_flat, flat) == f"data[0].jml_debet: {range_}"
+    nested = f'{{"data": [{{"saldo": {number}, "periods": []}}]}}'
+    assert parse_error(parse_nested, nested) == f"data[0].saldo: {range_}"
+    item = {"unit_name": "SPP", "amount_paid": 0, "amount_billed": 0}
+    category = {"category_name": "SPP", "items": [item]}
+    text = json.dumps({"data": [{"periods": [{"period_id": "1", "categories": [category]}]}]})
+    text = text.replace('"amount_paid": 0', f'"amount_paid": {number}')
+    assert parse_error(parse_nested, text) == (
+        f"data[0].periods[0].categories[0].items[0].amount_paid: {range_}"
+    )
+    custom = load_parser("tests.test_parsers:huge_custom")
+    assert parse_error(custom, number) == f"custom parser result[0].tagihan: {range_}"
+
+
+def huge_custom(text: str) -> list[dict[str, object]]:
+    """A custom parser whose bill is the Decimal of ``text``."""
+    return [{"tagihan": Decimal(text), "dibayar": 0}]

@@ -43,8 +43,8 @@ __all__ = ["AmountError", "Item", "Totals", "compute_totals", "to_amount", "to_d
 ZERO = Decimal(0)
 _ONE = Decimal(1)
 _CENT = Decimal("0.01")
-_LIMIT = Decimal(10) ** 13
-_INT_LIMIT = 10**13
+_DIGITS = 13  # an amount is below 10**13: it fits DECIMAL(15, 2)
+_INT_LIMIT = 10**_DIGITS
 _PLAIN = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 _AMBIGUOUS = re.compile(r"[+-]?[0-9]{1,3}\.[0-9]{3}")
 _TIME = r"[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
@@ -165,8 +165,12 @@ def _amount(value: object) -> Decimal:
         raise AmountError(f"expected an amount, got {type_name(value)}")
     if not amount.is_finite():
         raise AmountError(f"{_show(value)} is not an amount")
-    if abs(amount) >= _LIMIT:
-        raise AmountError(f"{_show(value)} is too large (at most 13 digits before the '.')")
+    # Judged by its exponent, before any arithmetic: abs() of a number from outside such
+    # as 1E+999999999999 (valid JSON) would raise decimal.Overflow.
+    if amount and amount.adjusted() >= _DIGITS:
+        raise AmountError(
+            f"{_show(value)} is out of range (at most {_DIGITS} digits before the '.')"
+        )
     try:
         cents = amount.quantize(_CENT)
     except InvalidOperation:  # pragma: no cover - ruled out by the limit above
