@@ -31,7 +31,16 @@ MYSQL = {
     "DB_USERNAME": os.environ.get("SYNCPAY_TEST_DB_USERNAME", "root"),
     "DB_PASSWORD": os.environ.get("SYNCPAY_TEST_DB_PASSWORD", ""),
 }
-TABLES = ("jobs", "failed_jobs", "cache", "siswa", "users", "api_tokens", "web_sessions")
+TABLES = (
+    "jobs",
+    "failed_jobs",
+    "cache",
+    "siswa",
+    "siswa_removed",
+    "users",
+    "api_tokens",
+    "web_sessions",
+)
 
 
 def mysql_connect(database: str | None = None) -> pymysql.connections.Connection:
