@@ -26,32 +26,54 @@ from ..config import ConfigError, Settings
 COOKIE = "syncpay_session"
 #: ``APP_KEY`` generated once here when the setting is empty (SPEC §2).
 KEY_FILE = Path("storage") / "app.key"
+#: The shortest signing key accepted, in bytes.
+MIN_KEY = 16
 #: Checked cookies remembered by a `Signer` (cleared when full).
 CHECKED_COOKIES = 4096
 
 
 def app_key(settings: Settings, key_file: Path = KEY_FILE) -> bytes:
     """The secret that signs sessions: ``APP_KEY``, else ``storage/app.key`` (made once,
-    readable by its owner only)."""
+    readable by its owner only). A key shorter than :data:`MIN_KEY` bytes is refused:
+    whoever guesses it can sign a session cookie for any user."""
     if settings.app_key:
         text = settings.app_key
         if text.startswith("base64:"):
             try:
-                return base64.b64decode(text[7:], validate=True)
+                key = base64.b64decode(text[7:], validate=True)
             except ValueError as exc:
                 raise ConfigError("APP_KEY", "the part after base64: is not base64") from exc
-        if len(text) < 16:
-            raise ConfigError("APP_KEY", "too short (at least 16 characters)")
+            if len(key) < MIN_KEY:
+                raise ConfigError(
+                    "APP_KEY",
+                    f"too short: {len(key)} bytes after base64: (at least {MIN_KEY} bytes; 32 "
+                    "random bytes are usual, or leave APP_KEY empty to use storage/app.key)",
+                )
+            return key
+        if len(text.encode()) < MIN_KEY:
+            raise ConfigError("APP_KEY", f"too short (at least {MIN_KEY} bytes)")
         return text.encode()
     try:
-        return key_file.read_bytes().strip()
+        key = key_file.read_bytes().strip()
     except FileNotFoundError:
-        pass
+        key = None
+    if key is not None:
+        if len(key) >= MIN_KEY:
+            return key
+        if key:
+            raise ConfigError(
+                "APP_KEY",
+                f"{key_file} holds a key of {len(key)} bytes (at least {MIN_KEY}); "
+                "delete the file to have a new one made (everyone logs in again)",
+            )
+        key_file.unlink()  # empty (a full disk, an interrupted first start): a new one
     key_file.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48).encode()
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(key + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
     return key
 
 

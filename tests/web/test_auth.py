@@ -478,3 +478,43 @@ async def test_healthz_stays_fast_while_many_logins_hash_passwords(web: WebHarne
     # at once (15 in all). Off it, only a pause of this busy machine.
     assert max(gaps) < 4 * one, (max(gaps), one, sum(gaps))
     assert health_time < 0.5 + one, health_time
+
+
+def test_weak_signing_keys_are_refused_and_an_empty_key_file_replaced(tmp_path):
+    """#12 item 27: ``APP_KEY=base64:`` (0 bytes), ``base64:AA==`` (1 byte) and an
+    empty ``storage/app.key`` were accepted: anyone could sign a session cookie."""
+    import os
+    import stat
+
+    import pytest
+
+    from syncpay.config import ConfigError, Settings, load_settings
+    from syncpay.web.session import app_key
+
+    def settings(key: str) -> Settings:
+        return load_settings({"APP_KEY": key}, environ={}, env_file=None)
+
+    key_file = tmp_path / "storage" / "app.key"
+    for weak in ("base64:", "base64:AA==", "base64:" + "A" * 20, "short"):
+        with pytest.raises(ConfigError) as refused:
+            app_key(settings(weak), key_file)
+        assert refused.value.args[0] == "APP_KEY", weak
+        assert "16 bytes" in str(refused.value) and "\n" not in str(refused.value), weak
+    assert app_key(settings("base64:" + "QUJD" * 6), key_file) == b"ABC" * 6
+    assert app_key(settings("a-key-of-sixteen-chars"), key_file) == b"a-key-of-sixteen-chars"
+    assert not key_file.exists()
+    # An empty (or blank) key file is replaced by a new key; a short one is refused.
+    for empty in (b"", b"\n", b"   \n"):
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_bytes(empty)
+        key = app_key(settings(""), key_file)
+        assert len(key) >= 32 and key_file.read_bytes().strip() == key
+        assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+        key_file.unlink()
+    key_file.write_bytes(b"abc\n")
+    with pytest.raises(ConfigError) as short:
+        app_key(settings(""), key_file)
+    assert short.value.args[0] == "APP_KEY" and "app.key" in str(short.value)
+    key_file.unlink()
+    made = app_key(settings(""), key_file)
+    assert app_key(settings(""), key_file) == made  # made once, then read
