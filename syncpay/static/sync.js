@@ -107,13 +107,23 @@
 
   // --- showing the progress object --------------------------------------------------------
 
+  // How a run reads (as tone() in routes/sync.py): an ended run where students failed is
+  // not a success — "partial" (a warning) when some failed, "failed" (an error) when all
+  // did; otherwise its status. The status itself (SPEC) stays "completed".
+  function tone(status, processed, failed) {
+    if (status !== "completed" || !(Number(failed) > 0)) return status;
+    return Number(failed) >= Number(processed) ? "failed" : "partial";
+  }
+
   function render() {
     const p = state.progress;
     const status = p.status || "idle";
+    const look = tone(status, p.processed, p.failed);
     page.dataset.status = status;
+    page.dataset.tone = look;
     el.status.dataset.status = status;
-    el.status.className = "badge badge-" + status;
-    el.status.textContent = t("js.sync.status." + status);
+    el.status.className = "badge badge-" + look;
+    el.status.textContent = t("js.sync.status." + look);
     const percent = Math.min(100, Math.max(0, Number(p.percent) || 0));
     el.bar.setAttribute("aria-valuenow", String(percent));
     el.fill.style.width = percent + "%";
@@ -206,9 +216,18 @@
     return complete ? text : line.message;
   }
 
+  // A run's completion line is stored as "success"; it reads as its run does.
+  function logLevel(line) {
+    const v = line.values;
+    if (line.key === "finished" && v && typeof v === "object" && Number(v.failed) > 0) {
+      return Number(v.success) > 0 ? "warning" : "error";
+    }
+    return line.level;
+  }
+
   function logItem(line) {
     return node(
-      "li", { "data-id": line.id, class: "log-" + line.level },
+      "li", { "data-id": line.id, class: "log-" + logLevel(line) },
       node("time", { datetime: line.at }, clock(line.at)),
       // Text, not HTML: node() adds it as a text node.
       node("span", { class: "log-message" }, logText(line)),
@@ -281,14 +300,21 @@
     if (p.status === "completed") {
       state.notified.add(id);
       if (el.message.dataset.kind === "success") el.message.hidden = true;  // "dimulai" is old news
-      const text = t("js.sync.done", { success: num(p.successCount), failed: num(p.failed) });
-      el.notice.className = "alert alert-success";
+      // Green only when every student synced; the page, the tab and the notification agree.
+      const look = tone(p.status, p.processed, p.failed);
+      const suffix = { completed: "", partial: "_partial", failed: "_failed" }[look];
+      const text = t("js.sync.done" + suffix, {
+        success: num(p.successCount), failed: num(p.failed),
+      });
+      el.notice.className = "alert " + { completed: "alert-success", partial: "alert-warning",
+        failed: "alert-error" }[look];
       el.notice.textContent = text;
       el.notice.hidden = false;
-      document.title = "✓ " + text;
+      document.title = { completed: "✓ ", partial: "⚠ ", failed: "✗ " }[look] + text;
       if ("Notification" in window && Notification.permission === "granted") {
         try {
-          new Notification(t("js.sync.done_title"), { body: text, tag: "syncpay-run-" + id });
+          new Notification(t("js.sync.done_title" + suffix),
+            { body: text, tag: "syncpay-run-" + id });
         } catch (error) {
           // Some browsers only allow notifications from a service worker.
         }
@@ -372,8 +398,8 @@
       { "data-run-id": r.run_id, "data-status": r.status,
         class: state.watch === r.run_id ? "watching" : null },
       node("td", { class: "num" }, "#" + r.run_id),
-      node("td", {}, node("span", { class: "badge badge-" + r.status },
-        t("js.sync.status." + r.status))),
+      node("td", {}, node("span", { class: "badge badge-" + tone(r.status, r.processed, r.failed) },
+        t("js.sync.status." + tone(r.status, r.processed, r.failed)))),
       node("td", {}, scopeText(r.scope_detail, r.scope)),
       node("td", {}, r.started_by),
       node("td", {}, node("time", { datetime: r.started_at }, dateTime(r.started_at))),

@@ -515,3 +515,44 @@ async def test_a_run_nobody_works_shows_it_waits_for_a_worker(
         if page is not None:
             await page.close()  # before its server goes away
         app.stop()
+
+
+# --- a run with failures is not shown as a success (issue #12, item 7) ------------------------
+
+
+async def test_failures_read_as_a_warning_and_all_failed_as_an_error(
+    app: App, pages: Pages
+) -> None:
+    """A run where every student failed is red (badge, notice, tab title, notification);
+    one where some failed is amber; the page keeps data-status "completed" (SPEC)."""
+    words = catalogue("id")
+    context = await pages.context(permissions=["notifications"])
+    await context.add_init_script(_RECORD_NOTIFICATIONS)
+    page = await pages.login(app, context=context)
+    badge, notice = page.locator("#sync-status"), page.locator("#sync-notice")
+
+    app.simulator(fail_rate=1.0)
+    await start_in_page(page)
+    await wait_status(page, "completed")
+    await expect(badge).to_have_class("badge badge-failed")
+    await expect(badge).to_have_text(words["js.sync.status.failed"])
+    await expect(notice).to_have_class("alert alert-error")
+    await expect(notice).to_have_text(f"Sinkronisasi gagal - semua {app.students} siswa gagal")
+    assert (await page.title()).startswith("✗ Sinkronisasi gagal"), await page.title()
+    await expect(page.locator("#recent-runs tr .badge").first).to_have_class("badge badge-failed")
+    await expect(page.locator("#sync-log li.log-error .log-message").first).to_contain_text(
+        "Sinkronisasi selesai - 0 berhasil"
+    )
+
+    app.simulator(fail_rate=0.3)
+    await confirm(page, "#btn-reset")
+    await wait_status(page, "idle", 10)
+    await start_in_page(page)
+    await wait_status(page, "completed")
+    await expect(badge).to_have_class("badge badge-partial")
+    await expect(badge).to_have_text(words["js.sync.status.partial"])
+    await expect(notice).to_have_class("alert alert-warning")
+    await expect(notice).to_contain_text("Sinkronisasi selesai dengan kegagalan - ")
+    assert (await page.title()).startswith("⚠ "), await page.title()
+    shown = await page.evaluate("window.__notifications")
+    assert shown == [words["js.sync.done_title_failed"], words["js.sync.done_title_partial"]]

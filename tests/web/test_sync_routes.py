@@ -851,3 +851,69 @@ async def test_ctrl_c_on_sync_without_a_terminal_leaves_the_run_and_says_nobody_
     run_id = body["run_id"]
     body = await _waiting(admin, run_id, True, timeout=8.0)
     assert body["status"] == "running" and body["processed"] < 40
+
+
+# --- a run with failures is not shown as a success (issue #12, item 7) ------------------------
+
+
+def _badge(html: str) -> tuple[str, str]:
+    """The status badge's class and text."""
+    found = re.search(r'<span id="sync-status" class="([^"]+)"[^>]*>([^<]*)</span>', html)
+    assert found, "no status badge"
+    return found.group(1), found.group(2)
+
+
+def _run_badge(html: str, run_id: int) -> str:
+    found = re.search(rf'<tr data-run-id="{run_id}"[^>]*>.*?<span class="([^"]+)">', html, re.S)
+    assert found, f"run #{run_id} is not in the runs table"
+    return found.group(1)
+
+
+def _finished_line(html: str) -> str:
+    """The class of the log item of the run's completion line."""
+    found = re.search(r'<li data-id="\d+" class="([^"]+)"><time[^>]*>[^<]*</time><span'
+                      r' class="log-message">Sinkronisasi selesai', html)  # fmt: skip
+    assert found, "no completion line in the log"
+    return found.group(1)
+
+
+async def test_a_run_with_failures_reads_as_a_warning_and_all_failed_as_an_error(
+    web: WebHarness,
+):
+    """The badge, the runs table and the completion line: green only when every student
+    synced; amber when some failed; red when all failed ("Selesai" with 0 berhasil is not
+    a success)."""
+    await web.serve(workers=2, sync_tries="1")
+    roster = await web.students(4)
+    admin = await web.user("admin")
+
+    _, good = await admin.post_json(START, {})
+    assert (await wait_end(admin, good["run_id"]))["failed"] == 0
+    html = await (await admin.get(BASE)).text()
+    assert _badge(html) == ("badge badge-completed", "Selesai")
+    assert _finished_line(html) == "log-success"
+
+    web.sims[0].configure(fail_rate=1.0)
+    _, bad = await admin.post_json(START, {})
+    end = await wait_end(admin, bad["run_id"])
+    assert (end["status"], end["successCount"], end["failed"]) == ("completed", 0, 4)
+    html = await (await admin.get(BASE)).text()
+    assert _badge(html) == ("badge badge-failed", "Gagal")
+    assert tag_with_id(html, "sync-status").count('data-status="completed"') == 1
+    assert _finished_line(html) == "log-error"
+    assert _run_badge(html, bad["run_id"]) == "badge badge-failed"
+    assert _run_badge(html, good["run_id"]) == "badge badge-completed"
+    english = await (await admin.get(BASE + "?lang=en")).text()
+    assert _badge(english) == ("badge badge-failed", "Failed")
+
+    # Some fail, some do not: a warning.
+    web.sims[0].configure(fail_rate=0.5)
+    failing = [s for s in roster if web.sims[0].category(s["idperson"]) == "fail"]
+    assert 0 < len(failing) < len(roster), failing
+    _, mixed = await admin.post_json(START, {})
+    end = await wait_end(admin, mixed["run_id"])
+    assert (end["status"], end["failed"]) == ("completed", len(failing))
+    html = await (await admin.get(BASE + "?lang=id")).text()
+    assert _badge(html) == ("badge badge-partial", "Selesai dengan kegagalan")
+    assert _finished_line(html) == "log-warning"
+    assert _run_badge(html, mixed["run_id"]) == "badge badge-partial"

@@ -450,11 +450,30 @@ def log_text(request: web.Request, line: dict[str, Any]) -> str:
     return catalogs.log_text(language(request), line.get("key"), values, str(line["message"]))
 
 
+def tone(status: str, processed: int, failed: int) -> str:
+    """How a run reads (``sync.js`` decides the same): an ended run where students failed
+    is not a success — ``partial`` (a warning) when some failed, ``failed`` (an error)
+    when all did; otherwise its status. The status itself (SPEC) stays ``completed``."""
+    if status != "completed" or failed <= 0:
+        return status
+    return "failed" if failed >= processed else "partial"
+
+
+def _log_level(line: dict[str, Any]) -> str:
+    """A run's completion line is stored as ``success``; it reads as its run does."""
+    values = line.get("values")
+    if line.get("key") == "finished" and isinstance(values, dict):
+        failed, success = values.get("failed"), values.get("success")
+        if isinstance(failed, int) and failed > 0:
+            return "warning" if isinstance(success, int) and success > 0 else "error"
+    return str(line["level"])
+
+
 def _log_items(request: web.Request, lines: Iterable[dict[str, Any]]) -> Markup:
     return join(
         h(
             "li",
-            {"data-id": line["id"], "class": f"log-{line['level']}"},
+            {"data-id": line["id"], "class": f"log-{_log_level(line)}"},
             h("time", {"datetime": line["at"]}, _clock(line["at"])),
             h("span", {"class": "log-message"}, log_text(request, line)),
         )
@@ -487,8 +506,8 @@ def _run_rows(request: web.Request, history: Iterable[dict[str, Any]]) -> Markup
                 {},
                 h(
                     "span",
-                    {"class": f"badge badge-{r['status']}"},
-                    text(request, f"js.sync.status.{r['status']}"),
+                    {"class": f"badge badge-{look}"},
+                    text(request, f"js.sync.status.{look}"),
                 ),
             ),
             h("td", {}, scope_text(request, r["scope_detail"], r["scope"])),
@@ -509,6 +528,7 @@ def _run_rows(request: web.Request, history: Iterable[dict[str, Any]]) -> Markup
             ),
         )
         for r in history
+        for look in (tone(r["status"], r["processed"], r["failed"]),)
     )
 
 
@@ -601,13 +621,15 @@ async def sync_page(request: web.Request) -> web.Response:
     history = await sync.history(PAGE_RUNS)
     admin = user.is_admin
     status = state["status"]
+    look = tone(status, state["processed"], state["failed"])
     ended = status in ("completed", "cancelled")
     body = render(
         "sync.html",
         {
             "base": BASE,
             "status": status,
-            "status_label": text(request, f"js.sync.status.{status}"),
+            "tone": look,
+            "status_label": text(request, f"js.sync.status.{look}"),
             "percent": state["percent"],
             "percent_text": f"{number(request, state['percent'], 1)} %",
             "total": number(request, state["total"]),
