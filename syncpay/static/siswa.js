@@ -1,4 +1,5 @@
-// The student pages: local times, the class list following the unit, "Sinkron sekarang".
+// The student pages: the class list following the unit, "Sinkron sekarang". (Times come
+// written by the server in the pages' one format: see syncpay/web/dates.py.)
 "use strict";
 
 (function () {
@@ -9,21 +10,6 @@
 
   function sleep(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms));
-  }
-
-  // <time class="utc" datetime="…Z"> shows the browser's local time.
-  function localTimes(root) {
-    const locale = sp.pageData.lang === "en" ? "en-GB" : "id-ID";
-    for (const element of root.querySelectorAll("time.utc[datetime]")) {
-      const when = new Date(element.getAttribute("datetime"));
-      if (!Number.isNaN(when.getTime())) {
-        element.title = element.textContent;
-        element.textContent = when.toLocaleString(locale, {
-          dateStyle: "medium",
-          timeStyle: "short",
-        });
-      }
-    }
   }
 
   // The class select offers the classes of the chosen unit only.
@@ -108,7 +94,6 @@
       }
       const copy = document.importNode(fresh, true);
       current.replaceWith(copy);
-      localTimes(copy);
       return true;
     }
 
@@ -168,7 +153,6 @@
     });
   }
 
-  localTimes(document);
   classesFollowUnit();
   syncNow();
 })();

@@ -80,16 +80,13 @@
     return parts.join(" ");
   }
 
+  // Times as the server writes them (static/dates.js, syncpay/web/dates.py).
   function clock(iso) {
-    const when = iso ? new Date(iso) : null;
-    return when && !isNaN(when) ? when.toLocaleTimeString(locale, { hour12: false }) : "";
+    return sp.dates.clock(iso);
   }
 
   function dateTime(iso) {
-    const when = iso ? new Date(iso) : null;
-    return when && !isNaN(when)
-      ? when.toLocaleString(locale, { dateStyle: "short", timeStyle: "short", hour12: false })
-      : t("js.sync.none");
+    return sp.dates.dateTime(iso, t("js.sync.none"));
   }
 
   function node(tag, attrs, ...children) {

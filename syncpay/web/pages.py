@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .dates import zone_name
 from .errors import REASONS
 from .keys import CATALOGS, STATIC_VERSIONS
 from .render import Markup, h, join, json_script, render
@@ -79,7 +80,11 @@ def page(
         {"href": f"{request.path}?lang={other}", "class": "lang", "hreflang": other, "lang": other},
         "English" if other == "en" else "Bahasa Indonesia",
     )
-    page_data = {"lang": lang, "messages": request.app[CATALOGS].client(lang)} | (data or {})
+    page_data = {
+        "lang": lang,
+        "messages": request.app[CATALOGS].client(lang),
+        "timeZone": zone_name(),  # dates.js writes times in the server's zone, as dates.py
+    } | (data or {})
     html = render(
         "layout.html",
         {
@@ -98,7 +103,7 @@ def page(
             "data": json_script("page-data", page_data),
             "scripts": join(
                 h("script", {"src": static_url(request, name), "defer": True})
-                for name in ("app.js", *scripts)
+                for name in ("app.js", "dates.js", *scripts)
             ),
         },
         lambda key: text(request, key),

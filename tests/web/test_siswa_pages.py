@@ -6,8 +6,9 @@ databases."""
 from __future__ import annotations
 
 import html as html_lib
+import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +20,7 @@ from syncpay.db.queries import parse_queries
 from syncpay.sync.money import compute_totals
 from syncpay.sync.parsers import parse_flat
 from syncpay.sync.roster import import_rows
+from syncpay.web import dates
 from syncpay.web.routes import siswa as siswa_routes
 from syncpay.web.routes.siswa import (
     COUNT_CAP,
@@ -670,6 +672,71 @@ async def test_english_with_lang_en(web: WebHarness):
     assert "Sync now" in page and "Payment summary" in page
     response = await user.get(f"{BASE}?status=bad")
     assert "Unknown state" in html_lib.unescape(await response.text())
+
+
+_RUN_STARTED = """-- name: ts_run_started
+UPDATE sync_runs SET started_at = :at WHERE id = :id
+"""
+#: One moment in three places: 6 Dec 2026 07:05:09 UTC, 14:05 in Jakarta (UTC+7).
+_MOMENT = datetime(2026, 12, 6, 7, 5, 9, tzinfo=UTC)
+_SHOWN = {
+    "id": ("6 Des 2026 14.05", "6 Des 2026"),
+    "en": ("6 Dec 2026 14:05", "6 Dec 2026"),
+}
+
+
+def _time_texts(page: str, iso: str) -> list[str]:
+    """The texts of the page's ``<time datetime="iso">`` elements."""
+    found = re.findall(rf'<time [^>]*datetime="{re.escape(iso)}"[^>]*>([^<]*)</time>', page)
+    return [html_lib.unescape(t).strip() for t in found]
+
+
+async def test_one_date_format_per_language_on_every_page(
+    web: WebHarness, monkeypatch: pytest.MonkeyPatch
+):
+    """The same instant reads the same in the runs table, on the student list and page
+    (last sync) and a payment's due date, in the pages' time zone: "6 Des 2026 14.05",
+    "6 Dec 2026 14:05" (#12 item 10). JSON keeps ISO."""
+    monkeypatch.setattr(dates, "zone_name", lambda: "Asia/Jakarta")
+    await web.serve(workers=0)
+    await web.students(1)
+    idperson = "2025000001"
+    answer = {
+        "status": True,
+        "data": [
+            {
+                "idperiode": "20262027",
+                "judul": "SPP Desember",
+                "nama_unit": "SMA",
+                "jml_kredit": 500000,
+                "jml_debet": 100000,
+                "tgl_jurnal": "2026-12-06",
+            }
+        ],
+    }
+    teach(web.db)
+    await set_state(web.db, idperson, 400_000, synced_at="2026-12-06 07:05:09")
+    await web.db.execute("ts_siswa_answer", {"idperson": idperson, "answer": json.dumps(answer)})
+    run = await web.pays[0].start(idpersons=[idperson], started_by="test")
+    web.db.queries.update(parse_queries(_RUN_STARTED, web.db.placeholder, {}))
+    await web.db.execute("ts_run_started", {"id": run.id, "at": int(_MOMENT.timestamp())})
+    iso = "2026-12-06T07:05:09Z"
+    user = await web.user("admin1", "admin")
+    for lang, (when, day) in _SHOWN.items():
+        runs = await (await user.get(f"/admin/sync-pembayaran?lang={lang}")).text()
+        assert _time_texts(runs, iso) == [when], (lang, re.findall(r"<time[^>]*>[^<]*", runs))
+        listing = await (await user.get(f"{BASE}?lang={lang}")).text()
+        assert _time_texts(listing, iso) == [when], lang
+        student = await (await user.get(f"{BASE}/{idperson}?lang={lang}")).text()
+        assert _time_texts(student, iso) == [when], lang
+        due = re.findall(r'<tr class="item [^"]*"[^>]*><td>([^<]*)</td>', student)
+        assert due == [day], (lang, due)
+    # JSON keeps ISO dates.
+    status, body = await user.get_json(f"{BASE}/{idperson}")
+    assert status == 200
+    assert body["data"]["groups"][0]["items"][0]["due"] == "2026-12-06"
+    status, body = await user.get_json("/admin/sync-pembayaran/runs")
+    assert status == 200 and body["runs"][0]["started_at"] == iso, body
 
 
 # --- the queries use indexes ----------------------------------------------------------------

@@ -737,7 +737,8 @@ async def test_the_page_shows_the_next_scheduled_run(web: WebHarness):
     admin = await web.user("admin")
     html = await (await admin.get(BASE)).text()
     shown = re.search(r'id="sync-next-schedule">([^<]*)<', html)
-    assert shown and re.fullmatch(r"\d\d-\d\d-\d{4} 02:30 \(02:30\)", shown.group(1))
+    # The pages' one date format (#12 item 10): "7 Des 2026 02.30".
+    assert shown and re.fullmatch(r"\d{1,2} \w{3} \d{4} 02\.30 \(02:30\)", shown.group(1))
     assert "Coba lagi yang gagal" in html
 
 

@@ -31,6 +31,7 @@ from ...db import Database, Row
 from ...sync.money import Item, Totals, compute_totals
 from ...sync.parsers import ParseError
 from ...sync.runs import SyncError
+from ..dates import format_date, format_datetime
 from ..errors import ApiError, json_capable, json_ok, json_route
 from ..keys import SYNCPAY
 from ..live import HUB
@@ -399,14 +400,14 @@ def iso_utc(value: Any) -> str | None:
 
 
 def time_element(request: web.Request, value: Any, *, element_id: str | None = None) -> Markup:
-    """``<time datetime="…Z">2026-11-28 09:15 UTC</time>`` (the script shows local time)."""
+    """``<time datetime="…Z">28 Nov 2026 16.15</time>`` (the pages' one format)."""
     moment = utc(value)
     if moment is None:
         return h("span", {"id": element_id, "class": "muted"}, text(request, "siswa.never"))
     return h(
         "time",
-        {"id": element_id, "datetime": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "class": "utc"},
-        moment.strftime("%Y-%m-%d %H:%M UTC"),
+        {"id": element_id, "datetime": moment.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        format_datetime(request, moment),
     )
 
 
@@ -620,8 +621,8 @@ def _list_table(request: web.Request, listing: Listing) -> Markup:
         synced = never
         if moment is not None:
             synced = Markup(
-                f'<time datetime="{moment:%Y-%m-%dT%H:%M:%SZ}" class="utc">'
-                f"{moment:%Y-%m-%d %H:%M} UTC</time>"
+                f'<time datetime="{moment:%Y-%m-%dT%H:%M:%SZ}">'
+                f"{escape(format_datetime(request, moment))}</time>"
             )
         if row["sync_error"]:
             title = escape(reason(request, row["sync_error"]))
@@ -945,7 +946,7 @@ def _group_section(request: web.Request, group: Group) -> Markup:
             h(
                 "tr",
                 {"class": f"item item-{state}", "data-due": "1" if due else "0"},
-                h("td", {}, item.due.isoformat() if item.due else "—"),
+                h("td", {}, format_date(request, item.due) if item.due else "—"),
                 h("td", {}, item.title or "—"),
                 h("td", {}, item.category or "—"),
                 h("td", {"class": "num"}, rupiah(item.tagihan)),

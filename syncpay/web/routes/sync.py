@@ -24,6 +24,7 @@ from ...sync.runs import (
     iso,
 )
 from ...sync.scope import ScopeError
+from ..dates import format_clock, format_datetime
 from ..errors import ApiError, json_ok, json_route
 from ..keys import CATALOGS, MAINTENANCE, SETTINGS, SYNCPAY, WORKER
 from ..live import HUB
@@ -421,11 +422,6 @@ def human_duration(request: web.Request, seconds: float | None) -> str:
     return " ".join(parts)
 
 
-def _clock(at: str | None) -> str:
-    """``HH:MM:SS`` of an ISO time (the page's script shows it in local time)."""
-    return at[11:19] if at else ""
-
-
 def log_text(request: web.Request, line: dict[str, Any]) -> str:
     """An activity-log line in the page's language (``sync.js`` words it the same way):
     its template ``js.log.<key>`` filled with its values, a run's scope worded from its
@@ -474,7 +470,7 @@ def _log_items(request: web.Request, lines: Iterable[dict[str, Any]]) -> Markup:
         h(
             "li",
             {"data-id": line["id"], "class": f"log-{_log_level(line)}"},
-            h("time", {"datetime": line["at"]}, _clock(line["at"])),
+            h("time", {"datetime": line["at"]}, format_clock(request, line["at"])),
             h("span", {"class": "log-message"}, log_text(request, line)),
         )
         for line in lines
@@ -512,7 +508,11 @@ def _run_rows(request: web.Request, history: Iterable[dict[str, Any]]) -> Markup
             ),
             h("td", {}, scope_text(request, r["scope_detail"], r["scope"])),
             h("td", {}, r["started_by"]),
-            h("td", {}, h("time", {"datetime": r["started_at"]}, r["started_at"] or "")),
+            h(
+                "td",
+                {},
+                h("time", {"datetime": r["started_at"]}, format_datetime(request, r["started_at"])),
+            ),
             h("td", {"class": "num"}, human_duration(request, r["duration_seconds"])),
             h("td", {"class": "num"}, number(request, r["successCount"])),
             h("td", {"class": "num"}, number(request, r["failed"])),
@@ -602,11 +602,12 @@ def _eta(request: web.Request, state: dict[str, Any]) -> str:
 
 
 def _next_schedule(request: web.Request) -> str:
-    """When SYNC_SCHEDULE starts the next all-students run (server's local time)."""
+    """When SYNC_SCHEDULE starts the next all-students run (read in local time)."""
     due = request.app[MAINTENANCE].next_run() if MAINTENANCE in request.app else None
     if due is None:
         return text(request, "sync.no_schedule")
-    return f"{due:%d-%m-%Y %H:%M} ({request.app[SETTINGS].sync_schedule})"
+    when = format_datetime(request, due, local=True)
+    return f"{when} ({request.app[SETTINGS].sync_schedule})"
 
 
 @routes.get(BASE)
