@@ -89,6 +89,7 @@ async def _serve(
 ) -> int:
     from ..web import create_app
     from ..web.access_log import AccessLogger
+    from ..web.app import SERVER_OPTIONS
     from ..web.keys import WORKER
 
     import_jobs([])  # a custom PAYMENT_PARSER module in the working directory is found
@@ -110,6 +111,7 @@ async def _serve(
         shutdown_timeout=SHUTDOWN_TIMEOUT,
         access_log=logging.getLogger("syncpay.access"),
         access_log_class=AccessLogger,
+        **SERVER_OPTIONS,
     )
     await runner.setup()
     loop = asyncio.get_running_loop()

@@ -48,6 +48,13 @@ log = logging.getLogger("syncpay.web")
 STATIC = resources.files("syncpay") / "static"
 #: Largest request body accepted (forms and JSON are small; an upload is not expected).
 MAX_BODY = 256 * 1024
+#: Seconds a connection may take to send a whole request head (and stay idle between two
+#: requests): a client that sends half a request and waits (slowloris) is cut off then.
+HEADER_TIMEOUT = 15.0
+#: Options of the HTTP server (``web.AppRunner``) that serves :func:`create_app`'s app.
+#: aiohttp's keep-alive timer runs from the connection's start until a whole request
+#: head has arrived, and again after each answer, so it bounds both.
+SERVER_OPTIONS: dict[str, float] = {"keepalive_timeout": HEADER_TIMEOUT}
 
 
 def static_versions(directory: Traversable = STATIC) -> dict[str, str]:

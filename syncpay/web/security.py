@@ -10,6 +10,7 @@ unless it carries a bearer token; a wrong or missing one is 419.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
@@ -380,12 +381,34 @@ async def forget_session(request: web.Request, sid: str | None) -> None:
             await request.app[HUB].end(f"s:{sid}")
 
 
+#: Seconds a request's body may take to arrive (bodies are small: 256 KiB at most). The
+#: head has its own limit (``HEADER_TIMEOUT`` in app.py).
+BODY_TIMEOUT = 15.0
+
+
+def _slow_body(request: web.Request) -> ApiError:
+    return ApiError(408, text(request, "error.slow_body"))
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request's body; a client that does not send the whole of it within
+    :data:`BODY_TIMEOUT` seconds is answered 408."""
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            return await request.read()
+    except TimeoutError:
+        raise _slow_body(request) from None
+
+
 async def read_form(request: web.Request) -> MultiDictProxy[str | web.FileField]:
     """The request's form fields. A body that is not the form its Content-Type claims (a
     multipart type without its boundary, a broken part, an unknown charset) is a 400, not
-    a server error."""
+    a server error; one that does not arrive within :data:`BODY_TIMEOUT` seconds a 408."""
     try:
-        return await request.post()
+        async with asyncio.timeout(BODY_TIMEOUT):
+            return await request.post()
+    except TimeoutError:
+        raise _slow_body(request) from None
     except (ValueError, LookupError, RuntimeError, HttpProcessingError):
         raise ApiError(400, text(request, "error.invalid")) from None
 

@@ -957,3 +957,54 @@ async def test_a_websocket_closes_when_its_session_or_token_ends(web: WebHarness
     ws = await opened(again.client)
     assert await _closed_without_data(ws, 0.6) != "closed"
     await ws.close()
+
+
+def test_half_sent_requests_are_closed_after_the_header_timeout(plain: Any) -> None:
+    """#12 item 29: 200 requests whose headers never ended stayed open for ever (still
+    open after 90 s): a few hundred such sockets hold a server's connections. `syncpay
+    serve` closes a connection that has not sent a whole request head within
+    HEADER_TIMEOUT seconds; complete requests are served meanwhile."""
+    import socket
+    import time
+    import urllib.request
+
+    from syncpay.web.app import HEADER_TIMEOUT
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = plain.popen("--port", str(port), "--workers", "0", "-q")
+    sockets: list[socket.socket] = []
+    try:
+        url = proc.wait_for(r"^http://", timeout=30)
+        partial = (
+            [b"GET /healthz HTTP/1.1\r\nHost: x\r\n"] * 20
+            + [b"GE", b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Le"]
+            + [b""]  # connected, nothing sent
+            # A whole head, half a body (the login form's CSRF check reads it).
+            + [
+                b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/"
+                b"x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n_token=abc"
+            ]
+        )
+        for head in partial:
+            conn = socket.create_connection(("127.0.0.1", port), timeout=HEADER_TIMEOUT + 15)
+            conn.sendall(head)
+            sockets.append(conn)
+        started = time.monotonic()
+        with urllib.request.urlopen(url + "/healthz", timeout=5) as ok:
+            assert ok.status == 200
+        for conn in sockets:
+            try:
+                data = conn.recv(4096)  # b"" (closed) or a short error answer
+            except TimeoutError:
+                pytest.fail(f"a half-sent request still open after {HEADER_TIMEOUT + 15} s")
+            except ConnectionResetError:
+                data = b""
+            assert data == b"" or data.startswith(b"HTTP/1.1 4"), data[:40]
+        assert time.monotonic() - started < HEADER_TIMEOUT + 5
+    finally:
+        for conn in sockets:
+            conn.close()
+        proc.proc.terminate()
+        proc.proc.wait(timeout=30)

@@ -35,6 +35,7 @@ from ..security import (
     check_text,
     current_user,
     language,
+    read_body,
     read_form,
     reason,
     signed_in_check,
@@ -101,7 +102,7 @@ async def _body(request: web.Request) -> tuple[dict[str, Any], bool]:
                 fields[key] = values if len(values) > 1 else values[0]
         check_text(request, fields)
         return fields, True
-    raw = await request.read()
+    raw = await read_body(request)
     if not raw.strip():
         return {}, False
     try:
