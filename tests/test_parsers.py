@@ -605,6 +605,9 @@ def test_storable_answer_cleans_every_string_once_and_keeps_the_rest() -> None:
     title = json.loads(storable_answer(long))["data"][0]["judul"]
     assert len(title) == 1000 and title.endswith("\u2026")
     assert storable_answer("not json \\ud800 {") == "not json \\ud800 {"
+    raw_tab = '{"data": [], "t": "a\tb\u202e"}'  # a raw tab: not JSON, left to the parser
+    assert storable_answer(raw_tab) == raw_tab
+    assert parse_error(parse_flat, storable_answer(raw_tab)).startswith("not JSON: ")
     with pytest.raises(ParseError) as caught:
         parse_flat(storable_answer('{"status": "error", "error": "no\\u202e \\udfff"}'))
     assert str(caught.value) == "the source answered status false: no\\u202e \ufffd"

@@ -106,7 +106,7 @@ _SUSPECT = re.compile(
 #: A string that may be longer than TEXT_LIMIT (tried at each '"' only: cheap).
 _LONG = re.compile(f'"[^"]{{{TEXT_LIMIT + 1}}}')
 #: One JSON string literal (outside them a valid answer has no '"').
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 
 
 def storable_answer(text: str) -> str:
@@ -126,9 +126,11 @@ def storable_answer(text: str) -> str:
 
     def literal(match: re.Match[str]) -> str:
         raw = match.group()
+        if len(raw) <= TEXT_LIMIT + 2 and raw.isprintable() and "\\" not in raw:
+            return raw  # the usual string: nothing in it to clean
         try:
             value = json.loads(raw)
-        except ValueError:
+        except ValueError:  # not JSON (a raw control, a bad escape): the parser says so
             return raw
         cleaned = clean(value, TEXT_LIMIT)
         return raw if cleaned == value else json.dumps(cleaned, ensure_ascii=False)
