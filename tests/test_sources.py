@@ -749,3 +749,14 @@ async def test_the_roster_fetch_has_an_overall_deadline() -> None:
         assert str(caught.value) == f"{url}: the whole answer did not come within 1s"
     finally:
         await runner.cleanup()
+
+
+def test_source_reasons_are_cleaned() -> None:
+    """Item 18(a): a reason quotes the API (an HTTP reason phrase, a driver's message):
+    it is made storable and printable once, when the error is made."""
+    error = SourceError("HTTP 403 no\x1b]0;pwned\x07 \ud800 \u202eway\n" + "x" * 2000)
+    assert error.reason.startswith("HTTP 403 no\\x1b]0;pwned\\x07 \ufffd \\u202eway\\x0axxx")
+    assert len(error.reason) == 1000 and str(error) == error.reason
+    assert (
+        describe_url("http://u:p@h\u202e.example:81/a?token=1#f") == "http://h\\u202e.example:81/a"
+    )
