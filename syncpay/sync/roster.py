@@ -670,12 +670,12 @@ def read_csv(path: str | PathLike[str]) -> Iterator[tuple[int, dict[str, str]]]:
 
 
 def describe_url(url: str) -> str:
-    """A URL fit for messages: no user name, password, query or fragment."""
+    """A URL fit for messages: no user name, password, query or fragment; cleaned."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port is not None:
         host += f":{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else url
+    return clean(f"{parts.scheme}://{host}{parts.path}" if parts.scheme else url, 200)
 
 
 def api_rows(answer: object, label: str = "the roster API") -> list[tuple[int, dict[str, object]]]:
