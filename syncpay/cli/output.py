@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import re
 import shutil
 import sys
@@ -104,6 +105,10 @@ def secret_values(settings: Settings) -> list[str]:
     return [str(getattr(settings, name, "") or "") for name in names]
 
 
+#: Mode of a new log file.
+LOG_MODE = 0o640
+
+
 class _FileHandler(logging.handlers.RotatingFileHandler, _CliHandler):
     """``LOG_FILE``, rotated by size (``LOG_MAX_MB``, ``LOG_BACKUPS`` old files kept):
     opened (and its folder made) only when the first line is written; a file that
@@ -117,6 +122,9 @@ class _FileHandler(logging.handlers.RotatingFileHandler, _CliHandler):
 
     def _open(self) -> TextIO:
         Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        # Log lines name students and users: made readable by the owner and its group
+        # only (each rotation makes a new file the same way).
+        os.close(os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, LOG_MODE))
         return super()._open()
 
     def emit(self, record: logging.LogRecord) -> None:

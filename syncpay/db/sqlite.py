@@ -90,6 +90,31 @@ class _SqliteTx(Tx):
         return len(rows)
 
 
+#: The database holds personal data, password hashes and session ids: its owner only.
+#: SQLite gives the -wal and -shm files the database file's mode.
+FILE_MODE = 0o600
+
+
+def _private(path: Path) -> None:
+    """Create the database file with :data:`FILE_MODE` (SQLite would make it 0644 under
+    the usual umask); an older one readable by every user loses that (its group keeps
+    what it had)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        return
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # opening it reports the problem with DB_DATABASE's name
+    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            current = each.stat().st_mode & 0o777
+            if current & 0o007:
+                each.chmod(current & ~0o007)
+        except OSError:
+            pass
+
+
 class SqliteDatabase(Database):
     dialect = "sqlite"
     placeholder = "?"
@@ -129,6 +154,7 @@ class SqliteDatabase(Database):
                 raise DatabaseError(
                     f"DB_DATABASE: cannot create the folder {parent} ({exc.strerror})"
                 ) from exc
+            _private(Path(self.path))
         try:
             self._writer = await self._connect()
             await self._writer.execute_fetchall("PRAGMA journal_mode=WAL")

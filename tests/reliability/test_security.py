@@ -1008,3 +1008,59 @@ def test_half_sent_requests_are_closed_after_the_header_timeout(plain: Any) -> N
             conn.close()
         proc.proc.terminate()
         proc.proc.wait(timeout=30)
+
+
+async def test_database_key_and_log_files_are_created_private(tmp_path: Path) -> None:
+    """#12 item 30: the SQLite database (personal data, password hashes, session ids),
+    its -wal and -shm files and the log files were created world-readable (0644 under
+    the usual umask 022). They are made 0600 (logs 0640); storage/app.key 0600."""
+    import logging
+    import os
+    import stat
+
+    from syncpay.cli.output import _FileHandler
+    from syncpay.db import connect, migrate, tables_for
+    from syncpay.web.session import app_key
+    from tests.conftest import settings_for
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(os.stat(path).st_mode)
+
+    old_umask = os.umask(0o022)
+    try:
+        settings = settings_for("sqlite", tmp_path / "new", None)
+        db = await connect(settings, create=True)
+        try:
+            await migrate(db, tables_for(settings))
+            path = Path(settings.db_database)
+            assert mode(path) == 0o600, oct(mode(path))
+            for suffix in ("-wal", "-shm"):
+                side = Path(str(path) + suffix)
+                assert side.exists() and mode(side) == 0o600, (suffix, oct(mode(side)))
+        finally:
+            await db.close()
+        # A database made by an older version, world-readable: no longer for the world.
+        old = tmp_path / "old.sqlite"
+        old.write_bytes(b"")
+        os.chmod(old, 0o644)
+        db = await connect(settings_for("sqlite", tmp_path, None, DB_DATABASE=str(old)))
+        await db.close()
+        assert mode(old) & 0o007 == 0, oct(mode(old))
+
+        key_file = tmp_path / "storage" / "app.key"
+        app_key(settings, key_file)
+        assert mode(key_file) == 0o600
+
+        log_file = tmp_path / "logs" / "syncpay.log"
+        handler = _FileHandler(str(log_file), max_bytes=200, backups=2)
+        try:
+            for _ in range(10):  # enough lines for a rotation or two
+                handler.emit(logging.LogRecord("syncpay", logging.INFO, "x", 1, "a" * 60, (), None))
+        finally:
+            handler.close()
+        logs = sorted(log_file.parent.iterdir())
+        assert len(logs) >= 2, logs
+        for log in logs:
+            assert mode(log) in (0o600, 0o640), (log.name, oct(mode(log)))
+    finally:
+        os.umask(old_umask)
