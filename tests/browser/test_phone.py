@@ -5,6 +5,8 @@ the answer to an action is shown where the user is looking (issue #12, item 6)."
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
 import pytest
@@ -19,6 +21,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 LIST = "/admin/siswa"
 FIRST_ID = 2025000001  # the simulator's first demo idperson
+#: A folder to save a screenshot of each page checked (to look at the layouts).
+SHOTS = os.environ.get("SYNCPAY_SCREENSHOTS", "")
 #: Milliseconds a tap may wait for its target (covered targets fail fast).
 TAP_TIMEOUT = 5_000
 
@@ -60,6 +64,9 @@ _WIDTH = """(width) => {
 async def assert_fits(page: Page, width: int, where: str) -> None:
     """No sideways page scroll: the document is not wider than the window, and the
     window is the device's width (mobile emulation widens the window to the page)."""
+    if SHOTS:
+        name = re.sub(r"\W+", "-", f"{width}-{where}").strip("-")
+        await page.screenshot(path=f"{SHOTS}/{name}.png")
     shot = await page.evaluate(_WIDTH, width)
     assert shot["inner"] == width and shot["scroll"] <= shot["inner"], f"{where}: {shot}"
     assert shot["body"] <= shot["inner"], f"{where}: {shot}"
