@@ -258,12 +258,22 @@ class Accounts:
     # --- one-time login links -----------------------------------------------------------
 
     async def create_login_link(self, name: str, ttl: int = 86400) -> str:
-        """A secret for ``/login/once/<secret>``: logs ``name`` in once, within ``ttl`` s."""
+        """A secret for ``/login/once/<secret>``: logs ``name`` in once, within ``ttl`` s.
+        The user's earlier links stop working (a new ``--demo`` start or
+        ``user:login-link`` replaces the one printed before)."""
         secret = secrets.token_urlsafe(24)
-        await self.db.execute(
-            "cache_put",
-            {"key": LOGIN_LINK_PREFIX + token_hash(secret), "value": name, "ttl": ttl},
-        )
+        name = login_name(name)
+
+        async def replace(tx: Tx) -> None:
+            await tx.execute(
+                "login_links_forget", {"prefix": LOGIN_LINK_PREFIX + "%", "name": name}
+            )
+            await tx.execute(
+                "cache_put",
+                {"key": LOGIN_LINK_PREFIX + token_hash(secret), "value": name, "ttl": ttl},
+            )
+
+        await self.db.transact(replace)
         return secret
 
     async def use_login_link(self, secret: str) -> User | None:

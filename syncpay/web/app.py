@@ -10,7 +10,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import web, web_response
 
 from .. import service
 from ..accounts import Accounts
@@ -55,6 +55,8 @@ HEADER_TIMEOUT = 15.0
 #: aiohttp's keep-alive timer runs from the connection's start until a whole request
 #: head has arrived, and again after each answer, so it bounds both.
 SERVER_OPTIONS: dict[str, float] = {"keepalive_timeout": HEADER_TIMEOUT}
+#: The ``Server`` header: no versions of aiohttp or Python for a scanner to look up.
+SERVER = "syncpay"
 
 
 def static_versions(directory: Traversable = STATIC) -> dict[str, str]:
@@ -106,9 +108,18 @@ def create_app(
     app.router.add_static(
         "/static", static_directory(), follow_symlinks=False, append_version=False
     )
+    app.on_response_prepare.append(_server_header)
+    # The HTTP parser's own answers (a malformed request, before the app sees it) take
+    # aiohttp's default, which names both versions; there is no option for it.
+    web_response.SERVER_SOFTWARE = SERVER
     app.cleanup_ctx.append(_lifecycle(syncpay))
     app.on_shutdown.append(_close_websockets)
     return app
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer of the app (pages, JSON, static files, the WebSocket handshake)."""
+    response.headers["Server"] = SERVER
 
 
 def _lifecycle(given: service.SyncPay | None):  # noqa: ANN202  (a cleanup_ctx generator)

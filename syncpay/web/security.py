@@ -204,8 +204,10 @@ async def path_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 @web.middleware
 async def proxy_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """With ``APP_TRUST_PROXY``: the client's address, scheme and host as the reverse
-    proxy saw them (the last X-Forwarded-For entry is the one the proxy itself added)."""
+    """With ``APP_TRUST_PROXY``: the client's address and scheme as the reverse proxy saw
+    them (the last X-Forwarded-For entry is the one the proxy itself added). The host is
+    the ``Host`` header the proxy passes on (docs/deploy.md): ``X-Forwarded-Host`` is not
+    read, since a proxy that does not set it passes on the client's own value."""
     if not request.app[SETTINGS].app_trust_proxy:
         return await handler(request)
     changes: dict[str, Any] = {}
@@ -215,9 +217,6 @@ async def proxy_middleware(request: web.Request, handler: Handler) -> web.Stream
     proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
     if proto in ("http", "https"):
         changes["scheme"] = proto
-    host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
-    if host and len(host) < 256 and all(c.isalnum() or c in ".-:[]" for c in host):
-        changes["host"] = host
     return await handler(request.clone(**changes) if changes else request)
 
 

@@ -518,3 +518,72 @@ def test_weak_signing_keys_are_refused_and_an_empty_key_file_replaced(tmp_path):
     key_file.unlink()
     made = app_key(settings(""), key_file)
     assert app_key(settings(""), key_file) == made  # made once, then read
+
+
+async def test_a_login_link_is_used_by_get_only_and_replaced_by_a_new_one(web: WebHarness):
+    """#12 item 30: a one-time login link (``--demo``, ``user:login-link``) was used up
+    by a ``HEAD`` request (a chat app's link preview), and a link from an earlier start
+    stayed valid for 24 hours beside the new one."""
+    from syncpay.accounts import Accounts
+
+    await web.serve(workers=0)
+    accounts = Accounts(web.db)
+    await accounts.create_user("admin", PASSWORD, "admin")
+    old = await accounts.create_login_link("admin")
+    secret = await accounts.create_login_link("Admin")  # a new link: the old one is gone
+    visitor = web.browser()
+    peek = await visitor.client.head(f"/login/once/{secret}", allow_redirects=False)
+    assert peek.status == 200 and "Set-Cookie" not in peek.headers
+    used = await visitor.get(f"/login/once/{secret}")
+    assert used.status == 302 and used.headers["Location"] == PAGE
+    assert (await visitor.get(PAGE)).status == 200
+    for spent in (secret, old):
+        again = await web.browser().get(f"/login/once/{spent}")
+        assert again.status == 410, spent
+
+
+async def test_a_forwarded_host_from_the_client_is_not_trusted(web: WebHarness):
+    """#12 item 30: behind a trusted proxy, ``X-Forwarded-Host`` was believed, but the
+    example nginx config does not set it: the client's own value passed, and a page of
+    another site could open the live socket by naming its own host."""
+    import aiohttp
+    import pytest
+
+    await web.serve(workers=0, app_trust_proxy="true")
+    admin = await web.user("admin")
+    evil = {"Origin": "https://evil.example", "X-Forwarded-Host": "evil.example"}
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await admin.client.ws_connect("/admin/sync-pembayaran/ws", headers=evil)
+    assert refused.value.status == 403
+    own = f"http://{web.server.host}:{web.server.port}"
+    ws = await admin.client.ws_connect("/admin/sync-pembayaran/ws", headers={"Origin": own})
+    await ws.close()
+
+
+async def test_the_server_header_names_no_versions(web: WebHarness):
+    """#12 item 30: every answer said ``Server: Python/3.11 aiohttp/3.14.5``."""
+    await web.serve(workers=0)
+    admin = await web.user("admin")
+    answers = [
+        await admin.get(PAGE),
+        await admin.client.get(PROGRESS),
+        await admin.get("/no/such/page"),
+        await admin.client.get("/static/app.css"),
+        await web.browser().client.get("/healthz"),
+        await web.browser().client.head("/login"),
+    ]
+    heads = [dict(r.headers) for r in answers]
+    ws = await admin.client.ws_connect("/admin/sync-pembayaran/ws")
+    heads.append(dict(ws._response.headers))
+    await ws.close()
+    for raw in (
+        "GET / HTTP/1.1\r\nHost: t",
+        "GET /\x01 HTTP/1.1\r\nHost: t",  # refused by the HTTP parser itself
+        "BREW /login HTTP/1.1\r\nHost: t",
+    ):
+        _, head, _ = await raw_request(web, raw)
+        heads.append(dict(line.split(": ", 1) for line in head.split("\r\n")[1:] if ": " in line))
+    for head in heads:
+        server = head.get("Server", "")
+        assert "aiohttp" not in server and "Python" not in server, server
+        assert "/" not in server, server

@@ -134,7 +134,11 @@ async def start_session(request: web.Request, user: User) -> None:
 @routes.get("/login/once/{secret}")
 @public
 async def login_once(request: web.Request) -> web.Response:
-    """A one-time login link (``--demo`` prints one): logs in, then never works again."""
+    """A one-time login link (``--demo`` prints one): logs in, then never works again.
+    Only a GET uses it: a HEAD (a chat app or mail filter previewing the link) is
+    answered without touching it."""
+    if request.method != "GET":
+        return web.Response(status=200, content_type="text/plain")
     user = await request.app[ACCOUNTS].use_login_link(request.match_info["secret"])
     if user is None:
         return login_page(request, error=text(request, "login.link_used"), status=410)

@@ -58,3 +58,7 @@ DELETE FROM web_sessions WHERE user_id = :user_id
 
 -- name: sessions_prune
 DELETE FROM web_sessions WHERE expires_at <= UNIX_TIMESTAMP()
+
+-- name: login_links_forget
+-- A user's one-time login links (cache rows syncpay:login-once:<hash> = the user's name).
+DELETE FROM cache WHERE `key` LIKE :prefix AND value = :name
