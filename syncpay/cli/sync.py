@@ -672,6 +672,11 @@ def status_text(state: dict[str, Any], lang: str = "id") -> str:
         rows.append(("Kecepatan", f"{float(state['rate_per_second']):.1f} siswa/detik"))
         if state.get("waiting_for_worker"):
             rows.append(("Sisa waktu", catalogs().text(lang, "js.sync.waiting_for_worker")))
+        elif state.get("next_retry_seconds") is not None and (
+            state["eta_seconds"] is None or state["eta_seconds"] < state["next_retry_seconds"]
+        ):
+            wait = format_age(int(state["next_retry_seconds"]))
+            rows.append(("Sisa waktu", catalogs().text(lang, "js.sync.waiting_retry", time=wait)))
         else:
             rows.append(("Sisa waktu", _eta(state["eta_seconds"])))
     if state.get("elapsed_seconds") is not None:

@@ -141,15 +141,22 @@
     el.run.textContent = p.run_id ? "#" + p.run_id : t("js.sync.none");
     el.watchLatest.hidden = state.watch === null;
     tickElapsed();
+    updateButtons();
+  }
+
   // The time left: nothing once the run ended; "waiting for a worker" while nobody works
-  // it; else the estimate from the recent rate.
+  // it; the wait for the next retry when the run cannot end sooner (as _eta() in
+  // routes/sync.py); else the estimate from the recent rate.
   function etaText(p) {
     if (!p.isRunning) return t("js.sync.none");
     if (p.waiting_for_worker) return t("js.sync.waiting_for_worker");
+    // The run cannot end before its next retry: that wait, not a smaller estimate.
+    const wait = p.next_retry_seconds;
+    if (wait !== null && wait !== undefined
+        && (p.eta_seconds === null || p.eta_seconds === undefined || p.eta_seconds < wait)) {
+      return t("js.sync.waiting_retry", { time: duration(wait) });
+    }
     return duration(p.eta_seconds);
-  }
-
-    updateButtons();
   }
 
   function tickElapsed() {

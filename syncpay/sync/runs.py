@@ -36,6 +36,10 @@ RATE_WINDOW = 30
 #: Seconds a run may go without any worker pool serving its queue before its progress
 #: says ``waiting_for_worker`` (a pool writes its presence at once when it starts).
 WORKER_GRACE = 3
+#: The wait for the next retry is looked up only while the estimate is shorter than this
+#: (seconds) or unknown: a longer estimate covers any backoff, and the lookup reads every
+#: student the run still waits for (cheap near the end, where it matters).
+RETRY_CHECK_BELOW = 300
 ALREADY_RUNNING = "Proses sinkronisasi sudah berjalan."
 NO_STUDENTS = "Tidak ada siswa di database."
 
@@ -632,6 +636,14 @@ class Sync:
             and now - run.started_at >= WORKER_GRACE
             and not await serving(self.db, self.queue.default_queue)
         )
+        # Students waiting out a backoff: the run cannot end before the first is due.
+        retry_waiting, next_retry = 0, None
+        if run.is_running and remaining and (eta is None or eta < RETRY_CHECK_BELOW):
+            wait = await self.db.fetch_one(
+                "sync_run_retry_wait", {"run_id": run.id, "queue": self.queue.default_queue}
+            )
+            if wait is not None and int(wait["n"] or 0):
+                retry_waiting, next_retry = int(wait["n"]), max(0, int(wait["wait"]))
         if after_log:
             newer = await self.db.fetch_all(
                 "sync_logs_after", {"run_id": run.id, "after": after_log, "limit": 200}
@@ -658,6 +670,8 @@ class Sync:
             "eta_seconds": eta,
             "rate_per_second": round(rate, 2),
             "waiting_for_worker": waiting_for_worker,
+            "retry_waiting": retry_waiting,
+            "next_retry_seconds": next_retry,
             "logs": [
                 {
                     "id": int(r["id"]),
@@ -747,5 +761,7 @@ def idle_progress() -> dict[str, Any]:
         "eta_seconds": None,
         "rate_per_second": 0.0,
         "waiting_for_worker": False,
+        "retry_waiting": 0,
+        "next_retry_seconds": None,
         "logs": [],
     }

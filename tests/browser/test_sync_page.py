@@ -556,3 +556,30 @@ async def test_failures_read_as_a_warning_and_all_failed_as_an_error(
     assert (await page.title()).startswith("⚠ "), await page.title()
     shown = await page.evaluate("window.__notifications")
     assert shown == [words["js.sync.done_title_failed"], words["js.sync.done_title_partial"]]
+
+
+# --- the wait for a retry is not an estimate of zero (issue #12, item 8) ----------------------
+
+
+async def test_the_wait_for_a_retry_is_shown_not_zero(tmp_path: Path, pages: Pages) -> None:
+    """Every student failed once and waits out an 8 s backoff: the page's time left says
+    "menunggu percobaan ulang" with the time to the retry, never "0 detik"."""
+    env = helpers.base_env(tmp_path, helpers.sqlite_env(tmp_path)) | {"SYNC_BACKOFF": "8"}
+    app = App(tmp_path, env, 6)
+    page: Page | None = None
+    try:
+        app.start(0.02)
+        app.simulator(fail_rate=1.0)
+        page = await pages.login(app)
+        await start_in_page(page)
+        eta = page.locator("#sync-eta")
+        await expect(eta).to_have_text(re.compile(r"^menunggu percobaan ulang \(\d+ detik\)$"))
+        shown = await eta.text_content()
+        assert shown is not None and "(0 detik)" not in shown, shown
+        assert (await snapshot(page))["status"] == "running"
+        await confirm(page, "#btn-cancel")
+        await wait_status(page, "cancelled", 10)
+    finally:
+        if page is not None:
+            await page.close()  # before its server goes away
+        app.stop()

@@ -38,6 +38,8 @@ PROGRESS_FIELDS = SPEC_FIELDS | {
     "scope_detail",
     "elapsed_seconds",
     "waiting_for_worker",
+    "retry_waiting",
+    "next_retry_seconds",
 }
 #: A log line: SPEC §6's fields, plus its template's key and values (the page's language).
 LOG_FIELDS = {"id", "at", "level", "message", "key", "values"}
@@ -847,7 +849,7 @@ async def test_ctrl_c_on_sync_without_a_terminal_leaves_the_run_and_says_nobody_
             child.wait()
     text = out.read_text(errors="replace")
     assert "Traceback" not in text
-    assert "The run goes on" in text
+    assert "`syncpay sync:cancel`" in text  # the run goes on; how to cancel it
     assert catalogs().text("id", "cli.sync.no_worker") in text, text
     run_id = body["run_id"]
     body = await _waiting(admin, run_id, True, timeout=8.0)
@@ -918,3 +920,45 @@ async def test_a_run_with_failures_reads_as_a_warning_and_all_failed_as_an_error
     assert _badge(html) == ("badge badge-partial", "Selesai dengan kegagalan")
     assert _finished_line(html) == "log-warning"
     assert _run_badge(html, mixed["run_id"]) == "badge badge-partial"
+
+
+# --- the wait for a retry is not an estimate of zero (issue #12, item 8) ----------------------
+
+
+async def test_students_waiting_out_their_backoff_show_the_wait_not_zero(web: WebHarness):
+    """Near the end the rate says "0 s" while failed students wait for their retry: the
+    progress carries the wait (``retry_waiting``, ``next_retry_seconds``: the run's queued
+    students whose job is not due yet), and the page shows "menunggu percobaan ulang"
+    with the time to the next retry instead of the estimate."""
+    await web.serve(workers=2, sync_tries="2", sync_backoff="8")
+    roster = await web.students(6)
+    web.sims[0].configure(fail_rate=0.5)
+    failing = [s for s in roster if web.sims[0].category(s["idperson"]) == "fail"]
+    assert 0 < len(failing) < len(roster), failing
+    admin = await web.user("admin")
+    _, started = await admin.post_json(START, {})
+    run_id = started["run_id"]
+    seen: list[dict[str, Any]] = [{}]
+
+    async def all_others_done() -> bool:
+        _, seen[0] = await admin.get_json(f"{PROGRESS}?run_id={run_id}")
+        return seen[0]["processed"] == len(roster) - len(failing)
+
+    await until(all_others_done, 15, every=0.05, what="the students that do not fail")
+    body = seen[0]
+    assert body["isRunning"] and body["retry_waiting"] == len(failing), body
+    assert 1 <= body["next_retry_seconds"] <= 8, body
+    page = await (await admin.get(BASE)).text()
+    eta = re.search(r'<dd id="sync-eta">([^<]*)</dd>', page)
+    assert eta and eta.group(1).startswith("menunggu percobaan ulang"), eta
+    assert "detik" in eta.group(1) and eta.group(1) != "0 detik"
+    english = await (await admin.get(BASE + "?lang=en")).text()
+    eta = re.search(r'<dd id="sync-eta">([^<]*)</dd>', english)
+    assert eta and eta.group(1).startswith("waiting to retry"), eta
+
+    end = await wait_end(admin, run_id, timeout=30)
+    assert (end["failed"], end["retry_waiting"], end["next_retry_seconds"]) == (
+        len(failing),
+        0,
+        None,
+    )

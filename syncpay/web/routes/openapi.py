@@ -233,6 +233,17 @@ SCHEMAS: dict[str, Any] = {
                 " work`, on any machine) has served its queue for a few seconds: nothing"
                 " works it until one starts",
             },
+            "retry_waiting": {
+                **_INT,
+                "description": "the run's students waiting out a backoff (or a Retry-After)"
+                " before their next try (looked up while eta_seconds is null or under 300;"
+                " 0 otherwise)",
+            },
+            "next_retry_seconds": {
+                **_NINT,
+                "description": "seconds until the first of them is due (null: none"
+                " waits); the run cannot end sooner, whatever eta_seconds says",
+            },
             "logs": {"type": "array", "items": {"$ref": "#/components/schemas/LogLine"}},
         },
     },

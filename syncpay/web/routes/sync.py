@@ -594,12 +594,23 @@ def _scope_picker(request: web.Request) -> Markup:
 
 def _eta(request: web.Request, state: dict[str, Any]) -> str:
     """The time left as the page's script words it: a run nobody works waits for a
-    worker rather than showing an estimate."""
+    worker, one whose remaining students wait for their retry shows that wait, rather
+    than an estimate."""
     if not state["isRunning"]:
         return text(request, "js.sync.none")
     if state.get("waiting_for_worker"):
         return text(request, "js.sync.waiting_for_worker")
+    if waits_for_retry(state):
+        wait = human_duration(request, state["next_retry_seconds"])
+        return text(request, "js.sync.waiting_retry", time=wait)
     return human_duration(request, state["eta_seconds"])
+
+
+def waits_for_retry(state: dict[str, Any]) -> bool:
+    """The run cannot end before its next retry: show that wait, not a smaller estimate
+    (students waiting out their backoff near the end made it "0 detik")."""
+    wait, eta = state.get("next_retry_seconds"), state.get("eta_seconds")
+    return wait is not None and (eta is None or eta < wait)
 
 
 def _next_schedule(request: web.Request) -> str:

@@ -255,3 +255,12 @@ FROM sync_runs WHERE id = (SELECT MAX(id) FROM sync_runs)
 SELECT DISTINCT UnitFormal AS unit, KelasFormal AS kelas FROM siswa
 WHERE UnitFormal IS NOT NULL OR KelasFormal IS NOT NULL
 ORDER BY UnitFormal, KelasFormal
+
+-- name: sync_run_retry_wait
+-- The run's students waiting out a backoff (or a Retry-After): still queued for the run,
+-- their job not taken and not due yet; and the seconds until the first is due.
+SELECT COUNT(*) AS n,
+       MIN(j.available_at) - CAST(strftime('%s', 'now') AS INTEGER) AS wait
+FROM sync_run_items i JOIN {jobs} j ON j.unique_key = 'siswa:' || i.idperson
+WHERE i.run_id = :run_id AND i.status = 'queued' AND j.queue = :queue
+  AND j.reserved_at IS NULL AND j.available_at > CAST(strftime('%s', 'now') AS INTEGER)
