@@ -26,7 +26,7 @@ import pytest
 from syncpay.config import Settings
 from syncpay.db import Database, Tx, connect, migrate, tables_for
 from syncpay.db.queries import parse_queries
-from syncpay.queue import Payload, Queue, Worker, WorkerOptions, registry
+from syncpay.queue import Payload, PermanentFailure, Queue, Worker, WorkerOptions, registry
 from syncpay.service import SyncPay
 from syncpay.sync.jobs import dispatch_failed, students_settling
 from syncpay.sync.money import compute_totals
@@ -1239,3 +1239,62 @@ async def test_a_bill_falling_due_is_counted_though_the_answer_is_the_same(h: Ha
         await h.db.run_script("DELETE FROM jobs")
     stored = (await siswa_rows(h.db))[one]
     assert Decimal(str(stored["total_tunggakan"])) == late.total_tunggakan
+
+
+# --- one student's unstorable text never freezes a run (#12, item 18) ----------------------
+
+
+class _UnstorableSource:
+    """A payment source whose answers carry what slips past the boundary: an error
+    with a lone surrogate (an API that cut a string inside an emoji), and an answer
+    nested deeper than MariaDB's JSON CHECK on ``pembayaran`` takes (SQLite takes it)."""
+
+    DEEP = '{"data": [], "x": ' + "[" * 40 + "]" * 40 + "}"
+
+    def __init__(self, bad_reason: set[str], deep: set[str]) -> None:
+        self.bad_reason = bad_reason
+        self.deep = deep
+
+    async def fetch(self, idperson: str) -> str:
+        if idperson in self.bad_reason:
+            # Not a SourceError (whose reason the boundary cleans): text that slipped by.
+            raise PermanentFailure("bad \ud800 thing")
+        if idperson in self.deep:
+            return self.DEEP
+        return '{"data": []}'
+
+    async def close(self) -> None:
+        return None
+
+    def describe(self) -> str:
+        return "unstorable test source"
+
+
+async def test_one_students_unstorable_text_never_freezes_the_run(h: Harness) -> None:
+    sim = await h.simulator()
+    roster = await h.students(12, seed=5)
+    ids = sorted(s["idperson"] for s in roster)
+    bad, deep = set(ids[:2]), set(ids[2:4])
+    sp = h.syncpay(sim)
+    sp.runtime._source = _UnstorableSource(bad, deep)
+    run = await sp.start()
+    worker = sp.worker(8)
+    worker.start()
+    try:
+        done = await asyncio.wait_for(sp.sync.wait(run.id), 30)
+    finally:
+        worker.stop()
+        assert worker.task is not None
+        _finished, left = await asyncio.wait({worker.task}, timeout=10)
+        for task in left:
+            task.cancel()
+    refused = deep if h.db.dialect == "mysql" else set()
+    assert (done.status, done.processed, done.failed) == ("completed", 12, len(bad | refused))
+    failed = {f["idperson"]: f["reason"] for f in await sp.failed_students(run.id)}
+    assert set(failed) == bad | refused
+    assert {failed[i] for i in bad} == {"bad \ufffd thing"}
+    if refused:
+        assert {failed[i] for i in refused} == {
+            "the result could not be stored: the database refused it (CHECK pembayaran)"
+        }
+    assert await student_jobs(h.db) == []

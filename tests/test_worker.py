@@ -12,6 +12,7 @@ import pytest
 
 from syncpay.db import Database, DatabaseUnavailable, Tx, connect
 from syncpay.db.cache import RESTART_KEY, Cache
+from syncpay.db.queries import parse_queries
 from syncpay.queue import (
     FailureReason,
     JobContext,
@@ -910,3 +911,158 @@ async def test_a_hook_that_raises_turns_the_ack_into_a_failed_attempt(queue: Que
     assert [(reason, n) for _k, reason, n in failed_calls] == [("hook broke on attempt 2", 2)]
     assert await job_rows(queue.db) == []
     assert worker.stats.done == 6 and worker.stats.failed == 1
+
+
+# --- a job whose settle cannot be written fails alone (#12, item 18) --------------------
+
+_SISWA_QUERIES = {
+    "tw_siswa_add": "INSERT INTO siswa (idperson, nama) VALUES (:idperson, :nama)",
+    "tw_siswa_gender": "UPDATE siswa SET gender = :gender WHERE idperson = :idperson",
+}
+
+
+def _teach_siswa(db: Database) -> None:
+    for name, sql in _SISWA_QUERIES.items():
+        db.queries.update(parse_queries(f"-- name: {name}\n{sql}\n", db.placeholder, {}))
+
+
+async def _settles_in(running: asyncio.Task[None], timeout: float) -> None:
+    """Wait for a worker's run; fail (not hang) when its rounds never commit. The
+    autouse fixture cancels what is left."""
+    try:
+        await asyncio.wait_for(asyncio.shield(running), timeout)
+    except TimeoutError:
+        raise AssertionError(f"the worker's rounds did not commit within {timeout:g}s") from None
+
+
+def _tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.exc_info or r.exc_text]
+
+
+async def test_a_failure_reason_that_cannot_be_stored_fails_its_job_alone(
+    queue: Queue, caplog: pytest.LogCaptureFixture
+):
+    """An API that cut a string inside an emoji leaves a lone surrogate in the error;
+    no database can store it. The round with that job still commits the others, the job
+    fails once with a reason that can be stored, and the log has no traceback loop."""
+    caplog.set_level(logging.INFO, logger="syncpay")
+    registry = JobRegistry()
+    failed_calls: list[tuple[Any, str, int]] = []
+    gate = asyncio.Event()
+
+    async def mixed(job: JobContext) -> None:
+        n = int(job.data["n"])
+        await gate.wait()  # all finish together: one round settles them
+        if n == 0:
+            raise PermanentFailure("bad \ud800 thing")
+
+        async def hook(tx: Tx) -> None:
+            await tx.execute("cache_put", {"key": f"ok:{n}", "value": "1", "ttl": 0})
+
+        job.on_success(hook)
+
+    registry.add("tests.mixed", mixed, failed=failure_hook_recorder(failed_calls))
+    for n in range(6):
+        await queue.push("tests.mixed", {"n": n})
+    worker = Worker(queue, registry, options(tries=3))
+    running = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.3)
+    gate.set()
+    await _settles_in(running, 10)
+
+    assert await job_rows(queue.db) == []
+    values = await cache_values(queue.db)
+    assert {k for k in values if k.startswith("ok:")} == {f"ok:{n}" for n in range(1, 6)}
+    (row,) = await failed_rows(queue.db)
+    assert row["exception"].startswith("PermanentFailure: bad \ufffd thing")
+    assert failed_calls == [(0, "bad \ufffd thing", 1)], "counted once, with a storable reason"
+    assert (worker.stats.done, worker.stats.failed) == (5, 1)
+    assert _tracebacks(caplog) == []
+
+
+async def test_a_result_the_database_refuses_fails_with_a_reason_a_person_can_read(
+    queue: Queue, caplog: pytest.LogCaptureFixture
+):
+    """A success write the database refuses (a CHECK constraint) is a failed attempt of
+    that job alone; the others commit, and the reason names what was refused in words,
+    not as the driver's ``(4025, 'CONSTRAINT …')``. One log line per attempt."""
+    caplog.set_level(logging.INFO, logger="syncpay")
+    _teach_siswa(queue.db)
+    await queue.db.execute("tw_siswa_add", {"idperson": "S1", "nama": "Siti"})
+    registry = JobRegistry()
+    failed_calls: list[tuple[Any, str, int]] = []
+
+    async def store(job: JobContext) -> None:
+        n = int(job.data["n"])
+
+        async def hook(tx: Tx) -> None:
+            await tx.execute("cache_put", {"key": f"ok:{n}", "value": "1", "ttl": 0})
+            if n == 0:  # a value the table's CHECK refuses
+                await tx.execute("tw_siswa_gender", {"idperson": "S1", "gender": "X"})
+
+        job.on_success(hook)
+
+    registry.add("tests.store", store, failed=failure_hook_recorder(failed_calls))
+    for n in range(4):
+        await queue.push("tests.store", {"n": n})
+    worker = Worker(queue, registry, options(tries=2, backoff=(0,)))
+    await _settles_in(asyncio.create_task(worker.run()), 10)
+
+    assert await job_rows(queue.db) == []
+    values = await cache_values(queue.db)
+    assert {k for k in values if k.startswith("ok:")} == {"ok:1", "ok:2", "ok:3"}
+    (row,) = await failed_rows(queue.db)
+    first_line = row["exception"].splitlines()[0]
+    ((n, reason, attempts),) = failed_calls
+    assert (n, attempts) == (0, 2)
+    assert reason.startswith("the result could not be stored: the database refused it (CHECK ")
+    assert "gender" in reason, reason
+    assert "4025" not in reason and "CONSTRAINT" not in reason, reason
+    assert first_line.endswith(reason), first_line
+    assert (worker.stats.done, worker.stats.failed) == (3, 1)
+    assert _tracebacks(caplog) == []
+    refused = [r for r in caplog.records if "could not be stored" in r.getMessage()]
+    assert len(refused) == 2, [r.getMessage() for r in refused]  # one line per attempt
+
+
+async def test_a_failure_hook_whose_own_write_cannot_be_stored_still_fails_the_job_alone(
+    queue: Queue, caplog: pytest.LogCaptureFixture
+):
+    """The failure hook writes text of its own that no database can store: the job is
+    failed without the hook's writes (one log line, no traceback), the others commit."""
+    caplog.set_level(logging.INFO, logger="syncpay")
+    registry = JobRegistry()
+    gate = asyncio.Event()
+
+    async def failed(tx: Tx, payload: Payload, reason: str, attempts: int) -> None:
+        text = f"note {chr(0xD800)}"  # a lone surrogate: no database can store it
+        await tx.execute("cache_put", {"key": "note", "value": text, "ttl": 0})
+
+    async def job(job: JobContext) -> None:
+        n = int(job.data["n"])
+        await gate.wait()
+        if n == 0:
+            raise PermanentFailure("gone")
+
+        async def hook(tx: Tx) -> None:
+            await tx.execute("cache_put", {"key": f"ok:{n}", "value": "1", "ttl": 0})
+
+        job.on_success(hook)
+
+    registry.add("tests.noted", job, failed=failed)
+    for n in range(4):
+        await queue.push("tests.noted", {"n": n})
+    worker = Worker(queue, registry, options())
+    running = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.3)
+    gate.set()
+    await _settles_in(running, 10)
+
+    assert await job_rows(queue.db) == []
+    assert await cache_values(queue.db) == {"ok:1": "1", "ok:2": "1", "ok:3": "1"}
+    (row,) = await failed_rows(queue.db)
+    assert row["exception"].startswith("PermanentFailure: gone")
+    assert (worker.stats.done, worker.stats.failed) == (3, 1)
+    assert _tracebacks(caplog) == []
+    without = [r for r in caplog.records if "settling it without them" in r.getMessage()]
+    assert len(without) == 1

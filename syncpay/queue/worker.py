@@ -31,6 +31,7 @@ from typing import Any, Literal
 from .. import metrics
 from ..db import Database, DatabaseError, Tx
 from ..db.cache import RESTART_KEY, Cache
+from ..text import clean
 from .jobs import (
     FailureReason,
     Hook,
@@ -41,7 +42,7 @@ from .jobs import (
     PermanentFailure,
     RetryLater,
 )
-from .queue import ClaimedJob, FailedItem, Queue, describe_exception
+from .queue import ClaimedJob, FailedItem, Queue, describe_exception, refusal
 
 log = logging.getLogger("syncpay.worker")
 job_log = logging.getLogger("syncpay.jobs")
@@ -74,6 +75,16 @@ class JobTimedOut(Exception):
 
 class MaxAttemptsExceeded(Exception):
     """The job was taken more often than it may be tried (its workers kept vanishing)."""
+
+
+class ResultNotStored(Exception):
+    """The writes a job registered with ``on_success`` were refused by the database (a
+    CHECK, a column too short, text that is not valid Unicode): a failed attempt, whose
+    reason says what was refused in words (the driver's error is its cause)."""
+
+
+#: The reason stored for a failure whose own reason could not be stored either.
+UNSTORABLE_REASON = "UnstorableFailure: the job failed, but its error could not be stored"
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,7 +498,11 @@ class Worker:
             if not outcomes:
                 raise
             # One outcome's writes failed: settle each alone so the others still land.
-            log.warning("Batch settle failed (%s); settling jobs one by one", exc)
+            log.warning(
+                "A round's writes failed (%s); settling its %d jobs one by one",
+                _readable(exc),
+                len(outcomes),
+            )
             if started:
                 await self.queue.db.transact(lambda tx: self.queue.count_started(tx, started))
             for outcome in outcomes:
@@ -556,6 +571,10 @@ class Worker:
                 await prepare(tx, payloads)
 
     async def _settle_alone(self, outcome: _Outcome) -> None:
+        """Settle one job in a transaction of its own (its round's failed). Never raises
+        on the job's own data, so one job cannot stop the others' rounds: an ack whose
+        writes are refused is a failed attempt; a failure or release whose writes are
+        refused is settled without them (see :meth:`_settle_plainly`)."""
         try:
             held = await self.queue.db.transact(lambda tx: self._settle(tx, [outcome]))
         except DatabaseError:
@@ -563,19 +582,71 @@ class Worker:
             return
         except Exception as exc:
             if outcome.kind == "ack":
-                # Its own writes failed: that is a failed attempt of the job.
-                log.exception("Writes of job #%s failed", outcome.job.id)
-                entry = self._running.get(outcome.job.token)
-                retry = self._after_error(outcome.job, entry[2] if entry else None, exc)
-                retry.done = outcome.done
-                self._outbox.append(retry)
-                self._wake.set()
+                self._ack_refused(outcome, exc)
                 return
-            # A release or failure whose hooks fail: settle it without them.
-            log.exception("Failure hook of job #%s failed; failing it without", outcome.job.id)
-            outcome.hooks = []
-            held = await self.queue.db.transact(lambda tx: self._settle(tx, [outcome]))
+            settled = await self._settle_plainly(outcome, exc)
+            if settled is None:
+                return
+            held = settled
         self._resolve([outcome], held)
+
+    def _ack_refused(self, outcome: _Outcome, exc: Exception) -> None:
+        """The writes of a finished job failed: that is a failed attempt of the job,
+        retried or failed like any other, with one log line (no traceback: the
+        failure's stored text keeps it)."""
+        error: Exception = exc
+        said = refusal(exc)
+        if said is not None:
+            error = ResultNotStored(f"the result could not be stored: {said}")
+            error.__cause__ = exc
+        entry = self._running.get(outcome.job.token)
+        payload = outcome.payload or (entry[2] if entry else None)
+        retry = self._after_error(outcome.job, payload, error)
+        retry.done = outcome.done
+        then = "failed" if retry.kind == "fail" else f"retry in {retry.delay}s"
+        log.warning(
+            "Job #%s: its writes failed: %s (attempt %s, %s)",
+            outcome.job.id,
+            _short(error),
+            outcome.job.attempts,
+            then,
+        )
+        self._outbox.append(retry)
+        self._wake.set()
+
+    async def _settle_plainly(self, outcome: _Outcome, exc: Exception) -> set[int] | None:
+        """A failure or release whose hooks' writes failed: settle it without them; a
+        failure whose reason still cannot be stored, with :data:`UNSTORABLE_REASON`.
+        The ids held, or None when it went back to the outbox (database unavailable) or
+        could not be settled at all (left to its lease; one log line)."""
+        log.warning(
+            "Job #%s: the writes of its %s failed (%s); settling it without them",
+            outcome.job.id,
+            "failure" if outcome.kind == "fail" else "retry",
+            _readable(exc),
+        )
+        outcome.hooks = []
+        reasons = [outcome.exception]
+        if outcome.kind == "fail":
+            reasons.append(UNSTORABLE_REASON)
+        for reason in reasons:
+            outcome.exception = reason
+            try:
+                return await self.queue.db.transact(lambda tx: self._settle(tx, [outcome]))
+            except DatabaseError:
+                self._outbox.append(outcome)
+                return None
+            except Exception as again:
+                exc = again
+        log.error(
+            "Job #%s could not be settled (%s); it is left to its lease",
+            outcome.job.id,
+            _readable(exc),
+        )
+        self.stats.lost += 1
+        if outcome.done is not None and not outcome.done.done():
+            outcome.done.set_result(False)
+        return None
 
     def _resolve(self, outcomes: list[_Outcome], held: set[int]) -> None:
         for outcome in outcomes:
@@ -662,7 +733,7 @@ class Worker:
 
     async def _fail_unrunnable(self, job: ClaimedJob, payload: Payload | None, reason: str) -> None:
         _say(f"{payload.display_name if payload else '(unreadable)'} #{job.id}", "FAIL")
-        outcome = _Outcome(job, "fail", exception=f"PayloadError: {reason}")
+        outcome = _Outcome(job, "fail", exception=clean(f"PayloadError: {reason}"))
         await self._submit(outcome)
 
     async def _run_job(self, job: ClaimedJob, payload: Payload) -> None:
@@ -808,7 +879,17 @@ def _line(label: str, status: str, started: float | None = None) -> str:
 
 
 def _short(exc: BaseException) -> FailureReason:
-    """An error in one line, for the hooks (and the pages they write to)."""
+    """An error in one line, for the hooks (and the pages they write to); storable
+    (:func:`syncpay.text.clean`) whatever text from outside the error quotes."""
     text = str(exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
-    return FailureReason(line, cut_off=isinstance(exc, MaxAttemptsExceeded))
+    return FailureReason(clean(line), cut_off=isinstance(exc, MaxAttemptsExceeded))
+
+
+def _readable(exc: BaseException) -> str:
+    """An error for a log line: a refused write in words, else its first line."""
+    said = refusal(exc)
+    if said is not None:
+        return said
+    text = str(exc).strip()
+    return clean(text.splitlines()[0] if text else type(exc).__name__, 300)
