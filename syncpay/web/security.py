@@ -412,6 +412,15 @@ async def read_form(request: web.Request) -> MultiDictProxy[str | web.FileField]
         raise ApiError(400, text(request, "error.invalid")) from None
 
 
+def text_problem(request: web.Request, value: str, field: str) -> str | None:
+    """Why a request's text ``value`` (in ``field``) is refused, in the request's
+    language, or None: a lone surrogate or a control character (see `check_text`)."""
+    if is_clean(value):
+        return None
+    key = "error.text_unicode" if SURROGATE.search(value) else "error.text_control"
+    return text(request, key, field=clean(field or "?", 40))
+
+
 def check_text(request: web.Request, value: Any, field: str = "") -> None:
     """Refuse (422, naming the field) a request whose text cannot be stored or shown as
     it is: a lone surrogate (``"\\ud800"`` is valid JSON, but no UTF-8 file, page or
@@ -419,9 +428,9 @@ def check_text(request: web.Request, value: Any, field: str = "") -> None:
     JSON body, form fields, a WebSocket message), keys included. Every reader of a
     request's fields calls this once, where it parses them."""
     if isinstance(value, str):
-        if not is_clean(value):
-            key = "error.text_unicode" if SURROGATE.search(value) else "error.text_control"
-            raise ApiError(422, text(request, key, field=clean(field or "?", 40)))
+        refused = text_problem(request, value, field)
+        if refused is not None:
+            raise ApiError(422, refused)
     elif isinstance(value, dict):
         for name, item in value.items():
             name = str(name)

@@ -31,13 +31,14 @@ from ...db import Database, Row
 from ...sync.money import Item, Totals, compute_totals
 from ...sync.parsers import ParseError
 from ...sync.runs import SyncError
+from ...text import UNSAFE
 from ..dates import format_date, format_datetime
 from ..errors import ApiError, json_capable, json_ok, json_route
 from ..keys import SYNCPAY
 from ..live import HUB
 from ..pages import page
 from ..render import Markup, escape, h, join, render
-from ..security import current_user, reason, text, wants_json
+from ..security import current_user, reason, text, text_problem, wants_json
 
 routes = web.RouteTableDef()
 BASE = "/admin/siswa"
@@ -173,9 +174,16 @@ def read_filters(request: web.Request) -> Filters:
 
     def one(name: str) -> str:
         values = query.getall(name, [])
-        return values[-1].strip() if values else ""
+        value = values[-1].strip() if values else ""
+        # A control character in a filter (an exact value) is refused; in the search box
+        # it is only a gap between words.
+        refused = text_problem(request, value, name) if name != "q" else None
+        if refused is not None:
+            errors.append(refused)
+            return ""
+        return value
 
-    q = " ".join(one("q").split())
+    q = " ".join(UNSAFE.sub(" ", one("q")).split())
     if len(q) > MAX_Q:
         errors.append(text(request, "siswa.err.q_too_long", max=MAX_Q))
         q = ""
