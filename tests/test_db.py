@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import os
 import secrets
 import sqlite3
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pymysql
@@ -373,6 +375,44 @@ async def test_a_transient_error_that_persists_gives_up_after_retry_for(db: Data
     with pytest.raises(DatabaseUnavailable, match="still failing"):
         await db.transact(work)
     assert time.monotonic() - started < 3
+
+
+async def test_an_occasional_deadlock_is_retried_at_debug_a_repeated_one_is_warned(
+    db: Database, caplog: pytest.LogCaptureFixture
+):
+    """Issue #12, item 13: InnoDB may roll back one of two transactions that lock rows
+    in a different order; running it again is the cure, and no one should read a
+    WARNING for it. A transaction that keeps deadlocking is warned about. SQLite has no
+    deadlocks: a writer that stayed locked out is warned about at once, as before (its
+    further tries at DEBUG)."""
+    caplog.set_level(logging.DEBUG, logger="syncpay.db")
+    mysql = db.dialect == "mysql"
+    error: Exception = (
+        pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock")
+        if mysql
+        else sqlite3.OperationalError("database is locked")
+    )
+
+    def failing(times: int) -> Callable[[Tx], Awaitable[int]]:
+        tries: list[int] = []
+
+        async def work(tx: Tx) -> int:
+            tries.append(1)
+            if len(tries) <= times:
+                raise error
+            return len(tries)
+
+        return work
+
+    def levels() -> list[str]:
+        found = [r.levelname for r in caplog.records if "retrying" in r.getMessage()]
+        caplog.clear()
+        return found
+
+    assert await db.transact(failing(1)) == 2
+    assert levels() == (["DEBUG"] if mysql else ["WARNING"])
+    assert await db.transact(failing(5)) == 6
+    assert levels() == (["DEBUG"] * 4 + ["WARNING"] if mysql else ["WARNING"] + ["DEBUG"] * 4)
 
 
 # --- SQLite under contention ------------------------------------------------------------

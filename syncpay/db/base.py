@@ -25,6 +25,9 @@ Row = dict[str, Any]
 Params = Mapping[str, Any] | None
 
 log = logging.getLogger("syncpay.db")
+#: The try of one transaction at which an expected failure (see
+#: :meth:`Database.is_expected`) is logged at WARNING after all: it keeps coming back.
+EXPECTED_RETRIES = 5
 
 
 class DatabaseError(Exception):
@@ -157,6 +160,13 @@ class Database(Tx):
     def is_transient(self, exc: BaseException) -> bool:
         """Whether a retry of the whole transaction may succeed."""
 
+    def is_expected(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a transient failure that concurrent writers meet now and
+        then in normal work (a MySQL deadlock): its retry is logged at DEBUG, and only
+        the ``EXPECTED_RETRIES``-th of one transaction at WARNING. Any other transient
+        failure (a lost connection, SQLite locked out) is a WARNING at once."""
+        return False
+
     async def execute(self, name: str, params: Params = None) -> int:
         return await self.transact(lambda tx: tx.execute(name, params))
 
@@ -183,8 +193,11 @@ class Database(Tx):
                         f"{self.describe()}: {what} still failing after "
                         f"{self.retry_for:g}s ({first_line(exc)})"
                     ) from exc
-                if tries == 1 or tries % 20 == 0:
+                first = EXPECTED_RETRIES if self.is_expected(exc) else 1
+                if tries == first or tries % 20 == 0:
                     log.warning("%s: %s (retrying)", what, first_line(exc))
+                else:
+                    log.debug("%s: %s (retrying)", what, first_line(exc))
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 1.0)
 

@@ -30,7 +30,43 @@ MAX_ROWS_PER_INSERT = 1000
 TRANSIENT_CODES = frozenset(
     {2003, 2006, 2013, 2014, 2045, 2055, 1213, 1205, 1053, 1927, 1040, 1290, 1836, 4031}
 )
+DEADLOCK = 1213
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_$]+$")
+
+
+# A line that ends a statement of a named query made of several (not a comment line).
+_STATEMENT_END = re.compile(r"^(?!\s*--).*;[ \t]*$", re.MULTILINE)
+# What pymysql reads as a placeholder (%s) or a literal percent sign (%%).
+_PERCENT = re.compile(r"%%|%s")
+
+
+def is_multi_statement(sql: str) -> bool:
+    """Whether a named query is several statements (see :func:`statements`)."""
+    return _STATEMENT_END.search(sql) is not None
+
+
+def statements(sql: str, args: Sequence[Any]) -> list[tuple[str, list[Any]]]:
+    """A bound named query's statements, each with its own arguments.
+
+    Most named queries are one statement. A few MySQL ones are two, a line ending with
+    ``;`` between them, where one statement cannot do the work through the primary key
+    alone: ``DELETE … RETURNING`` takes no index hint, so ``delete_held`` locks and
+    returns its rows with ``SELECT … FORCE INDEX (PRIMARY) … FOR UPDATE`` and deletes
+    them with the multi-table ``DELETE``, which does take one. They run in order on one
+    connection, in the caller's transaction."""
+    if not is_multi_statement(sql):
+        return [(sql, list(args))]
+    found: list[tuple[str, list[Any]]] = []
+    start = used = 0
+    for end in [m.end() for m in _STATEMENT_END.finditer(sql)] + [len(sql)]:
+        piece = sql[start:end].strip().rstrip(";").strip()
+        start = end
+        if not piece:
+            continue
+        count = sum(1 for token in _PERCENT.findall(piece) if token == "%s")
+        found.append((piece, list(args[used : used + count])))
+        used += count
+    return found
 
 
 class _MysqlTx(Tx):
@@ -40,19 +76,28 @@ class _MysqlTx(Tx):
         self.db = db
         self.cursor = cursor
         self._after = [] if in_transaction else None
+        self._changed = 0
+
+    async def _run(self, name: str, params: Params) -> list[Row] | None:
+        """Run the query's statements; the rows of the first one that returns rows."""
+        sql, args = self.db.query(name).bind(params)
+        rows: list[Row] | None = None
+        for statement, values in statements(sql, args):
+            self._changed = int(await self.cursor.execute(statement, values))
+            if rows is None and self.cursor.description is not None:
+                rows = list(await self.cursor.fetchall())
+        return rows
 
     async def fetch_all(self, name: str, params: Params = None) -> list[Row]:
-        sql, args = self.db.query(name).bind(params)
-        await self.cursor.execute(sql, args)
-        return list(await self.cursor.fetchall())
+        return await self._run(name, params) or []
 
     async def execute(self, name: str, params: Params = None) -> int:
-        sql, args = self.db.query(name).bind(params)
-        return int(await self.cursor.execute(sql, args))
+        """The rows the (last) statement changed."""
+        await self._run(name, params)
+        return self._changed
 
     async def insert(self, name: str, params: Params = None) -> int:
-        sql, args = self.db.query(name).bind(params)
-        await self.cursor.execute(sql, args)
+        await self._run(name, params)
         return int(self.cursor.lastrowid or 0)
 
     async def run_statements(self, script: str) -> None:
@@ -163,6 +208,14 @@ class MysqlDatabase(Database):
             return code in TRANSIENT_CODES
         return isinstance(exc, (ConnectionError, asyncio.IncompleteReadError, OSError))
 
+    def is_expected(self, exc: BaseException) -> bool:
+        # A deadlock: InnoDB rolled back one of two transactions that wanted each other's
+        # rows; the other went on. Our own writes take rows through the primary key in
+        # one order, so it is rare (see docs/troubleshooting.md), and a retry cures it.
+        if isinstance(exc, pymysql.err.MySQLError):
+            return bool(exc.args) and exc.args[0] == DEADLOCK
+        return False
+
     async def _with_connection(
         self, fn: Callable[[aiomysql.Connection], Awaitable[T]], what: str
     ) -> T:
@@ -229,6 +282,10 @@ class MysqlDatabase(Database):
         return await self._with_connection(run, "write transaction")
 
     async def fetch_all(self, name: str, params: Params = None) -> list[Row]:
+        if is_multi_statement(self.query(name).text):
+            # Its statements belong together (a locking read and its write).
+            return await self.transact(lambda tx: tx.fetch_all(name, params))
+
         async def run(conn: aiomysql.Connection) -> list[Row]:
             async with conn.cursor(aiomysql.DictCursor) as cursor:
                 return await _MysqlTx(self, cursor, in_transaction=False).fetch_all(name, params)

@@ -37,7 +37,7 @@ FOR UPDATE SKIP LOCKED
 -- MySQL assigns left to right, so reserved_by must read attempts before it changes.
 -- A lapsed lease whose attempt had started (its token names the attempt written) was
 -- cut off: counted first, before reserved_by and attempts change.
-UPDATE {jobs}
+UPDATE {jobs} FORCE INDEX (PRIMARY)
 SET cut_offs = cut_offs + CASE WHEN reserved_by LIKE CONCAT('%.', attempts) THEN 1 ELSE 0 END,
     reserved_by = CONCAT(:worker, '.', id, '.', attempts + 1),
     attempts = attempts + 1,
@@ -49,7 +49,7 @@ WHERE id IN (:ids)
 -- not counted yet (release counts it): a worker killed before starting them spent none.
 -- A lapsed lease whose attempt had started (its token names the attempt written) was
 -- cut off: counted first, before reserved_by and attempts change.
-UPDATE {jobs}
+UPDATE {jobs} FORCE INDEX (PRIMARY)
 SET cut_offs = cut_offs + CASE WHEN reserved_by LIKE CONCAT('%.', attempts) THEN 1 ELSE 0 END,
     reserved_by = CONCAT(:worker, '.', id, '.', attempts + 1),
     reserved_at = UNIX_TIMESTAMP()
@@ -59,7 +59,7 @@ WHERE id IN (:ids)
 -- A job claimed ahead has started: its attempt counts now (fenced by the lease). Once:
 -- the token ends with the attempt it names, and a transaction run again after its
 -- commit's answer was lost finds the attempt already written.
-UPDATE {jobs} SET attempts = attempts + 1
+UPDATE {jobs} FORCE INDEX (PRIMARY) SET attempts = attempts + 1
 WHERE id IN (:ids) AND reserved_by IN (:tokens) AND reserved_by LIKE CONCAT('%.', attempts + 1)
 
 -- name: claim_own
@@ -70,7 +70,17 @@ WHERE reserved_by LIKE :pattern
 ORDER BY sort_key, id
 
 -- name: delete_held
-DELETE FROM {jobs} WHERE id IN (:ids) AND reserved_by IN (:tokens) RETURNING id
+-- Two statements, both through the primary key alone: the held rows are locked and
+-- returned, then deleted. A DELETE … RETURNING takes no index hint, and when a round's
+-- jobs are a good share of a small table (a run's end) the optimizer scans the table:
+-- a scanning DELETE waits for every row another round holds, and two such rounds
+-- deadlocked (issue #12, item 13). The multi-table form of DELETE takes the hint.
+SELECT id FROM {jobs} FORCE INDEX (PRIMARY)
+WHERE id IN (:ids) AND reserved_by IN (:tokens)
+ORDER BY id
+FOR UPDATE;
+DELETE j FROM {jobs} AS j FORCE INDEX (PRIMARY)
+WHERE j.id IN (:ids) AND j.reserved_by IN (:tokens)
 
 -- name: release
 -- :attempts is the attempt the token names: counted at the claim, or (a job claimed
@@ -81,7 +91,7 @@ SET reserved_at = NULL, reserved_by = NULL, attempts = :attempts - :refund,
 WHERE id = :id AND reserved_by = :token
 
 -- name: renew
-UPDATE {jobs} SET reserved_at = UNIX_TIMESTAMP()
+UPDATE {jobs} FORCE INDEX (PRIMARY) SET reserved_at = UNIX_TIMESTAMP()
 WHERE id IN (:ids) AND reserved_by IN (:tokens)
 
 -- name: count_held
