@@ -652,3 +652,12 @@ def test_an_unknown_command_is_named_with_the_nearest_one(plain: Cli):
     assert lines[0] == "syncpay: unknown command 'foo' (syncpay --help lists them)"
     assert lines[1] == "syncpay: unknown command 'sync:stauts'; did you mean sync:status?"
     assert lines[2] == "syncpay: unknown command 'qeueu:failed'; did you mean queue:failed?"
+
+
+@pytest.fixture(autouse=True)
+def _english(request: pytest.FixtureRequest) -> None:
+    """The wording checked here is the English one (APP_LOCALE=en); the default,
+    Indonesian, is checked with it by tests/test_cli_sync.py's language test."""
+    for name in ("cli", "plain"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).env["APP_LOCALE"] = "en"

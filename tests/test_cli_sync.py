@@ -43,7 +43,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = Path(os.environ.get("SYNCPAY_FIXTURES") or SHARED / "fixtures")
 ROSTER = FIXTURES / "siswa.csv"
 SYNC_TABLES = ("jobs", "failed_jobs", "cache", "siswa", "sync_runs", "sync_run_items", "sync_logs")
-STARTED = re.compile(r"^Run #(\d+) started: (.+), (\d+) siswa$", re.MULTILINE)
+STARTED = re.compile(r"^Proses #(\d+) dimulai: (.+), (\d+) siswa$", re.MULTILINE)
 PROGRESS_FIELDS = {
     "total",
     "processed",
@@ -73,7 +73,7 @@ def roster() -> list[dict[str, str]]:
 
 
 def started(output: str) -> tuple[int, str, int]:
-    """(run id, scope label, total) from the "Run #N started: …" line."""
+    """(run id, scope label, total) from the "Proses #N dimulai: …" line."""
     match = STARTED.search(output)
     assert match, output
     return int(match.group(1)), match.group(2), int(match.group(3))
@@ -285,7 +285,7 @@ def messages(state: dict[str, Any]) -> list[str]:
 def test_refusals_single_flight_cancel_and_reset(cli: Cli):
     result = cli.expect(1, "sync")
     assert "Tidak ada siswa di database." in result.stderr
-    assert "started" not in result.stdout
+    assert "dimulai" not in result.stdout
 
     cli.import_roster()
     run_id, label, total = started(cli.expect(0, "sync", "--no-wait", "--by", "admin").stdout)
@@ -293,9 +293,8 @@ def test_refusals_single_flight_cancel_and_reset(cli: Cli):
     epoch = int(cli.scalar(f"SELECT started_at FROM sync_runs WHERE id = {run_id}"))
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
     again = cli.expect(1, "sync", "--no-wait").stderr
-    assert f"Proses sinkronisasi sudah berjalan. (run #{run_id}, dimulai oleh admin, {since})" in (
-        again
-    )
+    conflict = f"(proses #{run_id}, dimulai oleh admin, {since})"
+    assert f"Proses sinkronisasi sudah berjalan. {conflict}" in again
     assert "masih berjalan" in cli.expect(1, "sync:reset").stderr
 
     # The dispatcher alone runs: the run's 20 students wait in the queue.
@@ -422,8 +421,8 @@ def test_queue_retry_of_failed_students_syncs_them_again_as_a_run(
     out = cli.expect(0, "queue:retry", "all").stdout.strip()
     new_id = run_id + 1
     assert out == (
-        f"The failed jobs [{numbers}] are student syncs: run #{new_id} syncs "
-        f"{len(failing)} students again (watch it: syncpay sync:status --run {new_id})."
+        f"Job gagal [{numbers}] adalah sinkronisasi siswa: proses #{new_id} menyinkronkan "
+        f"ulang {len(failing)} siswa (pantau: syncpay sync:status --run {new_id})."
     )
     assert json.loads(cli.expect(0, "queue:failed", "--json").stdout) == []
     assert run_row(cli, new_id) == ("running", len(failing), 0, 0)
@@ -453,12 +452,12 @@ def test_ctrl_c_without_a_terminal_leaves_the_run_running(
         text=True,
     )
     output = Lines(child.stdout.readline)
-    run_id = int(output.wait_for(r"Run #(\d+) started").group(1))
+    run_id = int(output.wait_for(r"Proses #(\d+) dimulai").group(1))
     output.wait_for(r"siswa masuk antrean")
     child.send_signal(signal.SIGINT)
     assert child.wait(30) == 130
     text = output.join()
-    assert "The run goes on; cancel it with `syncpay sync:cancel`" in text
+    assert "Proses tetap berjalan; batalkan dengan `syncpay sync:cancel`" in text
     assert "Traceback" not in text
     status, _total, processed, _failed = run_row(cli, run_id)
     assert status == "running" and processed < 20
@@ -483,7 +482,7 @@ def test_ctrl_c_on_a_terminal_asks_and_cancels(cli: Cli, settings: Settings, api
 
     output = Lines(read)
     try:
-        run_id = int(output.wait_for(r"Run #(\d+) started").group(1))
+        run_id = int(output.wait_for(r"Proses #(\d+) dimulai").group(1))
         output.wait_for(r"\[[#-]+\] +\d+\.\d%")  # the live bar
         child.send_signal(signal.SIGINT)
         output.wait_for(re.escape("Batalkan proses sinkronisasi? [y/N]"))
@@ -498,3 +497,58 @@ def test_ctrl_c_on_a_terminal_asks_and_cancels(cli: Cli, settings: Settings, api
     logged = cli.sql(f"SELECT message FROM sync_logs WHERE run_id = {run_id}")
     assert ("Sinkronisasi dibatalkan oleh tester",) in [tuple(row) for row in logged]
     assert cli.scalar("SELECT COUNT(*) FROM jobs WHERE unique_key LIKE 'siswa:%'") == 0
+
+
+# --------------------------------------------------------------------------- language
+
+#: Words of one language that the other's output must not hold (#12 item 9). What comes
+#: from outside (names, reasons such as "HTTP 500", job names such as sync.student,
+#: commands in backquotes) is left out before looking.
+ENGLISH_WORDS = re.compile(
+    r"\b(started|students?|failed|Failed|Reason|Name|Attempts|processed|cancelled|"
+    r"goes on|No|and|more|users?|jobs|found|Run)\b"
+)
+INDONESIAN_WORDS = re.compile(
+    r"\b(siswa|berhasil|gagal|Sinkronisasi|sinkronisasi|dibatalkan|Belum|Tidak|dari|"
+    r"diproses|Proses|oleh|Selesai|Dimulai|Alasan|Nama|Percobaan|Waktu|antrean|Kecepatan|"
+    r"Sisa|Lama|Siap|lainnya|dan|Pengguna|pengguna|Tidak)\b"
+)
+
+
+def _own_words(text: str) -> str:
+    text = re.sub(r"`[^`]*`", " ", text)
+    return " ".join(w for w in text.split() if ":" not in w.strip(":") and "." not in w[:-1])
+
+
+#: The commands of the language test, in order: (expected status, arguments).
+LANGUAGE_CALLS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (3, ("sync", "--by", "tester")),
+    (0, ("sync:status",)),
+    (0, ("sync:failed",)),
+    (0, ("queue:failed",)),
+    (3, ("sync:retry-failed", "--by", "tester")),
+    (0, ("sync", "--no-wait", "--unit", "SMP")),
+    (0, ("sync:cancel",)),
+    (0, ("sync:status",)),
+    (0, ("sync:reset",)),
+    (0, ("sync:status",)),
+    (1, ("sync:retry-failed", "--run", "999")),
+    (0, ("user:list",)),
+    (0, ("queue:flush",)),
+    (0, ("queue:failed",)),
+)
+
+
+def test_human_output_speaks_app_locale_only(cli: Cli, settings: Settings, api: dict[str, str]):
+    """#12 item 9: the sync, queue and user commands answer in APP_LOCALE (Indonesian by
+    default, as the pages), never a line mixing both; --json keeps its contract."""
+    seed(settings)
+    for lang, foreign in (("id", ENGLISH_WORDS), ("en", INDONESIAN_WORDS)):
+        for code, args in LANGUAGE_CALLS:
+            result = cli.run(*args, env=api | {"APP_LOCALE": lang})
+            assert result.returncode == code, (lang, args, result.stdout, result.stderr)
+            text = result.stdout + result.stderr
+            mixed = [line for line in text.splitlines() if foreign.search(_own_words(line))]
+            assert not mixed, (lang, args, mixed)
+    state = cli.status()  # JSON: the stored Indonesian message beside key and values
+    assert all(line["message"] for line in state["logs"])

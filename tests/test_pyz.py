@@ -121,7 +121,7 @@ def test_help_and_migrate_on_sqlite(pyz: Path, place: tuple[Path, dict[str, str]
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert {"jobs", "siswa", "sync_runs", "users", "migrations"} <= tables
     again = _run(pyz, cwd, env, "migrate")
-    assert again.returncode == 0 and "Nothing to migrate" in again.stdout, again.stdout
+    assert again.returncode == 0 and "Tidak ada migrasi" in again.stdout, again.stdout
 
 
 def test_demo_serves_pages_static_files_and_stops_on_sigterm(

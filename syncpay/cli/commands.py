@@ -15,7 +15,7 @@ from ..db.migrate import status as migration_status
 from ..queue import FailedJobs, UnknownFailedJob
 from ..sync.runs import STUDENT_JOB
 from .base import CliError, Context, command, given, json_object, whole
-from .output import format_age, plural, render_table, terminal_width
+from .output import format_age, render_table, terminal_width, words, words_n
 
 # --------------------------------------------------------------------------- migrate
 
@@ -34,17 +34,18 @@ def _dots(label: str, status: str) -> str:
 async def migrate_command(ctx: Context) -> int:
     """Apply the migrations that have not run yet (and create a missing MySQL database)."""
     if ctx.args.status:
-        rows = [(n, "Ran" if r else "Pending") for n, r in await migration_status(ctx.db)]
-        rows += [(n, "Ran (unknown to this version: newer)") for n in await newer(ctx.db)]
-        ctx.out(render_table(["Migration", "Status"], rows))
+        ran, pending = words("cli.migrate.ran"), words("cli.migrate.pending")
+        rows = [(n, ran if r else pending) for n, r in await migration_status(ctx.db)]
+        rows += [(n, words("cli.migrate.newer")) for n in await newer(ctx.db)]
+        ctx.out(render_table([words("cli.migrate.col"), words("sync.col.status")], rows))
         return 0
     applied = await run_migrations(ctx.db, tables_for(ctx.settings))
     if not applied:
-        ctx.say("Nothing to migrate.")
+        ctx.say(words("cli.migrate.nothing"))
         return 0
-    ctx.say("Running migrations.")
+    ctx.say(words("cli.migrate.running"))
     for name in applied:
-        ctx.say(_dots(name, "DONE"))
+        ctx.say(_dots(name, words("cli.migrate.done")))
     return 0
 
 
@@ -63,10 +64,11 @@ async def queue_failed(ctx: Context) -> int:
         ctx.out_json([job.as_dict() for job in failed])
         return 0
     if not failed:
-        ctx.say("No failed jobs found.")
+        ctx.say(words("cli.queue.no_failed"))
         return 0
     rows = [(f.id, f.uuid, f.queue, f.job_name, f.failed_at, f.reason) for f in failed]
-    headers = ["ID", "UUID", "Queue", "Job", "Failed at (UTC)", "Reason"]
+    headers = ["ID", "UUID", words("cli.col.queue"), words("cli.col.job")]
+    headers += [words("cli.col.failed_at"), words("sync.col.reason")]
     ctx.out(render_table(headers, rows, width=terminal_width(), flex=5, right=[0]))
     return 0
 
@@ -84,21 +86,21 @@ async def queue_retry(ctx: Context) -> int:
 
     ids: list[str] = ctx.args.ids
     if "all" in ids and len(ids) > 1:
-        raise CliError("queue:retry takes IDs or 'all', not both", 2)
+        raise CliError(words("cli.queue.ids_or_all"), 2)
     failed = FailedJobs(ctx.queue())
     wanted = None if ids == ["all"] else list(dict.fromkeys(ids))
     try:
         chosen = await failed.select(wanted, queue=ctx.args.queue)
     except UnknownFailedJob as exc:
-        raise CliError(f"No failed job matches the given ID [{exc}].") from None
+        raise CliError(words("cli.queue.unknown_id", id=exc)) from None
     # A student's sync counts only for a run waiting for it: those go into a new run.
     students = [f for f in chosen if f.job_name == STUDENT_JOB]
     others = [str(f.id) for f in chosen if f.job_name != STUDENT_JOB]
     retried = await failed.retry(others) if others else []
     if not retried and not students:
-        ctx.say("No retryable jobs found.")
+        ctx.say(words("cli.queue.none_retryable"))
     for job in retried:
-        ctx.say(f"The failed job [{job.id}] has been pushed back onto the queue.")
+        ctx.say(words("cli.queue.retried", id=job.id))
     if students:
         ctx.say(await retry_student_jobs(ctx, students))
     return 0
@@ -114,8 +116,8 @@ async def queue_forget(ctx: Context) -> int:
     try:
         await FailedJobs(ctx.queue()).forget(ctx.args.id)
     except UnknownFailedJob:
-        raise CliError(f"No failed job matches the given ID [{ctx.args.id}].") from None
-    ctx.say("Failed job deleted successfully.")
+        raise CliError(words("cli.queue.unknown_id", id=ctx.args.id)) from None
+    ctx.say(words("cli.queue.forgotten"))
     return 0
 
 
@@ -131,13 +133,18 @@ async def queue_flush(ctx: Context) -> int:
     hours: int | None = ctx.args.hours
     count = await FailedJobs(ctx.queue()).flush(hours)
     if hours is None:
-        ctx.say("All failed jobs deleted successfully.")
+        ctx.say(words("cli.queue.flushed"))
     else:
-        ctx.say(f"{plural(count, 'failed job')} older than {plural(hours, 'hour')} deleted.")
+        ctx.say(_flushed(count, hours))
     return 0
 
 
 # --------------------------------------------------------------------------- queues
+
+
+def _flushed(count: int, hours: int) -> str:
+    """``3 failed jobs older than 24 hours deleted.``"""
+    return words_n("cli.queue.flushed_older", count, hours=words_n("cli.unit.hour", hours))
 
 
 def _queue_option(parser: argparse.ArgumentParser, what: str) -> None:
@@ -158,7 +165,7 @@ async def queue_clear(ctx: Context) -> int:
     """Delete every job (waiting, delayed or running) of one queue."""
     name = ctx.settings.db_queue
     count = await ctx.queue().clear(name)
-    ctx.say(f"Cleared {plural(count, 'job')} from the [{name}] queue.")
+    ctx.say(words_n("cli.queue.cleared", count, queue=name))
     return 0
 
 
@@ -170,12 +177,14 @@ async def queue_monitor(ctx: Context) -> int:
         ctx.out_json([dataclasses.asdict(s) for s in stats])
         return 0
     if not stats:
-        ctx.say("No jobs.")
+        ctx.say(words("cli.queue.no_jobs"))
         return 0
     rows = [
         (s.queue, s.pending, s.delayed, s.reserved, format_age(s.oldest_seconds)) for s in stats
     ]
-    headers = ["Queue", "Pending", "Delayed", "Reserved", "Oldest waiting"]
+    headers = [
+        words(f"cli.col.{name}") for name in ("queue", "pending", "delayed", "reserved", "oldest")
+    ]
     ctx.out(render_table(headers, rows, right=[1, 2, 3, 4]))
     return 0
 
@@ -185,7 +194,7 @@ async def queue_restart(ctx: Context) -> int:
     """Tell every worker (on any machine) to stop between jobs; a process supervisor
     then starts it again with the new code."""
     await Cache(ctx.db).put(RESTART_KEY, repr(time.time()))
-    ctx.say("Broadcasting queue restart signal.")
+    ctx.say(words("cli.queue.restart"))
     return 0
 
 
@@ -212,12 +221,12 @@ async def queue_push(ctx: Context) -> int:
     name = ctx.settings.db_queue
     if args.count == 1:
         job_id = await queue.push(args.job, args.data, delay=args.delay)
-        ctx.say(f"Pushed job [{job_id}] onto the [{name}] queue.")
+        ctx.say(words("cli.queue.pushed_one", id=job_id, queue=name))
         return 0
     count = await queue.push_many(
         args.job, itertools.repeat(args.data, args.count), delay=args.delay
     )
-    ctx.say(f"Pushed {plural(count, 'job')} onto the [{name}] queue.")
+    ctx.say(words_n("cli.queue.pushed", count, queue=name))
     return 0
 
 
@@ -228,7 +237,7 @@ async def queue_push(ctx: Context) -> int:
 async def cache_clear(ctx: Context) -> int:
     """Empty the application cache (this also counts as a queue restart signal)."""
     await Cache(ctx.db).clear()
-    ctx.say("Application cache cleared successfully.")
+    ctx.say(words("cli.cache.cleared"))
     return 0
 
 
@@ -251,10 +260,10 @@ async def queue_prune_failed(ctx: Context) -> int:
     also does this daily, keeping QUEUE_PRUNE_FAILED_HOURS."""
     hours = ctx.settings.queue_prune_failed_hours if ctx.args.hours is None else ctx.args.hours
     if ctx.args.hours is None and hours == 0:
-        ctx.say("QUEUE_PRUNE_FAILED_HOURS is 0 (keep for ever): nothing deleted.")
+        ctx.say(words("cli.queue.prune_off"))
         return 0
     count = await FailedJobs(ctx.queue()).flush(hours)
-    ctx.say(f"{plural(count, 'failed job')} older than {plural(hours, 'hour')} deleted.")
+    ctx.say(_flushed(count, hours))
     return 0
 
 
@@ -276,8 +285,8 @@ async def sync_prune(ctx: Context) -> int:
 
     days = ctx.settings.sync_prune_days if ctx.args.days is None else ctx.args.days
     if days == 0:
-        ctx.say("SYNC_PRUNE_DAYS is 0 (keep for ever): nothing deleted.")
+        ctx.say(words("cli.sync.prune_off"))
         return 0
     count = await prune_runs(ctx.db, days)
-    ctx.say(f"{plural(count, 'sync run')} older than {plural(days, 'day')} deleted.")
+    ctx.say(words_n("cli.sync.pruned", count, days=words_n("cli.unit.day", days)))
     return 0

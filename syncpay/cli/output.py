@@ -8,9 +8,9 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..config import Settings
 from ..i18n import DEFAULT, LANGUAGES, catalogs
@@ -48,6 +48,55 @@ def language() -> str:
 def words(key: str, **values: object) -> str:
     """The catalogue text ``key`` in the command's language (the pages' catalogues)."""
     return catalogs().text(_language, key, **values)
+
+
+def words_n(key: str, n: int, **values: object) -> str:
+    """``words`` for a count: ``key.one`` when ``n`` is 1, else ``key.other`` (English
+    says "1 job", "2 jobs"; Indonesian has the same text in both)."""
+    return words(f"{key}.{'one' if n == 1 else 'other'}", n=n, **values)
+
+
+def stored_words(text: str, prefix: str = "sync.err.") -> str:
+    """A message the sync layer made in Indonesian (``id.json``'s ``prefix*`` texts, e.g.
+    a refusal) in the command's language; other text unchanged."""
+    table = catalogs().messages[DEFAULT]
+    for key, template in table.items():
+        if key.startswith(prefix) and template == text:
+            return words(key)
+    return text
+
+
+def scope_words(detail: Mapping[str, Any] | None, label: str | None) -> str:
+    """A run's scope in the command's language, as the sync page words it; the stored
+    Indonesian ``label`` for a kind this does not know."""
+    kind = (detail or {}).get("kind")
+    if kind == "kelas" and (detail or {}).get("unit"):
+        kind = "kelas_unit"
+    if not detail or kind not in ("all", "unit", "kelas", "kelas_unit", "one", "list"):
+        return label or "-"
+    return words(
+        f"js.sync.scope_label.{kind}",
+        unit=detail.get("unit") or "",
+        kelas=detail.get("kelas") or "",
+        idperson=detail.get("idperson") or "",
+        n=detail.get("students") or 0,
+    )
+
+
+def log_words(line: Mapping[str, Any]) -> str:
+    """An activity-log line (of the progress object) in the command's language, worded as
+    the sync page words it: a run's scope from its detail, a reason's own words."""
+    values = line.get("values")
+    if isinstance(values, Mapping):
+        values = dict(values)
+        if isinstance(values.get("scope_detail"), Mapping):
+            values["scope"] = scope_words(values["scope_detail"], values.get("scope"))
+        if isinstance(values.get("reason"), str):
+            values["reason"] = catalogs().reason_text(_language, values["reason"])
+    message = str(line.get("message") or "")
+    return catalogs().log_text(_language, line.get("key"), values, message)
+
+
 CONSOLE_FORMAT = "  %(asctime)s %(message)s"
 FILE_FORMAT = "[%(asctime)s] %(levelname)s %(name)s: %(message)s"
 STDERR_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -15,9 +15,8 @@ import logging
 import time
 from typing import Any
 
-from ..i18n import catalogs
 from ..service import SyncPay
-from .output import format_age, language, words
+from .output import format_age, log_words, words
 
 console = logging.getLogger("syncpay.console")
 log = logging.getLogger("syncpay.cli")
@@ -80,9 +79,7 @@ class RunReporter:
 
     def _lines(self, run_id: int, lines: list[dict[str, Any]]) -> None:
         for line in sorted(lines, key=lambda item: int(item["id"])):
-            text = catalogs().log_text(
-                language(), line.get("key"), line.get("values"), str(line.get("message") or "")
-            )
+            text = log_words(line)
             level = LEVELS.get(str(line.get("level")), logging.INFO)
             console.log(level, "#%d %s", run_id, text)
             self.after[run_id] = max(self.after[run_id], int(line["id"]))

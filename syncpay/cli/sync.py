@@ -15,6 +15,7 @@ import contextlib
 import getpass
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -27,10 +28,19 @@ from ..queue import FailedJob, FailedJobs, Payload, PayloadError, Worker
 from ..queue.worker import serving
 from ..service import SyncPay
 from ..sync.jobs import install
-from ..sync.runs import NoStudents, Run, RunConflict, SyncError
+from ..sync.runs import NoStudents, Run, RunConflict, RunNotFound, SyncError
 from ..sync.scope import Scope, ScopeError
 from .base import CliError, Context, Overrides, command, given, whole
-from .output import format_age, plural, render_table, terminal_width
+from .output import (
+    format_age,
+    language,
+    log_words,
+    render_table,
+    scope_words,
+    stored_words,
+    terminal_width,
+    words,
+)
 
 #: Seconds between two looks at the run's progress.
 POLL = 0.5
@@ -45,16 +55,9 @@ STATUS_LOG_LINES = 10
 #: Failed students read per query by ``sync:failed``.
 FAILED_PAGE = 1000
 
-STATUS_LABELS = {
-    "idle": "Siap",
-    "running": "Sedang Berjalan",
-    "completed": "Selesai",
-    "cancelled": "Dibatalkan",
-}
-CANCELLED = "Proses sinkronisasi dibatalkan."
-RESET_DONE = "Progress di-reset."
-ASK_CANCEL = "Batalkan proses sinkronisasi? [y/N]"
-LEFT_RUNNING = "The run goes on; cancel it with `syncpay sync:cancel`"
+#: The human output is in APP_LOCALE, with the pages' catalogues (``words``); --json
+#: keeps the stored Indonesian ``message`` of each log line beside its key and values.
+STATUSES = ("idle", "running", "completed", "cancelled")
 YES = frozenset({"y", "ya", "yes"})
 
 #: The per-job lines of the worker (INFO) would flood the terminal during ``sync``.
@@ -130,7 +133,7 @@ def _scope(args: argparse.Namespace) -> Scope:
     try:
         return Scope(args.unit, args.kelas, tuple(ids) if ids is not None else None)
     except ScopeError as exc:
-        raise CliError(str(exc), 2) from None
+        raise CliError(stored_words(str(exc)), 2) from None
 
 
 def _pool_size(settings: Settings) -> int:
@@ -165,10 +168,14 @@ async def _syncpay(ctx: Context) -> AsyncIterator[SyncPay]:
 
 def refusal(exc: SyncError) -> CliError:
     """A refusal of the sync layer as a one-line error (exit 1)."""
-    message = exc.message
+    message = stored_words(exc.message)
+    if isinstance(exc, RunNotFound):
+        number = re.search(r"#(\d+)", exc.message)
+        message = words("cli.sync.run_not_found", run=number.group(1) if number else "?")
     if isinstance(exc, RunConflict) and exc.run is not None and exc.run.is_running:
-        message += (
-            f" (run #{exc.run.id}, dimulai oleh {exc.run.started_by}, {_iso(exc.run.started_at)})"
+        run = exc.run
+        message += " " + words(
+            "cli.sync.conflict", run=run.id, by=run.started_by, at=_iso(run.started_at)
         )
     return CliError(message, 1)
 
@@ -184,6 +191,11 @@ def _clock(at: str | None) -> str:
     return at[11:19] if at and len(at) >= 19 else (at or "")
 
 
+def _reason(reason: str | None) -> str:
+    """A stored failure reason in the command's language (the sync layer's own words)."""
+    return catalogs().reason_text(language(), reason or "")
+
+
 def _eta(seconds: int | None) -> str:
     return "-" if seconds is None else format_age(seconds)
 
@@ -191,21 +203,20 @@ def _eta(seconds: int | None) -> str:
 def _log_line(line: dict[str, Any]) -> str:
     level = str(line.get("level") or "info")
     tag = f"[{level}] " if level in ("warning", "error") else ""
-    return f"  {_clock(line.get('at'))}  {tag}{line.get('message', '')}"
+    return f"  {_clock(line.get('at'))}  {tag}{log_words(line)}"
 
 
 def summary_line(run: Run) -> str:
-    if run.status == "completed":
-        head = "Sinkronisasi selesai"
-    elif run.status == "cancelled":
-        head = "Sinkronisasi dibatalkan"
-    else:
-        head = "Sinkronisasi berjalan"
-    text = f"{head} - {run.succeeded} berhasil, {run.failed} gagal"
+    key = {"completed": "js.sync.done", "cancelled": "cli.sync.summary_cancelled"}.get(
+        run.status, "cli.sync.summary_running"
+    )
+    text = words(key, success=run.succeeded, failed=run.failed)
     if run.status != "completed" and run.processed < run.total:
-        text += f", {run.total - run.processed} belum diproses"
+        text += words("cli.sync.summary_left", n=run.total - run.processed)
     elapsed = (run.finished_at or int(time.time())) - run.started_at
-    return f"{text} (run #{run.id}, {run.scope_label}, {format_age(elapsed)})"
+    scope = scope_words(run.scope.detail(), run.scope_label)
+    tail = words("cli.sync.summary_run", run=run.id, scope=scope, elapsed=format_age(elapsed))
+    return f"{text} {tail}"
 
 
 async def _pick_run(sp: SyncPay, run_id: int | None) -> Run | None:
@@ -278,10 +289,14 @@ class Display:
 
     @staticmethod
     def numbers(state: dict[str, Any]) -> str:
-        return (
-            f"{state['processed']}/{state['total']}  berhasil {state['successCount']}  "
-            f"gagal {state['failed']}  {float(state['rate_per_second']):.1f}/s  "
-            f"ETA {_eta(state['eta_seconds'])}"
+        return words(
+            "cli.sync.numbers",
+            processed=state["processed"],
+            total=state["total"],
+            success=state["successCount"],
+            failed=state["failed"],
+            rate=f"{float(state['rate_per_second']):.1f}",
+            eta=_eta(state["eta_seconds"]),
         )
 
     @classmethod
@@ -311,10 +326,12 @@ class _ClearBarFilter(logging.Filter):
 
 
 @contextlib.contextmanager
-def _quiet_job_lines(display: Display) -> Iterator[None]:
-    """No per-job INFO lines during ``sync`` (warnings stay; they clear the bar first)."""
+def _quiet_job_lines(display: Display, verbose: int = 0) -> Iterator[None]:
+    """No per-job lines during ``sync``: the run's activity log says each failed student
+    in APP_LOCALE, so the worker's warning per failed attempt shows only with -v (they
+    clear the bar first)."""
     levels = job_log.level, worker_log.level
-    job_log.setLevel(logging.WARNING)
+    job_log.setLevel(logging.WARNING if verbose else logging.ERROR)
     guard = _ClearBarFilter(display)
     job_log.addFilter(guard)
     worker_log.addFilter(guard)
@@ -423,7 +440,7 @@ class Follow:
         self.left_by: int | None = None  # the signal that made us leave the run running
 
     async def __call__(self) -> int:
-        with _quiet_job_lines(self.display), Interrupts() as interrupts:
+        with _quiet_job_lines(self.display, self.ctx.verbose), Interrupts() as interrupts:
             if self.workers > 0:
                 self.worker = self.sp.worker(self.workers)
                 self.task = self.worker.start()
@@ -435,7 +452,7 @@ class Follow:
         if run is None:
             # Ctrl-C without a terminal does what SIGTERM does: the run is left to the
             # other workers — and whether there are any is said.
-            self.ctx.out(LEFT_RUNNING)
+            self.ctx.out(words("cli.sync.left_running"))
             if not await serving(self.ctx.db, self.sp.queue.default_queue):
                 self.ctx.out(catalogs().text(self.ctx.settings.app_locale, "cli.sync.no_worker"))
             return 128 + (self.left_by or signal.SIGINT)
@@ -460,7 +477,7 @@ class Follow:
             if signum is None:
                 continue
             if signum == signal.SIGINT and self.interactive:
-                if await _ask_yes(ASK_CANCEL, interrupts, self.display):
+                if await _ask_yes(words("cli.sync.ask_cancel"), interrupts, self.display):
                     await self._cancel()
                     continue
             self.left_by = signum
@@ -471,7 +488,8 @@ class Follow:
         if task is not None and task.done() and not task.cancelled():
             error = task.exception()
             if error is not None:
-                raise CliError(f"the worker stopped: {type(error).__name__}: {error}")
+                detail = f"{type(error).__name__}: {error}"
+                raise CliError(words("cli.sync.worker_stopped", error=detail))
 
     async def _cancel(self) -> None:
         try:
@@ -482,7 +500,7 @@ class Follow:
         worker_log.setLevel(logging.ERROR)
         if self.worker is not None:
             await self.sp.cancel_in_flight(self.worker)
-        self.ctx.say(CANCELLED)
+        self.ctx.say(words("sync.msg.cancelled"))
 
     async def _stop_worker(self, interrupts: Interrupts) -> None:
         """Stop gracefully; another Ctrl-C meanwhile puts the running jobs back."""
@@ -492,18 +510,15 @@ class Follow:
 
         def hurry(_signum: int) -> None:
             count = worker.cancel_jobs(lambda _payload: True)
-            sys.stderr.write(f"Stopping now: {count} running jobs put back.\n")
+            sys.stderr.write(words("cli.sync.stopping_now", n=count) + "\n")
 
         interrupts.on_signal = hurry
         if worker.running and self.left_by is not None:
-            sys.stderr.write(
-                f"Stopping the worker after its {worker.running} running jobs "
-                "(Ctrl-C again: put them back now).\n"
-            )
+            sys.stderr.write(words("cli.sync.stopping_after", n=worker.running) + "\n")
         try:
             await worker.close()
         except Exception as exc:  # reported by _check_worker, or secondary to the error
-            sys.stderr.write(f"syncpay: warning: the worker stopped: {exc}\n")
+            sys.stderr.write("syncpay: " + words("cli.sync.worker_stopped", error=exc) + "\n")
         finally:
             interrupts.on_signal = None
 
@@ -513,12 +528,13 @@ async def report(ctx: Context, sp: SyncPay, run: Run) -> int:
     ctx.out(summary_line(run))
     if run.failed:
         failed = await sp.sync.failed_students(run.id, limit=FAILED_SHOWN)
-        ctx.out(f"Siswa yang gagal ({run.failed}):")
-        rows = [(f["idperson"], f["nama"] or "", f["reason"] or "") for f in failed]
-        ctx.out(render_table(["idperson", "Nama", "Alasan"], rows, width=terminal_width(), flex=2))
+        ctx.out(f"{words('sync.failed')} ({run.failed}):")
+        rows = [(f["idperson"], f["nama"] or "", _reason(f["reason"])) for f in failed]
+        headers = ["idperson", words("sync.col.nama"), words("sync.col.reason")]
+        ctx.out(render_table(headers, rows, width=terminal_width(), flex=2))
         more = run.failed - len(failed)
         if more > 0:
-            ctx.out(f"  … and {more} more; see `syncpay sync:failed --run {run.id}`")
+            ctx.out("  " + words("cli.sync.more_failed", n=more, run=run.id))
     if run.status == "completed":
         return 3 if run.failed else 0
     return 1
@@ -539,7 +555,8 @@ async def _start_and_follow(
         run = await start(by)
     except SyncError as exc:
         raise refusal(exc) from None
-    ctx.out(f"Run #{run.id} started: {run.scope_label}, {run.total} siswa")
+    scope = scope_words(run.scope.detail(), run.scope_label)
+    ctx.out(words("cli.sync.started", run=run.id, scope=scope, total=run.total))
     if ctx.args.no_wait:
         return 0
     return await Follow(ctx, sp, run, workers=workers, by=by)()
@@ -588,7 +605,7 @@ async def sync_retry_failed(ctx: Context) -> int:
         except SyncError as exc:
             raise refusal(exc) from None
         if source is None:
-            raise CliError("Belum ada proses sinkronisasi.", 1)
+            raise CliError(words("js.sync.no_runs"), 1)
         source_id = source.id
 
         async def start(who: str) -> Run:
@@ -605,23 +622,16 @@ async def retry_student_jobs(ctx: Context, jobs: Sequence[FailedJob]) -> str:
     numbers = ", ".join(str(f.id) for f in jobs)
     ids = sorted({_student_of(f) for f in jobs} - {""})
     if not ids:
-        raise CliError(f"The failed jobs [{numbers}] name no student.", 1)
+        raise CliError(words("cli.queue.no_student", ids=numbers), 1)
     async with _syncpay(ctx) as sp:
         try:
             run = await sp.sync.start(Scope(idpersons=tuple(ids)), operator(ctx.args))
         except NoStudents:
-            raise CliError(
-                f"The failed jobs [{numbers}] are of students no longer in the roster; "
-                "delete them with queue:forget.",
-                1,
-            ) from None
+            raise CliError(words("cli.queue.students_gone", ids=numbers), 1) from None
         except SyncError as exc:
             raise refusal(exc) from None
     await FailedJobs(ctx.queue()).delete(jobs)
-    return (
-        f"The failed jobs [{numbers}] are student syncs: run #{run.id} syncs "
-        f"{plural(run.total, 'student')} again (watch it: syncpay sync:status --run {run.id})."
-    )
+    return words("cli.queue.students_retried", ids=numbers, run=run.id, n=run.total)
 
 
 def _student_of(job: FailedJob) -> str:
@@ -655,36 +665,42 @@ async def sync_status(ctx: Context) -> int:
 
 def status_text(state: dict[str, Any], lang: str = "id") -> str:
     status = str(state["status"])
-    label = STATUS_LABELS.get(status, status)
+    label = words(f"js.sync.status.{status}") if status in STATUSES else status
     if state["run_id"] is None:
-        return f"Status:     {label}\n  Belum ada proses sinkronisasi (atau progress di-reset)."
+        return f"{words('sync.col.status')}: {label}\n  {words('cli.status.none')}"
+    scope = scope_words(state.get("scope_detail"), state.get("scope"))
     rows = [
-        ("Status", f"{label} ({status})"),
-        ("Run", f"#{state['run_id']}, {state.get('scope') or '-'}"),
-        ("Dimulai", f"{state['started_at']} oleh {state['started_by']}"),
-        ("Selesai", state["finished_at"] or "-"),
-        ("Total", f"{state['total']} siswa"),
-        ("Diproses", f"{state['processed']} ({float(state['percent']):.1f}%)"),
-        ("Berhasil", str(state["successCount"])),
-        ("Gagal", str(state["failed"])),
+        (words("sync.col.status"), label),
+        (words("sync.run"), f"#{state['run_id']}, {scope}"),
+        (
+            words("cli.status.started"),
+            words("cli.status.started_by", at=state["started_at"], by=state["started_by"]),
+        ),
+        (words("cli.status.finished"), state["finished_at"] or "-"),
+        (words("sync.stat.total"), words("cli.status.students", n=state["total"])),
+        (words("sync.stat.processed"), f"{state['processed']} ({float(state['percent']):.1f}%)"),
+        (words("sync.stat.success"), str(state["successCount"])),
+        (words("sync.stat.failed"), str(state["failed"])),
     ]
     if state["isRunning"]:
-        rows.append(("Kecepatan", f"{float(state['rate_per_second']):.1f} siswa/detik"))
+        rate = f"{float(state['rate_per_second']):.1f}"
+        rows.append((words("sync.rate"), words("js.sync.rate", n=rate)))
         if state.get("waiting_for_worker"):
-            rows.append(("Sisa waktu", catalogs().text(lang, "js.sync.waiting_for_worker")))
+            rows.append((words("cli.status.eta"), words("js.sync.waiting_for_worker")))
         elif state.get("next_retry_seconds") is not None and (
             state["eta_seconds"] is None or state["eta_seconds"] < state["next_retry_seconds"]
         ):
             wait = format_age(int(state["next_retry_seconds"]))
-            rows.append(("Sisa waktu", catalogs().text(lang, "js.sync.waiting_retry", time=wait)))
+            rows.append((words("cli.status.eta"), words("js.sync.waiting_retry", time=wait)))
         else:
-            rows.append(("Sisa waktu", _eta(state["eta_seconds"])))
+            rows.append((words("cli.status.eta"), _eta(state["eta_seconds"])))
     if state.get("elapsed_seconds") is not None:
-        rows.append(("Lama", format_age(int(state["elapsed_seconds"]))))
-    lines = [f"{name + ':':<12}{value}" for name, value in rows]
+        rows.append((words("sync.elapsed"), format_age(int(state["elapsed_seconds"]))))
+    width = max(len(name) for name, _ in rows) + 2
+    lines = [f"{name + ':':<{width}}{value}" for name, value in rows]
     logs = sorted(state["logs"], key=lambda item: int(item["id"]))[-STATUS_LOG_LINES:]
     if logs:
-        lines.append("Log:")
+        lines.append(f"{words('sync.log')}:")
         lines.extend(_log_line(line) for line in logs)
     return "\n".join(lines)
 
@@ -703,8 +719,10 @@ async def sync_cancel(ctx: Context) -> int:
             run = await sp.cancel(ctx.args.run, by=operator(ctx.args))
         except SyncError as exc:
             raise refusal(exc) from None
-    ctx.out(CANCELLED)
-    ctx.say(f"Run #{run.id} ({run.scope_label}): {run.processed} dari {run.total} siswa diproses.")
+    ctx.out(words("sync.msg.cancelled"))
+    scope = scope_words(run.scope.detail(), run.scope_label)
+    counts = {"processed": run.processed, "total": run.total}
+    ctx.say(words("cli.sync.cancel_counts", run=run.id, scope=scope, **counts))
     return 0
 
 
@@ -716,7 +734,7 @@ async def sync_reset(ctx: Context) -> int:
             await sp.reset()
         except SyncError as exc:
             raise refusal(exc) from None
-    ctx.out(RESET_DONE)
+    ctx.out(words("sync.msg.reset"))
     return 0
 
 
@@ -746,15 +764,23 @@ async def sync_failed(ctx: Context) -> int:
         ctx.out_json(failed)
         return 0
     if run is None:
-        ctx.say("Belum ada proses sinkronisasi.")
+        ctx.say(words("js.sync.no_runs"))
         return 0
+    scope = scope_words(run.scope.detail(), run.scope_label)
     if not failed:
-        ctx.say(f"Tidak ada siswa yang gagal pada proses #{run.id} ({run.scope_label}).")
+        ctx.say(words("cli.sync.no_failed", run=run.id, scope=scope))
         return 0
-    ctx.say(f"Run #{run.id} ({run.scope_label}): {len(failed)} siswa gagal")
+    ctx.say(words("cli.sync.failed_count", run=run.id, scope=scope, n=len(failed)))
     rows = [
-        (f["idperson"], f["nama"] or "", f["attempts"], f["at"], f["reason"] or "") for f in failed
+        (f["idperson"], f["nama"] or "", f["attempts"], f["at"], _reason(f["reason"]))
+        for f in failed
     ]
-    headers = ["idperson", "Nama", "Percobaan", "Waktu (UTC)", "Alasan"]
+    headers = [
+        "idperson",
+        words("sync.col.nama"),
+        words("sync.col.attempts"),
+        words("cli.col.time_utc"),
+        words("sync.col.reason"),
+    ]
     ctx.out(render_table(headers, rows, width=terminal_width(), flex=4, right=[2]))
     return 0

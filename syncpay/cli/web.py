@@ -22,7 +22,7 @@ from ..demo import DEMO_ADMIN, Demo
 from ..demo import OVERRIDES as DEMO_OVERRIDES
 from ..service import SyncPay
 from .base import CliError, Context, command, given, whole
-from .output import words
+from .output import words, words_n
 from .report import RunReporter
 from .work import import_jobs
 
@@ -198,14 +198,14 @@ def _user_arguments(parser: argparse.ArgumentParser) -> None:
 def read_password(name: str) -> str:
     """From a prompt (twice) on a terminal, else the first line of stdin."""
     if sys.stdin.isatty():
-        first = getpass.getpass(f"Password for {name}: ")
-        again = getpass.getpass("Again: ")
+        first = getpass.getpass(words("cli.user.password_prompt", name=name))
+        again = getpass.getpass(words("cli.user.password_again"))
         if first != again:
-            raise CliError("the two passwords differ")
+            raise CliError(words("cli.user.passwords_differ"))
         return first
     line = sys.stdin.readline()
     if not line:
-        raise CliError("no password on stdin (give it as the first line)")
+        raise CliError(words("cli.user.no_password"))
     return line.rstrip("\r\n")
 
 
@@ -223,7 +223,8 @@ async def user_create(ctx: Context) -> int:
         )
     except AccountError as exc:
         raise CliError(str(exc)) from exc
-    ctx.say(f"User {user.name} ({user.role}) {'created' if created else 'updated'}.")
+    done = "cli.user.created" if created else "cli.user.updated"
+    ctx.say(words(done, name=user.name, role=user.role))
     return 0
 
 
@@ -233,7 +234,7 @@ async def user_list(ctx: Context) -> int:
     created, one per line, separated by tabs."""
     rows = await Accounts(ctx.db).users()
     if not rows:
-        ctx.say("No users. Add one with `syncpay user:create NAME --role admin`.")
+        ctx.say(words("cli.user.none"))
         return 0
     for row in rows:
         ctx.out(f"{row['name']}\t{row['role']}\t{_when(row['created_at'])}")
@@ -249,8 +250,8 @@ async def user_delete(ctx: Context) -> int:
     """Remove a user: they can no longer log in, and the sessions they have open end at
     once."""
     if not await Accounts(ctx.db).delete_user(ctx.args.name):
-        raise CliError(f"no user named {ctx.args.name!r}")
-    ctx.say(f"User {ctx.args.name} deleted.")
+        raise CliError(words("cli.user.not_found", name=ctx.args.name))
+    ctx.say(words("cli.user.deleted", name=ctx.args.name))
     return 0
 
 
@@ -302,11 +303,13 @@ async def token_list(ctx: Context) -> int:
     when each was last used. A token's value is shown only once, by token:create."""
     rows = await Accounts(ctx.db).tokens()
     if not rows:
-        ctx.say("No API tokens.")
+        ctx.say(words("cli.token.none"))
         return 0
     for row in rows:
-        state = f"revoked {_when(row['revoked_at'])}" if row["revoked_at"] else "active"
-        used = _when(row["last_used_at"]) if row["last_used_at"] else "never used"
+        revoked = row["revoked_at"]
+        state = words("cli.token.revoked_at", when=_when(revoked)) if revoked else None
+        state = state or words("cli.token.active")
+        used = _when(row["last_used_at"]) if row["last_used_at"] else words("cli.token.never_used")
         ctx.out(f"{row['id']}\t{row['name']}\t{row['role']}\t{state}\t{used}")
     return 0
 
@@ -323,8 +326,8 @@ async def token_revoke(ctx: Context) -> int:
     shows both): scripts using them get 401 from then on."""
     count = await Accounts(ctx.db).revoke_token(ctx.args.name)
     if not count:
-        raise CliError(f"no active token named {ctx.args.name!r}")
-    ctx.say(f"{count} token{'s' if count != 1 else ''} revoked.")
+        raise CliError(words("cli.token.not_found", name=ctx.args.name))
+    ctx.say(words_n("cli.token.revoked", count))
     return 0
 
 
