@@ -661,7 +661,6 @@ async def sync_page(request: web.Request) -> web.Response:
             "readonly": Markup("")
             if admin
             else h("p", {"class": "alert alert-info"}, text(request, "sync.readonly")),
-            "picker": _scope_picker(request) if admin else Markup(""),
             "worker": h(
                 "p",
                 {
@@ -672,6 +671,7 @@ async def sync_page(request: web.Request) -> web.Response:
                 },
                 text(request, "js.sync.waiting_for_worker_hint"),
             ),
+            "picker": _scope_picker(request) if admin else Markup(""),
             "start": _button(
                 request, "btn-start", "sync.start", "btn-primary", admin, status != "running"
             ),
