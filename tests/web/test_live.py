@@ -310,3 +310,22 @@ async def test_pages_polling_in_step_share_one_encoded_answer(web: WebHarness, m
     expected = await web.pays[0].sync.progress(again["run_id"], seen)
     assert json.loads(one)["logs"] == expected["logs"] and expected["logs"]
     assert await hub.progress_body(None, seen) is not one
+
+
+async def test_the_socket_tells_when_a_run_waits_for_a_worker(web: WebHarness):
+    """Nothing in the database changes while a run waits for a worker, yet the pages hear
+    it (a running run's object is recomputed every second), and hear it end (#12 item 3)."""
+    await web.serve(workers=0)
+    web.sims[0].configure(latency=0.2)
+    await web.students(10)
+    admin = await web.user("admin")
+    socket = await open_socket(admin)
+    assert (await socket.next())["status"] == "idle"
+    _, started = await admin.post_json(START, {})
+    waiting = await socket.until(lambda m: m.get("waiting_for_worker") is True, 15)
+    assert (waiting["run_id"], waiting["status"]) == (started["run_id"], "running")
+    worker = web.worker(web.syncpay(web.sims[0], db=await web.connection()), 2)
+    worker.start()
+    served = await socket.until(lambda m: m.get("waiting_for_worker") is False, 15)
+    assert served["status"] == "running" or served["processed"] == 10
+    assert (await socket.until(lambda m: m["status"] == "completed"))["processed"] == 10
