@@ -6,13 +6,14 @@ import asyncio
 import importlib
 import logging
 import os
+import re
 import secrets
 import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pymysql
@@ -21,8 +22,9 @@ import pytest
 from syncpay.db import Database, DatabaseUnavailable, Tx, connect, migrate, tables_for
 from syncpay.db.migrate import MIGRATIONS_DIR, available
 from syncpay.db.queries import QUERY_DIR, QueryError, load_queries, parse_queries
-from tests.conftest import ROOT, mysql_connect, settings_for
+from tests.conftest import MYSQL, ROOT, mysql_connect, settings_for
 from tests.jobs import add_test_queries, cache_values, failed_rows, job_rows
+from tests.test_cli import Cli, base_env, error_line
 
 
 def _names(dialect: str) -> set[str]:
@@ -563,3 +565,126 @@ async def test_sqlite_write_statements_run_in_the_loop_thread_and_stay_isolated(
         assert await cache_values(db) == {"a": "1"}
     finally:
         await db.close()
+
+
+# --- issue #12, item 14: the setting that is wrong; no database made by a read ----------
+
+
+def _cli(tmp_path: Path, **variables: str) -> Cli:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir(exist_ok=True)
+    return Cli(variables.get("DB_CONNECTION", "sqlite"), cwd, base_env(**variables))
+
+
+def _mysql_databases() -> set[str]:
+    conn = mysql_connect()
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SHOW DATABASES")
+            return {str(row[0]) for row in cursor.fetchall()}
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def mysql_user(mysql_database: str) -> Iterator[tuple[str, str]]:
+    """A MariaDB user with a password, allowed only the test run's database."""
+    name, password = f"sp_t_{secrets.token_hex(4)}", secrets.token_hex(8)
+    conn = mysql_connect()
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(f"CREATE USER '{name}'@'%' IDENTIFIED BY '{password}'")
+            cursor.execute(f"GRANT ALL ON `{mysql_database}`.* TO '{name}'@'%'")
+        yield name, password
+    finally:
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP USER IF EXISTS '{name}'@'%'")
+        conn.close()
+
+
+def test_a_wrong_password_or_database_name_is_named_as_such(
+    mysql_database: str, mysql_user: tuple[str, str], tmp_path: Path
+):
+    """MariaDB's 1045 (user or password) names DB_PASSWORD and DB_USERNAME, 1044 (a
+    database the user may not use: a misspelled name, for a user without global
+    rights) DB_DATABASE; never "DB_USERNAME: access denied" for both."""
+    user, password = mysql_user
+    cli = _cli(tmp_path, **{**MYSQL, "DB_USERNAME": user}, DB_CONNECTION="mysql")
+    right = cli.run("sync:status", env={"DB_DATABASE": mysql_database, "DB_PASSWORD": password})
+    assert right.returncode == 0, right.stderr
+    user_at = rf"'{user}'@'[^']+'"
+
+    wrong = cli.run(
+        "sync:status", env={"DB_DATABASE": mysql_database, "DB_PASSWORD": "x" + password}
+    )
+    assert wrong.returncode == 2
+    assert re.fullmatch(
+        rf"syncpay: DB_PASSWORD: access denied for user {user_at} "
+        r"\(check DB_USERNAME and DB_PASSWORD\)",
+        error_line(wrong),
+    ), error_line(wrong)
+
+    empty = cli.run("sync:status", env={"DB_DATABASE": mysql_database, "DB_PASSWORD": ""})
+    assert empty.returncode == 2
+    assert re.fullmatch(
+        rf"syncpay: DB_PASSWORD: access denied for user {user_at} "
+        r"\(check DB_USERNAME and DB_PASSWORD; DB_PASSWORD is empty\)",
+        error_line(empty),
+    ), error_line(empty)
+
+    typo = mysql_database + "_typo"
+    denied = cli.run("sync:status", env={"DB_DATABASE": typo, "DB_PASSWORD": password})
+    assert denied.returncode == 2
+    assert re.fullmatch(
+        rf"syncpay: DB_DATABASE: access denied for user {user_at} to database '{typo}' "
+        r"\(check DB_DATABASE, or the user's grants on it\)",
+        error_line(denied),
+    ), error_line(denied)
+    # `migrate` may create a database, but not this user: still DB_DATABASE.
+    refused = cli.run("migrate", env={"DB_DATABASE": typo, "DB_PASSWORD": password})
+    assert refused.returncode == 2
+    assert error_line(refused).startswith("syncpay: DB_DATABASE: "), error_line(refused)
+    assert typo not in _mysql_databases()
+
+
+def test_a_command_that_reads_never_creates_a_missing_database_migrate_does(
+    db_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    """A misspelled DB_DATABASE (a user allowed to create databases, or a SQLite path):
+    `sync:status` and the other commands that only read stop with one line naming
+    DB_DATABASE and create nothing; `migrate` creates it."""
+    if db_kind == "mysql":
+        request.getfixturevalue("mysql_database")  # skips (or fails in CI) without MariaDB
+        name = f"syncpay_typo_{os.getpid()}_{secrets.token_hex(3)}"
+        cli = _cli(tmp_path, **MYSQL, DB_CONNECTION="mysql", DB_DATABASE=name)
+
+        def exists() -> bool:
+            return name in _mysql_databases()
+
+        shown = f"database '{name}'"
+    else:
+        name = str(tmp_path / "typo" / "syncpay.sqlite")
+        cli = _cli(tmp_path, DB_CONNECTION="sqlite", DB_DATABASE=name)
+
+        def exists() -> bool:
+            return (tmp_path / "typo").exists()
+
+        shown = f"database file '{name}'"
+    try:
+        for command in ("sync:status", "sync:failed", "queue:failed", "user:list", "token:list"):
+            result = cli.run(*command.split())
+            assert result.returncode == 2, (command, result.returncode, exists(), result.stdout)
+            assert (result.returncode, error_line(result)) == (
+                2,
+                f"syncpay: DB_DATABASE: {shown} does not exist; run `syncpay migrate` to create it",
+            ), command
+            assert not exists(), f"{command} created the database"
+        cli.ok("migrate")
+        assert exists()
+        cli.ok("sync:status")
+    finally:
+        if db_kind == "mysql":
+            conn = mysql_connect()
+            with conn.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            conn.close()

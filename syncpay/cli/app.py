@@ -235,7 +235,8 @@ async def _execute(
     if not cmd.needs_db:
         return await cmd.run(Context(args, settings, None, quiet, verbose))  # type: ignore[arg-type]
     try:
-        db = await connect(settings, create=cmd.create_database, pool_size=cmd.pool_size(settings))
+        create = _may_create_database(cmd, args, settings)
+        db = await connect(settings, create=create, pool_size=cmd.pool_size(settings))
     except DatabaseError as exc:
         raise CliError(str(exc), 2) from exc
     try:
@@ -248,6 +249,24 @@ async def _execute(
         return await cmd.run(Context(args, settings, db, quiet, verbose, migrated))
     finally:
         await _close(db)
+
+
+#: The commands that create a missing database (issue #12, item 14): ``migrate``, there
+#: to set it up, and ``serve``, which migrates as it starts. Any other command on a
+#: missing MySQL database stops with one line naming DB_DATABASE, so a misspelled name
+#: never becomes a new, empty database.
+CREATES_DATABASE = frozenset({"migrate", "serve"})
+#: Commands that only read: they never create a database, not even a SQLite file (on
+#: SQLite a command that adds data still makes its file, as it always has).
+READS_ONLY = frozenset({"sync:status", "sync:failed", "queue:failed", "user:list", "token:list"})
+
+
+def _may_create_database(cmd: Command, args: argparse.Namespace, settings: Settings) -> bool:
+    if not cmd.create_database or cmd.name in READS_ONLY:
+        return False
+    if cmd.name == "migrate" and getattr(args, "status", False):
+        return False  # only reads too
+    return cmd.name in CREATES_DATABASE or settings.db_connection == "sqlite"
 
 
 async def _close(db: Database) -> None:

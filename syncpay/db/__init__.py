@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
-from .base import Database, DatabaseError, DatabaseUnavailable, Row, Tx
+from .base import Database, DatabaseError, DatabaseUnavailable, Row, Tx, missing_database
 from .migrate import migrate
 from .mysql import MysqlDatabase
 from .queries import load_queries
@@ -31,11 +32,17 @@ def tables_for(settings: Settings) -> dict[str, str]:
 
 
 async def connect(
-    settings: Settings, *, create: bool = False, pool_size: int = 10, retry_for: float = 120.0
+    settings: Settings, *, create: bool = True, pool_size: int = 10, retry_for: float = 120.0
 ) -> Database:
-    """Open the database named by the settings (``create``: make a missing MySQL database)."""
+    """Open the database named by the settings. ``create``: make it when it is missing
+    (a MySQL database, a SQLite file and its folder); without it, a missing database is
+    a DatabaseError naming DB_DATABASE. The commands decide which of them may create
+    one (``syncpay.cli.app``)."""
     tables = tables_for(settings)
     if settings.db_connection == "sqlite":
+        path = settings.db_database
+        if not create and path != ":memory:" and not os.path.exists(path):
+            raise DatabaseError(missing_database(f"database file {path!r}"))
         sqlite = SqliteDatabase(
             settings.db_database, load_queries("sqlite", "?", tables), retry_for=retry_for
         )

@@ -210,6 +210,13 @@ class Database(Tx):
         return None
 
 
+def missing_database(what: str) -> str:
+    """The one line for a database that is not there: only ``syncpay migrate`` (and
+    ``serve``) create one, so a misspelled DB_DATABASE never becomes a new, empty
+    database (issue #12, item 14)."""
+    return f"DB_DATABASE: {what} does not exist; run `syncpay migrate` to create it"
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -19,7 +19,16 @@ from typing import Any
 import aiomysql
 import pymysql
 
-from .base import Database, DatabaseError, Params, Row, T, Tx, split_statements
+from .base import (
+    Database,
+    DatabaseError,
+    Params,
+    Row,
+    T,
+    Tx,
+    missing_database,
+    split_statements,
+)
 from .queries import Query
 
 MAX_ROWS_PER_INSERT = 1000
@@ -31,6 +40,7 @@ TRANSIENT_CODES = frozenset(
     {2003, 2006, 2013, 2014, 2045, 2055, 1213, 1205, 1053, 1927, 1040, 1290, 1836, 4031}
 )
 DEADLOCK = 1213
+UNKNOWN_DATABASE = 1049
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_$]+$")
 
 
@@ -147,24 +157,48 @@ class MysqlDatabase(Database):
         if not _SAFE_NAME.match(self.database):
             raise DatabaseError(f"DB_DATABASE: {self.database!r} is not a valid database name")
         try:
-            self._pool = await self._create_pool(self.database)
-        except pymysql.err.OperationalError as exc:
-            code = exc.args[0] if exc.args else 0
-            if code == 1049 and create:
+            try:
+                self._pool = await self._create_pool(self.database)
+            except pymysql.err.OperationalError as exc:
+                if not (create and exc.args and exc.args[0] == UNKNOWN_DATABASE):
+                    raise
                 await self._create_database()
                 self._pool = await self._create_pool(self.database)
-            else:
-                raise DatabaseError(self._connect_problem(exc)) from exc
-        except OSError as exc:
+        except (pymysql.err.MySQLError, OSError) as exc:
             raise DatabaseError(self._connect_problem(exc)) from exc
 
     def _connect_problem(self, exc: BaseException) -> str:
+        """One line naming the setting that is wrong (issue #12, item 14)."""
         code = exc.args[0] if exc.args else 0
-        if code == 1049:
-            return f"DB_DATABASE: database {self.database!r} does not exist (run: syncpay migrate)"
-        if code in (1044, 1045, 1698):
-            return f"DB_USERNAME: access denied for {self.user!r} at {self.host}:{self.port}"
-        return f"DB_HOST: cannot reach MySQL at {self.host}:{self.port} ({_message(exc)})"
+        message = _message(exc)
+        found = re.search(r"'([^']*)'@'([^']*)'", message)
+        user = found.group(0) if found else f"'{self.user}'@'{self.host}'"
+        if code == UNKNOWN_DATABASE:
+            return missing_database(f"database {self.database!r}")
+        if code == 1044:
+            # A database the user may not use: for a user without global rights, also
+            # what a misspelled name answers. From _create_database: it may not create.
+            return (
+                f"DB_DATABASE: access denied for user {user} to database {self.database!r} "
+                "(check DB_DATABASE, or the user's grants on it)"
+            )
+        if code == 1045:
+            empty = "; DB_PASSWORD is empty" if not self.password else ""
+            return (
+                f"DB_PASSWORD: access denied for user {user} "
+                f"(check DB_USERNAME and DB_PASSWORD{empty})"
+            )
+        if code == 1698:
+            return (
+                f"DB_USERNAME: user {user} may log in only through the server's own socket "
+                "(unix_socket), not with a password: give syncpay a user of its own "
+                "(docs/deploy.md)"
+            )
+        if code == 1130:
+            return f"DB_USERNAME: {message} (the user's host in MySQL must match this machine)"
+        if isinstance(code, int) and 1000 <= code < 2000:  # the server answered
+            return f"DB_HOST: MySQL at {self.host}:{self.port} refused the connection ({message})"
+        return f"DB_HOST: cannot reach MySQL at {self.host}:{self.port} ({message})"
 
     async def _create_pool(self, database: str | None) -> aiomysql.Pool:
         return await aiomysql.create_pool(
