@@ -552,3 +552,112 @@ def test_human_output_speaks_app_locale_only(cli: Cli, settings: Settings, api: 
             assert not mixed, (lang, args, mixed)
     state = cli.status()  # JSON: the stored Indonesian message beside key and values
     assert all(line["message"] for line in state["logs"])
+
+
+# --------------------------------------------------------------------------- queue:failed
+
+
+def test_queue_failed_forgets_students_a_later_run_counted(
+    cli: Cli, settings: Settings, api: dict[str, str]
+):
+    """#12 item 4: a student's failed ``sync.student`` job leaves ``queue:failed`` when a
+    later run counts the student: synced (retry-failed, or any run), or failed again (its
+    newest failure replaces the older one: one row per student)."""
+    seed(settings)
+    failing = {s["idperson"] for s in roster() if FAIL_OPTIONS.category(s["idperson"]) == "fail"}
+
+    def listed() -> dict[str, int]:
+        rows = json.loads(cli.expect(0, "queue:failed", "--json").stdout)
+        assert {row["job"] for row in rows} <= {"sync.student"}
+        payloads = dict(cli.sql("SELECT id, payload FROM failed_jobs"))
+        counted: dict[str, int] = {}
+        for row in rows:
+            idperson = json.loads(payloads[row["id"]])["data"]["idperson"]
+            assert idperson not in counted, f"{idperson} listed twice"
+            counted[idperson] = row["id"]
+        return counted
+
+    cli.expect(3, "sync", env=api)
+    first = listed()
+    assert set(first) == failing
+
+    # Retried while the API still refuses them: each student's newest failure only.
+    retry = cli.expect(3, "sync:retry-failed", env=api)
+    again_id, _, _ = started(retry.stdout)
+    assert run_row(cli, again_id) == ("completed", len(failing), len(failing), len(failing))
+    second = listed()
+    assert set(second) == failing
+    assert not set(second.values()) & set(first.values()), "the older failures are gone"
+
+    # The API is healthy again (the in-process simulator): retried and synced.
+    one = sorted(failing)[0]
+    cli.expect(0, "sync", "--idperson", one)
+    assert set(listed()) == failing - {one}, "a later run that synced the student"
+    healed = cli.expect(0, "sync:retry-failed", "--run", str(again_id))
+    healed_id, _, _ = started(healed.stdout)
+    assert run_row(cli, healed_id) == ("completed", len(failing), len(failing), 0)
+    assert listed() == {}
+
+
+def _insert_failed(settings: Settings, rows: list[tuple[str, str]]) -> None:
+    """Failed sync.student jobs (idperson, exception), as the worker stores them."""
+
+    async def insert() -> None:
+        db = await connect(settings, create=True)
+        try:
+            await migrate(db, tables_for(settings))
+            for n, (idperson, exception) in enumerate(rows):
+                payload = json.dumps(
+                    {
+                        "uuid": f"00000000-0000-4000-8000-00000000000{n}",
+                        "displayName": "sync.student",
+                        "job": "sync.student",
+                        "maxTries": 3,
+                        "timeout": None,
+                        "backoff": None,
+                        "data": {"idperson": idperson},
+                    },
+                    separators=(",", ":"),
+                )
+                await db.execute(
+                    "insert_failed",
+                    {
+                        "uuid": f"00000000-0000-4000-8000-00000000000{n}",
+                        "connection": "database",
+                        "queue": "sync-pembayaran",
+                        "payload": payload,
+                        "exception": exception,
+                    },
+                )
+        finally:
+            await db.close()
+
+    asyncio.run(insert())
+
+
+def test_queue_failed_keeps_the_status_and_message_of_each_reason(cli: Cli, settings: Settings):
+    """#12 item 4: a 404 and a 500 must not both read "PermanentFailure: HTTP …" — the
+    listing keeps each reason's first line whole at 120 and at 80 columns, and
+    ``queue:failed ID`` (or --json) gives the whole stored text."""
+    trace = '\nTraceback (most recent call last):\n  File "x.py", line 1, in fetch\n'
+    _insert_failed(
+        settings,
+        [
+            ("1001", "PermanentFailure: HTTP 404 Not Found" + trace),
+            ("1002", "PermanentFailure: HTTP 500 Internal Server Error" + trace),
+        ],
+    )
+    for columns in ("120", "80"):
+        out = cli.expect(0, "queue:failed", env={"COLUMNS": columns}).stdout
+        lines = out.splitlines()
+        assert all(len(line) <= int(columns) for line in lines), (columns, out)
+        assert sum("HTTP 404 Not Found" in line for line in lines) == 1, (columns, out)
+        assert sum("HTTP 500 Internal Server Error" in line for line in lines) == 1, out
+    ids = [row["id"] for row in json.loads(cli.expect(0, "queue:failed", "--json").stdout)]
+    detail = cli.expect(0, "queue:failed", str(ids[0]), env={"COLUMNS": "80"}).stdout
+    assert "PermanentFailure: HTTP 404 Not Found" in detail
+    assert 'File "x.py", line 1, in fetch' in detail  # the whole text, the trace too
+    assert '"idperson":"1001"' in detail
+    missing = cli.run("queue:failed", "999")
+    assert missing.returncode == 1 and "[999]" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -12,8 +12,9 @@ from ..db import tables_for
 from ..db.cache import RESTART_KEY, Cache
 from ..db.migrate import newer
 from ..db.migrate import status as migration_status
-from ..queue import FailedJobs, UnknownFailedJob
+from ..queue import FailedJob, FailedJobs, UnknownFailedJob
 from ..sync.runs import STUDENT_JOB
+from ..text import clean
 from .base import CliError, Context, command, given, json_object, whole
 from .output import format_age, render_table, terminal_width, words, words_n
 
@@ -56,21 +57,77 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
-@command("queue:failed", "list the failed jobs", _json_flag)
+def _failed_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "id", nargs="?", metavar="ID", help="show this failed job whole (its ID or UUID)"
+    )
+    _json_flag(parser)
+
+
+#: The least room the reason keeps beside its job's columns; a narrower terminal shows
+#: it on a line of its own under the job (so an "HTTP 404 …" and an "HTTP 500 …" differ).
+REASON_ROOM = 40
+
+
+@command("queue:failed", "list the failed jobs, or show one whole", _failed_arguments)
 async def queue_failed(ctx: Context) -> int:
-    """List the jobs that failed for good, newest last."""
-    failed = await FailedJobs(ctx.queue()).all()
+    """List the jobs that failed for good, newest last, each with the first line of its
+    reason; with an ID (or UUID), that job whole: its payload and the stored text."""
+    jobs = FailedJobs(ctx.queue())
+    if ctx.args.id is not None:
+        try:
+            (job,) = await jobs.find([ctx.args.id])
+        except UnknownFailedJob as exc:
+            raise CliError(words("cli.queue.unknown_id", id=exc)) from None
+        if ctx.args.json:
+            ctx.out_json(job.as_dict())
+        else:
+            ctx.out(_failed_detail(job))
+        return 0
+    failed = await jobs.all()
     if ctx.args.json:
         ctx.out_json([job.as_dict() for job in failed])
         return 0
     if not failed:
         ctx.say(words("cli.queue.no_failed"))
         return 0
-    rows = [(f.id, f.uuid, f.queue, f.job_name, f.failed_at, f.reason) for f in failed]
-    headers = ["ID", "UUID", words("cli.col.queue"), words("cli.col.job")]
-    headers += [words("cli.col.failed_at"), words("sync.col.reason")]
-    ctx.out(render_table(headers, rows, width=terminal_width(), flex=5, right=[0]))
+    ctx.out(_failed_table(failed, terminal_width()))
     return 0
+
+
+def _failed_table(failed: list[FailedJob], width: int) -> str:
+    """One line per job with its reason's first line, cut to the terminal's width; when
+    fewer than REASON_ROOM characters are left for it, the reason goes on the next line.
+    (The UUID is in --json and in ``queue:failed ID``.)"""
+    headers = ["ID", words("cli.col.queue"), words("cli.col.job"), words("cli.col.failed_at")]
+    rows = [(f.id, f.queue, f.job_name, f.failed_at) for f in failed]
+    columns = zip(headers, *rows, strict=True)
+    widths = [max(len(str(cell)) for cell in column) for column in columns]
+    if width - 2 - sum(widths) - 2 * len(widths) >= REASON_ROOM:
+        full = [(*row, f.reason) for row, f in zip(rows, failed, strict=True)]
+        headers.append(words("sync.col.reason"))
+        return render_table(headers, full, width=width, flex=4, right=[0])
+    lines = render_table(headers, rows, right=[0]).split("\n")
+    out = lines[:2]
+    for line, f in zip(lines[2:], failed, strict=True):
+        out += [line, "    " + clean(f.reason, max(10, width - 4), one_line=True)]
+    return "\n".join(out)
+
+
+def _failed_detail(job: FailedJob) -> str:
+    """One failed job whole: its fields, then the stored text (reason and traceback)."""
+    fields = [
+        ("ID", str(job.id)),
+        ("UUID", job.uuid),
+        (words("cli.col.queue"), job.queue),
+        (words("cli.col.job"), job.job_name),
+        (words("cli.col.failed_at"), job.failed_at),
+        (words("cli.col.payload"), job.payload),
+    ]
+    wide = max(len(label) for label, _ in fields)
+    lines = [f"  {label.ljust(wide)}  {clean(value)}" for label, value in fields]
+    text = "\n".join(clean(line) for line in job.exception.split("\n"))
+    return "\n".join([*lines, "", text])
 
 
 def _retry_arguments(parser: argparse.ArgumentParser) -> None:

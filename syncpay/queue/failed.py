@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -139,6 +139,38 @@ class FailedJobs:
             return await self.db.execute("failed_flush_all")
         seconds = round(hours * 3600)
         return await self.db.execute("failed_flush_older", {"seconds": seconds})
+
+
+async def forget_failed(
+    tx: Tx, job: str, data: Mapping[str, Any], *, keep_latest: bool = False
+) -> int:
+    """Delete, in ``tx``, the failed jobs of ``job`` whose payload carries exactly ``data``
+    (any uuid, any attempt); with ``keep_latest``, all but the newest (the one ``tx``
+    itself may just have failed). How many. A scan of ``failed_jobs``: call it only when
+    there is something to find (see ``syncpay.sync.runs.forget_failures``)."""
+    rows = await tx.fetch_all("failed_ids_of", forget_patterns(job, data))
+    ids = [int(row["id"]) for row in rows]
+    if keep_latest:
+        ids = ids[:-1]
+    if not ids:
+        return 0
+    return await tx.execute("failed_delete", {"ids": ids})
+
+
+def forget_patterns(job: str, data: Mapping[str, Any]) -> dict[str, str]:
+    """The LIKE patterns of ``failed_ids_of``: the payload names ``job`` and ends with
+    ``data`` as :class:`Payload` writes it (compact JSON, ``data`` last)."""
+    name = json.dumps(job, ensure_ascii=False)
+    tail = json.dumps(dict(data), ensure_ascii=False, separators=(",", ":"))
+    return {
+        "job": f'%"job":{_like(name)}%',
+        "data": f'%"data":{_like(tail)}}}',
+    }
+
+
+def _like(text: str) -> str:
+    """``text`` literally in a LIKE pattern whose ESCAPE is ``!``."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _reset(raw: str) -> str:

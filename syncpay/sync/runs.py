@@ -23,6 +23,7 @@ from typing import Any
 from ..db import Database, Row, Tx
 from ..i18n import DEFAULT, LOG_PREFIX, REASON_PREFIX, catalogs
 from ..queue import Queue
+from ..queue.failed import forget_failed
 from ..queue.worker import serving
 from .money import Totals
 from .scope import Scope
@@ -326,6 +327,9 @@ async def record_success(
             gone = catalogs().messages[DEFAULT][REASON_PREFIX + "not_in_roster"]
             await _count(tx, run, idperson, "failed", attempts, gone, idperson)
         return True
+    if student["sync_error"] is not None:
+        # Its last sync failed: that failure leaves queue:failed (see forget_failures).
+        await forget_failures(tx, idperson)
     unchanged = student["pembayaran_hash"] == digest
     if unchanged:
         await tx.execute("siswa_mark_synced", {"idperson": idperson})
@@ -341,6 +345,15 @@ async def record_success(
     for run in runs:
         await _count(tx, run, idperson, status, attempts, None, str(student["nama"]))
     return True
+
+
+async def forget_failures(tx: Tx, idperson: str, *, keep_latest: bool = False) -> None:
+    """The rule of ``queue:failed`` for students: a student's failed ``sync.student`` jobs
+    are gone once a later run counts the student — synced (a retry, or any run), or
+    failed again, when only that newest failure is kept. In the counting transaction;
+    called only for a student whose last sync failed (``siswa.sync_error`` set), so the
+    usual success costs nothing."""
+    await forget_failed(tx, STUDENT_JOB, {"idperson": idperson}, keep_latest=keep_latest)
 
 
 async def record_retry(tx: Tx, idperson: str, reason: str, attempts: int) -> None:
@@ -372,6 +385,8 @@ async def record_failure(
             note = catalogs().messages[DEFAULT][REASON_PREFIX + "cut_off"]
             reason = f"{last} ({note}: {reason})"
     if student is not None:
+        if student["sync_error"] is not None:
+            await forget_failures(tx, idperson, keep_latest=True)
         await tx.execute("siswa_mark_error", {"idperson": idperson, "reason": reason[:1000]})
     name = str(student["nama"]) if student is not None else idperson
     for run in runs:

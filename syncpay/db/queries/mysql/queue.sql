@@ -140,6 +140,14 @@ ORDER BY id
 -- name: failed_delete
 DELETE FROM failed_jobs WHERE id IN (:ids)
 
+-- name: failed_ids_of
+-- The failed jobs of one job name whose payload ends with the given data (the patterns
+-- come from failed.forget_patterns, `!` escaping). A scan of failed_jobs: for callers that
+-- know there is something to find (the sync: a student whose last sync failed).
+SELECT id FROM failed_jobs
+WHERE payload LIKE :job ESCAPE '!' AND payload LIKE :data ESCAPE '!'
+ORDER BY id
+
 -- name: failed_flush_all
 DELETE FROM failed_jobs
 

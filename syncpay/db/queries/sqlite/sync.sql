@@ -97,7 +97,8 @@ SELECT COUNT(*) AS n FROM sync_run_items WHERE run_id = :run_id
 -- name: sync_items_queued_for
 -- The runs of :run_ids still waiting for the student, with the student's row (its
 -- columns NULL when the student left the roster meanwhile).
-SELECT i.run_id, s.idperson, s.nama, s.UnitFormal, s.KelasFormal, s.pembayaran_hash
+SELECT i.run_id, s.idperson, s.nama, s.UnitFormal, s.KelasFormal, s.pembayaran_hash,
+       s.sync_error
 FROM sync_run_items i LEFT JOIN siswa s ON s.idperson = i.idperson
 WHERE i.idperson = :idperson AND i.status = 'queued' AND i.run_id IN (:run_ids)
 
@@ -107,7 +108,7 @@ WHERE i.idperson = :idperson AND i.status = 'queued' AND i.run_id IN (:run_ids)
 -- (run_id, status), which holds every student still queued: the unary + keeps the
 -- planner off that index.
 SELECT i.run_id, i.idperson AS item_idperson, s.idperson, s.nama, s.UnitFormal,
-       s.KelasFormal, s.pembayaran_hash
+       s.KelasFormal, s.pembayaran_hash, s.sync_error
 FROM sync_run_items i LEFT JOIN siswa s ON s.idperson = i.idperson
 WHERE i.idperson IN (:idpersons) AND +i.status = 'queued' AND i.run_id IN (:run_ids)
 
