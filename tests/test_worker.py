@@ -1066,3 +1066,66 @@ async def test_a_failure_hook_whose_own_write_cannot_be_stored_still_fails_the_j
     assert _tracebacks(caplog) == []
     without = [r for r in caplog.records if "settling it without them" in r.getMessage()]
     assert len(without) == 1
+
+
+class _RefusingQueue(Queue):
+    """A queue whose move to ``failed_jobs`` is refused for some reasons (as a database
+    refuses a text it cannot store): ``refuse(reason)`` decides."""
+
+    def __init__(self, db: Database, refuse: Any) -> None:
+        super().__init__(db, default_queue=Q)
+        self.refuse = refuse
+
+    async def fail(self, tx: Tx, items: Any) -> set[int]:
+        for item in items:
+            if self.refuse(item.exception):
+                raise UnicodeEncodeError("utf-8", item.exception, 0, 1, "refused by the test")
+        return await super().fail(tx, items)
+
+
+@pytest.mark.parametrize("always", [False, True])
+async def test_a_failure_that_cannot_be_moved_gets_a_fixed_reason_or_waits_for_its_lease(
+    queue: Queue, caplog: pytest.LogCaptureFixture, always: bool
+):
+    """The last steps of the fallback: the job's own reason refused → the fixed reason;
+    that refused too → the job is left to its lease with one error line. Either way the
+    other jobs of the round commit and the worker never loops."""
+    from syncpay.queue.worker import UNSTORABLE_REASON
+
+    caplog.set_level(logging.INFO, logger="syncpay")
+    refusing = _RefusingQueue(queue.db, lambda text: always or text != UNSTORABLE_REASON)
+    registry = JobRegistry()
+    gate = asyncio.Event()
+
+    async def job(job: JobContext) -> None:
+        n = int(job.data["n"])
+        await gate.wait()
+        if n == 0:
+            raise PermanentFailure("gone")
+
+        async def hook(tx: Tx) -> None:
+            await tx.execute("cache_put", {"key": f"ok:{n}", "value": "1", "ttl": 0})
+
+        job.on_success(hook)
+
+    registry.add("tests.refused", job)
+    for n in range(3):
+        await refusing.push("tests.refused", {"n": n})
+    worker = Worker(refusing, registry, options())
+    running = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.3)
+    gate.set()
+    await _settles_in(running, 10)
+
+    assert await cache_values(queue.db) == {"ok:1": "1", "ok:2": "1"}
+    assert _tracebacks(caplog) == []
+    failed = await failed_rows(queue.db)
+    left = await job_rows(queue.db)
+    if always:
+        assert failed == [] and len(left) == 1 and left[0]["reserved_at"] is not None
+        assert (worker.stats.done, worker.stats.failed, worker.stats.lost) == (2, 0, 1)
+        errors = [r for r in caplog.records if "left to its lease" in r.getMessage()]
+        assert len(errors) == 1
+    else:
+        assert [row["exception"] for row in failed] == [UNSTORABLE_REASON] and left == []
+        assert (worker.stats.done, worker.stats.failed) == (2, 1)
