@@ -19,11 +19,13 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from syncpay.config import Settings
 from syncpay.db import Database, DatabaseUnavailable, Tx, connect, migrate, tables_for
 from syncpay.db.migrate import MIGRATIONS_DIR, available
 from syncpay.db.queries import QUERY_DIR, QueryError, load_queries, parse_queries
 from tests.conftest import MYSQL, ROOT, mysql_connect, settings_for
 from tests.jobs import add_test_queries, cache_values, failed_rows, job_rows
+from tests.sync_helpers import Harness, items_of, rows
 from tests.test_cli import Cli, base_env, error_line
 
 
@@ -415,6 +417,49 @@ async def test_an_occasional_deadlock_is_retried_at_debug_a_repeated_one_is_warn
     assert levels() == (["DEBUG"] if mysql else ["WARNING"])
     assert await db.transact(failing(5)) == 6
     assert levels() == (["DEBUG"] * 4 + ["WARNING"] if mysql else ["WARNING"] + ["DEBUG"] * 4)
+
+
+async def test_two_pools_and_a_fast_api_settle_without_a_deadlock(
+    settings: Settings, db: Database, caplog: pytest.LogCaptureFixture
+):
+    """Issue #12, item 13: a server's pool and a second one (``syncpay sync`` or the
+    library example) on one queue, the API answering in ~2 ms. Every round settles and
+    claims without a deadlock (MariaDB rolled one back and retried it in every trial,
+    with a WARNING on stderr), nothing is logged at WARNING, and every run counts each
+    student once."""
+    caplog.set_level(logging.DEBUG, logger="syncpay.db")
+    h = await Harness(settings, db).setup()
+    try:
+        n, runs = 400, 3
+        roster = await h.students(n, seed=13)
+        ids = {s["idperson"] for s in roster}
+        sim = await h.simulator(latency=0.002)
+        server = h.syncpay(sim)
+        second = h.syncpay(sim, await h.connection())
+        for sp in (server, second):
+            h.worker(sp, 8).start()
+        for _ in range(runs):
+            run = await server.start(started_by="two pools")
+            done = await asyncio.wait_for(server.sync.wait(run.id), 120)
+            assert (done.status, done.total, done.processed, done.failed) == (
+                "completed",
+                n,
+                n,
+                0,
+            )
+            items = await items_of(db, run.id)
+            assert set(items) == ids
+            assert {int(i["attempts"]) for i in items.values()} == {1}
+        assert await rows(db, "ts_jobs") == []
+        assert all(w.stats.done > 0 for w in h.workers), [w.stats for w in h.workers]
+        assert sum(w.stats.done for w in h.workers) == runs * (n + 1)  # + each dispatcher
+        assert sum(w.stats.lost + w.stats.failed for w in h.workers) == 0
+    finally:
+        await h.close()
+    retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert retries == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == []
 
 
 # --- SQLite under contention ------------------------------------------------------------

@@ -1,8 +1,5 @@
 """Issue #6, item 4: workers on several machines against one MariaDB.
 
-(And issue #12, item 13, on the shared test database of both kinds: two worker pools on
-one queue with a fast API settle and claim without a single deadlock.)
-
 Two ``syncpay work`` processes, each in a network namespace of its own (a veth pair, its
 own address in 10.77.x.0/24, a default route to the host side), and the server in the
 host's namespace, against a private MariaDB listening on the host side of the first
@@ -22,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import re
 import secrets
@@ -42,7 +38,6 @@ from syncpay.db.queries import parse_queries
 from syncpay.service import SyncPay
 from syncpay.simulator import Simulator, SimulatorOptions, demo_students
 from syncpay.sync.roster import import_rows
-from tests.conftest import TABLES
 from tests.reliability.conftest import scale
 from tests.reliability.mariadb_instance import (
     Children,
@@ -56,16 +51,7 @@ from tests.reliability.mariadb_instance import (
     unavailable,
     wait_http,
 )
-from tests.sync_helpers import (
-    Harness,
-    Monitor,
-    items_of,
-    rows,
-    siswa_rows,
-    stored_mismatches,
-    teach,
-    until,
-)
+from tests.sync_helpers import Monitor, items_of, rows, siswa_rows, stored_mismatches, teach, until
 
 __all__ = ["mariadb_template"]  # a fixture, used by name
 
@@ -408,67 +394,3 @@ async def test_two_machines_one_mariadb_exact_and_a_cut_link(
     figure("link cut to run end (s)", f"{cut_to_end:.1f}")
     figure("link down for (s)", f"{back_at - cut_at:.1f}")
     assert children.end(server) == 0, children.outputs()
-
-
-# --- issue #12, item 13: two pools, one queue, a fast API ---------------------------------
-
-
-@pytest.fixture
-async def queue_db(settings: Settings) -> AsyncIterator[Database]:
-    """The test database of the kind of ``db_kind`` (conftest's ``db``; this module has
-    its own ``db``)."""
-    database = await connect(settings, create=True)
-    await migrate(database, tables_for(settings))
-    if database.dialect == "mysql":
-        await database.run_script(";\n".join(f"DELETE FROM {t}" for t in TABLES))
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-def _retries(records: list[logging.LogRecord]) -> list[str]:
-    return [
-        r.getMessage() for r in records if r.name == "syncpay.db" and "retrying" in r.getMessage()
-    ]
-
-
-async def test_two_pools_and_a_fast_api_settle_without_a_deadlock(
-    settings: Settings, queue_db: Database, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A server's pool and a second one (``syncpay sync`` or the library example) on one
-    queue, the API answering in ~2 ms: every round settles and claims without a deadlock
-    (MariaDB used to roll one back and retry it in most runs, with a WARNING on stderr),
-    nothing is logged at WARNING, and every run counts each student once."""
-    caplog.set_level(logging.DEBUG, logger="syncpay.db")
-    h = await Harness(settings, queue_db).setup()
-    try:
-        n, runs = 400, 3
-        roster = await h.students(n, seed=13)
-        ids = {s["idperson"] for s in roster}
-        sim = await h.simulator(latency=0.002)
-        server = h.syncpay(sim)
-        second = h.syncpay(sim, await h.connection())
-        for sp in (server, second):
-            h.worker(sp, 8).start()
-        for _ in range(runs):
-            run = await server.start(started_by="two pools")
-            done = await asyncio.wait_for(server.sync.wait(run.id), 120)
-            assert (done.status, done.total, done.processed, done.failed) == (
-                "completed",
-                n,
-                n,
-                0,
-            )
-            items = await items_of(queue_db, run.id)
-            assert set(items) == ids
-            assert {int(i["attempts"]) for i in items.values()} == {1}
-        assert await rows(queue_db, "ts_jobs") == []
-        assert all(w.stats.done > 0 for w in h.workers), [w.stats for w in h.workers]
-        assert sum(w.stats.done for w in h.workers) == runs * (n + 1)  # + each dispatcher
-        assert sum(w.stats.lost + w.stats.failed for w in h.workers) == 0
-    finally:
-        await h.close()
-    assert _retries(caplog.records) == []
-    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert warnings == []
