@@ -760,3 +760,33 @@ def test_source_reasons_are_cleaned() -> None:
     assert (
         describe_url("http://u:p@h\u202e.example:81/a?token=1#f") == "http://h\\u202e.example:81/a"
     )
+
+
+async def test_mysql_login_errors_name_the_setting_that_is_wrong(finance_db: str) -> None:
+    """The finance database's sibling of the DB_* errors (#12 item 14): a wrong password
+    names PAYMENT_DB_PASSWORD, a missing database PAYMENT_DB_DATABASE; both permanent."""
+    user = f"sp_src_{secrets.token_hex(3)}"
+    conn = _connect()
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'right-password'")
+            cursor.execute(f"GRANT SELECT ON `{finance_db}`.* TO '{user}'@'%'")
+        wrong = {"PAYMENT_DB_USERNAME": user, "PAYMENT_DB_PASSWORD": "wrong-password"}
+        async with MysqlSource(mysql_settings(finance_db, **wrong)) as source:
+            error = await fetch_error(source, "2025000001")
+        assert error.permanent
+        assert error.reason.startswith("PAYMENT_DB_PASSWORD: access denied for user"), error
+        assert "PAYMENT_DB_USERNAME" in error.reason
+        right = {"PAYMENT_DB_USERNAME": user, "PAYMENT_DB_PASSWORD": "right-password"}
+        async with MysqlSource(mysql_settings("syncpay_no_such_db", **right)) as source:
+            error = await fetch_error(source, "2025000001")
+        assert error.permanent
+        assert error.reason.startswith("PAYMENT_DB_DATABASE: "), error
+        assert "syncpay_no_such_db" in error.reason
+        async with MysqlSource(mysql_settings("syncpay_no_such_db")) as source:  # root
+            error = await fetch_error(source, "2025000001")
+        assert error.reason.startswith("PAYMENT_DB_DATABASE: database 'syncpay_no_such_db'")
+    finally:
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        conn.close()

@@ -50,6 +50,45 @@ _STATEMENT_END = re.compile(r"^(?!\s*--).*;[ \t]*$", re.MULTILINE)
 _PERCENT = re.compile(r"%%|%s")
 
 
+def login_refusal(
+    code: object,
+    message: str,
+    prefix: str,
+    user: str,
+    host: str,
+    database: str,
+    has_password: bool,
+) -> str | None:
+    """The one line for a MySQL server refusing a login, naming the setting that is
+    wrong (``prefix``: ``DB_`` for syncpay's database, ``PAYMENT_DB_`` for the finance
+    database), or None for another error. 1049 (no such database) is the caller's: only
+    syncpay's own database may be created by ``syncpay migrate``."""
+    found = re.search(r"'([^']*)'@'([^']*)'", message)
+    who = found.group(0) if found else f"'{user}'@'{host}'"
+    if code == 1044:
+        # A database the user may not use: for a user without global rights, also
+        # what a misspelled name answers (and what a refused CREATE DATABASE answers).
+        return (
+            f"{prefix}DATABASE: access denied for user {who} to database {database!r} "
+            f"(check {prefix}DATABASE, or the user's grants on it)"
+        )
+    if code == 1045:
+        empty = f"; {prefix}PASSWORD is empty" if not has_password else ""
+        return (
+            f"{prefix}PASSWORD: access denied for user {who} "
+            f"(check {prefix}USERNAME and {prefix}PASSWORD{empty})"
+        )
+    if code == 1698:
+        return (
+            f"{prefix}USERNAME: user {who} may log in only through the server's own socket "
+            "(unix_socket), not with a password: give syncpay a user of its own "
+            "(docs/deploy.md)"
+        )
+    if code == 1130:
+        return f"{prefix}USERNAME: {message} (the user's host in MySQL must match this machine)"
+    return None
+
+
 def is_multi_statement(sql: str) -> bool:
     """Whether a named query is several statements (see :func:`statements`)."""
     return _STATEMENT_END.search(sql) is not None
@@ -171,31 +210,13 @@ class MysqlDatabase(Database):
         """One line naming the setting that is wrong (issue #12, item 14)."""
         code = exc.args[0] if exc.args else 0
         message = _message(exc)
-        found = re.search(r"'([^']*)'@'([^']*)'", message)
-        user = found.group(0) if found else f"'{self.user}'@'{self.host}'"
         if code == UNKNOWN_DATABASE:
             return missing_database(f"database {self.database!r}")
-        if code == 1044:
-            # A database the user may not use: for a user without global rights, also
-            # what a misspelled name answers. From _create_database: it may not create.
-            return (
-                f"DB_DATABASE: access denied for user {user} to database {self.database!r} "
-                "(check DB_DATABASE, or the user's grants on it)"
-            )
-        if code == 1045:
-            empty = "; DB_PASSWORD is empty" if not self.password else ""
-            return (
-                f"DB_PASSWORD: access denied for user {user} "
-                f"(check DB_USERNAME and DB_PASSWORD{empty})"
-            )
-        if code == 1698:
-            return (
-                f"DB_USERNAME: user {user} may log in only through the server's own socket "
-                "(unix_socket), not with a password: give syncpay a user of its own "
-                "(docs/deploy.md)"
-            )
-        if code == 1130:
-            return f"DB_USERNAME: {message} (the user's host in MySQL must match this machine)"
+        refusal = login_refusal(
+            code, message, "DB_", self.user, self.host, self.database, bool(self.password)
+        )
+        if refusal is not None:
+            return refusal
         if isinstance(code, int) and 1000 <= code < 2000:  # the server answered
             return f"DB_HOST: MySQL at {self.host}:{self.port} refused the connection ({message})"
         return f"DB_HOST: cannot reach MySQL at {self.host}:{self.port} ({message})"

@@ -37,6 +37,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import aiohttp
 
 from .. import metrics
+from ..db.mysql import login_refusal
 from ..text import clean
 
 if TYPE_CHECKING:
@@ -645,6 +646,21 @@ class MysqlSource:
         message = " ".join(message.split())
         if code is None or code >= 2000:  # client side: no or lost connection
             return SourceError(self._cannot_connect(message))
+        if code == 1049:
+            return SourceError(
+                f"PAYMENT_DB_DATABASE: database {self.database!r} does not exist", permanent=True
+            )
+        refusal = login_refusal(
+            code,
+            message,
+            "PAYMENT_DB_",
+            self._user,
+            self.host,
+            self.database,
+            bool(self._password),
+        )
+        if refusal is not None:
+            return SourceError(refusal, permanent=True)
         return SourceError(f"MySQL error {code}: {message}", permanent=code not in _TRANSIENT_MYSQL)
 
     async def close(self) -> None:
