@@ -10,6 +10,7 @@ never blocks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import sqlite3
@@ -115,6 +116,31 @@ def _private(path: Path) -> None:
             pass
 
 
+async def _to_the_end(statement: Awaitable[Any]) -> Any:
+    """Await a statement sent to aiosqlite's thread to its end, even when the caller is
+    cancelled meanwhile (the cancellation is raised after it): the statement runs there
+    anyway, and the writer's state (in a transaction or not) must be known before its
+    lock is released. A BEGIN cut off at the await left the connection inside a
+    transaction that nobody would end ("cannot start a transaction within a
+    transaction" for every later write); a COMMIT cut off was followed by a ROLLBACK
+    that failed ("no transaction is active") in the cancellation's place."""
+    task = asyncio.ensure_future(statement)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+
+
+async def _roll_back(writer: aiosqlite.Connection) -> None:
+    """End the writer's transaction, if one is open, without hiding the error that
+    ended it (a failing ROLLBACK is not that error)."""
+    if writer.in_transaction:
+        with contextlib.suppress(Exception):
+            await _to_the_end(writer.execute("ROLLBACK"))
+
+
 class SqliteDatabase(Database):
     dialect = "sqlite"
     placeholder = "?"
@@ -194,15 +220,15 @@ class SqliteDatabase(Database):
 
         async def attempt() -> T:
             async with self._write_lock:
-                await writer.execute("BEGIN IMMEDIATE")
-                tx = _SqliteTx(self, writer, direct=self._direct(writer))
                 try:
+                    # In the try: a cancellation raised once BEGIN has run rolls it back.
+                    await _to_the_end(writer.execute("BEGIN IMMEDIATE"))
+                    tx = _SqliteTx(self, writer, direct=self._direct(writer))
                     result = await fn(tx)
                     await tx._run_before_commit()
-                    await writer.execute("COMMIT")
+                    await _to_the_end(writer.execute("COMMIT"))
                 except BaseException:
-                    if writer.in_transaction:
-                        await asyncio.shield(writer.execute("ROLLBACK"))
+                    await _roll_back(writer)
                     raise
                 tx._run_after_commit()
                 return result
@@ -226,8 +252,7 @@ class SqliteDatabase(Database):
                     body = script.strip().rstrip(";")
                     await writer.executescript(f"BEGIN IMMEDIATE;\n{body};\nCOMMIT;")
                 except BaseException:
-                    if writer.in_transaction:
-                        await asyncio.shield(writer.execute("ROLLBACK"))
+                    await _roll_back(writer)
                     raise
 
         await self._retrying(attempt, "migration")
