@@ -172,6 +172,7 @@ async def test_prune_keeps_everything_with_zero_ages(h: Harness):
 
 
 def test_prune_commands_report_what_they_deleted(cli):
+    cli.env["APP_LOCALE"] = "en"  # the English wording (Indonesian is the default)
     assert "0 failed jobs older than 48 hours deleted." in cli.ok(
         "queue:prune-failed", "--hours", "48"
     )

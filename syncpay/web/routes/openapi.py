@@ -87,12 +87,15 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 #: A run id, a log id, a cursor: whole numbers the routes accept up to MAX_NUMBER.
 _ID = {"type": "integer", "minimum": 1, "maximum": MAX_NUMBER}
 _RUN_ID = _query("run_id", _ID, "a run (default: the latest)")
-#: A scope's unit or class: not blank, at most MAX_UNIT characters; null = not given.
+#: Text a request may carry: no control character (C0, DEL, C1: a 422 names the field).
+_PRINTABLE = "[^\\x00-\\x1f\\x7f-\\x9f]*"
+#: A scope's unit or class: not blank, at most MAX_UNIT characters, no control
+#: character; null = not given.
 _NAME = {
     "type": "string",
     "minLength": 1,
     "maxLength": MAX_UNIT,
-    "pattern": r"\S",
+    "pattern": f"^{_PRINTABLE}[^\\s\\x00-\\x1f\\x7f-\\x9f]{_PRINTABLE}$",
     "nullable": True,
 }
 _IDPERSON = {"type": "string", "pattern": f"^[A-Za-z0-9]{{1,{MAX_IDPERSON}}}$"}
@@ -382,8 +385,16 @@ _STUDENT_QUERY = [
         "spaces, '-', '.' and ',') starts a word of the name or the idperson; runs of "
         f"spaces count as one (at most {MAX_Q} characters after that)",
     ),
-    _query("unit", {"type": "string", "maxLength": MAX_FIELD}, f"only this unit; {_TRIMMED}"),
-    _query("kelas", {"type": "string", "maxLength": MAX_FIELD}, f"only this class; {_TRIMMED}"),
+    _query(
+        "unit",
+        {"type": "string", "maxLength": MAX_FIELD, "pattern": f"^{_PRINTABLE}$"},
+        f"only this unit; {_TRIMMED}",
+    ),
+    _query(
+        "kelas",
+        {"type": "string", "maxLength": MAX_FIELD, "pattern": f"^{_PRINTABLE}$"},
+        f"only this class; {_TRIMMED}",
+    ),
     _query("status", _STATE, "payment state: Lunas, Belum Lunas, Belum Sinkron"),
     _query(
         "sort",

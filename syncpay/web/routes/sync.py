@@ -100,7 +100,7 @@ async def _body(request: web.Request) -> tuple[dict[str, Any], bool]:
             values = [v for v in form.getall(key) if isinstance(v, str)]
             if values:
                 fields[key] = values if len(values) > 1 else values[0]
-        check_text(request, fields)
+        check_text(request, _read_fields(fields))
         return fields, True
     raw = await read_body(request)
     if not raw.strip():
@@ -111,8 +111,17 @@ async def _body(request: web.Request) -> tuple[dict[str, Any], bool]:
         raise ApiError(422, text(request, "sync.err.bad_json")) from None
     if not isinstance(data, dict):
         raise ApiError(422, text(request, "sync.err.not_object"))
-    check_text(request, data)
+    check_text(request, _read_fields(data))
     return data, False
+
+
+#: The fields the sync routes read from a body; any other is ignored, never stored, so
+#: its text is not checked either (an unknown field never makes a 422).
+READ_FIELDS = ("unit", "kelas", "idperson", "idpersons", "run_id")
+
+
+def _read_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {name: data[name] for name in READ_FIELDS if name in data}
 
 
 def _number(request: web.Request, value: Any, name: str, *, minimum: int = 1) -> int:
