@@ -751,9 +751,7 @@ async def test_a_transaction_cancelled_at_any_moment_leaves_the_connection_usabl
     for n in range(60):
 
         async def write(tx: Tx, n: int = n) -> None:
-            await tx.execute(
-                "cache_put", {"key": f"cancel-{n}", "value": "x", "ttl": 0}
-            )
+            await tx.execute("cache_put", {"key": f"cancel-{n}", "value": "x", "ttl": 0})
 
         task = asyncio.ensure_future(db.transact(write))
         await asyncio.sleep(rng.choice([0, 0, 0.0002, 0.0005, 0.001, 0.002]))
