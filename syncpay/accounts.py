@@ -179,14 +179,14 @@ class Accounts:
             role = role or str(existing["role"])
             user_id = int(existing["id"])
 
-            async def update(tx: Tx) -> None:
+            async def write(tx: Tx) -> None:
                 # A new password (a reset after a theft) or role ends every session the
                 # user had, in the same transaction: a stolen cookie dies with the old
                 # password, and a demoted user does not keep an admin session.
                 await tx.execute("user_update", {"name": name, "password": hashed, "role": role})
                 await tx.execute("sessions_delete_user", {"user_id": user_id})
 
-            await self.db.transact(update)
+            await self.db.transact(write)
             return User(user_id, name, role), False
         role = role or "petugas"
         user_id = await self.db.insert(

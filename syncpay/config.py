@@ -519,7 +519,7 @@ def _format(value: object) -> str:
 
 
 def load_settings(
-    overrides: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str | None] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
     env_file: str | os.PathLike[str] | None = ".env",

@@ -390,12 +390,16 @@ _START_MONOTONIC = time.monotonic()
 
 
 class _Job(Protocol):
-    queue: str
-    raw_payload: str
+    @property
+    def queue(self) -> str: ...
+
+    @property
+    def raw_payload(self) -> str: ...
 
 
 class _Payload(Protocol):
-    job: str
+    @property
+    def job(self) -> str: ...
 
 
 _SETTLED = {"ack": JOBS_PROCESSED, "fail": JOBS_FAILED, "release": JOBS_RETRIED}

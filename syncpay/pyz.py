@@ -263,8 +263,9 @@ def build(
             os.replace(temporary, output)
         finally:
             temporary.unlink(missing_ok=True)
-    names = tuple(f"{d.metadata['Name']} {d.version}" for d in dists)
-    return Built(output, "native" if native else "pure", output.stat().st_size, len(files), names)
+    versions = tuple(f"{d.metadata['Name']} {d.version}" for d in dists)
+    kind = "native" if native else "pure"
+    return Built(output, kind, output.stat().st_size, len(files), versions)
 
 
 def _read(source: bytes | Path) -> bytes:

@@ -220,7 +220,7 @@ def _run(cmd: Command, args: argparse.Namespace, *, quiet: bool, verbose: int) -
         raise CliError(f"{env_file}: no such file (--env-file)", 2)
     overrides = cmd.overrides(args)
     if getattr(args, "demo", False) and cmd.name != "serve":  # serve starts the demo itself
-        overrides = dict(DEMO_FOLDER) | overrides
+        overrides = {**DEMO_FOLDER, **overrides}
     settings = load_settings(overrides, env_file=env_file or ".env")
     set_language(settings.app_locale)
     setup_logging(settings, quiet, verbose, job_lines=cmd.job_lines)

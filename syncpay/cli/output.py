@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import os
@@ -10,7 +11,7 @@ import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from ..config import Settings
 from ..i18n import DEFAULT, LANGUAGES, catalogs
@@ -111,7 +112,7 @@ class _CliHandler(logging.Handler):
     """Marks the handlers this module installed, so a second set-up replaces them."""
 
 
-class _StreamHandler(logging.StreamHandler, _CliHandler):  # type: ignore[type-arg]
+class _StreamHandler(logging.StreamHandler, _CliHandler):
     pass
 
 
@@ -169,7 +170,7 @@ class _FileHandler(logging.handlers.RotatingFileHandler, _CliHandler):
         )
         self._broken = False
 
-    def _open(self) -> TextIO:
+    def _open(self) -> io.TextIOWrapper:
         Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
         # Log lines name students and users: made readable by the owner and its group
         # only (each rotation makes a new file the same way).

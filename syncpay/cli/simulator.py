@@ -8,6 +8,7 @@ import contextlib
 import logging
 import math
 import signal
+from typing import Any
 
 from ..config import Settings
 from ..simulator import RATE_FIELDS, Simulator, SimulatorOptions
@@ -82,9 +83,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", metavar="T", help="require Authorization: Bearer T")
 
 
-def _rates(args: argparse.Namespace) -> dict[str, float]:
+def _rates(args: argparse.Namespace) -> dict[str, Any]:
     """The fault rates, each in [0, 1] and together at most 1 (CliError, exit 2)."""
-    rates: dict[str, float] = {}
+    rates: dict[str, Any] = {}
     for flag, name, _ in _RATES:
         text = getattr(args, name)
         try:
@@ -167,7 +168,7 @@ async def simulator(ctx: Context) -> int:
 async def _wait_for_signal() -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    installed: list[int] = []
+    installed: list[signal.Signals] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)

@@ -408,7 +408,8 @@ async def _ask_yes(question: str, interrupts: Interrupts, display: Display) -> b
     loop.add_reader(fd, readable)
     interrupted = asyncio.ensure_future(interrupts.event.wait())
     try:
-        await asyncio.wait({answer, interrupted}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {answer, interrupted}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     finally:
         loop.remove_reader(fd)
         interrupted.cancel()

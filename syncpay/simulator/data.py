@@ -261,7 +261,7 @@ def payment_items(
     count = min(len(due_list), pays.randint(1, 2))
     special = set(pays.sample(due_list, count))
     result: list[PaymentItem] = []
-    for i, (period, title, category, unit, bill, day, due) in enumerate(bills_due):
+    for i, (period, title, category, unit, bill, on, due) in enumerate(bills_due):
         if not due:  # not due yet: mostly unpaid, sometimes paid in advance
             paid = bill if pays.random() < 0.08 else 0
         elif payer == "nunggak":
@@ -274,7 +274,7 @@ def payment_items(
             paid = bill + pays.randrange(25_000, 100_001, 25_000)
         else:
             paid = bill
-        result.append(PaymentItem(period, title, category, unit, bill, paid, day))
+        result.append(PaymentItem(period, title, category, unit, bill, paid, on))
     return result
 
 

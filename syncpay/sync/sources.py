@@ -623,7 +623,8 @@ class MysqlSource:
                             await cursor.execute(self._sql, (str(idperson),) * self._params)
                             rows = await cursor.fetchall()
                     except aiomysql.MySQLError as exc:
-                        if _mysql_code(exc) is None or _mysql_code(exc) >= 2000:
+                        code = _mysql_code(exc)
+                        if code is None or code >= 2000:
                             conn.close()  # the connection itself is broken
                         raise
                     except BaseException:

@@ -17,13 +17,13 @@ SETTINGS = web.AppKey("settings", Settings)
 SYNCPAY = web.AppKey("syncpay", SyncPay)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 #: The in-process worker pool (None with ``--workers 0``).
-WORKER = web.AppKey("worker", Worker | None)  # type: ignore[arg-type]
+WORKER: web.AppKey[Worker | None] = web.AppKey("worker")
 WORKERS = web.AppKey("workers", int)
 SIGNER = web.AppKey("signer", Signer)
 CATALOGS = web.AppKey("catalogs", Catalogs)
 LOGIN_LIMITER = web.AppKey("login_limiter", LoginLimiter)
 #: Static file name → a short hash of its content, for cache-busting URLs.
-STATIC_VERSIONS = web.AppKey("static_versions", dict)
+STATIC_VERSIONS: web.AppKey[dict[str, str]] = web.AppKey("static_versions")
 #: The scheduled runs and the daily clean-up of this server.
 MAINTENANCE = web.AppKey("maintenance", Maintenance)
 #: Who recent session ids and tokens belonged to (a second's memory).

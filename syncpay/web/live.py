@@ -154,7 +154,10 @@ class LiveHub:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        running = [*self._sends, *(entry[2] for entry in self._pending.values())]
+        running: list[asyncio.Future[Any]] = [
+            *self._sends,
+            *(entry[2] for entry in self._pending.values()),
+        ]
         for pending in running:
             pending.cancel()
         if running:
@@ -392,8 +395,8 @@ class LiveHub:
         self._checked_at = started
         now = asyncio.get_running_loop().time()
         for key in {c.watch for c in self.clients}:
-            view = self._views.get(key)
-            if view is None or view.checked < started or self._due(view, now):
+            cached = self._views.get(key)
+            if cached is None or cached.checked < started or self._due(cached, now):
                 try:
                     await self._compute_shared(key, since=started)
                 except RunNotFound:

@@ -399,7 +399,9 @@ async def read_body(request: web.Request) -> bytes:
         raise _slow_body(request) from None
 
 
-async def read_form(request: web.Request) -> MultiDictProxy[str | web.FileField]:
+async def read_form(
+    request: web.Request,
+) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
     """The request's form fields. A body that is not the form its Content-Type claims (a
     multipart type without its boundary, a broken part, an unknown charset) is a 400, not
     a server error; one that does not arrive within :data:`BODY_TIMEOUT` seconds a 408."""

@@ -53,17 +53,18 @@ def app_key(settings: Settings, key_file: Path = KEY_FILE) -> bytes:
         if len(text.encode()) < MIN_KEY:
             raise ConfigError("APP_KEY", f"too short (at least {MIN_KEY} bytes)")
         return text.encode()
+    found: bytes | None
     try:
-        key = key_file.read_bytes().strip()
+        found = key_file.read_bytes().strip()
     except FileNotFoundError:
-        key = None
-    if key is not None:
-        if len(key) >= MIN_KEY:
-            return key
-        if key:
+        found = None
+    if found is not None:
+        if len(found) >= MIN_KEY:
+            return found
+        if found:
             raise ConfigError(
                 "APP_KEY",
-                f"{key_file} holds a key of {len(key)} bytes (at least {MIN_KEY}); "
+                f"{key_file} holds a key of {len(found)} bytes (at least {MIN_KEY}); "
                 "delete the file to have a new one made (everyone logs in again)",
             )
         key_file.unlink()  # empty (a full disk, an interrupted first start): a new one

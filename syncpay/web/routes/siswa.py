@@ -505,7 +505,9 @@ def _options(
         seen = seen or chosen
         more = "".join(f' {name}="{escape(v)}"' for name, v in extra.items())
         flag = " selected" if chosen else ""
-        parts.append(f'<option value="{escape(value)}"{more}{flag}>{escape(label)}</option>')
+        parts.append(
+            Markup(f'<option value="{escape(value)}"{more}{flag}>{escape(label)}</option>')
+        )
     if selected and not seen:  # a value no student has (any more): keep it visible
         parts.append(h("option", {"value": selected, "selected": True}, selected))
     return Markup("".join(parts))
