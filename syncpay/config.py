@@ -375,7 +375,8 @@ class Settings:
     sync_tries: int = _var(3, _whole(1))
     sync_timeout: int = _var(600, _whole(1))
     sync_backoff: tuple[int, ...] = _var((10, 30, 60), _delays)
-    sync_chunk: int = _var(100, _whole(1, 10000))
+    # Students queued per dispatch transaction (SPEC §4).
+    sync_chunk: int = _var(5000, _whole(1, 100000))
     # When the server starts an all-students run by itself: "02:00", "02:00,13:30" or
     # a five-field cron expression; empty = never.
     sync_schedule: str = _var("", _text(_schedule))

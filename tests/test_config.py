@@ -35,7 +35,7 @@ SPEC_DEFAULTS = {
     "SYNC_TRIES": "3",
     "SYNC_TIMEOUT": "600",
     "SYNC_BACKOFF": "10,30,60",
-    "SYNC_CHUNK": "100",
+    "SYNC_CHUNK": "5000",
     "PAYMENT_SOURCE": "http",
     "PAYMENT_API_URL": "",
     "PAYMENT_API_TOKEN": "",
@@ -161,7 +161,7 @@ def test_default_env_file_is_dot_env_in_working_directory(tmp_path, monkeypatch)
     write_env(tmp_path, "SYNC_CHUNK=55\n")
     monkeypatch.chdir(tmp_path)
     assert load_settings(environ={}).sync_chunk == 55
-    assert load_settings(environ={}, env_file=None).sync_chunk == 100
+    assert load_settings(environ={}, env_file=None).sync_chunk == 5000
 
 
 def test_environ_defaults_to_os_environ(monkeypatch):
@@ -401,7 +401,7 @@ BAD_VALUES = [
     ("SYNC_BACKOFF", "10,-5", {}),
     ("SYNC_BACKOFF", "10s", {}),
     ("SYNC_CHUNK", "0", {}),
-    ("SYNC_CHUNK", "10001", {}),
+    ("SYNC_CHUNK", "100001", {}),
     ("PAYMENT_SOURCE", "ftp", {}),
     ("PAYMENT_API_URL", "ftp://x/{idperson}", {}),
     ("PAYMENT_API_URL", "api.example.sch.id/{idperson}", {}),

@@ -1175,6 +1175,30 @@ async def test_dispatch_in_chunks_queues_each_student_once(h: Harness, scope: st
     assert (done.status, done.processed, done.failed) == ("completed", len(expected), 0)
 
 
+async def test_sync_chunk_sizes_the_dispatch_transactions(h: Harness) -> None:
+    """SYNC_CHUNK (SPEC §4) is the students queued per dispatch transaction: each chunk's
+    jobs share the chunk's random uuid head, so the heads count the transactions."""
+    _teach_dispatch(h)
+    sim = await h.simulator()
+    roster = await h.students(30, seed=97)
+    ids = sorted(s["idperson"] for s in roster)
+    sp = h.syncpay(sim, sync_chunk="7")  # the setting only: nothing set by hand
+    run = await sp.start()
+    assert await run_next_job(sp) == "sync.dispatch"
+
+    run = await sp.sync.get(run.id)
+    assert (run.dispatched, run.total) == (True, 30)
+    await _queued_in_order(h, sp, ids)  # each student queued exactly once
+    heads: dict[str, list[str]] = {}
+    for job in await h.db.fetch_all("td_jobs"):
+        heads.setdefault(Payload.parse(job["payload"]).uuid[:24], []).append(job["unique_key"])
+    sizes = sorted((len(keys) for keys in heads.values()), reverse=True)
+    assert sizes == [7, 7, 7, 7, 2], f"students per dispatch transaction: {sizes}"
+    await _drain(h, sp)
+    done = await sp.sync.get(run.id)
+    assert (done.status, done.processed, done.failed) == ("completed", 30, 0)
+
+
 async def test_dispatch_resumes_after_the_last_chunk_it_committed(h: Harness) -> None:
     _teach_dispatch(h)
     sim = await h.simulator()

@@ -46,12 +46,6 @@ from .sources import PaymentSource, SourceError, open_source
 
 log = logging.getLogger("syncpay.sync")
 
-#: Students queued per dispatcher transaction. Each chunk is two INSERT … SELECT
-#: statements (the run's items from ``siswa``, then their jobs from those items): no
-#: student id or payload goes through Python, so the size is bounded by how long a
-#: transaction may hold its locks, not by parameters or packet sizes.
-ROWS_PER_TRANSACTION = 5000
-
 
 @dataclass
 class SyncRuntime:
@@ -60,8 +54,11 @@ class SyncRuntime:
     queue: Queue
     sync: Sync
     parser: Parser
-    #: Students the dispatcher queues per transaction.
-    dispatch_chunk: int = ROWS_PER_TRANSACTION
+    #: Students the dispatcher queues per transaction (``SYNC_CHUNK``). Each chunk is two
+    #: INSERT … SELECT statements (the run's items from ``siswa``, then their jobs from
+    #: those items): no student id or payload goes through Python, so the size is bounded
+    #: by how long a transaction may hold its locks, not by parameters or packet sizes.
+    dispatch_chunk: int
     _source: PaymentSource | None = None
     _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -74,8 +71,9 @@ class SyncRuntime:
             settings=settings,
             db=db,
             queue=queue,
-            sync=Sync(db, queue, chunk=settings.sync_chunk),
+            sync=Sync(db, queue),
             parser=parser_for(settings),
+            dispatch_chunk=settings.sync_chunk,
         )
 
     async def source(self) -> PaymentSource:

@@ -400,10 +400,9 @@ async def record_failure(
 class Sync:
     """Runs over one database and its queue."""
 
-    def __init__(self, db: Database, queue: Queue, *, chunk: int = 100) -> None:
+    def __init__(self, db: Database, queue: Queue) -> None:
         self.db = db
         self.queue = queue
-        self.chunk = chunk
 
     async def get(self, run_id: int) -> Run:
         row = await self.db.fetch_one("sync_run_get", {"id": run_id})
