@@ -4,6 +4,7 @@ exists, and the systemd units under docs/deploy/ verify."""
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 import shutil
@@ -84,6 +85,39 @@ def test_every_variable_is_documented_with_its_default() -> None:
 def test_no_unknown_variable_is_documented() -> None:
     unknown = sorted(set(_config_rows()) - set(VARIABLES))
     assert not unknown, f"docs/configuration.md documents variables that do not exist: {unknown}"
+
+
+#: Settings that no module but config.py needs to read, each with the reason.
+UNREAD_SETTINGS: dict[str, str] = {
+    # SPEC's settings table names it; the queue shares the application's database (its
+    # acks count progress in the same transaction), so config.py only checks that it
+    # equals DB_CONNECTION and refuses any other value.
+    "DB_QUEUE_CONNECTION": "checked by config.py to equal DB_CONNECTION",
+}
+
+
+def _attributes_read(package: Path) -> dict[str, set[str]]:
+    """Attribute name → the modules under ``package`` (config.py left out) that read it."""
+    found: dict[str, set[str]] = {}
+    for module in sorted(package.rglob("*.py")):
+        if module == package / "config.py":
+            continue
+        for node in ast.walk(ast.parse(_text(module), str(module))):
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+                found.setdefault(node.attr, set()).add(module.relative_to(ROOT).as_posix())
+    return found
+
+
+def test_every_setting_is_read_by_the_code() -> None:
+    """A setting in docs/configuration.md that nothing reads would be a promise the code
+    does not keep (as ``SYNC_CHUNK`` was; that it sizes the dispatch is proven by
+    test_sync.py::test_sync_chunk_sizes_the_dispatch_transactions)."""
+    read = _attributes_read(ROOT / "syncpay")
+    names = sorted(set(VARIABLES) | set(_config_rows()))
+    unread = [n for n in names if n.lower() not in read and n not in UNREAD_SETTINGS]
+    assert not unread, f"settings no module under syncpay/ reads: {unread}"
+    stale = [n for n in UNREAD_SETTINGS if n.lower() in read or n not in VARIABLES]
+    assert not stale, f"UNREAD_SETTINGS lists settings that are read or gone: {stale}"
 
 
 # --------------------------------------------------------------------------- links
