@@ -9,12 +9,11 @@ The library API (see docs/library.md)::
         run = await sp.wait(run.id, on_progress=print)
 """
 
+from ._version import __version__
 from .config import ConfigError, Settings, load_settings
 from .service import SyncPay, open
 from .sync.runs import NoStudents, Run, RunConflict, SyncError
 from .sync.scope import Scope
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",

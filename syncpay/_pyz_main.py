@@ -1,7 +1,10 @@
 """The ``__main__`` of ``syncpay.pyz`` (written into the archive by ``python -m syncpay.pyz``).
 
-``python3 syncpay.pyz COMMAND …`` runs ``syncpay COMMAND …``. This file uses the standard
-library only: it runs before the dependencies can be imported.
+``python3 syncpay.pyz COMMAND …`` runs ``syncpay COMMAND …``: the archive's ``__main__``
+is this file followed by the launch lines of the builder (``syncpay.pyz.LAUNCH``:
+:func:`prepare`, then the command line). This file uses the standard library only and
+imports nothing of syncpay: it runs before the dependencies can be imported, and the web
+application imports it for :func:`unpacked` (so imports keep flowing one way).
 
 - ``pure`` archives (the default) carry the dependencies' pure-Python code; the switches
   below tell aiohttp, multidict, yarl, frozenlist and propcache not to look for their
@@ -11,8 +14,8 @@ library only: it runs before the dependencies can be imported.
   builder recorded, then renamed into place, so a crash or a second process never sees
   half a directory) and put first on ``sys.path``.
 
-:func:`unpack` is also used by ``syncpay.pyz.unpacked`` for the static files, which
-aiohttp serves from a real directory.
+:func:`unpacked` (built on :func:`unpack`) gives the web application the static files
+as a real directory, which aiohttp serves.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import sysconfig
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 #: Written by the builder.
@@ -182,12 +186,23 @@ def prepare() -> None:
         os.environ[switch] = "1"
 
 
-def run() -> int:
-    prepare()
-    from syncpay.cli import main
+def unpacked(folder: Traversable, name: str) -> Path:
+    """``folder`` (inside the archive) as a real directory: unpacked once to the cache
+    (``~/.cache/syncpay/<name>-<digest>/``), for aiohttp's static files."""
+    members: list[tuple[str, Traversable]] = []
 
-    return main()
+    def walk(node: Traversable, rel: str) -> None:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            if child.is_dir():
+                walk(child, f"{rel}{child.name}/")
+            elif child.is_file():
+                members.append((rel + child.name, child))
+
+    walk(folder, "")
+    contents = [(rel, node.read_bytes()) for rel, node in members]
+    return unpack(name, digest_of(contents), [(rel, _constant(data)) for rel, data in contents])
 
 
-if __name__ == "__main__":
-    sys.exit(run())
+def _constant(data: bytes) -> Callable[[], bytes]:
+    """A reader for :func:`unpack` of bytes already read."""
+    return lambda: data

@@ -40,10 +40,9 @@ import platform
 import re
 import time
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
-if TYPE_CHECKING:
-    from .service import SyncPay
+from ._version import __version__
 
 __all__ = [
     "CONTENT_TYPE",
@@ -51,6 +50,7 @@ __all__ = [
     "Counter",
     "Gauge",
     "Histogram",
+    "JobEvents",
     "Metric",
     "Registry",
     "collect_database",
@@ -427,6 +427,22 @@ def job_ran(name: str, started: float) -> None:
     JOB_DURATION.labels(name).observe(time.perf_counter() - started)
 
 
+class JobEvents:
+    """What a worker pool reports (its observer interface, ``queue.worker.WorkerObserver``),
+    counted into the metrics above. Subscribed where a pool is made (``SyncPay.worker``,
+    ``syncpay work``): the worker itself knows nothing of metrics."""
+
+    def job_settled(self, kind: str, job: _Job, payload: _Payload | None) -> None:
+        job_settled(kind, job, payload)
+
+    def job_ran(self, name: str, started: float) -> None:
+        job_ran(name, started)
+
+
+#: The one observer a pool needs (it holds no state: the counters are process-wide).
+JOB_EVENTS = JobEvents()
+
+
 def payment_api_request(status: str, started: float) -> None:
     """One payment API request ended (``started``: its ``time.perf_counter()``)."""
     PAYMENT_API_REQUESTS.labels(status).inc()
@@ -438,8 +454,6 @@ def payment_api_request(status: str, started: float) -> None:
 
 def collect_process() -> list[Metric]:
     """Up time, start time, CPU time and the build."""
-    from . import __version__  # here: the package imports this module while it loads
-
     start = Gauge("syncpay_process_start_time_seconds", "When the process started (Unix time).")
     start.set(START_TIME)
     uptime = Gauge("syncpay_process_uptime_seconds", "Seconds since the process started.")
@@ -451,7 +465,48 @@ def collect_process() -> list[Metric]:
     return [start, uptime, cpu, build]
 
 
-async def collect_database(sp: SyncPay, timeout: float = 5.0) -> list[Metric]:
+class _Database(Protocol):
+    async def fetch_all(self, name: str, /) -> list[Any]: ...
+
+
+class _Settings(Protocol):
+    @property
+    def db_queue(self) -> str: ...
+
+
+class _ActiveRun(Protocol):
+    @property
+    def id(self) -> Any: ...
+
+    @property
+    def total(self) -> int: ...
+
+    @property
+    def processed(self) -> int: ...
+
+    @property
+    def failed(self) -> int: ...
+
+
+class _Runs(Protocol):
+    async def active(self) -> Sequence[_ActiveRun]: ...
+
+
+class Source(Protocol):
+    """What :func:`collect_database` reads (a ``SyncPay`` is one): its database, its
+    settings (the configured queue) and its runs."""
+
+    @property
+    def db(self) -> _Database: ...
+
+    @property
+    def settings(self) -> _Settings: ...
+
+    @property
+    def sync(self) -> _Runs: ...
+
+
+async def collect_database(sp: Source, timeout: float = 5.0) -> list[Metric]:
     """Queue depth and active runs, read from the database now; ``syncpay_database_up`` is
     0 (and the rest left out) when it does not answer within ``timeout`` seconds."""
     up = Gauge("syncpay_database_up", "Whether the database answered this scrape (1) or not (0).")
@@ -464,7 +519,7 @@ async def collect_database(sp: SyncPay, timeout: float = 5.0) -> list[Metric]:
     return [up, *depth, *runs]
 
 
-async def _read_database(sp: SyncPay) -> tuple[list[Metric], list[Metric]]:
+async def _read_database(sp: Source) -> tuple[list[Metric], list[Metric]]:
     rows = await sp.db.fetch_all("metrics_queue_depth")
     jobs = Gauge("syncpay_queue_jobs", "Jobs in the queue by state.", ("queue", "state"))
     oldest = Gauge(

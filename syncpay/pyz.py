@@ -34,9 +34,8 @@ import sys
 import sysconfig
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from . import _pyz_main
@@ -51,6 +50,17 @@ EPOCH = (1980, 1, 1, 0, 0, 0)
 SKIP_SUFFIXES = (".pyi", ".pyx", ".pxd", ".pxi", ".c", ".h", ".cpp", ".pyc", ".pyo", ".typed")
 COMPILED_SUFFIXES = (".so", ".pyd", ".dylib")
 #: Kept from each ``*.dist-info`` (importlib.metadata reads METADATA; licences travel).
+#: The end of the archive's ``__main__`` (after the text of :mod:`syncpay._pyz_main`):
+#: make the dependencies importable, then run the command line. Here, not in
+#: ``_pyz_main.py``, so that module (which the web application uses) imports nothing of ours.
+LAUNCH = """
+
+if __name__ == "__main__":
+    prepare()
+    from syncpay.cli import main
+
+    sys.exit(main())
+"""
 DIST_INFO_KEEP = re.compile(
     r"^(METADATA|top_level\.txt|licenses/.+|(LICEN[CS]E|COPYING|NOTICE|AUTHORS)[^/]*)$"
 )
@@ -208,7 +218,7 @@ def _main_source(native_digest: str, native: bool) -> bytes:
         text, count = re.subn(rf"^{key} = .*$", f"{key} = {value!r}", text, count=1, flags=re.M)
         if count != 1:
             raise BuildError(f"_pyz_main.py has no line `{key} = …`")
-    return text.encode("utf-8")
+    return (text.rstrip("\n") + "\n" + LAUNCH).encode("utf-8")
 
 
 def _zipinfo(name: str) -> zipfile.ZipInfo:
@@ -273,29 +283,6 @@ def _read(source: bytes | Path) -> bytes:
 
 
 # --- running from the archive ------------------------------------------------------------
-
-
-def unpacked(folder: Traversable, name: str) -> Path:
-    """``folder`` (inside the archive) as a real directory: unpacked once to the cache
-    (``~/.cache/syncpay/<name>-<digest>/``), for aiohttp's static files."""
-    members: list[tuple[str, Traversable]] = []
-
-    def walk(node: Traversable, rel: str) -> None:
-        for child in sorted(node.iterdir(), key=lambda c: c.name):
-            if child.is_dir():
-                walk(child, f"{rel}{child.name}/")
-            elif child.is_file():
-                members.append((rel + child.name, child))
-
-    walk(folder, "")
-    contents = [(rel, node.read_bytes()) for rel, node in members]
-    digest = _pyz_main.digest_of(contents)
-    return _pyz_main.unpack(name, digest, [(rel, _constant(data)) for rel, data in contents])
-
-
-def _constant(data: bytes) -> Callable[[], bytes]:
-    """A reader for :func:`_pyz_main.unpack` of bytes already read."""
-    return lambda: data
 
 
 # --- command line ------------------------------------------------------------------------

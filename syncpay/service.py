@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any
 
+from . import metrics
 from .config import Settings, load_settings
 from .db import Database, connect, migrate, tables_for
 from .queue import Queue, Worker, WorkerOptions, registry
@@ -103,7 +104,7 @@ class SyncPay:
             retry_after=s.db_queue_retry_after,
             **({"sleep": 1.0} | options),
         )
-        return Worker(self.queue, registry, opts)
+        return Worker(self.queue, registry, opts, observers=[metrics.JOB_EVENTS])
 
     async def cancel_in_flight(self, worker: Worker) -> int:
         """Cancel the running student jobs no active run needs any more."""

@@ -165,6 +165,43 @@ async def test_a_failing_job_is_retried_then_failed_with_its_traceback(queue: Qu
     assert (worker.stats.done, worker.stats.released, worker.stats.failed) == (0, 2, 1)
 
 
+async def test_the_pool_tells_its_observers_what_it_settled_and_ran(queue: Queue):
+    """The observer interface (what the metrics subscribe to): every settled outcome with
+    its job's name, and every handler's end; a pool without observers reports nothing."""
+    registry = JobRegistry()
+
+    @registry.register("tests.observed")
+    async def observed(job: JobContext) -> None:
+        if job.data["n"] == 2:
+            raise ValueError("no")
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.settled: list[tuple[str, str, str]] = []
+            self.ran: list[str] = []
+
+        def job_settled(self, kind: str, job: Any, payload: Payload | None) -> None:
+            self.settled.append((kind, job.queue, payload.job if payload else "?"))
+
+        def job_ran(self, name: str, started: float) -> None:
+            assert 0 <= time.perf_counter() - started < 5
+            self.ran.append(name)
+
+    first, second = Recorder(), Recorder()
+    await queue.push_many("tests.observed", ({"n": n} for n in (1, 2)))
+    worker = Worker(queue, registry, options(tries=2), observers=[first])
+    worker.subscribe(second)
+    await run(worker)
+    for seen in (first, second):
+        assert Counter(seen.settled) == Counter(
+            {("ack", Q, "tests.observed"): 1, ("release", Q, "tests.observed"): 1}
+            | {("fail", Q, "tests.observed"): 1}
+        )
+        assert seen.ran == ["tests.observed"] * 3
+    assert worker.observers == [first, second]
+    assert Worker(queue, registry, options()).observers == []
+
+
 async def test_a_job_retried_at_once_is_still_tracked_by_the_worker(queue: Queue):
     """Attempt 1 fails; the same round that releases it claims it again (backoff 0).
     The worker must keep tracking attempt 2 after attempt 1's task ends: it may not

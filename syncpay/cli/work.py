@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 
+from .. import metrics
 from ..config import Settings
 from ..queue import Worker, WorkerOptions, registry
 from ..sync.jobs import SyncRuntime, install
@@ -140,7 +141,7 @@ async def work(ctx: Context) -> int:
     if not registry.names():
         log.warning("No jobs are registered: every job taken will fail (see --import).")
     queue = ctx.queue()
-    worker = Worker(queue, registry, options)
+    worker = Worker(queue, registry, options, observers=[metrics.JOB_EVENTS])
     queues = ", ".join(options.queues)
     console.info(
         "Processing jobs from the [%s] queue%s, %d at a time.",

@@ -13,7 +13,7 @@ from .jobs import (
     registry,
 )
 from .queue import ClaimedJob, Queue, QueueStats
-from .worker import JobTimedOut, MaxAttemptsExceeded, Worker, WorkerOptions
+from .worker import JobTimedOut, MaxAttemptsExceeded, Worker, WorkerObserver, WorkerOptions
 
 __all__ = [
     "ClaimedJob",
@@ -32,6 +32,7 @@ __all__ = [
     "RetryLater",
     "UnknownFailedJob",
     "Worker",
+    "WorkerObserver",
     "WorkerOptions",
     "registry",
 ]

@@ -24,11 +24,10 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from .. import metrics
 from ..db import Database, DatabaseError, Tx
 from ..db.cache import RESTART_KEY, Cache
 from ..text import clean
@@ -157,6 +156,20 @@ class _Outcome:
     unsure: bool = False
 
 
+class WorkerObserver(Protocol):
+    """What a pool reports as it happens, to whoever subscribed (``Worker.subscribe``):
+    the metrics count it (``syncpay.metrics.JobEvents``). An observer must be quick and
+    must not raise; it is called in the pool's own tasks."""
+
+    def job_settled(self, kind: str, job: ClaimedJob, payload: Payload | None) -> None:
+        """``job`` was settled for this pool: ``kind`` is ack, fail or release
+        (``payload``: the job's, when the pool had parsed it)."""
+
+    def job_ran(self, name: str, started: float) -> None:
+        """The handler of a job named ``name`` returned or raised (``started``: its
+        ``time.perf_counter()`` when it began)."""
+
+
 @dataclass(slots=True)
 class WorkerStats:
     done: int = 0
@@ -175,6 +188,7 @@ class Worker:
         options: WorkerOptions | None = None,
         *,
         name: str | None = None,
+        observers: Iterable[WorkerObserver] = (),
     ) -> None:
         self.queue = queue
         self.registry = registry
@@ -184,6 +198,7 @@ class Worker:
         # (``{worker_id}-{round}.{job id}.{attempt}``).
         self.worker_id = secrets.token_hex(6)
         self.stats = WorkerStats()
+        self.observers: list[WorkerObserver] = list(observers)
         self._cache = Cache(queue.db)
         # By lease token: a job released and claimed again at once is a new attempt
         # while the old attempt's task is still settling.
@@ -216,6 +231,10 @@ class Worker:
         self._restart_mark: str | None = None
         self._task: asyncio.Task[None] | None = None
         self.stop_reason = ""
+
+    def subscribe(self, observer: WorkerObserver) -> None:
+        """Tell ``observer`` what this pool does from now on (see :class:`WorkerObserver`)."""
+        self.observers.append(observer)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -653,7 +672,8 @@ class Worker:
             is_held = outcome.job.id in held
             if is_held:
                 entry = self._running.get(outcome.job.token)
-                metrics.job_settled(outcome.kind, outcome.job, entry[2] if entry else None)
+                for observer in self.observers:
+                    observer.job_settled(outcome.kind, outcome.job, entry[2] if entry else None)
                 if outcome.kind == "ack":
                     self.stats.done += 1
                 elif outcome.kind == "fail":
@@ -772,7 +792,7 @@ class Worker:
             _say(label, "CANCELLED")
             return
         except Exception as exc:
-            metrics.job_ran(payload.job, started)
+            self._ran(payload.job, started)
             outcome = self._after_error(job, payload, exc)
             await self._submit(outcome)
             status = "FAIL" if outcome.kind == "fail" else f"RETRY in {outcome.delay}s"
@@ -780,9 +800,13 @@ class Worker:
             if outcome.kind == "fail":
                 job_log.warning("%s failed: %s", label, outcome.exception.splitlines()[0])
             return
-        metrics.job_ran(payload.job, started)
+        self._ran(payload.job, started)
         held = await self._submit(_Outcome(job, "ack", hooks=ctx.success_hooks, payload=payload))
         _say(label, "DONE" if held else "LOST", started)
+
+    def _ran(self, name: str, started: float) -> None:
+        for observer in self.observers:
+            observer.job_ran(name, started)
 
     def _after_error(self, job: ClaimedJob, payload: Payload | None, exc: Exception) -> _Outcome:
         """Release with backoff, or fail for good when no attempt is left."""

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..sync.roster import ROSTER_COLUMNS  # one list of the roster columns
+from ..roster_columns import ROSTER_COLUMNS  # one list of the roster columns
 
 __all__ = [
     "ROSTER_COLUMNS",

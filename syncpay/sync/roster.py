@@ -61,6 +61,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ..db import Database, DatabaseError, Row, Tx
+from ..roster_columns import ROSTER_COLUMNS
 from ..text import SURROGATE, clean
 from ..text import problem as text_problem
 
@@ -81,21 +82,6 @@ __all__ = [
     "validate_row",
 ]
 
-#: The roster columns of ``siswa``, in table order (the names in files and the API).
-ROSTER_COLUMNS: tuple[str, ...] = (
-    "idperson",
-    "nama",
-    "gender",
-    "lahirtempat",
-    "lahirtanggal",
-    "phone",
-    "UnitFormal",
-    "KelasFormal",
-    "AsramaPondok",
-    "KamarPondok",
-    "TingkatDiniyah",
-    "KelasDiniyah",
-)
 #: ``Student`` attribute for each roster column.
 _ATTRIBUTES: tuple[str, ...] = (
     "idperson",

@@ -72,7 +72,7 @@ def static_directory() -> Path:
     unpacked once to a cache directory."""
     if isinstance(STATIC, Path):
         return STATIC
-    from ..pyz import unpacked
+    from .._pyz_main import unpacked
 
     return unpacked(STATIC, "static")
 

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .security import text
+from .i18n import text
 
 #: The catalogue entries (both languages, same placeholders).
 MONTHS = "js.date.months"  # twelve short month names, separated by spaces

@@ -6,10 +6,10 @@ from aiohttp import web
 
 from ..accounts import Accounts
 from ..config import Settings
+from ..i18n import Catalogs
 from ..maintenance import Maintenance
 from ..queue import Worker
 from ..service import SyncPay
-from .i18n import Catalogs
 from .session import Signer
 from .throttle import LoginLimiter, RecentUsers
 

@@ -9,9 +9,9 @@ from aiohttp import web
 
 from .dates import zone_name
 from .errors import REASONS
+from .i18n import language, text
 from .keys import CATALOGS, STATIC_VERSIONS
 from .render import Markup, h, join, json_script, render
-from .security import language, text
 from .session import SESSION
 
 NAV = (

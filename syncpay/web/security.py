@@ -27,7 +27,10 @@ from ..accounts import User, token_hash
 from ..sync.runs import SyncError
 from ..text import SURROGATE, clean, is_clean
 from .errors import ApiError, is_json_handler, json_error
-from .keys import ACCOUNTS, CATALOGS, RECENT_USERS, SETTINGS, SIGNER
+from .i18n import language as language  # re-exported: routes import it from here
+from .i18n import reason as reason  # re-exported: routes import it from here
+from .i18n import text
+from .keys import ACCOUNTS, RECENT_USERS, SETTINGS, SIGNER
 from .live import HUB
 from .session import COOKIE, SESSION, Session, set_cookie
 
@@ -94,22 +97,6 @@ def current_user(request: web.Request) -> User:
     if user is None:
         raise ApiError(401, text(request, "error.unauthenticated"))
     return user
-
-
-def language(request: web.Request) -> str:
-    session: Session = request[SESSION]
-    return session.lang or request.app[SETTINGS].app_locale
-
-
-def text(request: web.Request, key: str, **values: Any) -> str:
-    """The UI text ``key`` in the request's language."""
-    return request.app[CATALOGS].text(language(request), key, **values)
-
-
-def reason(request: web.Request, stored: str | None) -> str:
-    """A stored failure reason in the request's language (the sync layer's own words in
-    it translated; an API's error as it came)."""
-    return request.app[CATALOGS].reason_text(language(request), stored or "")
 
 
 # --- middlewares ------------------------------------------------------------------------
