@@ -34,6 +34,7 @@ import pytest
 
 from syncpay.config import VARIABLES, Settings
 from syncpay.db import connect, migrate, tables_for
+from syncpay.i18n import catalogs
 from syncpay.simulator import SimulatorOptions
 from syncpay.sync.roster import import_csv
 from tests.conftest import mysql_connect
@@ -661,3 +662,24 @@ def test_queue_failed_keeps_the_status_and_message_of_each_reason(cli: Cli, sett
     missing = cli.run("queue:failed", "999")
     assert missing.returncode == 1 and "[999]" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_refusals_are_worded_in_app_locale(cli: Cli):
+    """#13 refusals as keys: the CLI words a refusal from its key and values in
+    APP_LOCALE, never by matching the sync layer's Indonesian text."""
+    english = catalogs().messages["en"]
+    en = {"APP_LOCALE": "en"}
+    assert english["sync.err.no_students"] in cli.expect(1, "sync", env=en).stderr
+    for args in (("sync:status", "--run", "999999"), ("sync:cancel", "--run", "999999")):
+        result = cli.expect(1, *args, env=en)
+        assert english["sync.err.run_not_found"].format(run=999999) in result.stderr, args
+        assert "tidak ditemukan" not in result.stderr, args
+    assert english["sync.err.nothing_running"] in cli.expect(1, "sync:cancel", env=en).stderr
+    both = cli.expect(2, "sync", "--unit", "SMP", "--idperson", "2025000001", env=en).stderr
+    assert english["sync.err.both_scopes"] in both
+    cli.import_roster()
+    empty = cli.expect(1, "sync", "--no-wait", "--unit", "Tidak Ada", env=en).stderr
+    assert english["sync.err.empty_scope"] in empty
+    cli.expect(0, "sync", "--no-wait", "--by", "admin")
+    assert english["sync.err.already_running"] in cli.expect(1, "sync", "--no-wait", env=en).stderr
+    assert english["sync.err.still_running"] in cli.expect(1, "sync:reset", env=en).stderr

@@ -15,7 +15,6 @@ import contextlib
 import getpass
 import logging
 import os
-import re
 import signal
 import sys
 import time
@@ -28,7 +27,7 @@ from ..queue import FailedJob, FailedJobs, Payload, PayloadError, Worker
 from ..queue.worker import serving
 from ..service import SyncPay
 from ..sync.jobs import install
-from ..sync.runs import NoStudents, Run, RunConflict, RunNotFound, SyncError
+from ..sync.runs import NoStudents, Run, RunConflict, SyncError
 from ..sync.scope import Scope, ScopeError
 from .base import CliError, Context, Overrides, command, given, whole
 from .output import (
@@ -37,7 +36,6 @@ from .output import (
     log_words,
     render_table,
     scope_words,
-    stored_words,
     terminal_width,
     words,
 )
@@ -133,7 +131,7 @@ def _scope(args: argparse.Namespace) -> Scope:
     try:
         return Scope(args.unit, args.kelas, tuple(ids) if ids is not None else None)
     except ScopeError as exc:
-        raise CliError(stored_words(str(exc)), 2) from None
+        raise CliError(words(exc.key, **exc.values), 2) from None
 
 
 def _pool_size(settings: Settings) -> int:
@@ -167,11 +165,9 @@ async def _syncpay(ctx: Context) -> AsyncIterator[SyncPay]:
 
 
 def refusal(exc: SyncError) -> CliError:
-    """A refusal of the sync layer as a one-line error (exit 1)."""
-    message = stored_words(exc.message)
-    if isinstance(exc, RunNotFound):
-        number = re.search(r"#(\d+)", exc.message)
-        message = words("cli.sync.run_not_found", run=number.group(1) if number else "?")
+    """A refusal of the sync layer as a one-line error (exit 1), worded from its key and
+    values in APP_LOCALE."""
+    message = words(exc.key, **exc.values)
     if isinstance(exc, RunConflict) and exc.run is not None and exc.run.is_running:
         run = exc.run
         message += " " + words(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,20 +42,30 @@ WORKER_GRACE = 3
 #: (seconds) or unknown: a longer estimate covers any backoff, and the lookup reads every
 #: student the run still waits for (cheap near the end, where it matters).
 RETRY_CHECK_BELOW = 300
-ALREADY_RUNNING = "Proses sinkronisasi sudah berjalan."
-NO_STUDENTS = "Tidak ada siswa di database."
+#: The default language's words of two refusals (kept for library users and tests).
+ALREADY_RUNNING = catalogs().text(DEFAULT, "sync.err.already_running")
+NO_STUDENTS = catalogs().text(DEFAULT, "sync.err.no_students")
 
 log = logging.getLogger("syncpay.sync")
 
 
 class SyncError(Exception):
-    """A refusal fit for the page; ``status`` is the HTTP status to answer with."""
+    """A refusal: its catalogue ``key`` (``sync.err.*``) and the ``values`` the key's
+    text needs, for each caller to word it in its own language; ``message`` (and
+    ``str()``) is that text in the catalogues' default language (Indonesian).
+
+    ``status`` stays for the library's users (docs/library.md names it) and the web
+    error middleware's fallback; the sync routes map the exception's type themselves."""
 
     status = 400
 
-    def __init__(self, message: str, run: Run | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self, key: str, values: Mapping[str, Any] | None = None, run: Run | None = None
+    ) -> None:
+        self.key = key
+        self.values: dict[str, Any] = dict(values or {})
+        self.message = catalogs().text(DEFAULT, key, **self.values)
+        super().__init__(self.message)
         self.run = run
 
 
@@ -68,6 +79,13 @@ class NoStudents(SyncError):
 
 class RunNotFound(SyncError):
     status = 404
+
+
+def _duplicate_key(exc: BaseException) -> bool:
+    """A unique key refused the write: SQLite's IntegrityError, or MySQL error 1062."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return True
+    return type(exc).__module__.startswith("pymysql") and exc.args[:1] == (1062,)
 
 
 def student_key(idperson: str) -> str:
@@ -407,7 +425,7 @@ class Sync:
     async def get(self, run_id: int) -> Run:
         row = await self.db.fetch_one("sync_run_get", {"id": run_id})
         if row is None:
-            raise RunNotFound(f"Proses sinkronisasi #{run_id} tidak ditemukan.")
+            raise RunNotFound("sync.err.run_not_found", {"run": run_id})
         return Run.from_row(row)
 
     async def latest(self) -> Run | None:
@@ -483,16 +501,14 @@ class Sync:
             if scope.is_all:
                 active = await tx.fetch_one("sync_run_active_all")
                 if active is not None:
-                    raise RunConflict(ALREADY_RUNNING, Run.from_row(active))
+                    raise RunConflict("sync.err.already_running", run=Run.from_row(active))
             if scope.idpersons is not None:
                 total = int(await tx.fetch_value("siswa_count_ids", {"ids": list(scope.idpersons)}))
             else:
                 params = {"unit": scope.unit, "kelas": scope.kelas}
                 total = int(await tx.fetch_value("siswa_count_scope", params))
             if total == 0:
-                raise NoStudents(
-                    NO_STUDENTS if scope.is_all else "Tidak ada siswa dalam cakupan ini."
-                )
+                raise NoStudents("sync.err.no_students" if scope.is_all else "sync.err.empty_scope")
             # Fair share: the new run's students interleave with the pending ones.
             head = await tx.fetch_value(
                 "sync_min_pending_sort", {"queue": self.queue.default_queue}
@@ -536,12 +552,12 @@ class Sync:
         except SyncError:
             raise
         except Exception as exc:
-            # Two "start all" at the same instant on MySQL: the unique index refused one.
-            if scope.is_all and "active_all" in str(exc):
+            # Two "start all" at the same instant: the unique index on active_all refused
+            # one (the only unique key this insert can break while such a run is active).
+            if scope.is_all and _duplicate_key(exc):
                 active = await self.db.fetch_one("sync_run_active_all")
-                raise RunConflict(
-                    ALREADY_RUNNING, Run.from_row(active) if active else None
-                ) from exc
+                run = Run.from_row(active) if active else None
+                raise RunConflict("sync.err.already_running", run=run) from exc
             raise
         return await self.get(run_id)
 
@@ -555,10 +571,10 @@ class Sync:
             if target is None:
                 running = [Run.from_row(r) for r in await tx.fetch_all("sync_runs_active_locked")]
                 if not running:
-                    raise RunConflict("Tidak ada proses sinkronisasi yang berjalan.")
+                    raise RunConflict("sync.err.nothing_running")
                 target = next((r.id for r in running if r.scope.is_all), running[-1].id)
             if not await tx.execute("sync_run_cancel", {"id": target}):
-                raise RunConflict("Proses sinkronisasi ini tidak sedang berjalan.")
+                raise RunConflict("sync.err.not_running")
             await log_line(tx, target, "cancelled_by", "warning", by=by)
             await tx.execute("sync_job_delete_key", {"key": dispatch_key(target)})
             await self._drop_unneeded_jobs(tx)
@@ -596,7 +612,7 @@ class Sync:
 
         async def clear(tx: Tx) -> None:
             if await tx.fetch_all("sync_runs_active_locked"):
-                raise RunConflict("Proses sinkronisasi masih berjalan; batalkan dulu.")
+                raise RunConflict("sync.err.still_running")
             await tx.execute("sync_runs_clear")
 
         await self.db.transact(clear)
@@ -622,7 +638,7 @@ class Sync:
         """A new run over exactly the students that failed in ``run_id``."""
         rows = await self.db.fetch_all("sync_items_failed_ids", {"run_id": run_id})
         if not rows:
-            raise NoStudents("Tidak ada siswa yang gagal pada proses ini.")
+            raise NoStudents("sync.err.no_failed")
         return await self.start(
             Scope(idpersons=tuple(str(r["idperson"]) for r in rows)), started_by
         )

@@ -6,9 +6,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..i18n import DEFAULT, catalogs
+
 
 class ScopeError(ValueError):
-    """A scope that cannot be run (one line, fit for the page)."""
+    """A scope that cannot be run: its catalogue ``key`` (``sync.err.*``, no values);
+    ``message`` and ``str()`` are its text in the default language."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.values: dict[str, Any] = {}
+        self.message = catalogs().text(DEFAULT, key)
+        super().__init__(self.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,9 +32,9 @@ class Scope:
             # Upper case, as the roster stores them (MySQL compares ids case-blind).
             ids = tuple(sorted({str(i).strip().upper() for i in self.idpersons if str(i).strip()}))
             if not ids:
-                raise ScopeError("Daftar siswa kosong.")
+                raise ScopeError("sync.err.empty_list")
             if self.unit is not None or self.kelas is not None:
-                raise ScopeError("Pilih daftar siswa atau unit/kelas, tidak keduanya.")
+                raise ScopeError("sync.err.both_scopes")
             object.__setattr__(self, "idpersons", ids)
             object.__setattr__(self, "_ids", frozenset(ids))
         for name in ("unit", "kelas"):

@@ -963,3 +963,58 @@ async def test_students_waiting_out_their_backoff_show_the_wait_not_zero(web: We
         0,
         None,
     )
+
+
+async def test_every_refusal_is_worded_in_the_pages_language(web: WebHarness):
+    """#13 refusals as keys: each refusal the routes can give, on an English page, in the
+    English catalogue's words (worded from the error's key and values, never its text)."""
+    await web.serve(workers=0)  # nothing works a run: it stays active
+    admin = await web.user("admin")
+    await admin.get(BASE + "?lang=en")
+    english = catalogs().messages["en"]
+
+    def said(key: str, **values: object) -> str:
+        return english[key].format(**values)
+
+    status, body = await admin.post_json(START, {})
+    assert (status, body["message"]) == (400, said("sync.err.no_students"))
+    await web.students(5)
+    status, body = await admin.post_json(START, {"unit": "Tidak Ada"})
+    assert (status, body["message"]) == (400, said("sync.err.empty_scope"))
+    status, body = await admin.post_json(START, {"idperson": []})
+    assert (status, body["message"]) == (422, said("sync.err.empty_list"))
+    status, body = await admin.post_json(START, {"unit": "SMP", "idperson": "2025000001"})
+    assert (status, body["message"]) == (422, said("sync.err.both_scopes"))
+    status, body = await admin.post_json(CANCEL, {})
+    assert (status, body["message"]) == (409, said("sync.err.nothing_running"))
+    for path, query in ((PROGRESS, "run_id=999999"), (FAILED, "run_id=999999")):
+        status, body = await admin.get_json(f"{path}?{query}")
+        assert (status, body["message"]) == (404, said("sync.err.run_not_found", run=999999))
+    for path in (CANCEL, RETRY):
+        status, body = await admin.post_json(path, {"run_id": 999999})
+        assert (status, body["message"]) == (404, said("sync.err.run_not_found", run=999999))
+    socket = await admin.client.ws_connect(WS)
+    try:
+        await socket.receive_json(timeout=5)  # the first progress message
+        await socket.send_json({"run_id": 999999})
+        reply = await socket.receive_json(timeout=5)
+    finally:
+        await socket.close()
+    assert reply == {
+        "type": "error",
+        "status": 404,
+        "message": said("sync.err.run_not_found", run=999999),
+    }
+    status, started = await admin.post_json(START, {})
+    assert status == 200, started
+    status, body = await admin.post_json(START, {})
+    assert (status, body["message"]) == (409, said("sync.err.already_running"))
+    assert body["run_id"] == started["run_id"]
+    status, body = await admin.post_json(RESET, {})
+    assert (status, body["message"]) == (409, said("sync.err.still_running"))
+    status, body = await admin.post_json(RETRY, {"run_id": started["run_id"]})
+    assert (status, body["message"]) == (400, said("sync.err.no_failed"))
+    status, body = await admin.post_json(CANCEL, {"run_id": started["run_id"]})
+    assert status == 200, body
+    status, body = await admin.post_json(CANCEL, {"run_id": started["run_id"]})
+    assert (status, body["message"]) == (409, said("sync.err.not_running"))

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ...sync.runs import (
-    ALREADY_RUNNING,
-    NO_STUDENTS,
+    NoStudents,
     RunConflict,
+    RunNotFound,
     SyncError,
     iso,
 )
@@ -58,25 +58,25 @@ PAGE_RUNS = 10
 MAX_FAILED = 1000
 MAX_RUNS = 100
 
-#: The sync layer's refusals (Indonesian) → the catalogue key that translates them.
-REFUSALS = {
-    ALREADY_RUNNING: "sync.err.already_running",
-    NO_STUDENTS: "sync.err.no_students",
-    "Tidak ada siswa dalam cakupan ini.": "sync.err.empty_scope",
-    "Tidak ada proses sinkronisasi yang berjalan.": "sync.err.nothing_running",
-    "Proses sinkronisasi ini tidak sedang berjalan.": "sync.err.not_running",
-    "Proses sinkronisasi masih berjalan; batalkan dulu.": "sync.err.still_running",
-    "Tidak ada siswa yang gagal pada proses ini.": "sync.err.no_failed",
-    "Daftar siswa kosong.": "sync.err.empty_list",
-    "Pilih daftar siswa atau unit/kelas, tidak keduanya.": "sync.err.both_scopes",
-}
+#: The HTTP status of each refusal of the sync layer, by its type (the first that the
+#: exception is an instance of); a scope that cannot be is a 422 like other bad input.
+STATUSES: tuple[tuple[type[Exception], int], ...] = (
+    (RunConflict, 409),
+    (RunNotFound, 404),
+    (NoStudents, 400),
+    (ScopeError, 422),
+    (SyncError, 400),
+)
 
 
-def _refusal(request: web.Request, exc: SyncError, status: int | None = None) -> ApiError:
-    """The sync layer's refusal in the request's language, with the active run's details
-    for a conflict."""
-    key = REFUSALS.get(exc.message)
-    message = text(request, key) if key else exc.message
+def refusal_status(exc: Exception) -> int:
+    return next(status for kind, status in STATUSES if isinstance(exc, kind))
+
+
+def _refusal(request: web.Request, exc: SyncError | ScopeError) -> ApiError:
+    """The sync layer's refusal worded in the request's language from its key and values,
+    with the active run's details for a conflict."""
+    message = text(request, exc.key, **exc.values)
     extra: dict[str, Any] = {}
     if isinstance(exc, RunConflict) and exc.run is not None:
         extra = {
@@ -84,7 +84,7 @@ def _refusal(request: web.Request, exc: SyncError, status: int | None = None) ->
             "started_by": exc.run.started_by,
             "started_at": iso(exc.run.started_at),
         }
-    return ApiError(status or exc.status, message, **extra)
+    return ApiError(refusal_status(exc), message, **extra)
 
 
 # --- reading what the client sent ---------------------------------------------------------
@@ -222,9 +222,7 @@ async def start(request: web.Request) -> web.Response:
     sp = request.app[SYNCPAY]
     try:
         run = await sp.start(unit=unit, kelas=kelas, idpersons=ids, started_by=user.name)
-    except ScopeError as exc:
-        raise _refusal(request, SyncError(str(exc)), 422) from None
-    except SyncError as exc:
+    except (ScopeError, SyncError) as exc:
         raise _refusal(request, exc) from None
     request.app[HUB].nudge()
     return json_ok(text(request, "sync.msg.started"), run_id=run.id)
@@ -400,7 +398,8 @@ async def _on_message(request: web.Request, data: str) -> dict[str, Any] | int |
     except ApiError as exc:
         return {"type": "error", "status": exc.status, "message": exc.message}
     except SyncError as exc:
-        return {"type": "error", "status": exc.status, "message": exc.message}
+        refused = _refusal(request, exc)
+        return {"type": "error", "status": refused.status, "message": refused.message}
     return run_id
 
 
