@@ -57,16 +57,6 @@ def words_n(key: str, n: int, **values: object) -> str:
     return words(f"{key}.{'one' if n == 1 else 'other'}", n=n, **values)
 
 
-def stored_words(text: str, prefix: str = "sync.err.") -> str:
-    """A message the sync layer made in Indonesian (``id.json``'s ``prefix*`` texts, e.g.
-    a refusal) in the command's language; other text unchanged."""
-    table = catalogs().messages[DEFAULT]
-    for key, template in table.items():
-        if key.startswith(prefix) and template == text:
-            return words(key)
-    return text
-
-
 def scope_words(detail: Mapping[str, Any] | None, label: str | None) -> str:
     """A run's scope in the command's language, as the sync page words it; the stored
     Indonesian ``label`` for a kind this does not know."""
