@@ -120,6 +120,19 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
         await database.close()
 
 
+@pytest.fixture
+async def h(settings: Settings, db: Database) -> AsyncIterator[Any]:
+    """A sync harness (tests/sync_helpers.py) over the test's database: its simulators,
+    SyncPay objects and workers, all closed at the end."""
+    from tests.sync_helpers import Harness
+
+    harness = await Harness(settings, db).setup()
+    try:
+        yield harness
+    finally:
+        await harness.close()
+
+
 def run(coro: object) -> object:
     return asyncio.run(coro)  # type: ignore[arg-type]
 

@@ -14,24 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from syncpay.config import Settings
-from syncpay.db import Database, Tx
+from syncpay.db import Tx
 from syncpay.sync.runs import Run, _count, _covering, percent
 from tests.sync_helpers import Harness, items_of, run_next_job
-
-
-@pytest.fixture
-async def h(settings: Settings, db: Database) -> AsyncIterator[Harness]:
-    harness = await Harness(settings, db).setup()
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 async def _queued_run(h: Harness, n: int = 3) -> tuple[Any, Run, list[str]]:

@@ -15,7 +15,6 @@ import os
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 import pytest
 
 from syncpay.config import Settings
-from syncpay.db import Database, Tx, connect, migrate, tables_for
+from syncpay.db import Tx, connect, migrate, tables_for
 from syncpay.db.queries import parse_queries
 from syncpay.queue import Payload, PermanentFailure, Queue, Worker, WorkerOptions, registry
 from syncpay.service import SyncPay
@@ -62,15 +61,6 @@ from tests.sync_helpers import (
 )
 
 TRIES = 3
-
-
-@pytest.fixture
-async def h(settings: Settings, db: Database) -> AsyncIterator[Harness]:
-    harness = await Harness(settings, db).setup()
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 # --- exact counts under every kind of fault ------------------------------------------------

@@ -15,13 +15,11 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from syncpay.config import Settings
-from syncpay.db import Database
 from syncpay.simulator import Simulator
 from tests.conftest import ROOT
 from tests.sync_helpers import (
@@ -92,15 +90,6 @@ class Children:
             if child.poll() is None:
                 child.kill()
                 child.wait()
-
-
-@pytest.fixture
-async def h(settings: Settings, db: Database) -> AsyncIterator[Harness]:
-    harness = await Harness(settings, db).setup()
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 @pytest.fixture

@@ -27,8 +27,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from syncpay.config import Settings
-from syncpay.db import Database
 from syncpay.simulator import Simulator
 from syncpay.text import is_clean
 from tests.reliability.conftest import scale
@@ -87,15 +85,6 @@ _CATEGORY_OF: dict[str, tuple[str, str]] = {
     "HTTP 404": ("not_found", "not_found_rate"),
     "429 for ever": ("rate_limited", "rate_limit_forever_rate"),
 }
-
-
-@pytest.fixture
-async def h(settings: Settings, db: Database) -> AsyncIterator[Harness]:
-    harness = await Harness(settings, db).setup()
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 def fault_settings(**extra: Any) -> dict[str, Any]:

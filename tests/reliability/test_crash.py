@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from syncpay.config import Settings
 from syncpay.db import Database
 from syncpay.db.queries import parse_queries
 from syncpay.queue import Payload, Queue
@@ -149,15 +148,6 @@ class Procs:
         found = re.search(pattern, self.output(proc))
         assert found is not None
         return found.group(1)
-
-
-@pytest.fixture
-async def h(settings: Settings, db: Database) -> AsyncIterator[Harness]:
-    harness = await Harness(settings, db).setup()
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 @pytest.fixture
