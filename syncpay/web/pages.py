@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +25,12 @@ def static_url(request: web.Request, name: str) -> str:
     """``/static/<name>?v=<content hash>`` (cached for a year, busted on change)."""
     version = request.app[STATIC_VERSIONS].get(name)
     return f"/static/{name}?v={version}" if version else f"/static/{name}"
+
+
+def fill(request: web.Request, name: str, context: Mapping[str, Any]) -> Markup:
+    """Template ``name`` (see :mod:`.render`) filled from ``context``, its
+    ``{{ _:key … }}`` words in the request's language."""
+    return render(name, context, functools.partial(text, request))
 
 
 def page(
@@ -85,7 +92,8 @@ def page(
         "messages": request.app[CATALOGS].client(lang),
         "timeZone": zone_name(),  # dates.js writes times in the server's zone, as dates.py
     } | (data or {})
-    html = render(
+    html = fill(
+        request,
         "layout.html",
         {
             "lang": lang,
@@ -106,7 +114,6 @@ def page(
                 for name in ("app.js", "dates.js", *scripts)
             ),
         },
-        lambda key: text(request, key),
     )
     return web.Response(
         text=html,
