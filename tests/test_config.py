@@ -12,10 +12,10 @@ from syncpay.config import (
     VARIABLES,
     ConfigError,
     Settings,
-    _parse_bool,
     load_settings,
     parse_dotenv,
 )
+from syncpay.config.convert import parse_bool
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -357,12 +357,12 @@ def test_mysql_settings():
     ],
 )
 def test_parse_bool(text, expected):
-    assert _parse_bool(text) is expected
+    assert parse_bool(text) is expected
 
 
 def test_parse_bool_rejects_other_words():
     with pytest.raises(Exception, match="'maybe'"):
-        _parse_bool("maybe")
+        parse_bool("maybe")
 
 
 # every validated variable, with a bad value (plus settings needed to reach the check)
@@ -775,7 +775,7 @@ def test_env_file_permission_error_is_reported(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("syncpay.config.open", refuse, raising=False)
+    monkeypatch.setattr("syncpay.config.dotenv.open", refuse, raising=False)
     with pytest.raises(ConfigError) as caught:
         load(env_file=tmp_path / ".env")
     assert caught.value.problem == "cannot read: permission denied"
