@@ -16,6 +16,7 @@ from .. import service
 from ..accounts import Accounts
 from ..config import Settings
 from ..maintenance import Maintenance
+from .auth import session_middleware
 from .i18n import Catalogs
 from .keys import (
     ACCOUNTS,
@@ -31,14 +32,13 @@ from .keys import (
     WORKERS,
 )
 from .live import HUB, LiveHub
-from .routes import tables
-from .security import (
+from .middlewares import (
     errors_middleware,
     headers_middleware,
     path_middleware,
     proxy_middleware,
-    session_middleware,
 )
+from .routes import tables
 from .session import Signer, app_key
 from .throttle import LoginLimiter, RecentUsers
 

@@ -7,10 +7,13 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ...accounts import MAX_PASSWORD, User, login_name
+from ..auth import forget_session, public
+from ..i18n import text
 from ..keys import ACCOUNTS, LOGIN_LIMITER, SETTINGS
+from ..middlewares import is_local_path
 from ..pages import page
 from ..render import Markup, h, render
-from ..security import forget_session, is_local_path, public, read_form, text
+from ..requests import read_form
 from ..session import SESSION, new_csrf, new_session_id
 
 routes = web.RouteTableDef()

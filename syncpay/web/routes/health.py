@@ -7,8 +7,8 @@ import asyncio
 
 from aiohttp import web
 
+from ..auth import public
 from ..keys import SYNCPAY, WORKER, WORKERS
-from ..security import public
 
 routes = web.RouteTableDef()
 

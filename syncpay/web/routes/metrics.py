@@ -16,9 +16,9 @@ import ipaddress
 from aiohttp import web
 
 from ... import metrics
+from ..auth import public
 from ..keys import SETTINGS, SYNCPAY, WORKER, WORKERS
 from ..live import HUB
-from ..security import public
 
 routes = web.RouteTableDef()
 
