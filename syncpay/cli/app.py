@@ -192,14 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except (CliError, ConfigError, DatabaseError) as exc:
-        if verbose:
-            traceback.print_exc()
-        code = exc.code if isinstance(exc, CliError) else 2 if isinstance(exc, ConfigError) else 1
-        message = _one_line(str(exc))
-        if code == 2 and _unconfigured(args, message):
-            message += NEWCOMER_HINT
-        print(f"{PROG}: {message}", file=sys.stderr)
-        return code
+        return _failed(exc, args, verbose)
     except BrokenPipeError:
         # The reader of our output went away (`syncpay queue:failed | head`).
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -212,6 +205,20 @@ def main(argv: list[str] | None = None) -> int:
         what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         print(f"{PROG}: error: {what}", file=sys.stderr)
         return 1
+
+
+def _failed(
+    exc: CliError | ConfigError | DatabaseError, args: argparse.Namespace, verbose: int
+) -> int:
+    """``syncpay: <one line>`` for a known failure; its exit status (a bad setting: 2)."""
+    if verbose:
+        traceback.print_exc()
+    code = exc.code if isinstance(exc, CliError) else 2 if isinstance(exc, ConfigError) else 1
+    message = _one_line(str(exc))
+    if code == 2 and _unconfigured(args, message):
+        message += NEWCOMER_HINT
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return code
 
 
 def _run(cmd: Command, args: argparse.Namespace, *, quiet: bool, verbose: int) -> int:

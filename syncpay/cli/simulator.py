@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
 import math
-import signal
 from typing import Any
 
 from ..config import Settings
 from ..simulator import RATE_FIELDS, Simulator, SimulatorOptions
 from .base import CliError, Context, command, seconds, whole
+from .signals import Signals
 
 _DEFAULTS = SimulatorOptions()
 
@@ -157,24 +155,10 @@ async def simulator(ctx: Context) -> int:
             f"Roster: {sim.roster_url} ({options.students} students); seed {options.seed}, "
             f"{options.shape} answers, faults: {_faults(options)}. Stop with Ctrl-C."
         )
-        await _wait_for_signal()
+        with Signals() as signals:
+            await signals.wait()
     finally:
         stats = sim.stats()
         await sim.close()
     ctx.say(f"Simulator stopped after {stats['requests']} requests.")
     return 0
-
-
-async def _wait_for_signal() -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    installed: list[signal.Signals] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
-            installed.append(signum)
-    try:
-        await stop.wait()
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)

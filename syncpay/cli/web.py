@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import logging
-import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from ..service import SyncPay
 from .base import CliError, Context, command, given, whole
 from .output import words, words_n
 from .report import RunReporter
+from .signals import Signals, signal_name
 from .work import import_jobs
 
 console = logging.getLogger("syncpay.console")
@@ -87,10 +86,49 @@ async def serve(ctx: Context) -> int:
 async def _serve(
     ctx: Context, settings: Settings, workers: int, port: int, demo_setup: Demo | None
 ) -> int:
-    from ..web import create_app
-    from ..web.access_log import AccessLogger
-    from ..web.app import SERVER_OPTIONS
     from ..web.keys import WORKER
+
+    sp, app = await _create_app(ctx, settings, workers)
+    runner = await _start_runner(app)
+    stop = asyncio.Event()
+
+    def stopping(signum: int) -> None:
+        console.info("%s received: stopping (running jobs get to finish).", signal_name(signum))
+        stop.set()
+
+    def cancelling(signum: int) -> None:
+        worker = app[WORKER]
+        if worker is not None:
+            count = worker.cancel_jobs(lambda _payload: True)
+            name = signal_name(signum)
+            console.info("%s received again: cancelling %d running jobs.", name, count)
+
+    # Installed until the runner is cleaned up: a second signal cancels the jobs that
+    # the worker pool waits for while the server stops.
+    with Signals() as signals:
+        signals.on(stopping, count=1)
+        signals.on(cancelling, count=2)
+        try:
+            where = await _listen(runner, settings.app_host, port)
+            pool = f"{workers} workers" if workers else "no workers (serve only)"
+            console.info("syncpay serving on %s with %s. Press Ctrl-C to stop.", where, pool)
+            if ctx.quiet:  # scripts and tests still need the address
+                print(where, flush=True)
+            if demo_setup is not None:
+                _print_demo(where, demo_setup)
+            await _report_runs_until(stop, sp)
+        finally:
+            await runner.cleanup()
+            await sp.close_runtime()
+    console.info("syncpay stopped.")
+    return 0
+
+
+async def _create_app(
+    ctx: Context, settings: Settings, workers: int
+) -> tuple[SyncPay, web.Application]:
+    """The library object and the web application on the command's database."""
+    from ..web import create_app
 
     import_jobs([])  # a custom PAYMENT_PARSER module in the working directory is found
     sp: SyncPay | None = None
@@ -100,11 +138,17 @@ async def _serve(
             # A source that cannot be opened (PAYMENT_API_URL missing…) stops the start,
             # rather than failing every student's job later.
             await sp.runtime.source()
-        app = create_app(settings, workers=workers, syncpay=sp)
+        return sp, create_app(settings, workers=workers, syncpay=sp)
     except (ConfigError, OSError, ValueError) as exc:
         if sp is not None:
             await sp.close_runtime()
         raise CliError(str(exc), 2) from exc
+
+
+async def _start_runner(app: web.Application) -> web.AppRunner:
+    from ..web.access_log import AccessLogger
+    from ..web.app import SERVER_OPTIONS
+
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -114,56 +158,29 @@ async def _serve(
         **SERVER_OPTIONS,
     )
     await runner.setup()
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals: list[int] = []
+    return runner
 
-    def on_signal(signum: int) -> None:
-        signals.append(signum)
-        name = signal.Signals(signum).name
-        worker = app[WORKER]
-        if len(signals) == 1:
-            console.info("%s received: stopping (running jobs get to finish).", name)
-            stop.set()
-        elif worker is not None:
-            count = worker.cancel_jobs(lambda _payload: True)
-            console.info("%s received again: cancelling %d running jobs.", name, count)
 
-    installed = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, on_signal, signum)
-            installed.append(signum)
+async def _listen(runner: web.AppRunner, host: str, port: int) -> str:
+    """Start listening; the address served (``http://127.0.0.1:8000``)."""
+    site = web.TCPSite(runner, host, port, reuse_address=True)
     try:
-        site = web.TCPSite(runner, settings.app_host, port, reuse_address=True)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise CliError(
-                f"cannot listen on {settings.app_host}:{port}: {exc.strerror or exc}", 2
-            ) from exc
-        host, bound = runner.addresses[0][:2]
-        shown = f"[{host}]" if ":" in str(host) else host
-        where = f"http://{shown}:{bound}"
-        pool = f"{workers} workers" if workers else "no workers (serve only)"
-        console.info("syncpay serving on %s with %s. Press Ctrl-C to stop.", where, pool)
-        if ctx.quiet:  # scripts and tests still need the address
-            print(where, flush=True)
-        if demo_setup is not None:
-            _print_demo(where, demo_setup)
-        reporter = asyncio.create_task(RunReporter(sp).run())
-        try:
-            await stop.wait()
-        finally:
-            reporter.cancel()
-            await asyncio.gather(reporter, return_exceptions=True)
+        await site.start()
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 2) from exc
+    bound_host, bound = runner.addresses[0][:2]
+    shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+    return f"http://{shown}:{bound}"
+
+
+async def _report_runs_until(stop: asyncio.Event, sp: SyncPay) -> None:
+    """Log the runs (start, progress, end) until ``stop`` is set."""
+    reporter = asyncio.create_task(RunReporter(sp).run())
+    try:
+        await stop.wait()
     finally:
-        await runner.cleanup()
-        await sp.close_runtime()
-        for signum in installed:
-            loop.remove_signal_handler(signum)
-    console.info("syncpay stopped.")
-    return 0
+        reporter.cancel()
+        await asyncio.gather(reporter, return_exceptions=True)
 
 
 def _print_demo(where: str, setup: Demo) -> None:
