@@ -10,7 +10,8 @@ sync talks HTTP to this server.  Every answer and every fault is a pure function
 """
 
 from .data import ROSTER_COLUMNS, PaymentItem, demo_students, payment_items, school_year
-from .server import CATEGORIES, RATE_FIELDS, Simulator, SimulatorOptions
+from .options import CATEGORIES, RATE_FIELDS, SimulatorOptions
+from .server import Simulator
 
 __all__ = [
     "CATEGORIES",

@@ -10,13 +10,7 @@ Routes (the API ones need ``Authorization: Bearer <token>`` when a token is set)
   (clears the counters), ``GET``/``POST /_config`` (read / change options at run time;
   an unknown or bad option → 422).  These control routes need no token.
 
-Faults: one uniform draw u in [0, 1) per student from ``sha256("{seed}:{idperson}")``
-picks the category; the categories take consecutive intervals of [0, 1) in the order
-of `CATEGORIES` (error_once first, not_found last, "ok" for the rest).  "_once"
-faults hit the student's first request (a per-idperson counter, cleared by /_reset);
-``fail``, ``not_found``, ``rate_limited`` (HTTP 429 + Retry-After for ever) and ``slow``
-(every answer ``slow`` seconds late) hit every request. The last two were added after
-the others, at the end of the order, so a seed keeps its students' older categories.
+Faults: `SimulatorOptions.category` and `fault` (``options.py``).
 """
 
 from __future__ import annotations
@@ -26,11 +20,10 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import math
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -43,112 +36,15 @@ from .data import (
     render_flat,
     render_nested,
     student_profile,
-    uniform_draw,
 )
+from .options import OPTION_NAMES, SimulatorOptions, fault
 
-__all__ = ["CATEGORIES", "RATE_FIELDS", "Simulator", "SimulatorOptions"]
+__all__ = ["MAX_ANSWERS", "Simulator"]
 
 log = logging.getLogger("syncpay.simulator")
 
-#: Fault categories in the order they take their share of [0, 1): (category, rate field).
-CATEGORIES: tuple[tuple[str, str], ...] = (
-    ("error_once", "error_rate"),
-    ("fail", "fail_rate"),
-    ("timeout_once", "timeout_rate"),
-    ("rate_limited_once", "rate_limit_rate"),
-    ("malformed_once", "malformed_rate"),
-    ("reset_once", "reset_rate"),
-    ("not_found", "not_found_rate"),
-    ("rate_limited", "rate_limit_forever_rate"),
-    ("slow", "slow_rate"),
-)
-RATE_FIELDS: tuple[str, ...] = tuple(rate for _, rate in CATEGORIES)
-_SECONDS_FIELDS = ("latency", "jitter", "hang", "retry_after", "slow")
-_MAX_STUDENTS = 999_999
 #: Answer texts a simulator keeps (cleared when full).
 MAX_ANSWERS = 20_000
-
-
-def _number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name}: {value!r} is not a number")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name}: {value!r} is not a finite number")
-    return number
-
-
-def _whole(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name}: {value!r} is not a whole number")
-    return value
-
-
-@dataclass(frozen=True)
-class SimulatorOptions:
-    """How the simulated finance API behaves.  Validated on creation (ValueError)."""
-
-    shape: str = "flat"  # "flat" | "nested"
-    seed: int = 0
-    latency: float = 0.0  # seconds added to every API request
-    jitter: float = 0.0  # ± seconds, uniform, on top of latency
-    error_rate: float = 0.0  # first request: HTTP 500, later ones succeed
-    fail_rate: float = 0.0  # every request: HTTP 500
-    timeout_rate: float = 0.0  # first request: no answer for `hang` s, then the answer
-    rate_limit_rate: float = 0.0  # first request: HTTP 429 + Retry-After: retry_after
-    malformed_rate: float = 0.0  # first request: status 200, truncated JSON
-    reset_rate: float = 0.0  # first request: the connection is dropped, no answer
-    not_found_rate: float = 0.0  # every request: HTTP 404 (an unknown student)
-    rate_limit_forever_rate: float = 0.0  # every request: HTTP 429 + Retry-After
-    slow_rate: float = 0.0  # every request: the answer comes `slow` s late
-    hang: float = 120.0
-    slow: float = 1.0
-    retry_after: float = 1.0
-    token: str | None = None  # require Authorization: Bearer <token>
-    students: int = 1000  # size of the /siswa roster
-    year: int | None = None  # school year of the answers (None: the one holding today)
-    version: int = 0  # each step changes the payments of ~25% of the students
-
-    def __post_init__(self) -> None:
-        if self.shape not in ("flat", "nested"):
-            raise ValueError(f"shape: {self.shape!r} is not flat or nested")
-        _whole("seed", self.seed)
-        for name in (*RATE_FIELDS, *_SECONDS_FIELDS):
-            number = _number(name, getattr(self, name))
-            if name in RATE_FIELDS and not 0.0 <= number <= 1.0:
-                raise ValueError(f"{name}: {number:g} is not between 0 and 1")
-            if number < 0:
-                raise ValueError(f"{name}: {number:g} must be at least 0")
-            object.__setattr__(self, name, number)
-        total = sum(getattr(self, name) for name in RATE_FIELDS)
-        if total > 1.0 + 1e-9:
-            raise ValueError(f"the fault rates add up to {total:g}; together at most 1")
-        if self.token is not None and (not isinstance(self.token, str) or not self.token):
-            raise ValueError(f"token: {self.token!r} must be a non-empty text or null")
-        if not 0 <= _whole("students", self.students) <= _MAX_STUDENTS:
-            raise ValueError(f"students: {self.students} is not between 0 and {_MAX_STUDENTS}")
-        if self.year is not None and not 1900 <= _whole("year", self.year) <= 9998:
-            raise ValueError(f"year: {self.year} is not a year")
-        if _whole("version", self.version) < 0:
-            raise ValueError(f"version: {self.version} must be at least 0")
-
-    def category(self, idperson: str) -> str:
-        """The student's fault category: "ok" or one of `CATEGORIES`."""
-        u = uniform_draw(self.seed, idperson)
-        edge = 0.0
-        for category, rate in CATEGORIES:
-            edge += getattr(self, rate)
-            if u < edge:
-                return category
-        return "ok"
-
-    def as_dict(self) -> dict[str, Any]:
-        shown = dataclasses.asdict(self)
-        shown["token"] = None if self.token is None else "***"
-        return shown
-
-
-_OPTION_NAMES = frozenset(f.name for f in fields(SimulatorOptions))
 
 
 @dataclass
@@ -214,7 +110,7 @@ class Simulator:
 
     def configure(self, **changes: Any) -> SimulatorOptions:
         """Change options (ValueError for an unknown name or a bad value)."""
-        unknown = sorted(changes.keys() - _OPTION_NAMES)
+        unknown = sorted(changes.keys() - OPTION_NAMES)
         if unknown:
             raise ValueError(f"unknown option(s): {', '.join(unknown)}")
         self._options = dataclasses.replace(self._options, **changes)
@@ -403,24 +299,22 @@ class Simulator:
         self._counters.per_idperson[idperson] += 1
         first = self._counters.per_idperson[idperson] == 1
         opts = self._options
-        category = opts.category(idperson)
-        if category == "not_found":
+        action = fault(opts.category(idperson), first)
+        if action == "not_found":
             return _error(404, "Siswa tidak ditemukan.")
-        if category == "fail" or (category == "error_once" and first):
+        if action == "error":
             return _error(500, "Internal Server Error")
-        if category == "rate_limited" or (first and category == "rate_limited_once"):
+        if action == "rate_limited":
             headers = {"Retry-After": _retry_after_header(opts.retry_after)}
             return _error(429, "Too Many Requests", headers)
-        if first and category == "reset_once":
+        if action == "reset":
             if request.transport is not None:
                 request.transport.close()
             return _Dropped()  # never written: the connection is gone
-        if first and category == "timeout_once":
-            await self._pause(opts.hang)
-        if category == "slow":
-            await self._pause(opts.slow)
+        if action in ("hang", "slow"):
+            await self._pause(opts.hang if action == "hang" else opts.slow)
         body = self.answer_text(idperson)
-        if first and category == "malformed_once":
+        if action == "malformed":
             body = body[: max(1, len(body) // 2)]
         return web.Response(text=body, content_type="application/json")
 
