@@ -1,4 +1,4 @@
-"""Parsers (syncpay/sync/parsers.py): the fixtures' totals, malformed answers, custom
+"""Parsers (syncpay/sync/parsers/): the fixtures' totals, malformed answers, custom
 parsers, and never raising anything but ParseError.
 
 The fixtures are `../../shared/fixtures` from this file, or the
@@ -542,7 +542,7 @@ def _read(text: str) -> Parsed | str:
 @settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
 @given(st.lists(st.one_of(flat_rows(), flat_values), max_size=4))
 def test_the_flat_shortcut_reads_what_the_general_path_reads(rows):
-    import syncpay.sync.parsers as parsers
+    import syncpay.sync.parsers.builtin as parsers
 
     text = json.dumps({"status": True, "data": rows}, default=str)
     fast = _read(text)
@@ -559,7 +559,7 @@ def test_the_flat_shortcut_reads_what_the_general_path_reads(rows):
 
 
 def test_the_flat_shortcut_takes_the_usual_rows():
-    from syncpay.sync.parsers import _plain_flat_row
+    from syncpay.sync.parsers.builtin import _plain_flat_row
 
     row = {
         "idperiode": "20252026",
