@@ -29,18 +29,11 @@ from .base import (
     missing_database,
     split_statements,
 )
+from .mysql_errors import DEADLOCK, TRANSIENT_CODES, UNKNOWN_DATABASE, error_message, login_refusal
 from .queries import Query
 
 MAX_ROWS_PER_INSERT = 1000
 
-# Client errors (2xxx) that mean the connection is gone, and server errors that a
-# retry cures: deadlock, lock wait timeout, shutdown in progress, connection killed,
-# too many connections, and a read-only server during a switch-over.
-TRANSIENT_CODES = frozenset(
-    {2003, 2006, 2013, 2014, 2045, 2055, 1213, 1205, 1053, 1927, 1040, 1290, 1836, 4031}
-)
-DEADLOCK = 1213
-UNKNOWN_DATABASE = 1049
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_$]+$")
 
 
@@ -48,45 +41,6 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9_$]+$")
 _STATEMENT_END = re.compile(r"^(?!\s*--).*;[ \t]*$", re.MULTILINE)
 # What pymysql reads as a placeholder (%s) or a literal percent sign (%%).
 _PERCENT = re.compile(r"%%|%s")
-
-
-def login_refusal(
-    code: object,
-    message: str,
-    prefix: str,
-    user: str,
-    host: str,
-    database: str,
-    has_password: bool,
-) -> str | None:
-    """The one line for a MySQL server refusing a login, naming the setting that is
-    wrong (``prefix``: ``DB_`` for syncpay's database, ``PAYMENT_DB_`` for the finance
-    database), or None for another error. 1049 (no such database) is the caller's: only
-    syncpay's own database may be created by ``syncpay migrate``."""
-    found = re.search(r"'([^']*)'@'([^']*)'", message)
-    who = found.group(0) if found else f"'{user}'@'{host}'"
-    if code == 1044:
-        # A database the user may not use: for a user without global rights, also
-        # what a misspelled name answers (and what a refused CREATE DATABASE answers).
-        return (
-            f"{prefix}DATABASE: access denied for user {who} to database {database!r} "
-            f"(check {prefix}DATABASE, or the user's grants on it)"
-        )
-    if code == 1045:
-        empty = f"; {prefix}PASSWORD is empty" if not has_password else ""
-        return (
-            f"{prefix}PASSWORD: access denied for user {who} "
-            f"(check {prefix}USERNAME and {prefix}PASSWORD{empty})"
-        )
-    if code == 1698:
-        return (
-            f"{prefix}USERNAME: user {who} may log in only through the server's own socket "
-            "(unix_socket), not with a password: give syncpay a user of its own "
-            "(docs/deploy.md)"
-        )
-    if code == 1130:
-        return f"{prefix}USERNAME: {message} (the user's host in MySQL must match this machine)"
-    return None
 
 
 def is_multi_statement(sql: str) -> bool:
@@ -209,7 +163,7 @@ class MysqlDatabase(Database):
     def _connect_problem(self, exc: BaseException) -> str:
         """One line naming the setting that is wrong (issue #12, item 14)."""
         code = exc.args[0] if exc.args else 0
-        message = _message(exc)
+        message = error_message(exc)
         if code == UNKNOWN_DATABASE:
             return missing_database(f"database {self.database!r}")
         refusal = login_refusal(
@@ -416,9 +370,3 @@ def _keepalive(conn: aiomysql.Connection) -> None:
             sock.setsockopt(level, option, value)
         except OSError:
             pass
-
-
-def _message(exc: BaseException) -> str:
-    if len(exc.args) >= 2:
-        return str(exc.args[1])
-    return str(exc) or type(exc).__name__

@@ -12,7 +12,7 @@ import re
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ...db.mysql import login_refusal
+from ...db.mysql_errors import login_refusal
 from .base import SourceError, one_line, seconds
 
 if TYPE_CHECKING:
