@@ -142,27 +142,32 @@ def _text_amount(value: str) -> Decimal:
     return _amount(value)
 
 
-def _amount(value: object) -> Decimal:
+def _decimal(value: object) -> Decimal:
+    """The Decimal an amount from a source is written as (not yet checked for range or
+    decimal places), or `AmountError` for a value that is not written as an amount."""
     if isinstance(value, bool):
         raise AmountError(f"expected an amount, got {value!r}")
     if isinstance(value, int):
-        amount = Decimal(value)
-    elif isinstance(value, float):
-        amount = Decimal(repr(value))  # the shortest text that reads back as this float
-    elif isinstance(value, Decimal):
-        amount = value
-    elif isinstance(value, str):
-        text = value.strip()
-        if not _PLAIN.fullmatch(text):
-            raise AmountError(f"{_show(value)} is not an amount")
-        if _AMBIGUOUS.fullmatch(text):
-            raise AmountError(
-                f"{_show(value)} is ambiguous: '.' followed by three digits may be a "
-                "thousands separator (write 350000 or 350000.00)"
-            )
-        amount = Decimal(text)
-    else:
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))  # the shortest text that reads back as this float
+    if isinstance(value, Decimal):
+        return value
+    if not isinstance(value, str):
         raise AmountError(f"expected an amount, got {type_name(value)}")
+    text = value.strip()
+    if not _PLAIN.fullmatch(text):
+        raise AmountError(f"{_show(value)} is not an amount")
+    if _AMBIGUOUS.fullmatch(text):
+        raise AmountError(
+            f"{_show(value)} is ambiguous: '.' followed by three digits may be a "
+            "thousands separator (write 350000 or 350000.00)"
+        )
+    return Decimal(text)
+
+
+def _amount(value: object) -> Decimal:
+    amount = _decimal(value)
     if not amount.is_finite():
         raise AmountError(f"{_show(value)} is not an amount")
     # Judged by its exponent, before any arithmetic: abs() of a number from outside such
