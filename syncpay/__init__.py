@@ -12,12 +12,14 @@ The library API (see docs/library.md)::
 from ._version import __version__
 from .config import ConfigError, Settings, load_settings
 from .service import SyncPay, open
+from .sync.progress import Progress
 from .sync.runs import NoStudents, Run, RunConflict, SyncError
 from .sync.scope import Scope
 
 __all__ = [
     "ConfigError",
     "NoStudents",
+    "Progress",
     "Run",
     "RunConflict",
     "Scope",

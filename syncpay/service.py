@@ -5,7 +5,7 @@
     async def main() -> None:
         async with await syncpay.open() as sp:          # settings from .env / environment
             run = await sp.start(unit="SMP", started_by="script")
-            run = await sp.wait(run.id, on_progress=lambda p: print(p["percent"]))
+            run = await sp.wait(run.id, on_progress=lambda p: print(p.percent))
             print(run.status, run.succeeded, run.failed)
 
     asyncio.run(main())
@@ -26,10 +26,11 @@ from .config import Settings, load_settings
 from .db import Database, connect, migrate, tables_for
 from .queue import Queue, Worker, WorkerOptions, registry
 from .sync.jobs import STUDENT_JOB, SyncRuntime, install
-from .sync.runs import Run
+from .sync.progress import Progress
+from .sync.records import FailedStudent, Run
 from .sync.scope import Scope
 
-Progress = Callable[[dict[str, Any]], Awaitable[None] | None]
+OnProgress = Callable[[Progress], Awaitable[None] | None]
 
 
 class SyncPay:
@@ -57,7 +58,7 @@ class SyncPay:
         return await self.sync.start(scope, started_by)
 
     async def wait(
-        self, run_id: int, on_progress: Progress | None = None, *, workers: int | None = None
+        self, run_id: int, on_progress: OnProgress | None = None, *, workers: int | None = None
     ) -> Run:
         """Until the run ends, running ``workers`` jobs at a time in this process."""
         count = self.settings.sync_workers if workers is None else workers
@@ -70,7 +71,7 @@ class SyncPay:
         finally:
             await worker.close()
 
-    async def progress(self, run_id: int | None = None) -> dict[str, Any]:
+    async def progress(self, run_id: int | None = None) -> Progress:
         return await self.sync.progress(run_id)
 
     async def cancel(self, run_id: int | None = None, *, by: str = "script") -> Run:
@@ -79,7 +80,7 @@ class SyncPay:
     async def reset(self) -> None:
         await self.sync.reset()
 
-    async def failed_students(self, run_id: int, *, limit: int = 1000) -> list[dict[str, Any]]:
+    async def failed_students(self, run_id: int, *, limit: int = 1000) -> list[FailedStudent]:
         return await self.sync.failed_students(run_id, limit=limit)
 
     async def retry_failed(self, run_id: int, *, started_by: str = "script") -> Run:

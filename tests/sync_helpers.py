@@ -25,6 +25,7 @@ from syncpay.simulator import Simulator, SimulatorOptions, demo_students
 from syncpay.sync.jobs import install
 from syncpay.sync.money import compute_totals
 from syncpay.sync.parsers import parse_flat
+from syncpay.sync.progress import Progress
 from syncpay.sync.roster import import_rows
 
 _QUERIES = {
@@ -157,8 +158,8 @@ class Monitor:
     every: float = 0.05
     samples: list[Sample] = field(default_factory=list)
     breaches: list[str] = field(default_factory=list)
-    extra: list[dict[str, Any]] = field(default_factory=list)
-    keep: Callable[[dict[str, Any]], bool] | None = None
+    extra: list[Progress] = field(default_factory=list)
+    keep: Callable[[Progress], bool] | None = None
     _task: asyncio.Task[None] | None = None
 
     def start(self) -> Monitor:
@@ -179,9 +180,7 @@ class Monitor:
 
     async def sample(self) -> None:
         p = await self.sp.progress(self.run_id)
-        s = Sample(
-            time.monotonic(), p["total"], p["processed"], p["failed"], p["percent"], p["status"]
-        )
+        s = Sample(time.monotonic(), p.total, p.processed, p.failed, p.percent, p.status)
         if self.keep is not None and self.keep(p):
             self.extra.append(p)
         problems = []

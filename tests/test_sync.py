@@ -30,6 +30,7 @@ from syncpay.service import SyncPay
 from syncpay.sync.jobs import dispatch_failed, students_settling
 from syncpay.sync.money import compute_totals
 from syncpay.sync.parsers import parse_flat
+from syncpay.sync.progress import Progress
 from syncpay.sync.roster import import_rows
 from syncpay.sync.runs import (
     ALREADY_RUNNING,
@@ -96,9 +97,9 @@ async def test_exact_counts_with_faults(h: Harness) -> None:
     assert len(monitor.samples) > 5
 
     failed = await sp.failed_students(run.id)
-    assert {f["idperson"] for f in failed} == failing
-    assert all(f["reason"] == "HTTP 500" for f in failed), failed
-    assert all(f["attempts"] == TRIES for f in failed), failed
+    assert {f.idperson for f in failed} == failing
+    assert all(f.reason == "HTTP 500" for f in failed), failed
+    assert all(f.attempts == TRIES for f in failed), failed
 
     items = await items_of(h.db, run.id)
     assert set(items) == ids
@@ -125,8 +126,8 @@ async def test_exact_counts_with_faults(h: Harness) -> None:
         assert stored[i]["is_lunas"] is None
         assert stored[i]["sync_error"] == "HTTP 500"
     progress = await sp.progress(run.id)
-    assert progress["percent"] == 100.0
-    assert progress["successCount"] == 300 - len(failing)
+    assert progress.percent == 100.0
+    assert progress.success_count == 300 - len(failing)
     assert await student_jobs(h.db) == []
 
 
@@ -147,11 +148,11 @@ async def test_not_found_fails_at_once_and_429_spends_no_attempt(h: Harness) -> 
     assert (done.processed, done.failed) == (40, len(missing))
     assert time.monotonic() - started < 5  # no backoff for a 404, Retry-After capped
 
-    failed = {f["idperson"]: f for f in await sp.failed_students(run.id)}
+    failed = {f.idperson: f for f in await sp.failed_students(run.id)}
     assert set(failed) == missing
     for f in failed.values():
-        assert f["attempts"] == 1, f
-        assert "404" in f["reason"], f
+        assert f.attempts == 1, f
+        assert "404" in f.reason, f
     items = await items_of(h.db, run.id)
     assert {i: items[i]["attempts"] for i in limited} == dict.fromkeys(limited, 1)
     assert {items[i]["status"] for i in limited} == {"done"}
@@ -177,7 +178,7 @@ async def test_second_run_is_all_unchanged_and_rewrites_nothing(h: Harness) -> N
     second = await sp.wait((await sp.start()).id, workers=8)
     assert (second.status, second.processed, second.failed) == ("completed", 60, 0)
     progress = await sp.progress(second.id)
-    assert progress["unchanged"] == progress["total"] == 60
+    assert progress.unchanged == progress.total == 60
     assert {i["status"] for i in (await items_of(h.db, second.id)).values()} == {"unchanged"}
     after = await siswa_rows(h.db)
     assert {i: r["updated_at"] for i, r in after.items()} == {
@@ -284,8 +285,8 @@ async def test_cancel_mid_run_freezes_everything(h: Harness) -> None:
     run = await sp.start(started_by="tester")
     worker = h.worker(sp, 4)
     worker.start()
-    running: list[dict] = []
-    monitor = Monitor(sp, run.id, keep=lambda p: p["isRunning"] and p["processed"] > 0)
+    running: list[Progress] = []
+    monitor = Monitor(sp, run.id, keep=lambda p: p.is_running and p.processed > 0)
     monitor.start()
     await until(lambda: _processed_at_least(sp, run.id, 30), 30, what="30 students")
     running = list(monitor.extra)
@@ -314,15 +315,15 @@ async def test_cancel_mid_run_freezes_everything(h: Harness) -> None:
     assert synced_at_cancel == counted
     assert len(synced_at_cancel) == frozen.processed
     progress = await sp.progress(run.id)
-    assert progress["status"] == "cancelled" and not progress["isRunning"]
-    assert any("dibatalkan oleh tester" in line["message"] for line in progress["logs"])
+    assert progress.status == "cancelled" and not progress.is_running
+    assert any("dibatalkan oleh tester" in line.message for line in progress.logs)
 
     # While it ran, the rate and the estimate were there.
     assert running, "no sample while running"
-    assert all(p["rate_per_second"] > 0 and p["eta_seconds"] is not None for p in running[-5:])
+    assert all(p.rate_per_second > 0 and p.eta_seconds is not None for p in running[-5:])
     last = running[-1]
-    assert last["eta_seconds"] == pytest.approx(
-        (last["total"] - last["processed"]) / last["rate_per_second"], rel=0.1, abs=2
+    assert last.eta_seconds == pytest.approx(
+        (last.total - last.processed) / last.rate_per_second, rel=0.1, abs=2
     )
 
 
@@ -379,23 +380,23 @@ async def test_reset_refused_while_running_then_idle_and_restart(h: Harness) -> 
     sim = await h.simulator(latency=0.05)
     await h.students(30, seed=23)
     sp = h.syncpay(sim)
-    assert (await sp.progress())["status"] == "idle"
+    assert (await sp.progress()).status == "idle"
     run = await sp.start()
     with pytest.raises(RunConflict) as refused:
         await sp.reset()
     assert refused.value.status == 409
     done = await sp.wait(run.id, workers=8)
     assert done.status == "completed"
-    assert (await sp.progress())["status"] == "completed"
+    assert (await sp.progress()).status == "completed"
     # A new run may start at once, without a reset.
     again = await sp.start()
     assert again.id != run.id
     await sp.wait(again.id, workers=8)
     await sp.reset()
     idle = await sp.progress()
-    assert idle["status"] == "idle" and idle["run_id"] is None and not idle["isRunning"]
+    assert idle.status == "idle" and idle.run_id is None and not idle.is_running
     # History stays: the runs are still there by id.
-    assert (await sp.progress(run.id))["status"] == "completed"
+    assert (await sp.progress(run.id)).status == "completed"
     assert len(await rows(h.db, "ts_runs")) == 2
 
 
@@ -565,7 +566,7 @@ async def test_a_student_removed_from_the_roster_mid_run_is_counted_failed(h: Ha
     done = await asyncio.wait_for(sp.wait(run.id, workers=2), 30)
     assert (done.status, done.processed, done.failed) == ("completed", 3, 1)
     (failed,) = await sp.failed_students(run.id)
-    assert (failed["idperson"], failed["reason"]) == (gone, "siswa tidak ada lagi")
+    assert (failed.idperson, failed.reason) == (gone, "siswa tidak ada lagi")
     assert gone not in await synced_ids(h.db)
 
 
@@ -595,8 +596,8 @@ async def test_a_student_whose_last_attempts_were_cut_off_keeps_the_apis_error(
     done = await asyncio.wait_for(sp.wait(run.id), 30)
     assert (done.status, done.processed, done.failed) == ("completed", 1, 1)
     (failed,) = await sp.failed_students(run.id)
-    assert failed["reason"].startswith("HTTP 500 (percobaan terakhir terputus: "), failed
-    assert "attempted too many times" in failed["reason"]
+    assert failed.reason.startswith("HTTP 500 (percobaan terakhir terputus: "), failed
+    assert "attempted too many times" in failed.reason
 
 
 async def test_retry_failed_runs_exactly_the_failed(h: Harness) -> None:
@@ -618,7 +619,7 @@ async def test_retry_failed_runs_exactly_the_failed(h: Harness) -> None:
     assert set(await items_of(h.db, retry.id)) == failing
     assert stored_mismatches(sim, await siswa_rows(h.db), ids) == []
     # The first run's list of failures is history: unchanged.
-    assert {f["idperson"] for f in await sp.failed_students(first.id)} == failing
+    assert {f.idperson for f in await sp.failed_students(first.id)} == failing
     with pytest.raises(NoStudents):
         await sp.retry_failed(retry.id)
 
@@ -648,12 +649,12 @@ async def test_activity_log(h: Harness) -> None:
     assert not any("selesai" in m for m in messages[: messages.index(finish)])
 
     progress = await sp.sync.progress(run.id)
-    assert sorted(int(line["id"]) for line in progress["logs"]) == [int(x["id"]) for x in lines]
+    assert sorted(line.id for line in progress.logs) == [int(x["id"]) for x in lines]
     start_id = int(lines[0]["id"])
     newer = await sp.sync.progress(run.id, after_log=start_id)
-    assert sorted(int(line["id"]) for line in newer["logs"]) == [int(x["id"]) for x in lines[1:]]
-    assert (await sp.sync.progress(run.id, after_log=int(lines[-1]["id"])))["logs"] == []
-    assert progress["eta_seconds"] is None  # no estimate once the run ended
+    assert sorted(line.id for line in newer.logs) == [int(x["id"]) for x in lines[1:]]
+    assert (await sp.sync.progress(run.id, after_log=int(lines[-1]["id"]))).logs == ()
+    assert progress.eta_seconds is None  # no estimate once the run ended
 
 
 async def test_log_lines_keep_their_key_and_values(h: Harness) -> None:
@@ -710,9 +711,7 @@ async def test_log_lines_keep_their_key_and_values(h: Harness) -> None:
 
     # The progress object carries them, line by line.
     progress = await sp.sync.progress(run.id)
-    shown = {
-        line["id"]: (line["key"], line["values"], line["message"]) for line in progress["logs"]
-    }
+    shown = {line.id: (line.key, line.values, line.message) for line in progress.logs}
     assert shown == {int(r["id"]): line for r, line in zip(stored, lines, strict=True)}
 
     # A cancel, and a dispatcher that gave up (its error is a value).
@@ -774,7 +773,7 @@ async def test_log_lines_written_before_migration_0009_are_shown_as_their_messag
         await old.run_script(older_line)  # the previous version, against the new table
         await old.transact(lambda tx: log_line(tx, 1, "cancelled_by", "warning", by="admin"))
         progress = await Sync(old, Queue(old)).progress(1)
-        assert [(line["key"], line["values"], line["message"]) for line in progress["logs"]] == [
+        assert [(line.key, line.values, line.message) for line in progress.logs] == [
             ("cancelled_by", {"by": "admin"}, "Sinkronisasi dibatalkan oleh admin"),
             (None, None, "Sinkronisasi selesai - 2 berhasil, 0 gagal"),
             (None, None, "Sinkronisasi selesai - 2 berhasil, 0 gagal"),
@@ -1029,8 +1028,8 @@ async def test_log_followed_with_after_log_misses_no_line(h: Harness) -> None:
     sp = h.syncpay(sim)
     run = await sp.start()
     first = await sp.sync.progress(run.id)
-    assert len(first["logs"]) == 1
-    after = int(first["logs"][0]["id"])
+    assert len(first.logs) == 1
+    after = first.logs[0].id
     done = await asyncio.wait_for(sp.wait(run.id, workers=8), 60)
     assert (done.status, done.failed) == ("completed", 250)
 
@@ -1039,9 +1038,9 @@ async def test_log_followed_with_after_log_misses_no_line(h: Harness) -> None:
     seen = [after]
     for _ in range(10):
         state = await sp.sync.progress(run.id, after_log=after)
-        if not state["logs"]:
+        if not state.logs:
             break
-        ids = [int(line["id"]) for line in state["logs"]]
+        ids = [line.id for line in state.logs]
         assert all(i > after for i in ids)
         seen += ids
         after = max(ids)
@@ -1304,7 +1303,7 @@ async def test_one_students_unstorable_text_never_freezes_the_run(h: Harness) ->
             task.cancel()
     refused = deep if h.db.dialect == "mysql" else set()
     assert (done.status, done.processed, done.failed) == ("completed", 12, len(bad | refused))
-    failed = {f["idperson"]: f["reason"] for f in await sp.failed_students(run.id)}
+    failed = {f.idperson: f.reason for f in await sp.failed_students(run.id)}
     assert set(failed) == bad | refused
     assert {failed[i] for i in bad} == {"bad \ufffd thing"}
     if refused:

@@ -189,7 +189,7 @@ async def test_two_worker_processes_count_exactly(h: Harness, children: Children
     assert set(items) == ids
     assert {i for i, item in items.items() if item["status"] == "failed"} == failing
     assert {items[i]["attempts"] for i in failing} == {3}
-    assert {f["reason"] for f in await sp.failed_students(run.id)} == {"HTTP 500"}
+    assert {f.reason for f in await sp.failed_students(run.id)} == {"HTTP 500"}
     assert stored_mismatches(sim, await siswa_rows(h.db), ids - failing) == []
     for child in workers:
         assert await children.end(child) == 0, children.outputs()

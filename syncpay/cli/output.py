@@ -11,10 +11,13 @@ import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..i18n import DEFAULT, LANGUAGES, catalogs
+
+if TYPE_CHECKING:
+    from ..sync.records import LogLine
 
 __all__ = [
     "CONSOLE_LOGGERS",
@@ -74,18 +77,17 @@ def scope_words(detail: Mapping[str, Any] | None, label: str | None) -> str:
     )
 
 
-def log_words(line: Mapping[str, Any]) -> str:
+def log_words(line: LogLine) -> str:
     """An activity-log line (of the progress object) in the command's language, worded as
     the sync page words it: a run's scope from its detail, a reason's own words."""
-    values = line.get("values")
+    values: Mapping[str, Any] | None = line.values
     if isinstance(values, Mapping):
         values = dict(values)
         if isinstance(values.get("scope_detail"), Mapping):
             values["scope"] = scope_words(values["scope_detail"], values.get("scope"))
         if isinstance(values.get("reason"), str):
             values["reason"] = catalogs().reason_text(_language, values["reason"])
-    message = str(line.get("message") or "")
-    return catalogs().log_text(_language, line.get("key"), values, message)
+    return catalogs().log_text(_language, line.key, values, line.message)
 
 
 CONSOLE_FORMAT = "  %(asctime)s %(message)s"

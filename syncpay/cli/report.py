@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
 from ..service import SyncPay
+from ..sync.progress import Progress
+from ..sync.records import LogLine
 from .output import format_age, log_words, words
 
 console = logging.getLogger("syncpay.console")
@@ -63,45 +64,46 @@ class RunReporter:
                 continue
             if first and run.is_running:  # running when the server started: from now on
                 state = await self.sp.sync.progress(run.id)
-                self.after[run.id] = max((int(x["id"]) for x in state["logs"]), default=0)
+                self.after[run.id] = max((line.id for line in state.logs), default=0)
                 self._progress(state, force=True)
             elif not first and run.id > self.newest:
                 self.after[run.id] = 0
         self.newest = max(self.newest, newest)
         for run_id in sorted(self.after):
             state = await self.sp.sync.progress(run_id, after_log=self.after[run_id])
-            self._lines(run_id, state["logs"])
-            if state["isRunning"]:
+            self._lines(run_id, state.logs)
+            if state.is_running:
                 self._progress(state)
             else:
                 del self.after[run_id]
                 self.shown.pop(run_id, None)
 
-    def _lines(self, run_id: int, lines: list[dict[str, Any]]) -> None:
-        for line in sorted(lines, key=lambda item: int(item["id"])):
+    def _lines(self, run_id: int, lines: tuple[LogLine, ...]) -> None:
+        for line in sorted(lines, key=lambda item: item.id):
             text = log_words(line)
-            level = LEVELS.get(str(line.get("level")), logging.INFO)
+            level = LEVELS.get(line.level, logging.INFO)
             console.log(level, "#%d %s", run_id, text)
-            self.after[run_id] = max(self.after[run_id], int(line["id"]))
+            self.after[run_id] = max(self.after[run_id], line.id)
 
-    def _progress(self, state: dict[str, Any], *, force: bool = False) -> None:
-        run_id, processed = int(state["run_id"]), int(state["processed"])
+    def _progress(self, state: Progress, *, force: bool = False) -> None:
+        assert state.run_id is not None
+        run_id, processed = state.run_id, state.processed
         now = time.monotonic()
         when, said = self.shown.get(run_id, (now, 0))
         if not force and (now - when < self.every or processed == said):
             self.shown.setdefault(run_id, (when, said))
             return
         self.shown[run_id] = (now, processed)
-        eta = state.get("eta_seconds")
+        eta = state.eta_seconds
         console.info(
             "#%d %s",
             run_id,
             words(
                 "cli.run.progress",
                 processed=processed,
-                total=state["total"],
-                percent=f"{float(state['percent']):.1f}",
-                failed=state["failed"],
+                total=state.total,
+                percent=f"{state.percent:.1f}",
+                failed=state.failed,
                 eta="-" if eta is None else format_age(int(eta)),
             ),
         )

@@ -27,6 +27,8 @@ from ..queue import FailedJob, FailedJobs, Payload, PayloadError, Worker
 from ..queue.worker import serving
 from ..service import SyncPay
 from ..sync.jobs import install
+from ..sync.progress import Progress
+from ..sync.records import FailedStudent, LogLine
 from ..sync.runs import NoStudents, Run, RunConflict, SyncError
 from ..sync.scope import Scope, ScopeError
 from .base import CliError, Context, Overrides, command, given, whole
@@ -196,10 +198,10 @@ def _eta(seconds: int | None) -> str:
     return "-" if seconds is None else format_age(seconds)
 
 
-def _log_line(line: dict[str, Any]) -> str:
-    level = str(line.get("level") or "info")
+def _log_line(line: LogLine) -> str:
+    level = line.level or "info"
     tag = f"[{level}] " if level in ("warning", "error") else ""
-    return f"  {_clock(line.get('at'))}  {tag}{log_words(line)}"
+    return f"  {_clock(line.at)}  {tag}{log_words(line)}"
 
 
 def summary_line(run: Run) -> str:
@@ -247,18 +249,18 @@ class Display:
             self.stream.flush()
             self._bar_shown = False
 
-    def logs(self, lines: list[dict[str, Any]]) -> None:
+    def logs(self, lines: Sequence[LogLine]) -> None:
         """New activity-log lines (the server gives them newest first)."""
         if not self.enabled or not lines:
             return
         self.clear()
-        for line in sorted(lines, key=lambda item: int(item["id"])):
-            if line.get("level") == "success":
+        for line in sorted(lines, key=lambda item: item.id):
+            if line.level == "success":
                 continue  # the completion line: the summary says it
             self.stream.write(_log_line(line) + "\n")
         self.stream.flush()
 
-    def progress(self, state: dict[str, Any], *, force: bool = False) -> None:
+    def progress(self, state: Progress, *, force: bool = False) -> None:
         if not self.enabled:
             return
         if self.tty:
@@ -267,7 +269,7 @@ class Display:
             self._bar_shown = True
             return
         now = time.monotonic()
-        key = (state["processed"], state["failed"], state["total"], state["status"])
+        key = (state.processed, state.failed, state.total, state.status)
         changed = key != self._last_key
         due = now - self._last_plain >= PLAIN_EVERY
         if force or (due and (changed or now - self._last_plain >= PLAIN_HEARTBEAT)):
@@ -284,20 +286,20 @@ class Display:
             self._bar_shown = False
 
     @staticmethod
-    def numbers(state: dict[str, Any]) -> str:
+    def numbers(state: Progress) -> str:
         return words(
             "cli.sync.numbers",
-            processed=state["processed"],
-            total=state["total"],
-            success=state["successCount"],
-            failed=state["failed"],
-            rate=f"{float(state['rate_per_second']):.1f}",
-            eta=_eta(state["eta_seconds"]),
+            processed=state.processed,
+            total=state.total,
+            success=state.success_count,
+            failed=state.failed,
+            rate=f"{state.rate_per_second:.1f}",
+            eta=_eta(state.eta_seconds),
         )
 
     @classmethod
-    def bar(cls, state: dict[str, Any], width: int) -> str:
-        percent = float(state["percent"])
+    def bar(cls, state: Progress, width: int) -> str:
+        percent = float(state.percent)
         tail = f" {percent:5.1f}%  {cls.numbers(state)}"
         size = max(10, min(40, width - len(tail) - 3))
         filled = round(size * min(100.0, percent) / 100)
@@ -305,8 +307,8 @@ class Display:
         return line[: max(10, width - 1)]
 
     @classmethod
-    def plain(cls, state: dict[str, Any]) -> str:
-        return f"  {float(state['percent']):5.1f}%  {cls.numbers(state)}"
+    def plain(cls, state: Progress) -> str:
+        return f"  {state.percent:5.1f}%  {cls.numbers(state)}"
 
 
 class _ClearBarFilter(logging.Filter):
@@ -459,10 +461,10 @@ class Follow:
         after = 0
         while True:
             state = await self.sp.sync.progress(self.run.id, after_log=after)
-            if state["logs"]:
-                after = max(int(line["id"]) for line in state["logs"])
-                self.display.logs(state["logs"])
-            ended = not state["isRunning"]
+            if state.logs:
+                after = max(line.id for line in state.logs)
+                self.display.logs(state.logs)
+            ended = not state.is_running
             self.display.progress(state, force=ended)
             if ended:
                 self.display.done()
@@ -526,7 +528,7 @@ async def report(ctx: Context, sp: SyncPay, run: Run) -> int:
     if run.failed:
         failed = await sp.sync.failed_students(run.id, limit=FAILED_SHOWN)
         ctx.out(f"{words('sync.failed')} ({run.failed}):")
-        rows = [(f["idperson"], f["nama"] or "", _reason(f["reason"])) for f in failed]
+        rows = [(f.idperson, f.nama or "", _reason(f.reason)) for f in failed]
         headers = ["idperson", words("sync.col.nama"), words("sync.col.reason")]
         ctx.out(render_table(headers, rows, width=terminal_width(), flex=2))
         more = run.failed - len(failed)
@@ -654,48 +656,47 @@ async def sync_status(ctx: Context) -> int:
         except SyncError as exc:
             raise refusal(exc) from None
     if ctx.args.json:
-        ctx.out_json(state)
+        ctx.out_json(state.to_json())
         return 0
     ctx.out(status_text(state, ctx.settings.app_locale))
     return 0
 
 
-def status_text(state: dict[str, Any], lang: str = "id") -> str:
-    status = str(state["status"])
+def status_text(state: Progress, lang: str = "id") -> str:
+    status = state.status
     label = words(f"js.sync.status.{status}") if status in STATUSES else status
-    if state["run_id"] is None:
+    if state.run_id is None:
         return f"{words('sync.col.status')}: {label}\n  {words('cli.status.none')}"
-    scope = scope_words(state.get("scope_detail"), state.get("scope"))
+    scope = scope_words(state.scope_detail, state.scope)
     rows = [
         (words("sync.col.status"), label),
-        (words("sync.run"), f"#{state['run_id']}, {scope}"),
+        (words("sync.run"), f"#{state.run_id}, {scope}"),
         (
             words("cli.status.started"),
-            words("cli.status.started_by", at=state["started_at"], by=state["started_by"]),
+            words("cli.status.started_by", at=state.started_at, by=state.started_by),
         ),
-        (words("cli.status.finished"), state["finished_at"] or "-"),
-        (words("sync.stat.total"), words("cli.status.students", n=state["total"])),
-        (words("sync.stat.processed"), f"{state['processed']} ({float(state['percent']):.1f}%)"),
-        (words("sync.stat.success"), str(state["successCount"])),
-        (words("sync.stat.failed"), str(state["failed"])),
+        (words("cli.status.finished"), state.finished_at or "-"),
+        (words("sync.stat.total"), words("cli.status.students", n=state.total)),
+        (words("sync.stat.processed"), f"{state.processed} ({state.percent:.1f}%)"),
+        (words("sync.stat.success"), str(state.success_count)),
+        (words("sync.stat.failed"), str(state.failed)),
     ]
-    if state["isRunning"]:
-        rate = f"{float(state['rate_per_second']):.1f}"
+    if state.is_running:
+        rate = f"{state.rate_per_second:.1f}"
         rows.append((words("sync.rate"), words("js.sync.rate", n=rate)))
-        if state.get("waiting_for_worker"):
+        retry = state.next_retry_seconds
+        if state.waiting_for_worker:
             rows.append((words("cli.status.eta"), words("js.sync.waiting_for_worker")))
-        elif state.get("next_retry_seconds") is not None and (
-            state["eta_seconds"] is None or state["eta_seconds"] < state["next_retry_seconds"]
-        ):
-            wait = format_age(int(state["next_retry_seconds"]))
-            rows.append((words("cli.status.eta"), words("js.sync.waiting_retry", time=wait)))
+        elif retry is not None and (state.eta_seconds is None or state.eta_seconds < retry):
+            rows.append(
+                (words("cli.status.eta"), words("js.sync.waiting_retry", time=format_age(retry)))
+            )
         else:
-            rows.append((words("cli.status.eta"), _eta(state["eta_seconds"])))
-    if state.get("elapsed_seconds") is not None:
-        rows.append((words("sync.elapsed"), format_age(int(state["elapsed_seconds"]))))
+            rows.append((words("cli.status.eta"), _eta(state.eta_seconds)))
+    rows.append((words("sync.elapsed"), format_age(state.elapsed_seconds)))
     width = max(len(name) for name, _ in rows) + 2
     lines = [f"{name + ':':<{width}}{value}" for name, value in rows]
-    logs = sorted(state["logs"], key=lambda item: int(item["id"]))[-STATUS_LOG_LINES:]
+    logs = sorted(state.logs, key=lambda item: item.id)[-STATUS_LOG_LINES:]
     if logs:
         lines.append(f"{words('sync.log')}:")
         lines.extend(_log_line(line) for line in logs)
@@ -748,17 +749,15 @@ async def sync_failed(ctx: Context) -> int:
             run = await _pick_run(sp, ctx.args.run)
         except SyncError as exc:
             raise refusal(exc) from None
-        failed: list[dict[str, Any]] = []
+        failed: list[FailedStudent] = []
         if run is not None:
             while True:
                 page = await sp.sync.failed_students(run.id, limit=FAILED_PAGE, offset=len(failed))
                 failed += page
                 if len(page) < FAILED_PAGE:
                     break
-    for item in failed:
-        item["at"] = _iso(item["at"])
     if ctx.args.json:
-        ctx.out_json(failed)
+        ctx.out_json([{**f.to_json(), "at": _iso(f.at)} for f in failed])
         return 0
     if run is None:
         ctx.say(words("js.sync.no_runs"))
@@ -768,10 +767,7 @@ async def sync_failed(ctx: Context) -> int:
         ctx.say(words("cli.sync.no_failed", run=run.id, scope=scope))
         return 0
     ctx.say(words("cli.sync.failed_count", run=run.id, scope=scope, n=len(failed)))
-    rows = [
-        (f["idperson"], f["nama"] or "", f["attempts"], f["at"], _reason(f["reason"]))
-        for f in failed
-    ]
+    rows = [(f.idperson, f.nama or "", f.attempts, _iso(f.at), _reason(f.reason)) for f in failed]
     headers = [
         "idperson",
         words("sync.col.nama"),

@@ -16,9 +16,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..db import Database, Row, Tx
@@ -27,6 +25,8 @@ from ..queue import Queue
 from ..queue.failed import forget_failed
 from ..queue.worker import serving
 from .money import Totals
+from .progress import Progress, iso, percent
+from .records import FailedStudent, LogLine, Run, RunSummary, stored_values
 from .scope import Scope
 
 DISPATCH_JOB = "sync.dispatch"
@@ -96,53 +96,6 @@ def dispatch_key(run_id: int) -> str:
     return f"dispatch:{run_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
-    id: int
-    scope: Scope
-    scope_label: str
-    status: str
-    total: int
-    processed: int
-    failed: int
-    unchanged: int
-    dispatched: bool
-    dispatch_cursor: str | None
-    sort_base: int
-    started_by: str
-    started_at: int
-    finished_at: int | None
-    cleared_at: int | None
-
-    @property
-    def succeeded(self) -> int:
-        return self.processed - self.failed
-
-    @property
-    def is_running(self) -> bool:
-        return self.status == "running"
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Run:
-        return cls(
-            id=int(row["id"]),
-            scope=Scope.from_json(str(row["scope"])),
-            scope_label=str(row["scope_label"]),
-            status=str(row["status"]),
-            total=int(row["total"]),
-            processed=int(row["processed"]),
-            failed=int(row["failed"]),
-            unchanged=int(row["unchanged"]),
-            dispatched=bool(row["dispatched"]),
-            dispatch_cursor=row["dispatch_cursor"],
-            sort_base=int(row["sort_base"]),
-            started_by=str(row["started_by"]),
-            started_at=int(row["started_at"]),
-            finished_at=None if row["finished_at"] is None else int(row["finished_at"]),
-            cleared_at=None if row["cleared_at"] is None else int(row["cleared_at"]),
-        )
-
-
 # --- accounting, inside the job's own transaction ------------------------------------------
 
 
@@ -175,17 +128,6 @@ async def log_line(tx: Tx, run_id: int, key: str, level: str = "info", /, **valu
             "values": json.dumps(values, ensure_ascii=False, separators=(",", ":"), default=str),
         },
     )
-
-
-def _log_values(text: str | None) -> dict[str, Any] | None:
-    """A stored line's values (None for a line written before they were stored)."""
-    if text is None:
-        return None
-    try:
-        values = json.loads(text)
-    except ValueError:
-        return None
-    return values if isinstance(values, dict) else None
 
 
 async def _covering(tx: Tx, idperson: str) -> tuple[dict[str, Any] | None, list[Run]]:
@@ -464,28 +406,28 @@ class Sync:
         rows = await self.db.fetch_all("sync_scopes")
         return [(r["unit"], r["kelas"]) for r in rows]
 
-    async def history(self, limit: int = 10) -> list[dict[str, Any]]:
+    async def history(self, limit: int = 10) -> list[RunSummary]:
         """The recent runs (newest first), with their counts and durations."""
         runs = await self.recent(limit)
         now = int(await self.db.fetch_value("sync_now")) if runs else 0
         return [
-            {
-                "run_id": run.id,
-                "status": run.status,
-                "scope": run.scope_label,
-                "scope_type": run.scope.kind,
-                "scope_detail": run.scope.detail(),
-                "started_by": run.started_by,
-                "started_at": iso(run.started_at),
-                "finished_at": iso(run.finished_at),
-                "duration_seconds": max(0, (run.finished_at or now) - run.started_at),
-                "total": run.total,
-                "processed": run.processed,
-                "failed": run.failed,
-                "successCount": run.succeeded,
-                "unchanged": run.unchanged,
-                "percent": percent(run.processed, run.total),
-            }
+            RunSummary(
+                run_id=run.id,
+                status=run.status,
+                scope=run.scope_label,
+                scope_type=run.scope.kind,
+                scope_detail=run.scope.detail(),
+                started_by=run.started_by,
+                started_at=iso(run.started_at),
+                finished_at=iso(run.finished_at),
+                duration_seconds=max(0, (run.finished_at or now) - run.started_at),
+                total=run.total,
+                processed=run.processed,
+                failed=run.failed,
+                success_count=run.succeeded,
+                unchanged=run.unchanged,
+                percent=percent(run.processed, run.total),
+            )
             for run in runs
         ]
 
@@ -619,20 +561,11 @@ class Sync:
 
     async def failed_students(
         self, run_id: int, *, limit: int = 100, offset: int = 0
-    ) -> list[dict[str, Any]]:
+    ) -> list[FailedStudent]:
         rows = await self.db.fetch_all(
             "sync_items_failed", {"run_id": run_id, "limit": limit, "offset": offset}
         )
-        return [
-            {
-                "idperson": str(r["idperson"]),
-                "nama": r["nama"],
-                "reason": r["reason"],
-                "attempts": int(r["attempts"]),
-                "at": int(r["finished_at"]),
-            }
-            for r in rows
-        ]
+        return [FailedStudent.from_row(r) for r in rows]
 
     async def retry_failed(self, run_id: int, started_by: str = "system") -> Run:
         """A new run over exactly the students that failed in ``run_id``."""
@@ -643,11 +576,11 @@ class Sync:
             Scope(idpersons=tuple(str(r["idperson"]) for r in rows)), started_by
         )
 
-    async def progress(self, run_id: int | None = None, after_log: int = 0) -> dict[str, Any]:
+    async def progress(self, run_id: int | None = None, after_log: int = 0) -> Progress:
         """SPEC §6's progress object (the latest run unless ``run_id``)."""
         run = await self.get(run_id) if run_id is not None else await self.latest()
         if run is None:
-            return idle_progress()
+            return Progress.idle()
         now = int(await self.db.fetch_value("sync_now"))
         rate = 0.0
         if run.is_running:
@@ -681,47 +614,46 @@ class Sync:
             logs = newer[::-1]  # newest first, like the full list
         else:
             logs = await self.db.fetch_all("sync_logs_latest", {"run_id": run.id, "limit": 200})
-        return {
-            "total": run.total,
-            "processed": run.processed,
-            "failed": run.failed,
-            "successCount": run.succeeded,
-            "unchanged": run.unchanged,
-            "percent": percent(run.processed, run.total),
-            "isRunning": run.is_running,
-            "status": run.status,
-            "run_id": run.id,
-            "scope": run.scope_label,
-            "scope_detail": run.scope.detail(),
-            "started_at": iso(run.started_at),
-            "finished_at": iso(run.finished_at),
-            "started_by": run.started_by,
-            "elapsed_seconds": (run.finished_at or now) - run.started_at,
-            "eta_seconds": eta,
-            "rate_per_second": round(rate, 2),
-            "waiting_for_worker": waiting_for_worker,
-            "retry_waiting": retry_waiting,
-            "next_retry_seconds": next_retry,
-            "logs": [
-                {
-                    "id": int(r["id"]),
-                    "at": iso(int(r["at"])),
-                    "level": r["level"],
-                    "message": r["message"],
-                    # The line's template key and values (None: a line from before they
-                    # were stored); a page words the line in its language from these.
-                    "key": r["message_key"] if values is not None else None,
-                    "values": values,
-                }
+        return Progress(
+            total=run.total,
+            processed=run.processed,
+            failed=run.failed,
+            success_count=run.succeeded,
+            unchanged=run.unchanged,
+            percent=percent(run.processed, run.total),
+            is_running=run.is_running,
+            status=run.status,
+            run_id=run.id,
+            scope=run.scope_label,
+            scope_detail=run.scope.detail(),
+            started_at=iso(run.started_at),
+            finished_at=iso(run.finished_at),
+            started_by=run.started_by,
+            elapsed_seconds=(run.finished_at or now) - run.started_at,
+            eta_seconds=eta,
+            rate_per_second=round(rate, 2),
+            waiting_for_worker=waiting_for_worker,
+            retry_waiting=retry_waiting,
+            next_retry_seconds=next_retry,
+            logs=tuple(
+                LogLine(
+                    id=int(r["id"]),
+                    at=str(iso(int(r["at"]))),
+                    level=str(r["level"]),
+                    message=str(r["message"]),
+                    # A line from before key and values were stored has neither.
+                    key=r["message_key"] if values is not None else None,
+                    values=values,
+                )
                 for r in logs
-                for values in (_log_values(r["message_values"]),)
-            ],
-        }
+                for values in (stored_values(r["message_values"]),)
+            ),
+        )
 
     async def wait(
         self,
         run_id: int,
-        on_progress: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
+        on_progress: Callable[[Progress], Awaitable[None] | None] | None = None,
         *,
         poll: float = 0.5,
     ) -> Run:
@@ -729,69 +661,12 @@ class Sync:
         after = 0
         while True:
             state = await self.progress(run_id, after_log=after)
-            if state["logs"]:
-                after = max(line["id"] for line in state["logs"])
+            if state.logs:
+                after = max(line.id for line in state.logs)
             if on_progress is not None:
                 result = on_progress(state)
                 if asyncio.iscoroutine(result):
                     await result
-            if not state["isRunning"]:
+            if not state.is_running:
                 return await self.get(run_id)
             await asyncio.sleep(poll)
-
-
-def percent(processed: int, total: int) -> float:
-    if total <= 0:
-        return 0.0
-    return round(min(100.0, processed * 100.0 / total), 1)
-
-
-def iso(epoch: int | None) -> str | None:
-    if epoch is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
-#: The progress object's fields fixed by SPEC §6 (the object carries a few more).
-SPEC_PROGRESS_FIELDS = (
-    "total",
-    "processed",
-    "failed",
-    "successCount",
-    "percent",
-    "isRunning",
-    "status",
-    "run_id",
-    "started_at",
-    "finished_at",
-    "started_by",
-    "eta_seconds",
-    "rate_per_second",
-    "logs",
-)
-
-
-def idle_progress() -> dict[str, Any]:
-    return {
-        "total": 0,
-        "processed": 0,
-        "failed": 0,
-        "successCount": 0,
-        "unchanged": 0,
-        "percent": 0.0,
-        "isRunning": False,
-        "status": "idle",
-        "run_id": None,
-        "scope": None,
-        "scope_detail": None,
-        "started_at": None,
-        "finished_at": None,
-        "started_by": None,
-        "elapsed_seconds": 0,
-        "eta_seconds": None,
-        "rate_per_second": 0.0,
-        "waiting_for_worker": False,
-        "retry_waiting": 0,
-        "next_retry_seconds": None,
-        "logs": [],
-    }

@@ -34,6 +34,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from ..sync.progress import Progress
 from ..sync.runs import RunNotFound
 from .keys import SYNCPAY
 
@@ -71,7 +72,7 @@ class View:
     """The progress object of one run (key ``None``: the latest run)."""
 
     version: int
-    progress: dict[str, Any]
+    progress: Progress
     #: Loop times: when it was computed, when the database last confirmed it.
     computed: float
     checked: float
@@ -79,7 +80,7 @@ class View:
     log_ids: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
-        self.log_ids = frozenset(int(line["id"]) for line in self.progress["logs"])
+        self.log_ids = frozenset(line.id for line in self.progress.logs)
 
 
 @dataclass(eq=False)
@@ -178,21 +179,21 @@ class LiveHub:
 
     # --- the progress object, fresh -------------------------------------------------------
 
-    async def progress(self, run_id: int | None = None, after_log: int = 0) -> dict[str, Any]:
+    async def progress(self, run_id: int | None = None, after_log: int = 0) -> Progress:
         """SPEC §6's progress object, as ``Sync.progress(run_id, after_log)`` answers it,
         from a copy at most :data:`FRESH` seconds past its last confirmation."""
         return await self._answer(await self._fresh(run_id), run_id, after_log)
 
-    async def _answer(self, view: View, run_id: int | None, after_log: int) -> dict[str, Any]:
+    async def _answer(self, view: View, run_id: int | None, after_log: int) -> Progress:
         self.stats.served += 1
         if not after_log:
             return view.progress
-        logs = view.progress["logs"]
-        newer = [line for line in logs if line["id"] > after_log]
+        logs = view.progress.logs
+        newer = [line for line in logs if line.id > after_log]
         if len(newer) == len(logs) >= LOG_LIMIT:
             # More new lines than a copy holds: the database has the ones in between.
             return await self.app[SYNCPAY].sync.progress(run_id, after_log)
-        return {**view.progress, "logs": newer}
+        return view.progress.with_logs(newer)
 
     async def progress_body(self, run_id: int | None = None, after_log: int = 0) -> bytes:
         """:meth:`progress` as the JSON the route answers. Pages polling in step ask the
@@ -204,12 +205,12 @@ class LiveHub:
         if body is not None:
             self.stats.served += 1
             return body
-        logs = view.progress["logs"]
+        logs = view.progress.logs
         # An answer that needs lines the copy does not hold is read from the database.
         from_copy = not after_log or not (
-            len(logs) >= LOG_LIMIT and all(line["id"] > after_log for line in logs)
+            len(logs) >= LOG_LIMIT and all(line.id > after_log for line in logs)
         )
-        body = json.dumps(await self._answer(view, run_id, after_log)).encode()
+        body = json.dumps((await self._answer(view, run_id, after_log)).to_json()).encode()
         if from_copy:
             if len(self._bodies) >= MAX_BODIES:
                 self._bodies.clear()
@@ -225,7 +226,7 @@ class LiveHub:
 
     @staticmethod
     def _due(view: View, now: float) -> bool:
-        return bool(view.progress["isRunning"]) and now - view.computed >= REFRESH
+        return view.progress.is_running and now - view.computed >= REFRESH
 
     async def _compute_shared(self, key: int | None, since: float = float("-inf")) -> View:
         """One computation for everybody asking at the same time: the one in flight
@@ -268,20 +269,19 @@ class LiveHub:
                         del self._views[old]
         return view
 
-    async def _read(self, key: int | None, view: View | None) -> dict[str, Any]:
+    async def _read(self, key: int | None, view: View | None) -> Progress:
         """The progress object from the database. With a previous copy of the same run,
         only the log lines from a little before its newest are read and merged in (the
         overlap catches a line that committed after one with a higher id)."""
         sync = self.app[SYNCPAY].sync
-        if view is not None and view.progress["run_id"] is not None and view.log_ids:
+        if view is not None and view.progress.run_id is not None and view.log_ids:
             after = max(0, max(view.log_ids) - LOG_OVERLAP)
             progress = await sync.progress(key, after)
-            newer: list[dict[str, Any]] = progress["logs"]
-            if progress["run_id"] == view.progress["run_id"] and len(newer) < LOG_LIMIT:
-                lines = {int(line["id"]): line for line in view.progress["logs"]}
-                lines.update((int(line["id"]), line) for line in newer)
-                progress["logs"] = [lines[i] for i in sorted(lines, reverse=True)[:LOG_LIMIT]]
-                return progress
+            newer = progress.logs
+            if progress.run_id == view.progress.run_id and len(newer) < LOG_LIMIT:
+                lines = {line.id: line for line in view.progress.logs}
+                lines.update((line.id, line) for line in newer)
+                return progress.with_logs(lines[i] for i in sorted(lines, reverse=True)[:LOG_LIMIT])
         return await sync.progress(key)
 
     # --- pages ----------------------------------------------------------------------------
@@ -457,7 +457,7 @@ class LiveHub:
         self._sent(client, view)
 
     def _sent(self, client: LiveClient, view: View) -> None:
-        client.version, client.run_id = view.version, view.progress["run_id"]
+        client.version, client.run_id = view.version, view.progress.run_id
         client.log_ids = view.log_ids
         client.sent += 1
         self.stats.messages += 1
@@ -474,19 +474,19 @@ class LiveHub:
         compared by id, not by "newer than the newest": on MySQL a line can commit after
         a line with a higher id."""
         progress = view.progress
-        logs: list[dict[str, Any]] = progress["logs"]  # newest first
-        has = client.log_ids if client.run_id == progress["run_id"] else None
+        logs = progress.logs  # newest first
+        has = client.log_ids if client.run_id == progress.run_id else None
         key = (view.version, None if has is None else id(has))
         text = encoded.get(key)
         if text is None:
-            body = dict(progress)
+            body = progress.to_json()
             body["type"] = "progress"
             body["logs_mode"] = "replace"
             if has is not None:
-                lacking = [line for line in logs if int(line["id"]) not in has]
+                lacking = [line for line in logs if line.id not in has]
                 # Every line new: some in between may be missing, so replace.
                 if not (len(lacking) == len(logs) >= LOG_LIMIT):
-                    body["logs"] = lacking
+                    body["logs"] = [line.to_json() for line in lacking]
                     body["logs_mode"] = "append"
             text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
             encoded[key] = text

@@ -275,8 +275,8 @@ async def test_copies_kept_up_to_date_line_by_line_equal_a_full_read(web: WebHar
     assert end["run_id"] == started["run_id"] and end["failed"] > 20
     copy = await web.app[HUB].progress()
     full = await web.pays[0].sync.progress()
-    assert copy["logs"] == full["logs"] and len(full["logs"]) > 25
-    assert socket.merged_logs() == full["logs"]
+    assert copy.logs == full.logs and len(full.logs) > 25
+    assert socket.merged_logs() == full.to_json()["logs"]
 
 
 async def test_pages_polling_in_step_share_one_encoded_answer(web: WebHarness, monkeypatch):
@@ -300,14 +300,14 @@ async def test_pages_polling_in_step_share_one_encoded_answer(web: WebHarness, m
     assert status == 200
     changed = json.loads(await hub.progress_body(None, newest))
     assert changed["status"] == "cancelled" and changed["logs"]
-    assert changed == await web.pays[0].sync.progress(started["run_id"], newest)
+    assert changed == (await web.pays[0].sync.progress(started["run_id"], newest)).to_json()
     # More new lines than a copy holds: read from the database, never kept.
     monkeypatch.setattr(live, "LOG_LIMIT", 1)
     status, again = await admin.post_json(START, {})
     assert status == 200
     seen = max(line["id"] for line in changed["logs"])  # the new run's lines are all newer
     one = await hub.progress_body(None, seen)
-    expected = await web.pays[0].sync.progress(again["run_id"], seen)
+    expected = (await web.pays[0].sync.progress(again["run_id"], seen)).to_json()
     assert json.loads(one)["logs"] == expected["logs"] and expected["logs"]
     assert await hub.progress_body(None, seen) is not one
 

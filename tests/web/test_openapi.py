@@ -131,7 +131,7 @@ async def test_the_student_routes_answer_as_documented(web: WebHarness):
     run = await sp.start(idpersons=[synced], started_by="test")
 
     async def done() -> bool:
-        return (await sp.progress(run.id))["status"] != "running"
+        return (await sp.progress(run.id)).status != "running"
 
     await until(done, 30, what="the run's end")
     spec = document()

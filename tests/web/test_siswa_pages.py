@@ -477,7 +477,7 @@ async def synced(web: WebHarness, ids: list[str]) -> None:
     run = await sp.start(idpersons=ids, started_by="test")
 
     async def done() -> bool:
-        return (await sp.progress(run.id))["status"] != "running"
+        return (await sp.progress(run.id)).status != "running"
 
     await until(done, 30, what="the run's end")
 
@@ -644,7 +644,7 @@ async def test_a_failed_sync_now_shows_the_reason(web: WebHarness):
     run_id = body["run_id"]
 
     async def ended() -> bool:
-        return (await web.pays[0].progress(run_id))["status"] != "running"
+        return (await web.pays[0].progress(run_id)).status != "running"
 
     await until(ended, 30, what="the failing run")
     status, body = await user.get_json(f"{BASE}/2025000001?run_id={run_id}")

@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from ... import __version__
-from ...sync.runs import SPEC_PROGRESS_FIELDS
-from ..security import public
+from ...sync.progress import SPEC_PROGRESS_FIELDS
+from ..auth import public
 from .siswa import COUNT_CAP, MAX_FIELD, MAX_PAGE, MAX_Q, MAX_WORDS, PER_PAGE, SORTS, STATUSES
 from .sync import (
     MAX_FAILED,

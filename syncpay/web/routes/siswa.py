@@ -32,13 +32,15 @@ from ...sync.money import Item, Totals, compute_totals
 from ...sync.parsers import ParseError
 from ...sync.runs import SyncError
 from ...text import UNSAFE
+from ..auth import current_user
 from ..dates import format_date, format_datetime
 from ..errors import ApiError, json_capable, json_ok, json_route
+from ..i18n import reason, text
 from ..keys import SYNCPAY
 from ..live import HUB
 from ..pages import page
 from ..render import Markup, escape, h, join, render
-from ..security import current_user, reason, text, text_problem, wants_json
+from ..requests import text_problem, wants_json
 
 routes = web.RouteTableDef()
 BASE = "/admin/siswa"
@@ -853,7 +855,11 @@ async def _detail_json(
             raise ApiError(422, text(request, "siswa.err.run_id"))
         progress = await request.app[SYNCPAY].progress(int(run_id))
         data["run"] = {
-            k: progress.get(k) for k in ("run_id", "status", "total", "processed", "failed")
+            "run_id": progress.run_id,
+            "status": progress.status,
+            "total": progress.total,
+            "processed": progress.processed,
+            "failed": progress.failed,
         }
     return data
 

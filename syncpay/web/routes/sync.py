@@ -16,31 +16,24 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from ...sync.progress import Progress, iso
+from ...sync.records import FailedStudent, LogLine, RunSummary
 from ...sync.runs import (
     NoStudents,
     RunConflict,
     RunNotFound,
     SyncError,
-    iso,
 )
 from ...sync.scope import ScopeError
+from ..auth import admin_only, current_user, signed_in_check
 from ..dates import format_clock, format_datetime
 from ..errors import ApiError, json_ok, json_route
+from ..i18n import language, reason, text
 from ..keys import CATALOGS, MAINTENANCE, SETTINGS, SYNCPAY, WORKER
 from ..live import HUB
 from ..pages import page
 from ..render import Markup, h, join, render
-from ..security import (
-    admin_only,
-    check_text,
-    current_user,
-    language,
-    read_body,
-    read_form,
-    reason,
-    signed_in_check,
-    text,
-)
+from ..requests import check_text, read_body, read_form
 
 routes = web.RouteTableDef()
 BASE = "/admin/sync-pembayaran"
@@ -295,7 +288,7 @@ async def failed(request: web.Request) -> web.Response:
         return json_ok(run_id=None, failed=0, students=[])
     run = await sync.get(run_id)
     students = await sync.failed_students(run_id, limit=limit, offset=offset)
-    return json_ok(run_id=run_id, failed=run.failed, students=students)
+    return json_ok(run_id=run_id, failed=run.failed, students=[s.to_json() for s in students])
 
 
 @routes.post(f"{BASE}/retry-failed")
@@ -319,7 +312,8 @@ async def retry_failed(request: web.Request) -> web.Response:
 @json_route
 async def runs(request: web.Request) -> web.Response:
     limit = _limit(request, PAGE_RUNS, MAX_RUNS)
-    return json_ok(runs=await request.app[SYNCPAY].sync.history(limit))
+    history = await request.app[SYNCPAY].sync.history(limit)
+    return json_ok(runs=[r.to_json() for r in history])
 
 
 @routes.get(f"{BASE}/scopes")
@@ -431,12 +425,12 @@ def human_duration(request: web.Request, seconds: float | None) -> str:
     return " ".join(parts)
 
 
-def log_text(request: web.Request, line: dict[str, Any]) -> str:
+def log_text(request: web.Request, line: LogLine) -> str:
     """An activity-log line in the page's language (``sync.js`` words it the same way):
     its template ``js.log.<key>`` filled with its values, a run's scope worded from its
     detail; the stored (Indonesian) ``message`` for a line without a key or with a key
     the catalogue does not know."""
-    values = line.get("values")
+    values = line.values
     if isinstance(values, dict) and isinstance(values.get("scope_detail"), dict):
         values = {
             **values,
@@ -452,7 +446,7 @@ def log_text(request: web.Request, line: dict[str, Any]) -> str:
         if isinstance(values.get("reason"), str):
             values["reason"] = reason(request, values["reason"])
     catalogs = request.app[CATALOGS]
-    return catalogs.log_text(language(request), line.get("key"), values, str(line["message"]))
+    return catalogs.log_text(language(request), line.key, values, line.message)
 
 
 def tone(status: str, processed: int, failed: int) -> str:
@@ -464,48 +458,48 @@ def tone(status: str, processed: int, failed: int) -> str:
     return "failed" if failed >= processed else "partial"
 
 
-def _log_level(line: dict[str, Any]) -> str:
+def _log_level(line: LogLine) -> str:
     """A run's completion line is stored as ``success``; it reads as its run does."""
-    values = line.get("values")
-    if line.get("key") == "finished" and isinstance(values, dict):
+    values = line.values
+    if line.key == "finished" and isinstance(values, dict):
         failed, success = values.get("failed"), values.get("success")
         if isinstance(failed, int) and failed > 0:
             return "warning" if isinstance(success, int) and success > 0 else "error"
-    return str(line["level"])
+    return line.level
 
 
-def _log_items(request: web.Request, lines: Iterable[dict[str, Any]]) -> Markup:
+def _log_items(request: web.Request, lines: Iterable[LogLine]) -> Markup:
     return join(
         h(
             "li",
-            {"data-id": line["id"], "class": f"log-{_log_level(line)}"},
-            h("time", {"datetime": line["at"]}, format_clock(request, line["at"])),
+            {"data-id": line.id, "class": f"log-{_log_level(line)}"},
+            h("time", {"datetime": line.at}, format_clock(request, line.at)),
             h("span", {"class": "log-message"}, log_text(request, line)),
         )
         for line in lines
     )
 
 
-def _failed_rows(request: web.Request, students: Iterable[dict[str, Any]]) -> Markup:
+def _failed_rows(request: web.Request, students: Iterable[FailedStudent]) -> Markup:
     return join(
         h(
             "tr",
-            {"data-idperson": s["idperson"]},
-            h("td", {}, s["idperson"]),
-            h("td", {}, s["nama"] or ""),
-            h("td", {"class": "reason"}, reason(request, s["reason"])),
-            h("td", {"class": "num"}, number(request, s["attempts"])),
+            {"data-idperson": s.idperson},
+            h("td", {}, s.idperson),
+            h("td", {}, s.nama or ""),
+            h("td", {"class": "reason"}, reason(request, s.reason)),
+            h("td", {"class": "num"}, number(request, s.attempts)),
         )
         for s in students
     )
 
 
-def _run_rows(request: web.Request, history: Iterable[dict[str, Any]]) -> Markup:
+def _run_rows(request: web.Request, history: Iterable[RunSummary]) -> Markup:
     return join(
         h(
             "tr",
-            {"data-run-id": r["run_id"], "data-status": r["status"]},
-            h("td", {"class": "num"}, f"#{r['run_id']}"),
+            {"data-run-id": r.run_id, "data-status": r.status},
+            h("td", {"class": "num"}, f"#{r.run_id}"),
             h(
                 "td",
                 {},
@@ -515,29 +509,29 @@ def _run_rows(request: web.Request, history: Iterable[dict[str, Any]]) -> Markup
                     text(request, f"js.sync.status.{look}"),
                 ),
             ),
-            h("td", {}, scope_text(request, r["scope_detail"], r["scope"])),
-            h("td", {}, r["started_by"]),
+            h("td", {}, scope_text(request, r.scope_detail, r.scope)),
+            h("td", {}, r.started_by),
             h(
                 "td",
                 {},
-                h("time", {"datetime": r["started_at"]}, format_datetime(request, r["started_at"])),
+                h("time", {"datetime": r.started_at}, format_datetime(request, r.started_at)),
             ),
-            h("td", {"class": "num"}, human_duration(request, r["duration_seconds"])),
-            h("td", {"class": "num"}, number(request, r["successCount"])),
-            h("td", {"class": "num"}, number(request, r["failed"])),
-            h("td", {"class": "num"}, number(request, r["total"])),
+            h("td", {"class": "num"}, human_duration(request, r.duration_seconds)),
+            h("td", {"class": "num"}, number(request, r.success_count)),
+            h("td", {"class": "num"}, number(request, r.failed)),
+            h("td", {"class": "num"}, number(request, r.total)),
             h(
                 "td",
                 {},
                 h(
                     "button",
-                    {"type": "button", "class": "btn btn-small", "data-watch": r["run_id"]},
+                    {"type": "button", "class": "btn btn-small", "data-watch": r.run_id},
                     text(request, "js.sync.watch"),
                 ),
             ),
         )
         for r in history
-        for look in (tone(r["status"], r["processed"], r["failed"]),)
+        for look in (tone(r.status, r.processed, r.failed),)
     )
 
 
@@ -600,24 +594,24 @@ def _scope_picker(request: web.Request) -> Markup:
     )
 
 
-def _eta(request: web.Request, state: dict[str, Any]) -> str:
+def _eta(request: web.Request, state: Progress) -> str:
     """The time left as the page's script words it: a run nobody works waits for a
     worker, one whose remaining students wait for their retry shows that wait, rather
     than an estimate."""
-    if not state["isRunning"]:
+    if not state.is_running:
         return text(request, "js.sync.none")
-    if state.get("waiting_for_worker"):
+    if state.waiting_for_worker:
         return text(request, "js.sync.waiting_for_worker")
     if waits_for_retry(state):
-        wait = human_duration(request, state["next_retry_seconds"])
+        wait = human_duration(request, state.next_retry_seconds)
         return text(request, "js.sync.waiting_retry", time=wait)
-    return human_duration(request, state["eta_seconds"])
+    return human_duration(request, state.eta_seconds)
 
 
-def waits_for_retry(state: dict[str, Any]) -> bool:
+def waits_for_retry(state: Progress) -> bool:
     """The run cannot end before its next retry: show that wait, not a smaller estimate
     (students waiting out their backoff near the end made it "0 detik")."""
-    wait, eta = state.get("next_retry_seconds"), state.get("eta_seconds")
+    wait, eta = state.next_retry_seconds, state.eta_seconds
     return wait is not None and (eta is None or eta < wait)
 
 
@@ -637,12 +631,12 @@ async def sync_page(request: web.Request) -> web.Response:
     # The live hub's copy: many pages (re)loaded during a run share one computation.
     state = await request.app[HUB].progress()
     failed_students = []
-    if state["run_id"] is not None and state["failed"]:
-        failed_students = await sync.failed_students(state["run_id"], limit=PAGE_FAILED)
+    if state.run_id is not None and state.failed:
+        failed_students = await sync.failed_students(state.run_id, limit=PAGE_FAILED)
     history = await sync.history(PAGE_RUNS)
     admin = user.is_admin
-    status = state["status"]
-    look = tone(status, state["processed"], state["failed"])
+    status = state.status
+    look = tone(status, state.processed, state.failed)
     ended = status in ("completed", "cancelled")
     body = render(
         "sync.html",
@@ -651,21 +645,21 @@ async def sync_page(request: web.Request) -> web.Response:
             "status": status,
             "tone": look,
             "status_label": text(request, f"js.sync.status.{look}"),
-            "percent": state["percent"],
-            "percent_text": f"{number(request, state['percent'], 1)} %",
-            "total": number(request, state["total"]),
-            "success": number(request, state["successCount"]),
-            "failed": number(request, state["failed"]),
-            "processed": number(request, state["processed"]),
+            "percent": state.percent,
+            "percent_text": f"{number(request, state.percent, 1)} %",
+            "total": number(request, state.total),
+            "success": number(request, state.success_count),
+            "failed": number(request, state.failed),
+            "processed": number(request, state.processed),
             "eta": _eta(request, state),
-            "rate": text(request, "js.sync.rate", n=number(request, state["rate_per_second"], 1))
-            if state["isRunning"]
+            "rate": text(request, "js.sync.rate", n=number(request, state.rate_per_second, 1))
+            if state.is_running
             else text(request, "js.sync.none"),
-            "elapsed": human_duration(request, state["elapsed_seconds"]),
-            "started_by": state["started_by"] or text(request, "js.sync.none"),
-            "scope": scope_text(request, state["scope_detail"], state["scope"]),
+            "elapsed": human_duration(request, state.elapsed_seconds),
+            "started_by": state.started_by or text(request, "js.sync.none"),
+            "scope": scope_text(request, state.scope_detail, state.scope),
             "next_schedule": _next_schedule(request),
-            "run": f"#{state['run_id']}" if state["run_id"] else text(request, "js.sync.none"),
+            "run": f"#{state.run_id}" if state.run_id else text(request, "js.sync.none"),
             "readonly": Markup("")
             if admin
             else h("p", {"class": "alert alert-info"}, text(request, "sync.readonly")),
@@ -675,7 +669,7 @@ async def sync_page(request: web.Request) -> web.Response:
                     "id": "sync-worker",
                     "class": "alert alert-warning",
                     "role": "status",
-                    "hidden": not state.get("waiting_for_worker"),
+                    "hidden": not state.waiting_for_worker,
                 },
                 text(request, "js.sync.waiting_for_worker_hint"),
             ),
@@ -693,9 +687,9 @@ async def sync_page(request: web.Request) -> web.Response:
                 "sync.retry",
                 "",
                 admin,
-                ended and bool(state["failed"]),
+                ended and bool(state.failed),
             ),
-            "log": _log_items(request, state["logs"]),
+            "log": _log_items(request, state.logs),
             "failed_rows": _failed_rows(request, failed_students),
             "run_rows": _run_rows(request, history),
         },
@@ -705,9 +699,9 @@ async def sync_page(request: web.Request) -> web.Response:
         "sync": {
             "base": BASE,
             "admin": admin,
-            "progress": state,
-            "failed": failed_students,
-            "runs": history,
+            "progress": state.to_json(),
+            "failed": [s.to_json() for s in failed_students],
+            "runs": [r.to_json() for r in history],
             # The sync layer's Indonesian words in a failure's reason, and this page's.
             "reasonWords": request.app[CATALOGS].reason_words(language(request)),
         }
