@@ -48,7 +48,7 @@ from syncpay.config import Settings, load_settings  # noqa: E402
 from syncpay.db import Database, connect, migrate, tables_for  # noqa: E402
 from syncpay.db.queries import parse_queries  # noqa: E402
 from syncpay.simulator import demo_students  # noqa: E402
-from syncpay.sync.roster import import_rows  # noqa: E402
+from syncpay.students import import_rows  # noqa: E402
 
 BASE = "/admin/sync-pembayaran"
 PASSWORD = "bench-password-123"

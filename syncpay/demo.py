@@ -25,7 +25,7 @@ from .accounts import Accounts
 from .config import Settings
 from .db import Database
 from .simulator import Simulator, SimulatorOptions, demo_students
-from .sync.roster import import_rows
+from .students import import_rows
 
 DEMO_DATABASE = "storage/demo.sqlite"
 DEMO_STUDENTS = 1000

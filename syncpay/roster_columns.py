@@ -1,6 +1,6 @@
 """The roster columns of ``siswa``, in table order (the names in files and the API).
 
-On their own, below both the roster import (``sync/roster.py``) and the simulator
+On their own, below both the roster import (``students/``) and the simulator
 (whose fake school data has the same columns), so neither imports the other for them.
 """
 

@@ -36,7 +36,7 @@ from syncpay.config import VARIABLES, Settings
 from syncpay.db import connect, migrate, tables_for
 from syncpay.i18n import catalogs
 from syncpay.simulator import SimulatorOptions
-from syncpay.sync.roster import import_csv
+from syncpay.students import import_csv
 from tests.conftest import mysql_connect
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -194,7 +194,7 @@ async def test_the_word_index_gets_the_names_of_students_already_there(
     student's name, and the triggers keep it so for new and renamed students."""
     # The module (syncpay.db.migrate, the name, is the function).
     migrate_module = importlib.import_module("syncpay.db.migrate")
-    from syncpay.sync.roster import import_rows
+    from syncpay.students import import_rows
 
     fresh = await _fresh(settings, tmp_path, fresh_name)
     db = await connect(fresh, create=True)

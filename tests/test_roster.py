@@ -1,4 +1,4 @@
-"""The student roster import (``syncpay/sync/roster.py``, ``siswa:import``).
+"""The student roster import (``syncpay/students/``, ``siswa:import``).
 
 Database tests run on SQLite and MariaDB (the ``db`` fixture); the API tests talk to a
 real aiohttp server on 127.0.0.1; a few cases run the real command line in a
@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 from syncpay.config import VARIABLES
 from syncpay.db import Database, Tx, connect, migrate, tables_for
 from syncpay.db.queries import parse_queries
-from syncpay.sync.roster import (
-    ROSTER_COLUMNS,
+from syncpay.roster_columns import ROSTER_COLUMNS
+from syncpay.students import (
     ImportReport,
     RosterError,
     Student,
@@ -666,7 +666,7 @@ async def test_an_unreachable_api_is_a_roster_error(unused_tcp_port):
 
 
 def test_api_items_are_numbered_from_1_and_keys_matched_without_case():
-    from syncpay.sync.roster import api_rows
+    from syncpay.students import api_rows
 
     rows = api_rows({"status": True, "data": [{"IDPERSON": 7, "Nama": "A", "x": 1}, {}]})
     assert rows == [(1, {"idperson": 7, "nama": "A"}), (2, {})]

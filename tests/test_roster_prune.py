@@ -22,7 +22,7 @@ import pytest
 
 from syncpay.db import Database
 from syncpay.db.queries import parse_queries
-from syncpay.sync.roster import Student, import_csv, validate_row
+from syncpay.students import Student, import_csv, validate_row
 from tests.test_roster import (  # the autouse fixture empties siswa_removed on MariaDB
     GOOD,
     SISWA_CSV,

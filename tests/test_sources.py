@@ -24,7 +24,7 @@ from aiohttp import web
 
 from syncpay.config import Settings, load_settings
 from syncpay.simulator import Simulator, SimulatorOptions
-from syncpay.sync.roster import RosterError, describe_url, fetch_api
+from syncpay.students import RosterError, describe_url, fetch_api
 from syncpay.sync.sources import (
     HttpSource,
     MysqlSource,

@@ -6,7 +6,7 @@ import argparse
 import inspect
 
 from ..config import Settings
-from ..sync.roster import MAX_REMOVE_PERCENT, ImportReport, RosterError, import_api, import_csv
+from ..students import MAX_REMOVE_PERCENT, ImportReport, RosterError, import_api, import_csv
 from .base import CliError, Context, command
 from .output import plural
 

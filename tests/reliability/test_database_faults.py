@@ -35,7 +35,7 @@ from syncpay.db import Database, connect, migrate, tables_for
 from syncpay.db.queries import parse_queries
 from syncpay.service import SyncPay
 from syncpay.simulator import Simulator, SimulatorOptions, demo_students
-from syncpay.sync.roster import import_rows
+from syncpay.students import import_rows
 from tests.reliability.conftest import scale
 from tests.reliability.mariadb_instance import (
     Children,

@@ -35,11 +35,9 @@ from hypothesis import strategies as st
 from syncpay.config import ConfigError, load_settings, parse_dotenv
 from syncpay.db import Database
 from syncpay.db.queries import parse_queries
+from syncpay.roster_columns import ROSTER_COLUMNS
 from syncpay.schedule import Schedule, ScheduleError, parse_schedule
-from syncpay.sync.money import Item, compute_totals
-from syncpay.sync.parsers import Parsed, ParseError, load_parser, parse_flat, parse_nested
-from syncpay.sync.roster import (
-    ROSTER_COLUMNS,
+from syncpay.students import (
     ImportReport,
     RosterError,
     api_rows,
@@ -47,6 +45,8 @@ from syncpay.sync.roster import (
     import_rows,
     read_csv,
 )
+from syncpay.sync.money import Item, compute_totals
+from syncpay.sync.parsers import Parsed, ParseError, load_parser, parse_flat, parse_nested
 from tests.reliability.conftest import scale
 
 #: Examples per property: modest in CI, ten times more with SYNCPAY_LONG=1.

@@ -17,20 +17,20 @@ import pytest
 
 from syncpay.db import Database
 from syncpay.db.queries import parse_queries
-from syncpay.sync.money import compute_totals
-from syncpay.sync.parsers import parse_flat
-from syncpay.sync.roster import import_rows
-from syncpay.web import dates
-from syncpay.web.routes import siswa as siswa_routes
-from syncpay.web.routes.siswa import (
+from syncpay.students import import_rows
+from syncpay.students.filters import (
     COUNT_CAP,
     PER_PAGE,
     SORTS,
     STATUSES,
     WORD_CANDIDATES,
     Filters,
-    rupiah,
 )
+from syncpay.sync.money import compute_totals
+from syncpay.sync.parsers import parse_flat
+from syncpay.web import dates
+from syncpay.web.format import rupiah
+from syncpay.web.keys import SYNCPAY
 from tests.sync_helpers import until
 from tests.web.conftest import WebHarness
 
@@ -269,9 +269,7 @@ async def test_a_word_many_students_share_is_paged_in_name_order(web: WebHarness
         query = {"unit": params["UnitFormal"]} if "UnitFormal" in params else {}
         rows = await all_pages(user, q=q, **query)
         assert [r["idperson"] for r in rows] == expected, q
-        listing = await siswa_routes.list_students(
-            web.db, Filters(q=q, unit=params.get("UnitFormal"))
-        )
+        listing = await web.app[SYNCPAY].students.list(Filters(q=q, unit=params.get("UnitFormal")))
         assert listing.queries[1] == path, (q, listing.queries)
 
     await check("muhammad", "siswa_page_kata")  # muhammad, muhammadiyah: two words
@@ -429,8 +427,8 @@ async def test_past_the_count_cap_the_page_says_more(
     await web.serve(workers=0)
     await web.students(5)
     user = await web.user("petugas1", "petugas")
-    monkeypatch.setattr(siswa_routes, "COUNT_CAP", 2)
-    monkeypatch.setattr(siswa_routes, "PER_PAGE", 2)
+    monkeypatch.setattr(web.app[SYNCPAY].students, "count_cap", 2)
+    monkeypatch.setattr(web.app[SYNCPAY].students, "per_page", 2)
     page = await (await user.get(BASE)).text()
     assert element(page, "siswa-count") == "Menampilkan 1–2 dari lebih dari 2 siswa"
     assert "Halaman 1" in page and "Halaman 1 dari" not in page

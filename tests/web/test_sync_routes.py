@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from syncpay.i18n import catalogs
-from syncpay.sync.roster import import_rows
+from syncpay.students import import_rows
 from syncpay.web.live import HUB
 from tests.sync_helpers import until
 from tests.test_cli import base_env

@@ -8,9 +8,18 @@ from typing import Any
 from aiohttp import web
 
 from ... import __version__
+from ...students.filters import (
+    COUNT_CAP,
+    MAX_FIELD,
+    MAX_PAGE,
+    MAX_Q,
+    MAX_WORDS,
+    PER_PAGE,
+    SORTS,
+    STATUSES,
+)
 from ...sync.progress import SPEC_PROGRESS_FIELDS
 from ..auth import public
-from .siswa import COUNT_CAP, MAX_FIELD, MAX_PAGE, MAX_Q, MAX_WORDS, PER_PAGE, SORTS, STATUSES
 from .sync import (
     MAX_FAILED,
     MAX_IDPERSON,

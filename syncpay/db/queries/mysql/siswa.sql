@@ -1,4 +1,4 @@
--- The student roster (siswa:import, syncpay/sync/roster.py).
+-- The student roster (siswa:import, syncpay/students/importing.py).
 -- MySQL / MariaDB (10.6+). Every query name here exists for SQLite too (a test checks).
 -- Only the roster columns are written here: the sync columns (pembayaran, the totals,
 -- is_lunas, synced_at, sync_error) belong to the sync. Timestamps: UTC, the database

@@ -1,0 +1,158 @@
+"""The student list, built for 100,000 students without reading more than the page's
+own rows (each row carries the student's whole payment answer): see the queries at the
+end of ``db/queries/*/siswa.sql`` and migration 0007.
+
+A request first counts its matches through the index of its most selective filter,
+stopping at the count cap; a result of at most :data:`SMALL` students is then read and
+sorted from the indexes, a larger one is paged by walking the sort order's index,
+checking the filters on the way. Past the cap the page says "more than 10,000" instead
+of a number. A search sorted by name whose driving word starts one name word only is
+paged from the word index itself, in name order (migration 0010, :func:`_one_word`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..db import Database
+from .filters import COUNT_CAP, PER_PAGE, SMALL, WORD_CANDIDATES, Filters
+from .records import StudentRow
+
+__all__ = ["Choices", "Listing", "filter_choices", "list_students"]
+
+
+@dataclass
+class Listing:
+    """One page of the list: its rows, and the total when it was counted (None past
+    ``count_cap``). ``queries``: the count and page queries it used."""
+
+    rows: list[StudentRow]
+    offset: int
+    total: int | None
+    has_next: bool
+    queries: tuple[str, str] = ("", "")
+    per_page: int = PER_PAGE
+    count_cap: int = COUNT_CAP
+
+    @property
+    def first(self) -> int:
+        return self.offset + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.offset + len(self.rows)
+
+    @property
+    def pages(self) -> int | None:
+        if self.total is None:
+            return None
+        return max(1, -(-self.total // self.per_page))
+
+
+async def list_students(
+    db: Database, filters: Filters, *, per_page: int = PER_PAGE, count_cap: int = COUNT_CAP
+) -> Listing:
+    """The page ``filters.page`` of the students matching ``filters``."""
+    offset = (filters.page - 1) * per_page
+    words = filters.words
+    common = False
+    if words:
+        ranked = await _rank_words(db, filters, words)
+        if ranked[0][1] == 0:
+            return Listing([], offset, 0, False, ("siswa_kata_counts", ""), per_page, count_cap)
+        words = [word for word, _ in ranked]
+        common = ranked[0][1] > WORD_CANDIDATES
+    params = filters.params(words, limit=per_page + 1, offset=offset, cap=count_cap + 1)
+    driver = filters.driver
+    count_query = f"siswa_count_{driver}"
+    counted = int(await db.fetch_value(count_query, params) or 0)
+    total = counted if counted <= count_cap else None
+    page_query = await _page_query(db, filters, params, counted, common)
+    ids = [int(r["id"]) for r in await db.fetch_all(page_query, params)] if counted else []
+    has_next = len(ids) > per_page
+    ids = ids[:per_page]
+    rows: list[StudentRow] = []
+    if ids:
+        by_id = {int(r["id"]): r for r in await db.fetch_all("siswa_list_rows", {"ids": ids})}
+        rows = [StudentRow.from_row(by_id[i]) for i in ids if i in by_id]
+    if total is None and rows and not has_next:
+        total = offset + len(rows)  # the last page: now we know
+    return Listing(rows, offset, total, has_next, (count_query, page_query), per_page, count_cap)
+
+
+async def _rank_words(db: Database, filters: Filters, words: list[str]) -> list[tuple[str, int]]:
+    """How many name words start with each search word (up to the cap), rarest first:
+    the rarest word finds the candidates; when even it is everywhere, the sort order
+    is walked."""
+    row = await db.fetch_one("siswa_kata_counts", filters.params(words, cap=WORD_CANDIDATES + 1))
+    assert row is not None
+    counts = (int(row[f"n{i + 1}"]) for i in range(len(words)))
+    return sorted(zip(words, counts, strict=False), key=lambda wc: wc[1])
+
+
+async def _page_query(
+    db: Database, filters: Filters, params: dict[str, Any], counted: int, common: bool
+) -> str:
+    """The named query that reads the page's ids (see the module's docstring)."""
+    driver = filters.driver
+    if filters.sort == "synced_desc":  # synced_at is in siswa_list_synced_index only
+        return "siswa_page_scan_synced_desc"
+    if driver == "kata" and filters.sort == "nama" and await _one_word(db, params):
+        return "siswa_page_kata_nama"
+    if driver == "kata" and not common:
+        return "siswa_page_kata"
+    if driver not in ("all", "kata") and counted <= SMALL:
+        return f"siswa_page_{driver}"
+    return f"siswa_page_scan_{filters.sort}"
+
+
+async def _one_word(db: Database, params: dict[str, Any]) -> bool:
+    """Whether the search word that drives starts one name word only (a given name typed
+    whole, most often): its students are then paged in name order from the word index
+    (``siswa_page_kata_nama``), a walk that stops with the page. ``params["kata"]``
+    becomes that word."""
+    span = await db.fetch_one("siswa_kata_span", params)
+    if span is None or span["lo"] is None or span["lo"] != span["hi"]:
+        return False
+    params["kata"] = span["lo"]
+    return True
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The values the filter's selects offer: units, and each class with its units."""
+
+    units: list[str]
+    kelas: dict[str, list[str]] = field(default_factory=dict)
+
+
+async def filter_choices(db: Database) -> Choices:
+    units: list[str] = []
+    kelas: dict[str, list[str]] = {}
+    for row in await db.fetch_all("siswa_unit_kelas"):
+        unit = row["unit"]
+        if unit is None:
+            continue
+        if not units or units[-1] != unit:
+            units.append(str(unit))
+        if row["kelas"] is not None:
+            kelas.setdefault(str(row["kelas"]), []).append(str(unit))
+    return Choices(units, dict(sorted(kelas.items(), key=lambda kv: _class_order(kv[0]))))
+
+
+_ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
+
+
+def _class_order(name: str) -> tuple[int, str]:
+    """Classes by grade ("VII A" before "X IPA 1" before "XII …"), then by name."""
+    head = name.split(" ", 1)[0].upper()
+    if head.isdigit():
+        return int(head), name
+    if head and all(c in _ROMAN for c in head):
+        total = 0
+        for i, c in enumerate(head):
+            value = _ROMAN[c]
+            total += -value if i + 1 < len(head) and _ROMAN[head[i + 1]] > value else value
+        return total, name
+    return 1000, name

@@ -1,0 +1,49 @@
+"""``SyncPay.students``: the student list and pages, read through the library object
+(the web layer never reaches the database itself)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ..config import Settings
+from ..db import Database
+from ..sync.parsers import Parser, parser_for
+from .detail import Detail
+from .filters import COUNT_CAP, PER_PAGE, Filters
+from .listing import Choices, Listing, filter_choices, list_students
+from .records import StudentRecord
+
+__all__ = ["Students"]
+
+
+class Students:
+    """The students of one database. ``per_page`` and ``count_cap``: the list's page
+    size, and where its counting stops."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.parser: Parser = parser_for(settings)
+        self.per_page = PER_PAGE
+        self.count_cap = COUNT_CAP
+
+    async def list(self, filters: Filters) -> Listing:
+        """The page ``filters.page`` of the students matching ``filters``."""
+        return await list_students(
+            self.db, filters, per_page=self.per_page, count_cap=self.count_cap
+        )
+
+    async def choices(self) -> Choices:
+        """The units and classes the filter offers."""
+        return await filter_choices(self.db)
+
+    async def detail(self, idperson: str, *, today: date | None = None) -> Detail | None:
+        """One student with the payment items by period, or None when there is none
+        (``idperson`` as stored: upper case)."""
+        row = await self.db.fetch_one("siswa_detail", {"idperson": idperson})
+        if row is None:
+            return None
+        return Detail.of(StudentRecord.from_row(row), self.parser, today or date.today())
+
+    async def exists(self, idperson: str) -> bool:
+        """Whether the roster has this student (``idperson`` as stored: upper case)."""
+        return bool(await self.db.fetch_all("roster_find", {"ids": [idperson]}))
