@@ -45,7 +45,7 @@ def settings_for(kind: str, folder: str) -> Settings:
 
 class Bench:
     def __init__(self, db: Database, workers: int) -> None:
-        self.queue = Queue(db)
+        self.queue = Queue(db, default_queue="bench")
         self.workers = workers
         self.registry = JobRegistry()
         self.finished: list[float] = []

@@ -35,10 +35,9 @@ from syncpay.config import Settings, load_settings
 from syncpay.db import Database, connect, migrate, tables_for
 from syncpay.service import SyncPay
 from syncpay.simulator import ROSTER_COLUMNS, Simulator, SimulatorOptions, demo_students
-from syncpay.sync import jobs as sync_jobs
+from syncpay.students import import_csv, import_rows
 from syncpay.sync.money import compute_totals
 from syncpay.sync.parsers import parse_flat
-from syncpay.sync.roster import import_csv, import_rows
 from syncpay.sync.sources import HttpSource
 
 TABLES = ("jobs", "sync_runs", "sync_run_items", "sync_logs", "siswa")
@@ -133,8 +132,7 @@ async def end_to_end(
                 run = await sp.start(started_by="bench")
                 run = await sp.wait(run.id, workers=workers)
                 ours.append((time.perf_counter() - started, time.process_time() - cpu))
-                sync_jobs.install(None)
-                await sp.runtime.close()
+                await sp.close_runtime()
                 assert run.processed == n and run.failed == 0, run
 
             for r in range(rounds):
@@ -229,7 +227,6 @@ async def dispatch_cost(kind: str, n: int) -> list[tuple[str, str]]:
         dispatch_cpu = time.process_time() - cpu
         run = await sp.sync.get(run.id)
         queued = await sp.queue.size()
-        sync_jobs.install(None)
         peak = peak_rss_mb()
         assert run.dispatched and run.total == n and queued == n, (run, queued)
     finally:

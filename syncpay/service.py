@@ -24,8 +24,10 @@ from typing import Any
 from . import metrics
 from .config import Settings, load_settings
 from .db import Database, connect, migrate, tables_for
-from .queue import Queue, Worker, WorkerOptions, registry
-from .sync.jobs import STUDENT_JOB, SyncRuntime, install
+from .queue import JobRegistry, Queue, Worker, WorkerOptions, builtin
+from .students import Students
+from .sync import jobs as sync_jobs
+from .sync.jobs import STUDENT_JOB, SyncRuntime
 from .sync.progress import Progress
 from .sync.records import FailedStudent, Run
 from .sync.scope import Scope
@@ -34,7 +36,8 @@ OnProgress = Callable[[Progress], Awaitable[None] | None]
 
 
 class SyncPay:
-    """One database, its queue and the sync over it."""
+    """One database, its queue and the sync over it. Nothing of it is process-wide: two
+    of them on two databases work side by side in one process."""
 
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
@@ -42,7 +45,12 @@ class SyncPay:
         self.runtime = SyncRuntime.create(settings, db)
         self.queue: Queue = self.runtime.queue
         self.sync = self.runtime.sync
-        install(self.runtime)
+        #: The students' list and pages (``syncpay/students/``).
+        self.students = Students(db, settings)
+        #: The job types this object's workers run: ``syncpay.noop`` and the sync's two;
+        #: add your own with ``sp.jobs.collect(module)`` or ``sp.jobs.add(...)``.
+        self.jobs = JobRegistry()
+        self.jobs.collect(builtin, sync_jobs)
 
     # --- runs ---------------------------------------------------------------------------
 
@@ -105,7 +113,7 @@ class SyncPay:
             retry_after=s.db_queue_retry_after,
             **({"sleep": 1.0} | options),
         )
-        return Worker(self.queue, registry, opts, observers=[metrics.JOB_EVENTS])
+        return Worker(self.queue, self.jobs, opts, app=self.runtime, observers=[metrics.JOB_EVENTS])
 
     async def cancel_in_flight(self, worker: Worker) -> int:
         """Cancel the running student jobs no active run needs any more."""
@@ -114,11 +122,20 @@ class SyncPay:
             lambda p: p.job == STUDENT_JOB and not needed(str(p.data.get("idperson")))
         )
 
+    # --- the database --------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """Ask the database something; raises when it cannot answer."""
+        await self.db.fetch_value("sync_now")
+
+    def free_space(self) -> int | None:
+        """Free bytes where an SQLite database is written (None: not SQLite, or unknown)."""
+        return self.db.free_space()
+
     # --- lifecycle ----------------------------------------------------------------------
 
     async def close_runtime(self) -> None:
         """Release the payment source and the job runtime (the database stays open)."""
-        install(None)
         with contextlib.suppress(Exception):
             await self.runtime.close()
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from syncpay.queue import JobContext, registry
+from syncpay.queue import JobContext, job_type
 
 
-@registry.register("cli.noop")
+@job_type("cli.noop")
 async def noop(job: JobContext) -> None:
     """Does nothing; sleeps `data["sleep"]` seconds when given."""
     await asyncio.sleep(float(job.data.get("sleep", 0)))
 
 
-@registry.register("cli.boom")
+@job_type("cli.boom")
 async def boom(job: JobContext) -> None:
     """Always fails."""
     raise RuntimeError(job.data.get("message", "boom"))

@@ -19,7 +19,7 @@ from typing import Any
 
 from syncpay.db import Database, Tx
 from syncpay.db.queries import parse_queries
-from syncpay.queue import JobContext, registry
+from syncpay.queue import JobContext, job_type
 
 
 def append_line(path: str | os.PathLike[str], line: str) -> None:
@@ -59,7 +59,7 @@ async def add_one(tx: Tx, key: str) -> None:
     await tx.execute("cache_put", {"key": key, "value": str(int(value or 0) + 1), "ttl": 0})
 
 
-@registry.register("tests.append")
+@job_type("tests.append")
 async def append_job(job: JobContext) -> None:
     n = int(job.data["n"])
     path = job.data["file"]

@@ -20,7 +20,8 @@ from syncpay.queue import (
     Worker,
     WorkerOptions,
 )
-from syncpay.queue.queue import ClaimedJob, FailedItem, describe_exception
+from syncpay.queue.errors import describe_exception
+from syncpay.queue.queue import ClaimedJob, FailedItem
 from tests.jobs import add_test_queries, db_now, failed_rows, job_rows
 
 Q = "default"

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from syncpay.queue import (
     RetryLater,
     Worker,
     WorkerOptions,
+    job_type,
 )
 from tests.jobs import add_test_queries, cache_values, db_now, failed_rows, job_rows
 
@@ -133,6 +135,45 @@ async def test_a_thousand_jobs_on_eight_slots_each_done_once(queue: Queue):
     assert len(await cache_values(queue.db)) == total
     assert await queue.size() == 0
     assert await failed_rows(queue.db) == []
+
+
+# --- job types: records, defaults, the pool's app ----------------------------------------
+
+
+async def test_a_job_type_is_collected_not_registered_and_its_defaults_and_app_apply(
+    queue: Queue,
+):
+    """``@job_type`` only marks a handler; a registry collects it (with its hooks and
+    defaults); each handler sees the ``app`` its pool was given; the job type's tries and
+    backoff apply where the payload sets none (before the pool's options)."""
+    seen: list[tuple[int, object]] = []
+    failed_calls: list[tuple[Any, str, int]] = []
+
+    @job_type("tests.typed", failed=failure_hook_recorder(failed_calls), tries=2, backoff=[0])
+    async def typed(job: JobContext) -> None:
+        seen.append((job.attempts, job.app))
+        raise RuntimeError("not today")
+
+    async def other(job: JobContext) -> None: ...
+
+    registry = JobRegistry()
+    assert registry.names() == []
+    assert registry.collect(SimpleNamespace(typed=typed, other=other, n=1)) == ["tests.typed"]
+    assert registry.get("tests.typed").tries == 2
+    with pytest.raises(ValueError, match="already registered"):
+        registry.add("tests.typed", other)
+    app = object()
+    await queue.push("tests.typed", {"n": 1})
+    await run(Worker(queue, registry, options(tries=5, backoff=(60,)), app=app))
+    assert seen == [(1, app), (2, app)]
+    assert [(n, attempts) for n, _reason, attempts in failed_calls] == [(1, 2)]
+    assert len(await failed_rows(queue.db)) == 1
+
+
+async def test_a_pool_without_queues_takes_its_queue_s_default(queue: Queue):
+    options_without = WorkerOptions(timeout=5, retry_after=10)
+    assert Worker(queue, JobRegistry(), options_without).options.queues == (Q,)
+    assert Worker(queue, JobRegistry()).options.queues == (Q,)
 
 
 # --- errors, retries and failures -------------------------------------------------------
@@ -1127,7 +1168,7 @@ async def test_a_failure_that_cannot_be_moved_gets_a_fixed_reason_or_waits_for_i
     """The last steps of the fallback: the job's own reason refused → the fixed reason;
     that refused too → the job is left to its lease with one error line. Either way the
     other jobs of the round commit and the worker never loops."""
-    from syncpay.queue.worker import UNSTORABLE_REASON
+    from syncpay.queue.rounds import UNSTORABLE_REASON
 
     caplog.set_level(logging.INFO, logger="syncpay")
     refusing = _RefusingQueue(queue.db, lambda text: always or text != UNSTORABLE_REASON)

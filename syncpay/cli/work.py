@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib
 import importlib.util
 import logging
 import os
-import signal
 import sys
+from types import ModuleType
 
 from .. import metrics
 from ..config import Settings
-from ..queue import Worker, WorkerOptions, registry
-from ..sync.jobs import SyncRuntime, install
+from ..queue import Worker, WorkerOptions
+from ..service import SyncPay
 from .base import CliError, Context, command, given, seconds, whole
+from .signals import Signals, exit_status, signal_name
 
 console = logging.getLogger("syncpay.console")
 log = logging.getLogger("syncpay.cli")
@@ -65,7 +65,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="MODULE",
-        help="import MODULE first, for the jobs it registers (repeatable)",
+        help="import MODULE first, for the job types it defines (repeatable)",
     )
 
 
@@ -89,19 +89,18 @@ def queue_names(args: argparse.Namespace, settings: Settings) -> tuple[str, ...]
     return tuple(dict.fromkeys(names)) or (settings.db_queue,)
 
 
-def import_jobs(modules: list[str]) -> None:
+def import_jobs(modules: list[str]) -> list[ModuleType]:
     """Import the job modules (the current directory first on sys.path)."""
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
-    # The sync jobs (the dispatcher and the per-student job) register themselves here;
-    # importing the ``syncpay.sync`` package alone would not import them.
-    importlib.import_module("syncpay.sync.jobs")
+    imported = []
     for name in modules:
         try:
-            importlib.import_module(name)
+            imported.append(importlib.import_module(name))
         except Exception as exc:
             raise CliError(f"--import {name}: {type(exc).__name__}: {exc}", 2) from exc
+    return imported
 
 
 def _prepare(args: argparse.Namespace, settings: Settings) -> None:
@@ -138,10 +137,13 @@ async def work(ctx: Context) -> int:
     )
     for name in ctx.migrated:
         console.info("Migrated: %s", name)
-    if not registry.names():
-        log.warning("No jobs are registered: every job taken will fail (see --import).")
-    queue = ctx.queue()
-    worker = Worker(queue, registry, options, observers=[metrics.JOB_EVENTS])
+    # The sync's jobs and syncpay.noop, the job types of the --import modules, and what
+    # the sync jobs need (payment source, parser, runs) given to every handler.
+    sp = SyncPay(settings, ctx.db)
+    for module in import_jobs(args.imports):
+        if not sp.jobs.collect(module):
+            log.warning("--import %s defines no job types (see @job_type).", module.__name__)
+    worker = Worker(sp.queue, sp.jobs, options, app=sp.runtime, observers=[metrics.JOB_EVENTS])
     queues = ", ".join(options.queues)
     console.info(
         "Processing jobs from the [%s] queue%s, %d at a time.",
@@ -149,14 +151,10 @@ async def work(ctx: Context) -> int:
         "s" if len(options.queues) > 1 else "",
         options.concurrency,
     )
-    # What the sync jobs need (payment source, parser, runs), on the worker's own queue.
-    runtime = SyncRuntime.create(settings, ctx.db, queue)
-    install(runtime)
     try:
         forced = await _run_until_signalled(worker, options)
     finally:
-        install(None)
-        await runtime.close()
+        await sp.close_runtime()
     stats = worker.stats
     console.info(
         "Worker stopped (%s): %d done, %d failed, %d released.",
@@ -165,7 +163,7 @@ async def work(ctx: Context) -> int:
         stats.failed,
         stats.released,
     )
-    return 128 + forced if forced else 0
+    return exit_status(forced) if forced else 0
 
 
 async def _run_until_signalled(worker: Worker, options: WorkerOptions) -> int:
@@ -174,41 +172,35 @@ async def _run_until_signalled(worker: Worker, options: WorkerOptions) -> int:
     Returns the signal number that forced the end, or 0."""
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(worker.run())
-    received: list[int] = []
 
-    def on_signal(signum: int) -> None:
-        received.append(signum)
-        name = signal.Signals(signum).name
-        if len(received) == 1:
-            console.info(
-                "%s received: stopping after the running jobs (%d, up to %gs).",
-                name,
-                worker.running,
-                options.grace,
-            )
-            worker.stop(f"{name} received")
-        elif len(received) == 2:
-            count = worker.cancel_jobs(lambda _payload: True)
-            console.info("%s received again: cancelling %d running jobs.", name, count)
-            loop.call_later(FORCE_TIMEOUT, task.cancel)
-        else:
-            task.cancel()
+    def stopping(signum: int) -> None:
+        name = signal_name(signum)
+        console.info(
+            "%s received: stopping after the running jobs (%d, up to %gs).",
+            name,
+            worker.running,
+            options.grace,
+        )
+        worker.stop(f"{name} received")
 
-    installed = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, on_signal, signum)
-            installed.append(signum)
-    try:
-        await task
-    except asyncio.CancelledError:
-        if not received or not task.cancelled():
-            raise
-        await _cancel_the_rest()
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
-    return received[-1] if len(received) > 1 else 0
+    def cancelling(signum: int) -> None:
+        count = worker.cancel_jobs(lambda _payload: True)
+        name = signal_name(signum)
+        console.info("%s received again: cancelling %d running jobs.", name, count)
+        loop.call_later(FORCE_TIMEOUT, task.cancel)
+
+    with Signals() as signals:
+        signals.on(stopping, count=1)
+        signals.on(cancelling, count=2)
+        signals.on(lambda _signum: task.cancel(), count=3)
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not signals.count or not task.cancelled():
+                raise
+            await _cancel_the_rest()
+    forced = signals.last if signals.count > 1 else None
+    return forced or 0
 
 
 async def _cancel_the_rest() -> None:

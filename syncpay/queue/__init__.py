@@ -1,19 +1,21 @@
 """The durable job queue: Laravel's tables and habits, with leases and fences."""
 
-from . import builtin as _builtin  # noqa: F401  (registers syncpay.noop)
 from .failed import FailedJob, FailedJobs, UnknownFailedJob
 from .jobs import (
     FailureReason,
     JobContext,
     JobRegistry,
-    Payload,
-    PayloadError,
+    JobType,
     PermanentFailure,
     RetryLater,
-    registry,
+    job_type,
 )
+from .options import WorkerObserver, WorkerOptions
+from .payload import Payload, PayloadError
+from .pool import MaxAttemptsExceeded
 from .queue import ClaimedJob, Queue, QueueStats
-from .worker import JobTimedOut, MaxAttemptsExceeded, Worker, WorkerObserver, WorkerOptions
+from .runner import JobTimedOut
+from .worker import Worker
 
 __all__ = [
     "ClaimedJob",
@@ -23,6 +25,7 @@ __all__ = [
     "JobContext",
     "JobRegistry",
     "JobTimedOut",
+    "JobType",
     "MaxAttemptsExceeded",
     "Payload",
     "PayloadError",
@@ -34,5 +37,5 @@ __all__ = [
     "Worker",
     "WorkerObserver",
     "WorkerOptions",
-    "registry",
+    "job_type",
 ]

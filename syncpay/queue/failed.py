@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ..db import Database, Tx
-from .jobs import Payload, PayloadError
+from .payload import Payload, PayloadError
 from .queue import Queue
 
 
@@ -117,7 +117,7 @@ class FailedJobs:
             ]
             await tx.insert_many("push", rows)
             await tx.execute("failed_delete", {"ids": [f.id for f in chosen]})
-            tx.after_commit(self.queue._notify)
+            tx.after_commit(self.queue.wake_workers)
             return chosen
 
         return await self.db.transact(move)
@@ -147,7 +147,7 @@ async def forget_failed(
     """Delete, in ``tx``, the failed jobs of ``job`` whose payload carries exactly ``data``
     (any uuid, any attempt); with ``keep_latest``, all but the newest (the one ``tx``
     itself may just have failed). How many. A scan of ``failed_jobs``: call it only when
-    there is something to find (see ``syncpay.sync.runs.forget_failures``)."""
+    there is something to find (see ``syncpay.sync.accounting.forget_failures``)."""
     rows = await tx.fetch_all("failed_ids_of", forget_patterns(job, data))
     ids = [int(row["id"]) for row in rows]
     if keep_latest:

@@ -10,17 +10,13 @@ commit together with the job's removal.
 from __future__ import annotations
 
 import logging
-import re
-import sqlite3
-import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
 from ..db import Database, Tx
-from ..text import clean, is_clean
-from .jobs import Payload, PayloadError, new_uuid
+from .payload import Payload, PayloadError, new_uuid
 
 log = logging.getLogger("syncpay.queue")
 
@@ -86,87 +82,12 @@ def _adopted(row: Mapping[str, Any]) -> ClaimedJob:
     )
 
 
-def describe_exception(exc: BaseException) -> str:
-    """The text stored in ``failed_jobs.exception``: the error line, then the traceback.
-
-    Each line is made storable (:func:`syncpay.text.clean`): an error may quote text
-    from outside (an API's message with a lone surrogate, a terminal escape), and a
-    failure that cannot be stored would never leave the queue."""
-    head = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    trace = "".join(traceback.format_exception(exc)).rstrip()
-    text = f"{head}\n{trace}" if trace and trace != head else head
-    if is_clean(text.replace("\n", " ")):
-        return text
-    return "\n".join(clean(line) for line in text.split("\n"))
-
-
-#: MariaDB/MySQL error codes of a refused write, and how to say them (``{0}``: the
-#: name the message quotes: a constraint, a column, a key).
-_MYSQL_REFUSALS = {
-    1048: "{0} may not be empty",
-    1062: "a duplicate {0}",
-    1264: "{0} out of range",
-    1265: "{0} cut short",
-    1292: "a value {0} cannot hold",
-    1366: "text {0} cannot hold",
-    1406: "too long for {0}",
-    1451: "a row others still refer to",
-    1452: "a reference to a missing row",
-    3140: "not valid JSON",
-    3819: "CHECK {0}",
-    4025: "CHECK {0}",
-}
-_QUOTED = re.compile(r"[`'\"]([^`'\"]+)[`'\"]")
-
-
-def refusal(exc: BaseException) -> str | None:
-    """Why the database (or its driver) refused a write, as words a person can read —
-    ``the database refused it (CHECK pembayaran)`` rather than ``(4025, 'CONSTRAINT
-    `siswa.pembayaran` failed for …')`` — or None when ``exc`` is no such refusal."""
-    if isinstance(exc, UnicodeError):
-        return "it has text that is not valid Unicode"
-    if isinstance(exc, OverflowError):
-        return "the database refused it (a number too large)"
-    if isinstance(exc, sqlite3.Error):
-        text = str(exc)
-        kind, _, what = text.partition(" constraint failed: ")
-        if what:
-            what = what.rsplit(".", 1)[-1] if kind in ("NOT NULL", "UNIQUE") else what
-            words = {"NOT NULL": "{0} may not be empty", "UNIQUE": "a duplicate {0}"}
-            said = words.get(kind, kind + " {0}").format(what)
-        else:
-            said = text
-        return f"the database refused it ({clean(said, 120, one_line=True)})"
-    args = exc.args
-    if (
-        type(exc).__module__.startswith("pymysql")
-        and len(args) >= 2
-        and isinstance(args[0], int)
-        and isinstance(args[1], str)
-    ):
-        code, message = args[0], args[1]
-        pattern = _MYSQL_REFUSALS.get(code)
-        if pattern is None:
-            return f"the database refused it (error {code}: {clean(message, 120, one_line=True)})"
-        found = _QUOTED.search(message)
-        name = found.group(1) if found else ""
-        if code == 4025:
-            name = name.rsplit(".", 1)[-1]  # MariaDB names a column's CHECK `table.column`
-        elif code == 1062:
-            name = f"key {_QUOTED.findall(message)[-1]}" if found else ""
-        elif code == 1366:
-            name = f"the column {_QUOTED.findall(message)[-1].rsplit('.', 1)[-1]}" if found else ""
-        said = pattern.format(name or "a column").strip()
-        return f"the database refused it ({clean(said, 120, one_line=True)})"
-    return None
-
-
 class Queue:
     """Pushes and takes jobs in the ``jobs`` table of one database."""
 
-    def __init__(
-        self, db: Database, *, default_queue: str = "sync-pembayaran", connection: str = "database"
-    ) -> None:
+    def __init__(self, db: Database, *, default_queue: str, connection: str = "database") -> None:
+        """``default_queue``: where a push without ``queue=`` goes (the settings'
+        ``DB_QUEUE`` for syncpay's own callers)."""
         self.db = db
         self.default_queue = default_queue
         self.connection = connection
@@ -182,7 +103,9 @@ class Queue:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
-    def _notify(self) -> None:
+    def wake_workers(self) -> None:
+        """Tell this process's idle workers that jobs were pushed (after the push's
+        commit: ``tx.after_commit(queue.wake_workers)`` for a push written by hand)."""
         for listener in list(self._listeners):
             listener()
 
@@ -211,10 +134,10 @@ class Queue:
             query = "push_unique"
         if tx is None:
             job_id = await self.db.insert(query, row)
-            self._notify()
+            self.wake_workers()
             return job_id
         job_id = await tx.insert(query, row)
-        tx.after_commit(self._notify)
+        tx.after_commit(self.wake_workers)
         return job_id
 
     async def push_many(
@@ -265,7 +188,7 @@ class Queue:
             for batch in _chunks(rows(), chunk):
                 count += await tx.insert_many(query, batch)
             if count:
-                tx.after_commit(self._notify)
+                tx.after_commit(self.wake_workers)
             return count
 
         if tx is not None:

@@ -1,8 +1,11 @@
 """The sync's two jobs: the dispatcher (queues a run's students) and the per-student job
 (fetch, parse, compute, store), plus the runtime they need (source, parser, settings).
 
-A process that runs them (``syncpay work``, the web server, ``syncpay sync``) opens a
-:class:`SyncRuntime` and installs it with :func:`install` before its workers start.
+Both are job types (:func:`~syncpay.queue.job_type`) that ``SyncPay`` collects into its
+own registry; a worker pool that runs them is given the :class:`SyncRuntime` of its
+``SyncPay`` (``Worker(..., app=sp.runtime)``, as ``SyncPay.worker`` does) and each handler
+finds it on its job's context (:func:`runtime_of`). Nothing here is process-wide: two
+``SyncPay`` objects on two databases sync side by side in one process.
 """
 
 from __future__ import annotations
@@ -25,23 +28,16 @@ from ..queue import (
     PermanentFailure,
     Queue,
     RetryLater,
-    registry,
+    job_type,
 )
-from ..queue.jobs import new_uuid
+from ..queue.payload import new_uuid
+from .accounting import prefetch_covering, record_failure, record_retry, record_success
+from .activity import log_completion, log_line
+from .keys import DISPATCH_JOB, STUDENT_JOB, STUDENT_KEY_PREFIX
 from .money import Totals, compute_totals
 from .parsers import Parser, parser_for, storable_answer
-from .runs import (
-    DISPATCH_JOB,
-    STUDENT_JOB,
-    Sync,
-    log_completion,
-    log_line,
-    prefetch_covering,
-    record_failure,
-    record_retry,
-    record_success,
-    student_key,
-)
+from .records import Run
+from .runs import Sync
 from .sources import PaymentSource, SourceError, open_source
 
 log = logging.getLogger("syncpay.sync")
@@ -90,19 +86,14 @@ class SyncRuntime:
             await source.close()
 
 
-_runtime: SyncRuntime | None = None
-
-
-def install(runtime: SyncRuntime | None) -> None:
-    """Make ``runtime`` the one the sync jobs of this process use (None: uninstall)."""
-    global _runtime
-    _runtime = runtime
-
-
-def current() -> SyncRuntime:
-    if _runtime is None:
-        raise RuntimeError("the sync runtime is not installed in this process")
-    return _runtime
+def runtime_of(job: JobContext) -> SyncRuntime:
+    """The runtime the worker running ``job`` was given (``JobContext.app``)."""
+    runtime = job.app
+    if not isinstance(runtime, SyncRuntime):
+        raise RuntimeError(
+            "the sync jobs need a worker given the SyncRuntime (Worker(..., app=sp.runtime))"
+        )
+    return runtime
 
 
 # --- the dispatcher -------------------------------------------------------------------------
@@ -140,6 +131,84 @@ class StudentPayload:
         return {"head": self.head + new_uuid()[:24], "middle": self.middle, "tail": self.tail}
 
 
+@dataclass
+class _Dispatch:
+    """One dispatcher job's way through its run's students: the chunks it queues, each
+    one transaction, from ``cursor`` (the last idperson queued) on."""
+
+    rt: SyncRuntime
+    run: Run
+    payload: StudentPayload
+    cursor: str = ""
+    #: Students queued before this chunk: the chunk's sort keys start after theirs.
+    offset: int = 0
+
+    async def push(self, tx: Tx) -> tuple[str, int] | None:
+        """Queue the chunk after ``cursor``; its last student and size (None: done)."""
+        run = self.run
+        jobs = {
+            "run_id": run.id,
+            "queue": self.rt.queue.default_queue,
+            "sort_key": run.sort_base + self.offset,
+            "key_prefix": STUDENT_KEY_PREFIX,
+            **self.payload.chunk_params(),
+        }
+        if run.scope.idpersons is not None:
+            chunk = await self._push_ids(tx, run.scope.idpersons, jobs)
+        else:
+            chunk = await self._push_range(tx, jobs)
+        if chunk is None:
+            return None
+        # Last, and locking the run row on MySQL (jobs first, then the run: the order
+        # the students' acks take): a cancel that committed meanwhile rolls this chunk
+        # back; one that comes later finds these jobs to delete.
+        if await tx.fetch_value("sync_run_status", {"id": run.id}) != "running":
+            raise _Cancelled
+        await tx.execute("sync_run_set_cursor", {"id": run.id, "cursor": chunk[0]})
+        tx.after_commit(self.rt.queue.wake_workers)  # wake this process's idle workers
+        return chunk
+
+    @property
+    def limit(self) -> int:
+        return max(1, self.rt.dispatch_chunk)
+
+    async def _push_ids(
+        self, tx: Tx, ids: tuple[str, ...], jobs: dict[str, Any]
+    ) -> tuple[str, int] | None:
+        """The next chunk of a run over a list of ids."""
+        chunk = [i for i in ids if i > self.cursor][: self.limit]
+        if not chunk:
+            return None
+        # Ids that are not (or no longer) students still move the cursor on.
+        await tx.execute("sync_items_queue_ids", {"run_id": self.run.id, "ids": chunk})
+        await tx.execute("sync_jobs_push_ids", {**jobs, "ids": chunk})
+        return chunk[-1], len(chunk)
+
+    async def _push_range(self, tx: Tx, jobs: dict[str, Any]) -> tuple[str, int] | None:
+        """The next chunk of a run over a unit, a class or everyone (by idperson)."""
+        run = self.run
+        where = {"run_id": run.id, "cursor": self.cursor, "limit": self.limit}
+        scope = {"unit": run.scope.unit, "kelas": run.scope.kelas}
+        await tx.execute("sync_items_queue_next", {**where, **scope})
+        end = await tx.fetch_one("sync_items_chunk_end", where)
+        if end is None or end["last"] is None:
+            return None
+        last = str(end["last"])
+        await tx.execute("sync_jobs_push_range", {**jobs, "cursor": self.cursor, "last": last})
+        return last, int(end["n"])
+
+
+async def dispatch_failed(tx: Tx, payload: Payload, reason: str, attempts: int) -> None:
+    """A run whose students cannot be queued would never end: cancel it, saying why."""
+    run_id: Any = payload.data.get("run_id")
+    if run_id is None:
+        return
+    await log_line(tx, int(run_id), "dispatch_failed", "error", reason=str(reason))
+    if await tx.execute("sync_run_cancel", {"id": int(run_id)}):
+        await log_line(tx, int(run_id), "cancelled_by_system", "warning")
+
+
+@job_type(DISPATCH_JOB, failed=dispatch_failed)
 async def dispatch(job: JobContext) -> None:
     """Queue one student job per student of the run, a chunk at a time (flat memory).
 
@@ -147,62 +216,23 @@ async def dispatch(job: JobContext) -> None:
     counts, decided here once) from ``siswa``, then one job per item. Resumable: the
     cursor (last idperson queued) is saved with each chunk, and pushing a student
     already queued only moves that job forward."""
-    rt = current()
+    rt = runtime_of(job)
     run = await rt.sync.get(int(job.data["run_id"]))
     if not run.is_running:
         return
-    cursor = run.dispatch_cursor or ""
-    offset = 0
-    if cursor:
-        offset = int(await rt.db.fetch_value("sync_items_count", {"run_id": run.id}) or 0)
     payload = StudentPayload.for_tries(rt.settings.sync_tries)
-    ids = run.scope.idpersons
-    limit = max(1, rt.dispatch_chunk)
-
-    async def push(tx: Tx) -> tuple[str, int] | None:
-        """Queue the chunk after ``cursor``; its last student and size (None: done)."""
-        jobs = {
-            "run_id": run.id,
-            "queue": rt.queue.default_queue,
-            "sort_key": run.sort_base + offset,
-            "key_prefix": student_key(""),
-            **payload.chunk_params(),
-        }
-        if ids is not None:
-            chunk = [i for i in ids if i > cursor][:limit]
-            if not chunk:
-                return None
-            # Ids that are not (or no longer) students still move the cursor on.
-            await tx.execute("sync_items_queue_ids", {"run_id": run.id, "ids": chunk})
-            await tx.execute("sync_jobs_push_ids", {**jobs, "ids": chunk})
-            last, count = chunk[-1], len(chunk)
-        else:
-            where = {"run_id": run.id, "cursor": cursor, "limit": limit}
-            scope = {"unit": run.scope.unit, "kelas": run.scope.kelas}
-            await tx.execute("sync_items_queue_next", {**where, **scope})
-            end = await tx.fetch_one("sync_items_chunk_end", where)
-            if end is None or end["last"] is None:
-                return None
-            last, count = str(end["last"]), int(end["n"])
-            await tx.execute("sync_jobs_push_range", {**jobs, "cursor": cursor, "last": last})
-        # Last, and locking the run row on MySQL (jobs first, then the run: the order
-        # the students' acks take): a cancel that committed meanwhile rolls this chunk
-        # back; one that comes later finds these jobs to delete.
-        if await tx.fetch_value("sync_run_status", {"id": run.id}) != "running":
-            raise _Cancelled
-        await tx.execute("sync_run_set_cursor", {"id": run.id, "cursor": last})
-        tx.after_commit(rt.queue._notify)  # wake this process's idle workers
-        return last, count
-
+    work = _Dispatch(rt, run, payload, cursor=run.dispatch_cursor or "")
+    if work.cursor:
+        work.offset = int(await rt.db.fetch_value("sync_items_count", {"run_id": run.id}) or 0)
     while True:
         try:
-            done = await rt.db.transact(push)
+            done = await rt.db.transact(work.push)
         except _Cancelled:
             return
         if done is None:
             break
-        cursor, count = done
-        offset += count
+        work.cursor = done[0]
+        work.offset += done[1]
 
     async def finish(tx: Tx) -> None:
         if not await tx.execute("sync_run_dispatched", {"id": run.id}):
@@ -250,6 +280,20 @@ async def spend_retry_after_wait(rt: SyncRuntime, job: JobContext) -> bool:
     return True
 
 
+async def student_failed(tx: Tx, payload: Payload, reason: FailureReason, attempts: int) -> None:
+    idperson = str(payload.data.get("idperson"))
+    await record_failure(tx, idperson, reason, attempts, cut_off=reason.cut_off)
+
+
+async def student_retried(tx: Tx, payload: Payload, reason: str, attempts: int) -> None:
+    await record_retry(tx, str(payload.data.get("idperson")), reason, attempts)
+
+
+async def students_settling(tx: Tx, payloads: list[Payload]) -> None:
+    await prefetch_covering(tx, [str(p.data.get("idperson")) for p in payloads])
+
+
+@job_type(STUDENT_JOB, failed=student_failed, retried=student_retried, prepare=students_settling)
 async def sync_student(job: JobContext) -> None:
     """Fetch, parse and compute one student's payments; store and count them with the
     job's ack. Errors are retried by the queue; 429/503 wait their Retry-After without
@@ -257,7 +301,7 @@ async def sync_student(job: JobContext) -> None:
     that each one is a failed attempt, so an API answering 429 for ever cannot keep a run
     open); an answer that cannot get better (4xx, too large, too many items) fails at
     once."""
-    rt = current()
+    rt = runtime_of(job)
     idperson = str(job.data["idperson"])
     source = await rt.source()
     try:
@@ -286,38 +330,3 @@ async def sync_student(job: JobContext) -> None:
         await record_success(tx, idperson, answer, digest, totals, attempts)
 
     job.on_success(store)
-
-
-async def student_failed(tx: Tx, payload: Payload, reason: FailureReason, attempts: int) -> None:
-    idperson = str(payload.data.get("idperson"))
-    await record_failure(tx, idperson, reason, attempts, cut_off=reason.cut_off)
-
-
-async def student_retried(tx: Tx, payload: Payload, reason: str, attempts: int) -> None:
-    await record_retry(tx, str(payload.data.get("idperson")), reason, attempts)
-
-
-async def dispatch_failed(tx: Tx, payload: Payload, reason: str, attempts: int) -> None:
-    """A run whose students cannot be queued would never end: cancel it, saying why."""
-    run_id: Any = payload.data.get("run_id")
-    if run_id is None:
-        return
-    await log_line(tx, int(run_id), "dispatch_failed", "error", reason=str(reason))
-    if await tx.execute("sync_run_cancel", {"id": int(run_id)}):
-        await log_line(tx, int(run_id), "cancelled_by_system", "warning")
-
-
-registry.add(DISPATCH_JOB, dispatch, failed=dispatch_failed)
-
-
-async def students_settling(tx: Tx, payloads: list[Payload]) -> None:
-    await prefetch_covering(tx, [str(p.data.get("idperson")) for p in payloads])
-
-
-registry.add(
-    STUDENT_JOB,
-    sync_student,
-    failed=student_failed,
-    retried=student_retried,
-    prepare=students_settling,
-)

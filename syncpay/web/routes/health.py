@@ -25,12 +25,13 @@ LOW_SPACE = 1024 * 1024
 @public
 async def healthz(request: web.Request) -> web.Response:
     app = request.app
+    sp = app[SYNCPAY]
     database = "ok"
     try:
-        await asyncio.wait_for(app[SYNCPAY].db.fetch_value("sync_now"), PROBE_TIMEOUT)
+        await asyncio.wait_for(sp.ping(), PROBE_TIMEOUT)
     except Exception as exc:
         database = f"error: {type(exc).__name__}"
-    free = app[SYNCPAY].db.free_space()
+    free = sp.free_space()
     if database == "ok" and free is not None and free < LOW_SPACE:
         database = f"error: disk full ({free // 1024} KiB free)"
     worker = app[WORKER]
