@@ -819,3 +819,32 @@ async def test_100k_rows_import_on_sqlite(tmp_path, capsys):
             print(f"\n  100,000-row CSV into an empty SQLite table: {seconds:.1f}s")
     finally:
         await db.close()
+
+
+# --- the room's boundary ------------------------------------------------------------------
+
+
+def test_the_students_room_knows_no_web_server():
+    """syncpay/students/ is reached by the pages through SyncPay.students and imports
+    nothing of the web: no aiohttp in the read model; only the roster API's client
+    (read.py) uses aiohttp, as a client."""
+    import ast
+
+    room = ROOT / "syncpay" / "students"
+    users: dict[str, set[str]] = {}
+    for path in sorted(room.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                names = {module} | {f"{module}.{alias.name}" for alias in node.names}
+                if node.level and module.split(".")[0] == "web":
+                    names.add("syncpay.web")
+            else:
+                continue
+            for name in names:
+                if name.startswith(("aiohttp", "syncpay.web")):
+                    users.setdefault(path.name, set()).add(name)
+    assert set(users) == {"read.py"}, users
+    assert users["read.py"] == {"aiohttp"}, users

@@ -660,10 +660,19 @@ async def test_a_failed_sync_now_shows_the_reason(web: WebHarness):
 
 
 async def test_english_with_lang_en(web: WebHarness):
+    """English words, and numbers written as the page's language writes them (as on the
+    sync page and in its script): ``1.234`` in Indonesian, ``1,234`` in English."""
     await web.serve(workers=0)
     await web.students(2)
     user = await web.user("petugas1", "petugas")
-    page = await (await user.get(f"{BASE}?lang=en")).text()
+    page = await (await user.get(f"{BASE}?page=1234")).text()
+    assert element(page, "siswa-count") == "Tidak ada siswa di halaman ini."
+    assert "Halaman 1.234 dari 1" in page
+    page = await (await user.get(f"{BASE}?page=1234&lang=en")).text()
+    assert "Page 1,234 of 1" in page
+    page = html_lib.unescape(await (await user.get(f"{BASE}?page=0")).text())
+    assert "from 1 to 1,000,000;" in page
+    page = await (await user.get(BASE)).text()
     assert "Showing 1–2 of 2 students" in page and "Payment sync" in page
     assert "Never synced" in page
     page = await (await user.get(f"{BASE}/2025000001")).text()  # the session remembers
