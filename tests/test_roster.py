@@ -33,9 +33,11 @@ from syncpay.db import Database, Tx, connect, migrate, tables_for
 from syncpay.db.queries import parse_queries
 from syncpay.roster_columns import ROSTER_COLUMNS
 from syncpay.students import (
+    Filters,
     ImportReport,
     RosterError,
     Student,
+    Students,
     fetch_api,
     import_api,
     import_csv,
@@ -819,6 +821,29 @@ async def test_100k_rows_import_on_sqlite(tmp_path, capsys):
             print(f"\n  100,000-row CSV into an empty SQLite table: {seconds:.1f}s")
     finally:
         await db.close()
+
+
+async def test_the_library_reads_the_students_it_imported(db: Database, settings):
+    """Students (SyncPay.students, the pages' one way to the students): the list and its
+    filters, the filter's choices, one student typed, whether one exists; no web."""
+    other = GOOD | {"idperson": "2023000101", "nama": "Budi Santoso"}
+    other |= {"UnitFormal": "SMA", "KelasFormal": "X IPA 1"}
+    await import_rows(db, [(2, GOOD), (3, other)])
+    students = Students(db, settings)
+    listing = await students.list(Filters(q="ahmad"))
+    assert [(r.idperson, r.nama, r.state) for r in listing.rows] == [
+        ("2023000100", "Ahmad Hidayat", "belum_sinkron")
+    ]
+    assert (listing.total, listing.has_next) == (1, False)
+    assert [r.idperson for r in (await students.list(Filters(unit="SMA"))).rows] == ["2023000101"]
+    choices = await students.choices()
+    assert choices.units == ["SMA", "SMP"]
+    assert choices.kelas == {"VII A": ["SMP"], "X IPA 1": ["SMA"]}
+    detail = await students.detail("2023000100")
+    assert detail is not None
+    assert (detail.student.asrama, detail.student.answer, detail.groups) == ("Al-Falah", None, [])
+    assert await students.detail("NOBODY") is None
+    assert await students.exists("2023000101") and not await students.exists("NOBODY")
 
 
 # --- the room's boundary ------------------------------------------------------------------
