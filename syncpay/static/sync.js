@@ -1,6 +1,10 @@
 // The sync page: shows the progress object, keeps it live over the WebSocket (polling
 // `progress` every 500 ms while the socket is down and a run is going), and drives the
-// start / cancel / reset / retry buttons. Every text comes from the page's catalogue.
+// start / cancel / reset / retry buttons. The server sends the page's frame and the first
+// paint's data (pageData.sync: progress, failed, runs); this script writes every dynamic
+// part from it and from what follows — the badge, numbers, durations, times, the log,
+// the failed students and the runs — so each is worded here only, from the page's
+// catalogue.
 "use strict";
 
 (function () {
@@ -104,9 +108,9 @@
 
   // --- showing the progress object --------------------------------------------------------
 
-  // How a run reads (as tone() in routes/sync.py): an ended run where students failed is
-  // not a success — "partial" (a warning) when some failed, "failed" (an error) when all
-  // did; otherwise its status. The status itself (SPEC) stays "completed".
+  // How a run reads: an ended run where students failed is not a success — "partial" (a
+  // warning) when some failed, "failed" (an error) when all did; otherwise its status.
+  // The status itself (SPEC) stays "completed".
   function tone(status, processed, failed) {
     if (status !== "completed" || !(Number(failed) > 0)) return status;
     return Number(failed) >= Number(processed) ? "failed" : "partial";
@@ -145,8 +149,8 @@
   }
 
   // The time left: nothing once the run ended; "waiting for a worker" while nobody works
-  // it; the wait for the next retry when the run cannot end sooner (as _eta() in
-  // routes/sync.py); else the estimate from the recent rate.
+  // it; the wait for the next retry when the run cannot end sooner; else the estimate
+  // from the recent rate.
   function etaText(p) {
     if (!p.isRunning) return t("js.sync.none");
     if (p.waiting_for_worker) return t("js.sync.waiting_for_worker");
@@ -178,10 +182,10 @@
     if (el.retry) el.retry.disabled = !can || !ended || !(state.progress.failed > 0);
   }
 
-  // An activity-log line in the page's language (as log_text() in routes/sync.py words
-  // it): its template "js.log.<key>" filled with its values in one pass (a value is never
-  // read as a placeholder), a run's scope worded from its detail; the stored message when
-  // the line has no key, the catalogue does not know it, or a value is missing.
+  // An activity-log line in the page's language: its template "js.log.<key>" filled with
+  // its values in one pass (a value is never read as a placeholder), a run's scope worded
+  // from its detail; the stored message when the line has no key, the catalogue does not
+  // know it, or a value is missing.
   const own = (object, name) => Object.prototype.hasOwnProperty.call(object, name);
   // A failure's reason in the page's language: the sync layer's own (Indonesian) words
   // in it replaced, an API's error left as it came.
@@ -381,8 +385,8 @@
     }, delay);
   }
 
-  // A run's scope in the page's language (as scope_text() in routes/sync.py words it);
-  // the stored Indonesian label for a kind this page does not know.
+  // A run's scope in the page's language; the stored Indonesian label for a kind this
+  // page does not know.
   function scopeText(d, label) {
     if (!d) return label || t("js.sync.none");
     let kind = d.kind;

@@ -9,12 +9,14 @@ keep their ISO dates.
 
 ``6 Des 2026 14.05`` (Indonesian) and ``6 Dec 2026 14:05`` (English); a date without a
 time (a bill's due date) is the same without the time, and is not moved between zones.
+The activity log's time of day (``14.05.09``) is only ever written by ``dates.js``.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,10 @@ from .i18n import text
 MONTHS = "js.date.months"  # twelve short month names, separated by spaces
 DATE = "js.date.date"  # {day} {month} {year}
 DATE_TIME = "js.date.datetime"  # … {hour} {minute}
-CLOCK = "js.date.clock"  # {hour} {minute} {second}
+CLOCK = "js.date.clock"  # {hour} {minute} {second}: static/dates.js (the activity log)
+
+#: A catalogue's words in one language: ``words(key, **values)``.
+Words = Callable[..., str]
 
 
 def _zone_names() -> list[str]:
@@ -81,13 +86,14 @@ def moment(value: Any) -> datetime | None:
     return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
 
 
-def _month(request: web.Request, month: int) -> str:
-    names = text(request, MONTHS).split()
+def _month(words: Words, month: int) -> str:
+    names = words(MONTHS).split()
     return names[month - 1] if len(names) == 12 else f"{month:02d}"
 
 
-def format_date(request: web.Request, value: date | str | None) -> str:
-    """A calendar date (``6 Des 2026``); "" for none or a text that is not a date."""
+def date_text(words: Words, value: date | str | None) -> str:
+    """A calendar date (``6 Des 2026``) in the language of ``words`` (a catalogue's
+    ``text`` for one language); "" for none or a text that is not a date."""
     if isinstance(value, str):
         try:
             value = date.fromisoformat(value.strip()[:10])
@@ -97,35 +103,36 @@ def format_date(request: web.Request, value: date | str | None) -> str:
         return ""
     if isinstance(value, datetime):
         value = value.date()
-    return text(request, DATE, day=value.day, month=_month(request, value.month), year=value.year)
+    return words(DATE, day=value.day, month=_month(words, value.month), year=value.year)
 
 
-def _parts(request: web.Request, value: Any, local: bool) -> dict[str, Any] | None:
+def datetime_text(words: Words, value: Any, *, local: bool = False) -> str:
+    """An instant (``6 Des 2026 14.05``) in the pages' zone, in the language of
+    ``words``; "" for none. ``local``: a naive datetime is this machine's local time (the
+    schedule's), not UTC."""
     if local and isinstance(value, datetime) and value.tzinfo is None:
         found: datetime | None = value.astimezone()  # this machine's local time
     else:
         found = moment(value)
     if found is None:
-        return None
+        return ""
     at = found.astimezone(zone())
-    return {
-        "day": at.day,
-        "month": _month(request, at.month),
-        "year": at.year,
-        "hour": f"{at.hour:02d}",
-        "minute": f"{at.minute:02d}",
-        "second": f"{at.second:02d}",
-    }
+    return words(
+        DATE_TIME,
+        day=at.day,
+        month=_month(words, at.month),
+        year=at.year,
+        hour=f"{at.hour:02d}",
+        minute=f"{at.minute:02d}",
+    )
+
+
+def format_date(request: web.Request, value: date | str | None) -> str:
+    """A calendar date (``6 Des 2026``) in the request's language."""
+    return date_text(functools.partial(text, request), value)
 
 
 def format_datetime(request: web.Request, value: Any, *, local: bool = False) -> str:
-    """An instant (``6 Des 2026 14.05``) in the pages' zone; "" for none. ``local``: a
-    naive datetime is this machine's local time (the schedule's), not UTC."""
-    parts = _parts(request, value, local)
-    return "" if parts is None else text(request, DATE_TIME, **parts)
-
-
-def format_clock(request: web.Request, value: Any) -> str:
-    """The time of day of an instant (``14.05.09``), for the activity log."""
-    parts = _parts(request, value, False)
-    return "" if parts is None else text(request, CLOCK, **parts)
+    """An instant (``6 Des 2026 14.05``) in the request's language (see
+    :func:`datetime_text`)."""
+    return datetime_text(functools.partial(text, request), value, local=local)

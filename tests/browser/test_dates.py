@@ -1,13 +1,18 @@
-"""One date format per language (issue #12, item 10): the runs table and the activity
-log that the sync page's script writes read exactly as the server's HTML for the same
-runs and lines, in Indonesian and English, whatever the browser's own time zone."""
+"""One date format per language (issue #12, item 10; #13): the runs table and the
+activity log that the sync page's script writes read exactly as the server writes the
+same instants (``syncpay/web/dates.py``, e.g. the student pages' last sync), in Indonesian
+and English, whatever the browser's own time zone — never in the US order (``12/6/26``)."""
 
 from __future__ import annotations
 
-import html
+import functools
 import re
+from datetime import datetime
 
 import pytest
+
+from syncpay.i18n import catalogs
+from syncpay.web import dates
 
 from .conftest import Pages
 from .helpers import SYNC, App, require_browser
@@ -17,17 +22,16 @@ from playwright.async_api import Page, expect  # noqa: E402
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-_TIME = re.compile(r'<time [^>]*datetime="([^"]+)"[^>]*>([^<]*)</time>')
 #: The page's <time> elements in one part of the page, as [datetime, text] pairs.
 _SHOWN = """(selector) => [...document.querySelectorAll(selector + " time[datetime]")]
   .map((e) => [e.getAttribute("datetime"), e.textContent.trim()])"""
 
 
-def server_times(page_html: str, element_id: str) -> dict[str, str]:
-    """datetime → text of the <time> elements inside the element ``element_id``."""
-    start = page_html.index(f'id="{element_id}"')
-    end = page_html.index("</tbody>" if element_id == "recent-runs" else "</ul>", start)
-    return {at: html.unescape(shown).strip() for at, shown in _TIME.findall(page_html[start:end])}
+def server_clock(lang: str, at: str) -> str:
+    """The time of day of ``at`` in the pages' zone, in the catalogue's pattern."""
+    when = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(dates.zone())
+    hour, minute, second = (f"{n:02d}" for n in (when.hour, when.minute, when.second))
+    return catalogs().text(lang, dates.CLOCK, hour=hour, minute=minute, second=second)
 
 
 async def run_in_page(page: Page) -> str:
@@ -59,20 +63,15 @@ async def test_the_script_writes_dates_as_the_server_does(
     log = dict(await page.evaluate(_SHOWN, "#sync-log"))
     assert written and log, (written, log)
 
-    answer = await page.request.get(f"{app.url}{SYNC}?lang={lang}")
-    assert answer.ok
-    served = await answer.text()
-    server_runs = server_times(served, "recent-runs")
-    server_log = server_times(served, "sync-log")
+    words = functools.partial(catalogs().text, lang)
     for at, shown in written.items():
-        assert server_runs.get(at) == shown, (lang, at, shown, server_runs)
-    same = {at for at in log if at in server_log}
-    assert same, (log, server_log)
-    for at in same:
-        assert log[at] == server_log[at], (lang, at, log[at], server_log[at])
+        assert shown == dates.datetime_text(words, at), (lang, at, shown)
+    for at, shown in log.items():
+        assert shown == server_clock(lang, at), (lang, at, shown)
     # The format itself: "6 Des 2026 14.05" / "6 Dec 2026 14:05", "14.05.09" / "14:05:09".
     separator = "." if lang == "id" else ":"
     for shown in written.values():
         assert re.fullmatch(rf"\d{{1,2}} \w{{3}} \d{{4}} \d\d\{separator}\d\d", shown), shown
+        assert "/" not in shown, shown
     for shown in log.values():
         assert re.fullmatch(rf"\d\d\{separator}\d\d\{separator}\d\d", shown), shown

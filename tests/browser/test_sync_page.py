@@ -583,3 +583,225 @@ async def test_the_wait_for_a_retry_is_shown_not_zero(tmp_path: Path, pages: Pag
         if page is not None:
             await page.close()  # before its server goes away
         app.stop()
+
+
+# --- one wording: the script writes every dynamic part (#13) ----------------------------------
+
+#: A failure's reason with the sync layer's own (Indonesian) words in it.
+CUT_OFF = "HTTP 500 (percobaan terakhir terputus: sync.student was cut off 3 times)"
+HOSTILE = helpers.HOSTILE_NAMES[0]
+#: The page's data block, as pages.py writes it.
+_PAGE_DATA = re.compile(r'(<script type="application/json" id="page-data">)(.*?)(</script>)', re.S)
+
+
+def _line(line_id: int, key: str | None, values: dict[str, Any] | None, level: str = "info"):
+    at = f"2026-12-06T07:05:{line_id:02d}Z"
+    return {"id": line_id, "at": at, "level": level, "message": f"(stored {line_id})",
+            "key": key, "values": values}  # fmt: skip
+
+
+def _run(run_id: int, status: str, scope: dict[str, Any], **counts: Any) -> dict[str, Any]:
+    return {"run_id": run_id, "status": status, "scope": counts.pop("label", "(stored)"),
+            "scope_type": scope["kind"], "scope_detail": scope, "started_by": HOSTILE,
+            "started_at": "2026-12-06T07:05:09Z", "finished_at": "2026-12-06T08:07:14Z",
+            "unchanged": 0, "percent": 100.0} | counts  # fmt: skip
+
+
+#: A first paint no run of the shared app could give in seconds: a large run that ended
+#: with failures, log lines of every kind (one from an older version without a key, one
+#: with a key this version does not know), a failed student with a hostile name, and
+#: runs of every scope and outcome.
+FIRST_PAINT: dict[str, Any] = {
+    "progress": {
+        "total": 12345, "processed": 12345, "failed": 1234, "successCount": 11111,
+        "percent": 100.0, "isRunning": False, "status": "completed", "run_id": 7,
+        "scope": "3 siswa terpilih", "scope_detail": {"kind": "list", "students": 3},
+        "started_by": HOSTILE, "elapsed_seconds": 3725, "eta_seconds": None,
+        "rate_per_second": 0.0, "waiting_for_worker": False, "retry_waiting": 0,
+        "next_retry_seconds": None,
+        "logs": [
+            _line(6, "no_such_key", {}),
+            _line(5, None, None),
+            _line(4, "finished", {"success": 11111, "failed": 1234}, "success"),
+            _line(3, "student_failed", {"name": HOSTILE, "idperson": "2025000001",
+                                        "reason": CUT_OFF}, "error"),
+            _line(2, "queued", {"total": 12345}),
+            _line(1, "started", {"by": HOSTILE, "scope": "Semua siswa",
+                                 "scope_detail": {"kind": "all"}, "total": 12345}),
+        ],
+    },
+    "failed": [{"idperson": "2025000001", "nama": HOSTILE, "reason": CUT_OFF,
+                "attempts": 1234, "at": 1796540714}],
+    "runs": [
+        _run(7, "completed", {"kind": "one", "idperson": "2025000001", "students": 1},
+             duration_seconds=3725, total=4, processed=4, failed=4, successCount=0),
+        _run(6, "completed", {"kind": "kelas", "unit": "SMP", "kelas": "VII A"},
+             duration_seconds=65, total=12345, processed=12345, failed=1234,
+             successCount=11111),
+        _run(5, "completed", {"kind": "unit", "unit": "SMP"}, duration_seconds=0,
+             total=3, processed=3, failed=0, successCount=3),
+        _run(4, "cancelled", {"kind": "all"}, duration_seconds=7, total=9, processed=2,
+             failed=0, successCount=2),
+        _run(3, "completed", {"kind": "from_a_newer_version"}, label="Lingkup baru",
+             duration_seconds=1, total=1, processed=1, failed=0, successCount=1),
+    ],
+}  # fmt: skip
+
+#: What the page shows for FIRST_PAINT (and for the running progress pushed after it).
+WORDING: dict[str, dict[str, Any]] = {
+    "en": {
+        "badge": "Completed with failures",
+        "numbers": ["100.0 %", "12,345", "11,111", "1,234", "12,345"],
+        "meta": ["—", "—", "1 h 2 min", HOSTILE, "3 selected students", "#7"],
+        "log": [
+            "(stored 6)",
+            "(stored 5)",
+            "Sync finished - 11,111 succeeded, 1,234 failed",
+            f"Failed: {HOSTILE} (2025000001) - HTTP 500 (last attempts cut off: sync.student"
+            " was cut off 3 times)",
+            "12,345 students queued",
+            f"Sync started by {HOSTILE}: All students, 12,345 students",
+        ],
+        "failed": [
+            ["2025000001", HOSTILE,
+             "HTTP 500 (last attempts cut off: sync.student was cut off 3 times)", "1,234"],
+            ["… and 1,233 more."],
+        ],
+        "runs": [
+            ["#7", "Failed", "Student 2025000001", "1 h 2 min", "0", "4", "4"],
+            ["#6", "Completed with failures", "Class VII A (SMP)", "1 min 5 s", "11,111",
+             "1,234", "12,345"],
+            ["#5", "Completed", "Unit SMP", "0 s", "3", "0", "3"],
+            ["#4", "Cancelled", "All students", "7 s", "2", "0", "9"],
+            ["#3", "Completed", "Lingkup baru", "1 s", "1", "0", "1"],
+        ],
+        "date": r"6 Dec 2026 \d\d:\d5",
+        "running": ["Running", "25.0 %", "waiting to retry (8 s)", "12.5 students/s"],
+        "worker": "Waiting for a worker",
+    },
+    "id": {
+        "badge": "Selesai dengan kegagalan",
+        "numbers": ["100,0 %", "12.345", "11.111", "1.234", "12.345"],
+        "meta": ["—", "—", "1 jam 2 menit", HOSTILE, "3 siswa terpilih", "#7"],
+        "log": [
+            "(stored 6)",
+            "(stored 5)",
+            "Sinkronisasi selesai - 11.111 berhasil, 1.234 gagal",
+            f"Gagal: {HOSTILE} (2025000001) - {CUT_OFF}",
+            "12.345 siswa masuk antrean",
+            f"Sinkronisasi dimulai oleh {HOSTILE}: Semua siswa, 12.345 siswa",
+        ],
+        "failed": [
+            ["2025000001", HOSTILE, CUT_OFF, "1.234"],
+            ["… dan 1.233 siswa lainnya."],
+        ],
+        "runs": [
+            ["#7", "Gagal", "Siswa 2025000001", "1 jam 2 menit", "0", "4", "4"],
+            ["#6", "Selesai dengan kegagalan", "Kelas VII A (SMP)", "1 menit 5 detik",
+             "11.111", "1.234", "12.345"],
+            ["#5", "Selesai", "Unit SMP", "0 detik", "3", "0", "3"],
+            ["#4", "Dibatalkan", "Semua siswa", "7 detik", "2", "0", "9"],
+            ["#3", "Selesai", "Lingkup baru", "1 detik", "1", "0", "1"],
+        ],
+        "date": r"6 Des 2026 \d\d\.\d5",
+        "running": ["Sedang Berjalan", "25,0 %", "menunggu percobaan ulang (8 detik)",
+                    "12,5 siswa/detik"],
+        "worker": "Menunggu worker",
+    },
+}  # fmt: skip
+
+_TEXTS = "(els) => els.map((e) => e.textContent.trim())"
+_ROWS = """(rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())
+  .filter((text, i) => ![3, 4].includes(i) || r.cells.length < 5))"""
+
+
+def with_first_paint(html: str, sync: dict[str, Any]) -> str:
+    """The page's HTML with ``sync``'s fields in its data block (escaped as pages.py
+    escapes it)."""
+    found = _PAGE_DATA.search(html)
+    assert found, "no page-data block"
+    data = json.loads(found.group(2))
+    progress = data["sync"]["progress"] | sync["progress"]
+    data["sync"] |= sync | {"progress": progress}
+    text = json.dumps(data, ensure_ascii=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return html[: found.start(2)] + text + html[found.end(2) :]
+
+
+@pytest.mark.parametrize("lang", ["en", "id"])
+async def test_the_script_words_every_dynamic_part(app: App, pages: Pages, lang: str) -> None:
+    """#13 one wording: the server sends the frame and the first paint's data; sync.js
+    writes the badge, the numbers, the times, the log, the failed students and the runs
+    from it, in the page's language — and the progress pushed after it the same way. One
+    page load per language, with a first paint (and a WebSocket) the test writes."""
+    words = WORDING[lang]
+    sockets: list[WebSocketRoute] = []
+    context = await pages.context()
+
+    def mock(ws: WebSocketRoute) -> None:  # never connected to the server
+        sockets.append(ws)
+
+    await context.route_web_socket(WS, mock)
+    page = await pages.login(app, context=context)
+
+    async def first_paint(route: Route) -> None:
+        response = await route.fetch()
+        await route.fulfill(response=response, body=with_first_paint(await response.text(),
+                                                                     FIRST_PAINT))  # fmt: skip
+
+    await page.route(re.compile(r"/admin/sync-pembayaran(\?[^/]*)?$"), first_paint)
+    await page.goto(f"{app.url}{SYNC}?lang={lang}")
+    await expect(page.locator("#sync-page")).to_have_attribute("data-transport", "ws")
+
+    badge = page.locator("#sync-status")
+    await expect(badge).to_have_text(words["badge"])
+    await expect(badge).to_have_class("badge badge-partial")
+    await expect(badge).to_have_attribute("data-status", "completed")
+    await expect(page.locator("#sync-page")).to_have_attribute("data-tone", "partial")
+    numbers = ["#sync-percent", "#stat-total", "#stat-success", "#stat-failed", "#stat-processed"]
+    meta = ["#sync-eta", "#sync-rate", "#sync-elapsed", "#sync-started-by", "#sync-scope"]
+    for selector, shown in zip(
+        [*numbers, *meta, "#sync-run"], words["numbers"] + words["meta"], strict=True
+    ):
+        await expect(page.locator(selector)).to_have_text(shown)
+
+    log = page.locator("#sync-log li[data-id]")
+    assert await log.locator(".log-message").evaluate_all(_TEXTS) == words["log"]
+    assert await log.evaluate_all("(els) => els.map((e) => e.className)") == [
+        "log-info", "log-info", "log-warning", "log-error", "log-info", "log-info",
+    ]  # fmt: skip
+    # The clock in the server's zone (any): "07:05:06" / "07.05.06".
+    separator = ":" if lang == "en" else "."
+    clocks = await log.locator("time").all_inner_texts()
+    assert [re.sub(r"^\d\d\D\d\d\D", "", c) for c in clocks] == ["06", "05", "04", "03", "02", "01"]
+    assert all(re.fullmatch(rf"\d\d\{separator}\d\d\{separator}\d\d", c) for c in clocks), clocks
+    assert await page.locator("#failed-list tr").evaluate_all(_ROWS) == words["failed"]
+    runs = page.locator("#recent-runs tr[data-run-id]")
+    assert await runs.evaluate_all(_ROWS) == [[*r, "Watch" if lang == "en" else "Pantau"]
+                                              for r in words["runs"]]  # fmt: skip
+    # One date format per language: never the US order ("12/6/26").
+    dates = await runs.locator("time").all_inner_texts()
+    assert len(dates) == 5 and all(re.fullmatch(words["date"], d) for d in dates), dates
+    assert await runs.locator("td:nth-child(4)").all_inner_texts() == [HOSTILE] * 5
+    badges = await runs.locator(".badge").evaluate_all("(els) => els.map((e) => e.className)")
+    assert badges == [f"badge badge-{k}" for k in
+                      ("failed", "partial", "completed", "cancelled", "completed")]  # fmt: skip
+    # Hostile names are text, never markup.
+    assert await page.locator("#sync-page script, #sync-page img").count() == 0
+
+    # A progress pushed over the WebSocket: the same words.
+    assert sockets, "the page opened no WebSocket"
+    running = FIRST_PAINT["progress"] | {
+        "type": "progress", "logs_mode": "append", "status": "running", "isRunning": True,
+        "run_id": 8, "total": 200, "processed": 50, "failed": 0, "successCount": 50,
+        "percent": 25.0, "eta_seconds": 2, "next_retry_seconds": 8, "rate_per_second": 12.5,
+        "retry_waiting": 3, "logs": [],
+    }  # fmt: skip
+    sockets[-1].send(json.dumps(running))
+    shown = ["#sync-status", "#sync-percent", "#sync-eta", "#sync-rate"]
+    for selector, text in zip(shown, words["running"], strict=True):
+        await expect(page.locator(selector)).to_have_text(text)
+    await expect(page.locator("#sync-worker")).to_be_hidden()
+    sockets[-1].send(json.dumps(running | {"waiting_for_worker": True}))
+    await expect(page.locator("#sync-eta")).to_have_text(words["worker"])
+    await expect(page.locator("#sync-worker")).to_be_visible()

@@ -197,7 +197,7 @@ async def test_a_repeated_query_number_counts_its_last_value(harness: WebHarness
 
 def test_the_document_states_the_limits_the_routes_enforce() -> None:
     """The bounds schemathesis tripped over are in the document (and come from the code)."""
-    from syncpay.web.routes import sync
+    from syncpay.web.routes import sync_input as sync
 
     paths = document()["paths"]
     runs_limit = paths["/admin/sync-pembayaran/runs"]["get"]["parameters"][0]["schema"]

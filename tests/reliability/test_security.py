@@ -41,12 +41,12 @@ from syncpay.accounts import Accounts
 from syncpay.config import Settings
 from syncpay.db import Database
 from syncpay.db.queries import parse_queries
-from syncpay.sync.roster import api_rows, import_csv, import_rows
+from syncpay.students import api_rows, import_csv, import_rows
 from syncpay.text import UNSAFE, problem
 from syncpay.web.app import MAX_BODY
+from syncpay.web.auth import access_of
 from syncpay.web.errors import is_json_handler
 from syncpay.web.live import HUB
-from syncpay.web.security import access_of
 from tests.sync_helpers import until
 from tests.web.conftest import WebHarness
 
@@ -753,7 +753,11 @@ async def test_hostile_student_data_is_shown_escaped_on_every_page(
     listing = await (await admin.get("/admin/siswa")).text()
     assert html.escape(f"{HOSTILE[0]} 1") in listing
     sync_page = await (await admin.get(BASE)).text()
-    assert html.escape(HOSTILE[1]) in sync_page  # the failed reason, escaped
+    # The failed reason reaches the page's script in its data block (sync.js shows it as
+    # text), with <, > and & escaped.
+    data = sync_page.split('id="page-data">', 1)[1].split("</script>", 1)[0]
+    assert HOSTILE[1] in json.loads(data)["sync"]["failed"][0]["reason"]
+    assert HOSTILE[1] not in data
 
     # JSON stays JSON, with the exact strings.
     status, body = await admin.get_json(f"/admin/siswa?unit={HOSTILE[0]}")

@@ -20,7 +20,7 @@ from ...students.filters import (
 )
 from ...sync.progress import SPEC_PROGRESS_FIELDS
 from ..auth import public
-from .sync import (
+from .sync_input import (
     MAX_FAILED,
     MAX_IDPERSON,
     MAX_IDS,
