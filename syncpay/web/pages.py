@@ -12,7 +12,7 @@ from .dates import zone_name
 from .errors import REASONS
 from .i18n import language, text
 from .keys import CATALOGS, STATIC_VERSIONS
-from .render import Markup, h, join, json_script, render
+from .render import Markup, json_script, render
 from .session import SESSION
 
 NAV = (
@@ -48,45 +48,7 @@ def page(
     session = request[SESSION]
     lang = language(request)
     user = session.user
-    nav = Markup("")
-    account = Markup("")
-    if user is not None:
-        links = []
-        for href, key in NAV:
-            current = request.path == href or request.path.startswith(href + "/")
-            links.append(
-                h(
-                    "a",
-                    {
-                        "href": href,
-                        "class": "active" if current else None,
-                        "aria-current": "page" if current else None,
-                    },
-                    text(request, key),
-                )
-            )
-        nav = h("nav", {"class": "nav", "aria-label": text(request, "nav.label")}, join(links))
-        account = join(
-            [
-                h(
-                    "span",
-                    {"class": "user", "data-role": user.role},
-                    f"{user.name} · {text(request, 'role.' + user.role)}",
-                ),
-                h(
-                    "form",
-                    {"method": "post", "action": "/logout", "class": "logout"},
-                    h("input", {"type": "hidden", "name": "_token", "value": session.csrf}),
-                    h("button", {"type": "submit", "class": "link"}, text(request, "nav.logout")),
-                ),
-            ]
-        )
     other = "en" if lang == "id" else "id"
-    lang_links = h(
-        "a",
-        {"href": f"{request.path}?lang={other}", "class": "lang", "hreflang": other, "lang": other},
-        "English" if other == "en" else "Bahasa Indonesia",
-    )
     page_data = {
         "lang": lang,
         "messages": request.app[CATALOGS].client(lang),
@@ -99,20 +61,26 @@ def page(
             "lang": lang,
             "csrf": session.csrf,
             "title": title,
-            "css": join(
-                h("link", {"rel": "stylesheet", "href": static_url(request, name)})
-                for name in ("app.css", *styles)
-            ),
+            "styles": [static_url(request, name) for name in ("app.css", *styles)],
             "body_class": body_class,
-            "nav": nav,
-            "account": account,
-            "lang_links": lang_links,
+            "user": user,
+            "role": None if user is None else text(request, "role." + user.role),
+            "nav": [
+                {
+                    "href": href,
+                    "label": text(request, key),
+                    "current": request.path == href or request.path.startswith(href + "/"),
+                }
+                for href, key in NAV
+            ],
+            "other": {
+                "lang": other,
+                "href": f"{request.path}?lang={other}",
+                "name": "English" if other == "en" else "Bahasa Indonesia",
+            },
             "body": body,
             "data": json_script("page-data", page_data),
-            "scripts": join(
-                h("script", {"src": static_url(request, name), "defer": True})
-                for name in ("app.js", "dates.js", *scripts)
-            ),
+            "scripts": [static_url(request, name) for name in ("app.js", "dates.js", *scripts)],
         },
     )
     return web.Response(
@@ -127,13 +95,5 @@ def page(
 def error_page(request: web.Request, status: int, message: str) -> web.Response:
     if SESSION not in request:  # failed before the session was read
         return web.Response(text=f"{status}: {message}\n", status=status)
-    body = join(
-        [
-            h("h1", {}, f"{status}"),
-            h("p", {"class": "error-message"}, message),
-            h("p", {}, h("a", {"href": "/admin/sync-pembayaran"}, text(request, "nav.back"))),
-        ]
-    )
-    return page(
-        request, str(status), Markup(h("section", {"class": "card error"}, body)), status=status
-    )
+    body = fill(request, "error.html", {"status": status, "message": message})
+    return page(request, str(status), body, status=status)

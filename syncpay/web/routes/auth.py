@@ -11,8 +11,7 @@ from ..auth import forget_session, public
 from ..i18n import text
 from ..keys import ACCOUNTS, LOGIN_LIMITER, SETTINGS
 from ..middlewares import is_local_path
-from ..pages import page
-from ..render import Markup, h, render
+from ..pages import fill, page
 from ..requests import read_form
 from ..session import SESSION, new_csrf, new_session_id
 
@@ -40,17 +39,15 @@ def login_page(
     next_url: str | None = None,
 ) -> web.Response:
     session = request[SESSION]
-    body = render(
+    body = fill(
+        request,
         "login.html",
         {
             "csrf": session.csrf,
             "next": safe_next(next_url if next_url is not None else request.query.get("next")),
             "username": username,
-            "error": h("p", {"class": "alert alert-error", "role": "alert"}, error)
-            if error
-            else Markup(""),
+            "error": error,
         },
-        lambda key: text(request, key),
     )
     return page(request, text(request, "login.title"), body, status=status, body_class="guest")
 
