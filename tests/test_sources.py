@@ -24,7 +24,7 @@ from aiohttp import web
 
 from syncpay.config import Settings, load_settings
 from syncpay.simulator import Simulator, SimulatorOptions
-from syncpay.students import RosterError, describe_url, fetch_api
+from syncpay.students import RosterError, fetch_api
 from syncpay.sync.sources import (
     HttpSource,
     MysqlSource,
@@ -32,6 +32,7 @@ from syncpay.sync.sources import (
     SimulatorSource,
     SourceError,
     describe_size,
+    describe_url,
     open_source,
     parse_retry_after,
 )

@@ -14,7 +14,7 @@ Nothing here knows the web: the pages reach the students through ``SyncPay.stude
 from .filters import Filters
 from .importing import MAX_REMOVE_PERCENT, ImportReport, import_api, import_csv, import_rows
 from .model import Students
-from .read import RosterError, api_rows, describe_url, fetch_api, read_csv
+from .read import RosterError, api_rows, fetch_api, read_csv
 from .rows import Student, validate_row
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "Student",
     "Students",
     "api_rows",
-    "describe_url",
     "fetch_api",
     "import_api",
     "import_csv",

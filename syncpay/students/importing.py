@@ -30,7 +30,8 @@ from pathlib import Path
 
 from ..db import Database, DatabaseError, Row, Tx
 from ..roster_columns import ROSTER_COLUMNS
-from .read import RosterError, describe_url, fetch_api, read_csv
+from ..sync.sources import describe_url
+from .read import RosterError, fetch_api, read_csv
 from .rows import Student, idperson_named, quoted, validate_row
 
 log = logging.getLogger("syncpay.roster")

@@ -29,7 +29,7 @@ from ..sync.sources import (
 from ..text import clean
 from .rows import REQUIRED, column_of
 
-__all__ = ["RosterError", "api_rows", "describe_url", "fetch_api", "read_csv"]
+__all__ = ["RosterError", "api_rows", "fetch_api", "read_csv"]
 
 #: Columns whose values repeat from student to student (the CSV reader shares them).
 _REPEATED = frozenset(ROSTER_COLUMNS) - {"idperson", "nama", "phone", "lahirtanggal"}
