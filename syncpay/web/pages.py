@@ -12,7 +12,8 @@ from .dates import zone_name
 from .errors import REASONS
 from .i18n import language, text
 from .keys import CATALOGS, STATIC_VERSIONS
-from .render import Markup, json_script, render
+from .markup import Markup, json_script
+from .render import render
 from .session import SESSION
 
 NAV = (

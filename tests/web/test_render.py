@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 from syncpay.web import render as r
-from syncpay.web.render import Markup, Template, TemplateError
+from syncpay.web.markup import Markup
+from syncpay.web.render import Template
+from syncpay.web.templating import TemplateError
 
 
 def words(key: str, **values: Any) -> str:
