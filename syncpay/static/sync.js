@@ -3,21 +3,23 @@
 // start / cancel / reset / retry buttons. The server sends the page's frame and the first
 // paint's data (pageData.sync: progress, failed, runs); this script writes every dynamic
 // part from it and from what follows — the badge, numbers, durations, times, the log,
-// the failed students and the runs — so each is worded here only, from the page's
-// catalogue.
+// the failed students and the runs — each in the words of sync_words.js (the one place
+// they are worded), from the page's catalogue.
 "use strict";
 
 (function () {
   const sp = window.syncpay;
   const page = document.getElementById("sync-page");
-  if (!sp || !page) {
+  if (!sp || !sp.syncWords || !page) {
     return;
   }
   const t = sp.t;
+  const {
+    num, duration, clock, dateTime, tone, etaText, reasonText, logText, logLevel, scopeText,
+  } = sp.syncWords;
   const init = sp.pageData.sync || {};
   const base = init.base || page.dataset.base;
   const admin = Boolean(init.admin);
-  const locale = sp.pageData.lang === "en" ? "en-US" : "id-ID";
   const POLL_MS = 500;
   const MAX_LOG = 200;
   const $ = (id) => document.getElementById(id);
@@ -59,39 +61,7 @@
     originalTitle: document.title,
   };
 
-  // --- formatting -------------------------------------------------------------------------
-
-  function num(value, digits) {
-    const n = Number(value) || 0;
-    return n.toLocaleString(locale, {
-      minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0,
-    });
-  }
-
-  // "2 menit 5 detik" / "2 min 5 s"; hours and minutes for long spans.
-  function duration(seconds) {
-    if (seconds === null || seconds === undefined || !isFinite(seconds)) {
-      return t("js.sync.none");
-    }
-    const total = Math.max(0, Math.round(seconds));
-    const hours = Math.floor(total / 3600);
-    const minutes = Math.floor((total % 3600) / 60);
-    const secs = total % 60;
-    const parts = [];
-    if (hours) parts.push(t("js.sync.duration.h", { n: hours }));
-    if (minutes) parts.push(t("js.sync.duration.m", { n: minutes }));
-    if ((secs && !hours) || !parts.length) parts.push(t("js.sync.duration.s", { n: secs }));
-    return parts.join(" ");
-  }
-
-  // Times as the server writes them (static/dates.js, syncpay/web/dates.py).
-  function clock(iso) {
-    return sp.dates.clock(iso);
-  }
-
-  function dateTime(iso) {
-    return sp.dates.dateTime(iso, t("js.sync.none"));
-  }
+  // --- elements ---------------------------------------------------------------------------
 
   function node(tag, attrs, ...children) {
     const element = document.createElement(tag);
@@ -107,14 +77,6 @@
   }
 
   // --- showing the progress object --------------------------------------------------------
-
-  // How a run reads: an ended run where students failed is not a success — "partial" (a
-  // warning) when some failed, "failed" (an error) when all did; otherwise its status.
-  // The status itself (SPEC) stays "completed".
-  function tone(status, processed, failed) {
-    if (status !== "completed" || !(Number(failed) > 0)) return status;
-    return Number(failed) >= Number(processed) ? "failed" : "partial";
-  }
 
   function render() {
     const p = state.progress;
@@ -148,21 +110,6 @@
     updateButtons();
   }
 
-  // The time left: nothing once the run ended; "waiting for a worker" while nobody works
-  // it; the wait for the next retry when the run cannot end sooner; else the estimate
-  // from the recent rate.
-  function etaText(p) {
-    if (!p.isRunning) return t("js.sync.none");
-    if (p.waiting_for_worker) return t("js.sync.waiting_for_worker");
-    // The run cannot end before its next retry: that wait, not a smaller estimate.
-    const wait = p.next_retry_seconds;
-    if (wait !== null && wait !== undefined
-        && (p.eta_seconds === null || p.eta_seconds === undefined || p.eta_seconds < wait)) {
-      return t("js.sync.waiting_retry", { time: duration(wait) });
-    }
-    return duration(p.eta_seconds);
-  }
-
   function tickElapsed() {
     const p = state.progress;
     let seconds = Number(p.elapsed_seconds) || 0;
@@ -180,57 +127,6 @@
     if (el.cancel) el.cancel.disabled = !can || status !== "running";
     if (el.reset) el.reset.disabled = !can || !ended;
     if (el.retry) el.retry.disabled = !can || !ended || !(state.progress.failed > 0);
-  }
-
-  // An activity-log line in the page's language: its template "js.log.<key>" filled with
-  // its values in one pass (a value is never read as a placeholder), a run's scope worded
-  // from its detail; the stored message when the line has no key, the catalogue does not
-  // know it, or a value is missing.
-  const own = (object, name) => Object.prototype.hasOwnProperty.call(object, name);
-  // A failure's reason in the page's language: the sync layer's own (Indonesian) words
-  // in it replaced, an API's error left as it came.
-  function reasonText(reason) {
-    let text = typeof reason === "string" ? reason : "";
-    for (const [stored, shown] of init.reasonWords || []) {
-      text = text.split(stored).join(shown);
-    }
-    return text;
-  }
-
-  function logText(line) {
-    const messages = sp.pageData.messages || {};
-    const key = line.key ? "js.log." + line.key : null;
-    const values = line.values;
-    if (!key || !own(messages, key) || !values || typeof values !== "object") {
-      return line.message;
-    }
-    const filled = Object.assign({}, values);
-    if (typeof filled.reason === "string") {
-      filled.reason = reasonText(filled.reason);
-    }
-    if (values.scope_detail && typeof values.scope_detail === "object") {
-      filled.scope = scopeText(values.scope_detail, values.scope);
-    }
-    let complete = true;
-    const text = messages[key].replace(/\{(\w+)\}/g, (whole, name) => {
-      if (!own(filled, name) || filled[name] === undefined) {
-        complete = false;
-        return whole;
-      }
-      const value = filled[name];
-      // Counts as the page writes its other numbers ("1.000" / "1,000").
-      return typeof value === "number" && Number.isInteger(value) ? num(value) : String(value);
-    });
-    return complete ? text : line.message;
-  }
-
-  // A run's completion line is stored as "success"; it reads as its run does.
-  function logLevel(line) {
-    const v = line.values;
-    if (line.key === "finished" && v && typeof v === "object" && Number(v.failed) > 0) {
-      return Number(v.success) > 0 ? "warning" : "error";
-    }
-    return line.level;
   }
 
   function logItem(line) {
@@ -383,21 +279,6 @@
         renderFailed(answer.body.students || [], answer.body.failed || 0);
       }
     }, delay);
-  }
-
-  // A run's scope in the page's language; the stored Indonesian label for a kind this
-  // page does not know.
-  function scopeText(d, label) {
-    if (!d) return label || t("js.sync.none");
-    let kind = d.kind;
-    if (kind === "kelas" && d.unit) kind = "kelas_unit";
-    if (!["all", "unit", "kelas", "kelas_unit", "one", "list"].includes(kind)) {
-      return label || t("js.sync.none");
-    }
-    return t("js.sync.scope_label." + kind, {
-      unit: d.unit || "", kelas: d.kelas || "", idperson: d.idperson || "",
-      n: num(d.students || 0),
-    });
   }
 
   function renderRuns(runs) {

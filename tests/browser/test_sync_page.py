@@ -438,7 +438,7 @@ async def test_the_english_page_words_the_live_log_in_english(app: App, pages: P
     shown = await log.all_inner_texts()
     assert not [text for text in shown if "Sinkronisasi" in text or "siswa" in text], shown
 
-    # The same lines in Indonesian after a reload (the server's HTML, then sync.js).
+    # The same lines in Indonesian after a reload (sync.js, from the page's data).
     await page.goto(app.url + SYNC + "?lang=id")
     await wait_status(page, "completed")
     await expect(log.filter(has_text="Sinkronisasi selesai")).to_have_text(

@@ -555,6 +555,7 @@ async def test_the_page_has_every_element_the_script_and_the_tests_use(web: WebH
     for label in ("Mulai Sinkronisasi", "Batalkan", "Reset", "Berhasil", "Gagal", "Diproses"):
         assert label in html, label
     assert "/static/sync.js?v=" in html and "/static/sync.css?v=" in html
+    assert html.index("/static/sync_words.js?v=") < html.index("/static/sync.js?v=")
     assert "<script>" not in html.replace('<script type="application/json"', "")
     assert " style=" not in html
 

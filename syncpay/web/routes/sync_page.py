@@ -2,8 +2,8 @@
 labels from the catalogues) and the first paint's data. ``static/sync.js`` writes every
 dynamic part — the badge, the numbers, the times, the activity log, the failed students
 and the recent runs — from that data and then from the progress it hears over the
-WebSocket (or polls), so each is worded in one place. The buttons start in the state the
-progress gives them; the script keeps them so."""
+WebSocket (or polls), each in the words of ``static/sync_words.js``: one place. The
+buttons start in the state the progress gives them; the script keeps them so."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ async def sync_page(request: web.Request) -> web.Response:
         request,
         text(request, "sync.title"),
         body,
-        scripts=["sync.js"],
+        scripts=["sync_words.js", "sync.js"],
         styles=["sync.css"],
         data=data,
     )
