@@ -12,8 +12,9 @@ The library API (see docs/library.md)::
 from ._version import __version__
 from .config import ConfigError, Settings, load_settings
 from .service import SyncPay, open
+from .sync.errors import NoStudents, RunConflict, SyncError
 from .sync.progress import Progress
-from .sync.runs import NoStudents, Run, RunConflict, SyncError
+from .sync.records import Run
 from .sync.scope import Scope
 
 __all__ = [

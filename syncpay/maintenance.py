@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from .db import Database
 from .queue import FailedJobs, Queue
 from .schedule import Schedule, parse_schedule
-from .sync.runs import RunConflict, Sync, SyncError
+from .sync.errors import RunConflict, SyncError
+from .sync.runs import Sync
 
 log = logging.getLogger("syncpay.maintenance")
 

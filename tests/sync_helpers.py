@@ -19,14 +19,13 @@ from typing import Any
 from syncpay.config import Settings
 from syncpay.db import Database, connect
 from syncpay.db.queries import parse_queries
-from syncpay.queue import JobContext, Payload, Worker, registry
+from syncpay.queue import JobContext, Payload, Worker
 from syncpay.service import SyncPay
 from syncpay.simulator import Simulator, SimulatorOptions, demo_students
-from syncpay.sync.jobs import install
+from syncpay.students import import_rows
 from syncpay.sync.money import compute_totals
 from syncpay.sync.parsers import parse_flat
 from syncpay.sync.progress import Progress
-from syncpay.sync.roster import import_rows
 
 _QUERIES = {
     "ts_siswa": (
@@ -266,7 +265,6 @@ class Harness:
         for worker in self.workers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(worker.close(), 10)
-        install(None)
         for sp in self.pays:
             with contextlib.suppress(Exception):
                 await sp.runtime.close()
@@ -289,8 +287,8 @@ async def run_next_job(sp: SyncPay) -> str:
     assert len(claimed) == 1, "no job to run"
     job = claimed[0]
     payload = Payload.parse(job.raw_payload)
-    ctx = JobContext(job.id, job.queue, job.attempts, payload)
-    await registry.get(payload.job)(ctx)
+    ctx = JobContext(job.id, job.queue, job.attempts, payload, app=sp.runtime)
+    await sp.jobs.get(payload.job).handler(ctx)
 
     async def ack(tx: Any) -> None:
         assert await sp.queue.ack(tx, [job]) == {job.id}

@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 
 from syncpay.db import Tx
-from syncpay.sync.runs import Run, _count, _covering, percent
+from syncpay.sync.accounting import _count, _covering
+from syncpay.sync.progress import percent
+from syncpay.sync.records import Run
 from tests.sync_helpers import Harness, items_of, run_next_job
 
 

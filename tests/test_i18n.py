@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from syncpay.i18n import DEFAULT, LANGUAGES, LOG_PREFIX, Catalogs, catalogs
-from syncpay.sync.runs import log_message
+from syncpay.sync.activity import log_message
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNC_LAYER = ROOT / "syncpay" / "sync"

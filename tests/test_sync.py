@@ -25,26 +25,24 @@ import pytest
 from syncpay.config import Settings
 from syncpay.db import Tx, connect, migrate, tables_for
 from syncpay.db.queries import parse_queries
-from syncpay.queue import Payload, PermanentFailure, Queue, Worker, WorkerOptions, registry
+from syncpay.queue import Payload, PermanentFailure, Queue, Worker, WorkerOptions
 from syncpay.service import SyncPay
+from syncpay.students import import_rows
+from syncpay.sync.accounting import record_failure, record_success
+from syncpay.sync.activity import log_line
+from syncpay.sync.errors import ALREADY_RUNNING, NO_STUDENTS, NoStudents, RunConflict
 from syncpay.sync.jobs import dispatch_failed, students_settling
+from syncpay.sync.keys import (
+    DISPATCH_JOB,
+    STUDENT_JOB,
+    dispatch_key,
+    idperson_of_key,
+    student_key,
+)
 from syncpay.sync.money import compute_totals
 from syncpay.sync.parsers import parse_flat
 from syncpay.sync.progress import Progress
-from syncpay.sync.roster import import_rows
-from syncpay.sync.runs import (
-    ALREADY_RUNNING,
-    DISPATCH_JOB,
-    NO_STUDENTS,
-    STUDENT_JOB,
-    NoStudents,
-    RunConflict,
-    Sync,
-    dispatch_key,
-    log_line,
-    record_failure,
-    record_success,
-)
+from syncpay.sync.runs import Sync
 from syncpay.sync.scope import Scope
 from tests.conftest import mysql_connect
 from tests.sync_helpers import (
@@ -229,8 +227,9 @@ async def test_lapsed_lease_second_worker_counts_exactly(h: Harness) -> None:
     a = h.track(
         Worker(
             sp.queue,
-            registry,
+            sp.jobs,
             WorkerOptions(queues=(sp.settings.db_queue,), concurrency=20, sleep=0.2, backoff=(0,)),
+            app=sp.runtime,
         )
     )
     a.start()
@@ -240,7 +239,7 @@ async def test_lapsed_lease_second_worker_counts_exactly(h: Harness) -> None:
     b = h.track(
         Worker(
             sp.queue,
-            registry,
+            sp.jobs,
             WorkerOptions(
                 queues=(sp.settings.db_queue,),
                 concurrency=4,
@@ -250,6 +249,7 @@ async def test_lapsed_lease_second_worker_counts_exactly(h: Harness) -> None:
                 expired_check=0.2,
                 backoff=(0,),
             ),
+            app=sp.runtime,
         )
     )
     b.start()
@@ -374,6 +374,58 @@ async def test_no_students(h: Harness) -> None:
     with pytest.raises(NoStudents):
         await sp.start(idpersons=["999999999"])
     assert await rows(h.db, "ts_runs") == []
+
+
+# --- the typed pieces: keys, the idle progress object, a transaction's state ----------------
+
+
+def test_a_student_key_gives_its_student_back() -> None:
+    assert idperson_of_key(student_key("0042")) == "0042"
+    assert idperson_of_key(student_key("")) == ""
+    assert idperson_of_key(dispatch_key(7)) is None
+
+
+def test_the_idle_progress_object_is_the_json_it_always_was() -> None:
+    """SPEC §6's object before any run, field for field and in order (the page, the
+    command line's --json and scripts read it)."""
+    idle = {
+        "total": 0,
+        "processed": 0,
+        "failed": 0,
+        "successCount": 0,
+        "unchanged": 0,
+        "percent": 0.0,
+        "isRunning": False,
+        "status": "idle",
+        "run_id": None,
+        "scope": None,
+        "scope_detail": None,
+        "started_at": None,
+        "finished_at": None,
+        "started_by": None,
+        "elapsed_seconds": 0,
+        "eta_seconds": None,
+        "rate_per_second": 0.0,
+        "waiting_for_worker": False,
+        "retry_waiting": 0,
+        "next_retry_seconds": None,
+        "logs": [],
+    }
+    assert json.dumps(Progress.idle().to_json()) == json.dumps(idle)
+
+
+async def test_a_transactions_typed_state_is_its_own(h: Harness) -> None:
+    class Seen:
+        def __init__(self) -> None:
+            self.n = 0
+
+    async def twice(tx: Tx) -> int:
+        tx.state(Seen).n += 1
+        tx.state(Seen).n += 1
+        return tx.state(Seen).n
+
+    assert await h.db.transact(twice) == 2
+    assert await h.db.transact(twice) == 2  # the next transaction starts from a new one
 
 
 async def test_reset_refused_while_running_then_idle_and_restart(h: Harness) -> None:
@@ -772,7 +824,7 @@ async def test_log_lines_written_before_migration_0009_are_shown_as_their_messag
         assert "0009_sync_log_message_keys" in await migrate(old, tables_for(fresh))
         await old.run_script(older_line)  # the previous version, against the new table
         await old.transact(lambda tx: log_line(tx, 1, "cancelled_by", "warning", by="admin"))
-        progress = await Sync(old, Queue(old)).progress(1)
+        progress = await Sync(old, Queue(old, default_queue=fresh.db_queue)).progress(1)
         assert [(line.key, line.values, line.message) for line in progress.logs] == [
             ("cancelled_by", {"by": "admin"}, "Sinkronisasi dibatalkan oleh admin"),
             (None, None, "Sinkronisasi selesai - 2 berhasil, 0 gagal"),

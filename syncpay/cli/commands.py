@@ -13,7 +13,7 @@ from ..db.cache import RESTART_KEY, Cache
 from ..db.migrate import newer
 from ..db.migrate import status as migration_status
 from ..queue import FailedJob, FailedJobs, UnknownFailedJob
-from ..sync.runs import STUDENT_JOB
+from ..sync.keys import STUDENT_JOB
 from ..text import clean
 from .base import CliError, Context, command, given, json_object, whole
 from .output import format_age, render_table, terminal_width, words, words_n

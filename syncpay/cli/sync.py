@@ -26,10 +26,9 @@ from ..i18n import catalogs
 from ..queue import FailedJob, FailedJobs, Payload, PayloadError, Worker
 from ..queue.worker import serving
 from ..service import SyncPay
-from ..sync.jobs import install
+from ..sync.errors import NoStudents, RunConflict, SyncError
 from ..sync.progress import Progress
-from ..sync.records import FailedStudent, LogLine
-from ..sync.runs import NoStudents, Run, RunConflict, SyncError
+from ..sync.records import FailedStudent, LogLine, Run
 from ..sync.scope import Scope, ScopeError
 from .base import CliError, Context, Overrides, command, given, whole
 from .output import (
@@ -162,8 +161,7 @@ async def _syncpay(ctx: Context) -> AsyncIterator[SyncPay]:
     try:
         yield sp
     finally:
-        install(None)
-        await sp.runtime.close()
+        await sp.close_runtime()
 
 
 def refusal(exc: SyncError) -> CliError:

@@ -16,11 +16,12 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from .queries import Query, QueryError
 
 T = TypeVar("T")
+S = TypeVar("S")
 Row = dict[str, Any]
 Params = Mapping[str, Any] | None
 
@@ -55,6 +56,16 @@ class Tx(ABC):
         if extras is None:
             extras = self.__dict__["_extras"] = {}
         return extras
+
+    def state(self, kind: type[S]) -> S:
+        """This transaction's ``kind()``, made at the first ask: typed per-transaction
+        state of a caller, the class being its key (new for every run of a ``transact``
+        function, like :attr:`extras`)."""
+        states: dict[type[Any], Any] = self.__dict__.setdefault("_states", {})
+        found = states.get(kind)
+        if found is None:
+            found = states[kind] = kind()
+        return cast(S, found)
 
     def before_commit(self, key: str, callback: Callable[[], Awaitable[None]]) -> None:
         """Run ``await callback()`` as this transaction's last work before COMMIT, once

@@ -9,6 +9,7 @@ Python code reads them by attribute; ``to_json()`` gives the JSON the server ans
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,20 @@ class LogLine:
     key: str | None
     values: dict[str, Any] | None
 
+    @classmethod
+    def from_row(cls, row: Row) -> LogLine:
+        """A row of ``sync_logs_latest`` / ``sync_logs_after``."""
+        values = stored_values(row["message_values"])
+        return cls(
+            id=int(row["id"]),
+            at=str(iso(int(row["at"]))),
+            level=str(row["level"]),
+            message=str(row["message"]),
+            # A line from before key and values were stored has neither.
+            key=row["message_key"] if values is not None else None,
+            values=values,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -89,6 +104,13 @@ class LogLine:
             "key": self.key,
             "values": self.values,
         }
+
+
+def iso(epoch: int | None) -> str | None:
+    """An epoch second as ISO 8601 UTC (``2026-12-06T10:20:00Z``)."""
+    if epoch is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def stored_values(text: str | None) -> dict[str, Any] | None:

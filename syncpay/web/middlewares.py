@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
-from ..sync.runs import SyncError
+from ..sync.errors import SyncError
 from .errors import ApiError, json_error
 from .i18n import text
 from .keys import SETTINGS

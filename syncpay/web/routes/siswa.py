@@ -23,7 +23,7 @@ from ...students.filters import (
     STATUSES,
     Filters,
 )
-from ...sync.runs import SyncError
+from ...sync.errors import SyncError
 from ...text import UNSAFE
 from ..auth import current_user
 from ..errors import ApiError, json_capable, json_ok, json_route

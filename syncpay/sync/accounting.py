@@ -1,0 +1,236 @@
+"""The exact accounting of each student, inside the transaction that acks its job.
+
+A run covers a scope of students and counts each of them once. Students are queued
+one job per student (``unique_key`` = ``siswa:<idperson>``): a student in two active
+runs is queued once, and when that job finishes it counts for every active run that
+covers the student and has not counted it yet — in the transaction that removes the
+job from the queue (see :func:`record_success` and :func:`record_failure`). The
+primary key of ``sync_run_items`` (run, student) is the last guard of "counted once".
+A transaction adds its counts to the runs' rows as its last statements (:class:`_Counts`),
+so workers' rounds only queue on a run's row for the moment of their commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from ..db import Row, Tx
+from ..i18n import DEFAULT, REASON_PREFIX, catalogs
+from ..queue.failed import forget_failed
+from .activity import log_completion, log_failure
+from .keys import STUDENT_JOB
+from .money import Totals
+from .records import Run
+
+log = logging.getLogger("syncpay.sync")
+
+
+class _Counts:
+    """What one transaction counted per run, added to the runs' rows just before its
+    COMMIT: a run's row is locked for a few statements, not for a worker's whole round,
+    so the rounds of several workers do not wait for each other."""
+
+    def __init__(self) -> None:
+        self.runs: dict[int, list[int]] = {}  # run id -> [processed, failed, unchanged]
+
+    def add(self, run_id: int, status: str) -> None:
+        row = self.runs.setdefault(run_id, [0, 0, 0])
+        row[0] += 1
+        row[1] += status == "failed"
+        row[2] += status == "unchanged"
+
+    async def flush(self, tx: Tx) -> None:
+        for run_id in sorted(self.runs):  # one order everywhere: no deadlock between rounds
+            processed, failed, unchanged = self.runs[run_id]
+            counted = await tx.execute(
+                "sync_run_count",
+                {"id": run_id, "processed": processed, "failed": failed, "unchanged": unchanged},
+            )
+            if not counted:
+                log.error("run %s: %s students not counted (beyond its total)", run_id, processed)
+                continue
+            if await tx.execute("sync_run_complete", {"id": run_id}):
+                await log_completion(tx, run_id)
+        self.runs.clear()
+
+
+@dataclass
+class _Round:
+    """What the accounting keeps in one transaction (``tx.state(_Round)``): a worker's
+    round acks many students in one transaction, and they share these."""
+
+    #: The active runs, read at the first student's hook (see :func:`_active_runs`).
+    active: list[Run] | None = None
+    #: The rows of ``sync_items_queued_for`` read ahead for the round's students, by
+    #: idperson lower-cased (as MySQL compares them; the roster stores them upper-cased).
+    prefetched: dict[str, list[Row]] | None = None
+    #: The counts added to the runs' rows before the COMMIT.
+    counts: _Counts = field(default_factory=_Counts)
+
+
+async def _active_runs(tx: Tx) -> list[Run]:
+    """The active runs, read once per transaction (with the shared side of the sync
+    lock first, on MySQL). Read at the first student's hook, after the round has
+    deleted all its jobs: a run whose dispatcher queued one of these students again
+    committed before that delete (it waited for the job's row), so it is seen here."""
+    state = tx.state(_Round)
+    if state.active is None:
+        if not tx.single_writer:
+            await tx.fetch_all("sync_fence_share")
+        state.active = [Run.from_row(r) for r in await tx.fetch_all("sync_runs_active")]
+    return state.active
+
+
+async def _covering(tx: Tx, idperson: str) -> tuple[dict[str, Any] | None, list[Run]]:
+    """The student's row, and the active runs that queued the student and have not
+    counted it yet.
+
+    Holds the shared side of the sync lock (MySQL) until the commit: counting
+    transactions run side by side, a cancel waits for them, so a cancel and a student's
+    write never interleave."""
+    runs = await _active_runs(tx)
+    if not runs:
+        return None, []
+    prefetched = tx.state(_Round).prefetched
+    # Taken once: a second job of the same student in this round reads its rows again.
+    rows = prefetched.pop(idperson.lower(), None) if prefetched is not None else None
+    if rows is None:
+        rows = await tx.fetch_all(
+            "sync_items_queued_for", {"idperson": idperson, "run_ids": [r.id for r in runs]}
+        )
+    waiting = {int(r["run_id"]) for r in rows}
+    covering = [r for r in runs if r.id in waiting]
+    if not covering:
+        return None, []
+    student = {k: v for k, v in rows[0].items() if k not in ("run_id", "item_idperson")}
+    return (student if student["idperson"] is not None else None), covering
+
+
+async def prefetch_covering(tx: Tx, idpersons: Sequence[str]) -> None:
+    """Read what :func:`_covering` needs for all of a round's students in one query
+    (each student's hook then takes its rows instead of a round trip of its own). Read
+    at the same point of the transaction as the first hook would, after the round's
+    acks; only this round's students' own hooks change their rows meanwhile."""
+    wanted = sorted(set(idpersons))
+    if len(wanted) < 2:
+        return
+    runs = await _active_runs(tx)
+    if not runs:
+        return
+    rows = await tx.fetch_all(
+        "sync_items_queued_for_many", {"idpersons": wanted, "run_ids": [r.id for r in runs]}
+    )
+    found: dict[str, list[Row]] = {i.lower(): [] for i in wanted}
+    for row in rows:
+        found.setdefault(str(row["item_idperson"]).lower(), []).append(row)
+    tx.state(_Round).prefetched = found
+
+
+async def _count(
+    tx: Tx, run: Run, idperson: str, status: str, attempts: int, reason: str | None, name: str
+) -> None:
+    finished = await tx.execute(
+        "sync_item_finish",
+        {
+            "run_id": run.id,
+            "idperson": idperson,
+            "status": status,
+            "attempts": attempts,
+            "reason": reason,
+        },
+    )
+    if not finished:
+        return  # counted already (a duplicate delivery)
+    counts = tx.state(_Round).counts
+    counts.add(run.id, status)
+    tx.before_commit("sync.counts", partial(counts.flush, tx))  # once per transaction
+    if status == "failed":
+        await log_failure(tx, run.id, name, idperson, reason)
+
+
+async def record_success(
+    tx: Tx, idperson: str, answer: str, digest: str, totals: Totals, attempts: int
+) -> bool:
+    """Store a student's answer and count it for every active run covering the student.
+
+    Writes nothing when no active run covers the student any more (a cancelled run);
+    does not rewrite the payment when the answer is unchanged. Whether it counted."""
+    student, runs = await _covering(tx, idperson)
+    if not runs:
+        return False
+    if student is None:
+        # Removed from the roster meanwhile: nothing to store, but the runs that
+        # queued the student still count it.
+        for run in runs:
+            gone = catalogs().messages[DEFAULT][REASON_PREFIX + "not_in_roster"]
+            await _count(tx, run, idperson, "failed", attempts, gone, idperson)
+        return True
+    if student["sync_error"] is not None:
+        # Its last sync failed: that failure leaves queue:failed (see forget_failures).
+        await forget_failures(tx, idperson)
+    unchanged = student["pembayaran_hash"] == digest
+    if unchanged:
+        await tx.execute("siswa_mark_synced", {"idperson": idperson})
+    else:
+        row = {
+            k: (str(v) if not isinstance(v, bool) else int(v)) for k, v in totals.as_row().items()
+        }
+        await tx.execute(
+            "siswa_store_payment",
+            {"idperson": idperson, "pembayaran": answer, "hash": digest, **row},
+        )
+    status = "unchanged" if unchanged else "done"
+    for run in runs:
+        await _count(tx, run, idperson, status, attempts, None, str(student["nama"]))
+    return True
+
+
+async def forget_failures(tx: Tx, idperson: str, *, keep_latest: bool = False) -> None:
+    """The rule of ``queue:failed`` for students: a student's failed ``sync.student`` jobs
+    are gone once a later run counts the student — synced (a retry, or any run), or
+    failed again, when only that newest failure is kept. In the counting transaction;
+    called only for a student whose last sync failed (``siswa.sync_error`` set), so the
+    usual success costs nothing."""
+    await forget_failed(tx, STUDENT_JOB, {"idperson": idperson}, keep_latest=keep_latest)
+
+
+async def record_retry(tx: Tx, idperson: str, reason: str, attempts: int) -> None:
+    """Keep the error of a failed attempt on the student's queued items: the page shows
+    it if a later attempt is cut off (its worker killed) and the student fails with the
+    queue's "attempted too many times" instead of the API's own error."""
+    runs = [run.id for run in await _active_runs(tx)]
+    if runs:
+        await tx.execute(
+            "sync_item_note_error",
+            {"run_ids": runs, "idperson": idperson, "reason": reason[:1000], "attempts": attempts},
+        )
+
+
+async def record_failure(
+    tx: Tx, idperson: str, reason: str, attempts: int, *, cut_off: bool = False
+) -> bool:
+    """Count a student that failed for good (once, for every active run covering it).
+    ``cut_off``: its attempts ran out without an error of their own (the workers that
+    took it vanished); the student's last real error is shown with the queue's reason."""
+    student, runs = await _covering(tx, idperson)
+    if not runs:
+        return False
+    if cut_off:
+        last = await tx.fetch_value(
+            "sync_item_last_error", {"run_ids": [r.id for r in runs], "idperson": idperson}
+        )
+        if last:
+            note = catalogs().messages[DEFAULT][REASON_PREFIX + "cut_off"]
+            reason = f"{last} ({note}: {reason})"
+    if student is not None:
+        if student["sync_error"] is not None:
+            await forget_failures(tx, idperson, keep_latest=True)
+        await tx.execute("siswa_mark_error", {"idperson": idperson, "reason": reason[:1000]})
+    name = str(student["nama"]) if student is not None else idperson
+    for run in runs:
+        await _count(tx, run, idperson, "failed", attempts, reason[:1000], name)
+    return True
