@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ...sync.errors import NoStudents, RunConflict, RunNotFound, SyncError
-from ...sync.progress import iso
+from ...sync.records import iso
 from ...sync.scope import ScopeError
 from ..auth import admin_only, current_user, signed_in_check
 from ..errors import ApiError, json_ok, json_route
