@@ -1,10 +1,10 @@
-// The sync page: shows the progress object, keeps it live over the WebSocket (polling
-// `progress` every 500 ms while the socket is down and a run is going), and drives the
-// start / cancel / reset / retry buttons. The server sends the page's frame and the first
-// paint's data (pageData.sync: progress, failed, runs); this script writes every dynamic
-// part from it and from what follows — the badge, numbers, durations, times, the log,
-// the failed students and the runs — each in the words of sync_words.js (the one place
-// they are worded), from the page's catalogue.
+// The sync page: shows the progress object and keeps it live over the WebSocket (polling
+// `progress` every 500 ms while the socket is down and a run is going); the buttons are
+// static/sync_actions.js. The server sends the page's frame and the first paint's data
+// (pageData.sync: progress, failed, runs); this script writes every dynamic part from it
+// and from what follows — the badge, numbers, durations, times, the log, the failed
+// students and the runs — each in the words of static/sync_words.js (the one place they
+// are worded), from the page's catalogue.
 "use strict";
 
 (function () {
@@ -442,151 +442,14 @@
     el.watchLatest.hidden = runId === null;
   }
 
-  // --- the buttons ------------------------------------------------------------------------
-
-  // An in-page confirmation (no window.confirm): resolves to true or false.
-  function confirmFirst(text) {
-    return new Promise((resolve) => {
-      el.dialogText.textContent = text;
-      const done = (answer) => {
-        el.yes.removeEventListener("click", yes);
-        el.no.removeEventListener("click", no);
-        el.dialog.removeEventListener("cancel", no);
-        if (el.dialog.open) el.dialog.close();
-        resolve(answer);
-      };
-      const yes = () => done(true);
-      const no = (event) => {
-        if (event) event.preventDefault();
-        done(false);
-      };
-      el.yes.addEventListener("click", yes);
-      el.no.addEventListener("click", no);
-      el.dialog.addEventListener("cancel", no);
-      el.dialog.showModal();
-      el.no.focus();
-    });
-  }
-
-  async function send(path, body) {
-    state.busy = true;
-    updateButtons();
-    try {
-      const answer = await sp.api("POST", base + path, body);
-      showMessage(answer.body.message || "", answer.ok ? "success" : "error");
-      return answer;
-    } finally {
-      state.busy = false;
-      updateButtons();
-    }
-  }
-
-  function afterStart(answer) {
-    if (!answer.ok || !answer.body.run_id) return;
-    state.expected.add(answer.body.run_id);
-    clearNotice();
-    if (state.watch !== null) {
-      watch(null);
-    }
-    if (!state.ws) startPolling();
-  }
-
-  function scopeBody() {
-    const kind = el.kind ? el.kind.value : "all";
-    if (kind === "unit") {
-      return el.unit.value ? { unit: el.unit.value } : null;
-    }
-    if (kind === "kelas") {
-      const option = el.kelas.selectedOptions[0];
-      if (!el.kelas.value || !option) return null;
-      const body = { kelas: el.kelas.value };
-      if (option.dataset.unit) body.unit = option.dataset.unit;
-      return body;
-    }
-    return {};
-  }
-
-  async function onStart() {
-    // Ask for notifications on the first start click, never on page load.
-    if (!state.askedPermission && "Notification" in window
-        && Notification.permission === "default") {
-      state.askedPermission = true;
-      try {
-        Notification.requestPermission();
-      } catch (error) {
-        // Older browsers: no promise; nothing to do.
-      }
-    }
-    const body = scopeBody();
-    if (body === null) {
-      showMessage(t("js.sync.pick_scope"), "error");
-      return;
-    }
-    afterStart(await send("/start", body));
-  }
-
-  async function onCancel() {
-    if (!(await confirmFirst(t("js.sync.confirm.cancel")))) return;
-    const body = state.progress.run_id ? { run_id: state.progress.run_id } : {};
-    await send("/cancel", body);
-  }
-
-  async function onReset() {
-    if (!(await confirmFirst(t("js.sync.confirm.reset")))) return;
-    const answer = await send("/reset", {});
-    if (answer.ok) {
-      clearNotice();
-      if (!state.ws) {
-        const fresh = await sp.api("GET", base + "/progress");
-        if (fresh.ok) apply(fresh.body, "replace");
-      }
-    }
-  }
-
-  async function onRetry() {
-    const body = state.progress.run_id ? { run_id: state.progress.run_id } : {};
-    afterStart(await send("/retry-failed", body));
-  }
-
-  // --- the scope picker -------------------------------------------------------------------
-
-  function showScope() {
-    const kind = el.kind.value;
-    el.unit.hidden = kind !== "unit";
-    el.unit.disabled = kind !== "unit";
-    el.kelas.hidden = kind !== "kelas";
-    el.kelas.disabled = kind !== "kelas";
-  }
-
-  async function loadScopes() {
-    const answer = await sp.api("GET", base + "/scopes");
-    if (!answer.ok) return;
-    const pick = () => node("option", { value: "" }, t("js.sync.pick"));
-    el.unit.replaceChildren(pick(), ...(answer.body.units || []).map(
-      (unit) => node("option", { value: unit }, unit)));
-    const groups = new Map();
-    for (const entry of answer.body.kelas || []) {
-      const unit = entry.unit || "";
-      if (!groups.has(unit)) groups.set(unit, node("optgroup", { label: unit || "—" }));
-      groups.get(unit).append(
-        node("option", { value: entry.kelas, "data-unit": unit || null }, entry.kelas));
-    }
-    el.kelas.replaceChildren(pick(), ...groups.values());
-  }
-
   // --- start ------------------------------------------------------------------------------
 
-  if (admin) {
-    if (el.start) el.start.addEventListener("click", onStart);
-    if (el.cancel) el.cancel.addEventListener("click", onCancel);
-    if (el.reset) el.reset.addEventListener("click", onReset);
-    if (el.retry) el.retry.addEventListener("click", onRetry);
-    if (el.kind) {
-      el.kind.addEventListener("change", showScope);
-      showScope();
-      loadScopes();
-    }
-  }
+  // What static/sync_actions.js (the buttons, for admins) works with.
+  sp.syncPage = {
+    el, state, base, admin, node, showMessage, updateButtons, clearNotice, watch,
+    startPolling, apply,
+  };
+
   el.watchLatest.addEventListener("click", () => watch(null));
   el.runs.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-watch]");

@@ -555,7 +555,8 @@ async def test_the_page_has_every_element_the_script_and_the_tests_use(web: WebH
     for label in ("Mulai Sinkronisasi", "Batalkan", "Reset", "Berhasil", "Gagal", "Diproses"):
         assert label in html, label
     assert "/static/sync.js?v=" in html and "/static/sync.css?v=" in html
-    assert html.index("/static/sync_words.js?v=") < html.index("/static/sync.js?v=")
+    order = [html.index(f"/static/{name}?v=") for name in ("sync_words.js", "sync.js")]
+    assert order == sorted(order) and html.index("/static/sync_actions.js?v=") > order[-1]
     assert "<script>" not in html.replace('<script type="application/json"', "")
     assert " style=" not in html
 

@@ -75,7 +75,7 @@ async def sync_page(request: web.Request) -> web.Response:
         request,
         text(request, "sync.title"),
         body,
-        scripts=["sync_words.js", "sync.js"],
+        scripts=["sync_words.js", "sync.js", "sync_actions.js"],
         styles=["sync.css"],
         data=data,
     )
