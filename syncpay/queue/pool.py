@@ -43,7 +43,7 @@ class Outcome:
     count_attempt: bool = True
     exception: str = ""
     done: asyncio.Future[bool] | None = None
-    #: The job's payload when its hooks come from the registry's job (for ``prepare``).
+    #: The job's payload when its hooks come from its job type (for ``prepare``).
     payload: Payload | None = None
     #: Settled once already in a transaction whose commit went unseen (it may have landed).
     unsure: bool = False
