@@ -208,7 +208,8 @@ async def test_a_failing_job_is_retried_then_failed_with_its_traceback(queue: Qu
 
 async def test_the_pool_tells_its_observers_what_it_settled_and_ran(queue: Queue):
     """The observer interface (what the metrics subscribe to): every settled outcome with
-    its job's name, and every handler's end; a pool without observers reports nothing."""
+    its job's name, every handler's end, and the pool's stop once, last, with its final
+    counts; a pool without observers reports nothing."""
     registry = JobRegistry()
 
     @registry.register("tests.observed")
@@ -220,13 +221,18 @@ async def test_the_pool_tells_its_observers_what_it_settled_and_ran(queue: Queue
         def __init__(self) -> None:
             self.settled: list[tuple[str, str, str]] = []
             self.ran: list[str] = []
+            self.stopped: list[tuple[str, str, tuple[int, int, int]]] = []
 
         def job_settled(self, kind: str, job: Any, payload: Payload | None) -> None:
             self.settled.append((kind, job.queue, payload.job if payload else "?"))
 
         def job_ran(self, name: str, started: float) -> None:
             assert 0 <= time.perf_counter() - started < 5
+            assert not self.stopped, "nothing is reported after the stop"
             self.ran.append(name)
+
+        def pool_stopped(self, name: str, reason: str, stats: Any) -> None:
+            self.stopped.append((name, reason, (stats.done, stats.released, stats.failed)))
 
     first, second = Recorder(), Recorder()
     await queue.push_many("tests.observed", ({"n": n} for n in (1, 2)))
@@ -239,6 +245,8 @@ async def test_the_pool_tells_its_observers_what_it_settled_and_ran(queue: Queue
             | {("fail", Q, "tests.observed"): 1}
         )
         assert seen.ran == ["tests.observed"] * 3
+        assert seen.stopped == [(worker.name, worker.stop_reason, (1, 1, 1))]
+    assert worker.stop_reason
     assert worker.observers == [first, second]
     assert Worker(queue, registry, options()).observers == []
 

@@ -106,6 +106,9 @@ class JobEvents:
     def job_ran(self, name: str, started: float) -> None:
         job_ran(name, started)
 
+    def pool_stopped(self, name: str, reason: str, stats: object) -> None:
+        """Nothing to count: the counters above already hold every job the pool settled."""
+
 
 #: The one observer a pool needs (it holds no state: the counters are process-wide).
 JOB_EVENTS = JobEvents()

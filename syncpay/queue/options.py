@@ -76,6 +76,11 @@ class WorkerObserver(Protocol):
         """The handler of a job named ``name`` returned or raised (``started``: its
         ``time.perf_counter()`` when it began)."""
 
+    def pool_stopped(self, name: str, reason: str, stats: WorkerStats) -> None:
+        """The pool named ``name`` stopped (``reason``: why, e.g. ``closed``, ``queue
+        empty``, ``max time reached``; ``finished`` when nothing asked) after settling
+        what it had: ``stats`` are its final counts. Called once, last."""
+
 
 @dataclass(slots=True)
 class WorkerStats:

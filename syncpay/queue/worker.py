@@ -152,14 +152,17 @@ class Worker(Rounds, Runner):
             with contextlib.suppress(Exception):
                 await self.queue.db.execute("worker_gone", {"name": self.name[:191]})
             self.queue.remove_listener(self._on_push)
+            reason = self.stop_reason or "finished"
             log.info(
                 "Worker %s stopped (%s): %d done, %d failed, %d released",
                 self.name,
-                self.stop_reason or "finished",
+                reason,
                 self.stats.done,
                 self.stats.failed,
                 self.stats.released,
             )
+            for observer in self.observers:
+                observer.pool_stopped(self.name, reason, self.stats)
 
     async def _drain(self, pumps: list[asyncio.Task[None]]) -> None:
         """Let running jobs finish within the grace period; put back what is left."""
