@@ -29,6 +29,7 @@ from syncpay.sync.sources import (
     HttpSource,
     MysqlSource,
     PaymentSource,
+    RateLimits,
     SimulatorSource,
     SourceError,
     describe_size,
@@ -175,9 +176,11 @@ async def test_rate_limit_holds() -> None:
 
 
 async def test_rate_limit_is_shared_by_the_sources_of_one_api() -> None:
+    """Sources given one owner's RateLimits share the API's budget."""
+    limits = RateLimits()
     async with Simulator(SimulatorOptions()) as sim:
-        a = HttpSource(sim.payments_url, rate=20, concurrency=15)
-        b = HttpSource(sim.payments_url, rate=20, concurrency=15)
+        a = HttpSource(sim.payments_url, rate=20, concurrency=15, limits=limits)
+        b = HttpSource(sim.payments_url, rate=20, concurrency=15, limits=limits)
         try:
             started = time.monotonic()
             await asyncio.gather(*(a.fetch(i) for i in IDS[:15]), *(b.fetch(i) for i in IDS[15:30]))

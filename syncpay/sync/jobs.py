@@ -38,7 +38,7 @@ from .money import Totals, compute_totals
 from .parsers import Parser, parser_for, storable_answer
 from .records import Run
 from .runs import Sync
-from .sources import PaymentSource, SourceError, open_source
+from .sources import PaymentSource, RateLimits, SourceError, open_source
 
 log = logging.getLogger("syncpay.sync")
 
@@ -55,6 +55,8 @@ class SyncRuntime:
     #: those items): no student id or payload goes through Python, so the size is bounded
     #: by how long a transaction may hold its locks, not by parameters or packet sizes.
     dispatch_chunk: int
+    #: The payment API's rate budget, kept across a source closed and opened again.
+    rate_limits: RateLimits = field(default_factory=RateLimits)
     _source: PaymentSource | None = None
     _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -77,7 +79,7 @@ class SyncRuntime:
         if self._source is None:
             async with self._opening:
                 if self._source is None:
-                    self._source = await open_source(self.settings)
+                    self._source = await open_source(self.settings, self.rate_limits)
         return self._source
 
     async def close(self) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .base import PaymentSource, RateLimiter, SourceError, parse_retry_after
+from .base import PaymentSource, RateLimiter, RateLimits, SourceError, parse_retry_after
 from .http import HttpSource
 from .mysql import MysqlSource
 from .reading import (
@@ -40,6 +40,7 @@ __all__ = [
     "MysqlSource",
     "PaymentSource",
     "RateLimiter",
+    "RateLimits",
     "SimulatorSource",
     "SourceError",
     "TooLarge",
@@ -52,11 +53,12 @@ __all__ = [
 ]
 
 
-async def open_source(settings: Settings) -> PaymentSource:
+async def open_source(settings: Settings, limits: RateLimits | None = None) -> PaymentSource:
     """The source PAYMENT_SOURCE names (ValueError naming the variable when a needed
     setting is missing).  ``simulator`` starts the built-in simulator on 127.0.0.1 and
     a free port (seed 0; nested answers when PAYMENT_PARSER=nested, else flat);
-    closing the source stops it."""
+    closing the source stops it. ``limits``: the rate limiters its owner shares between
+    the sources it opens (a fresh set when None)."""
     kind = settings.payment_source
     http_options: dict[str, Any] = {
         "timeout": settings.payment_api_timeout,
@@ -64,6 +66,7 @@ async def open_source(settings: Settings) -> PaymentSource:
         "concurrency": settings.payment_api_concurrency,
         "retry_after_max": float(settings.payment_api_retry_after_max),
         "max_bytes": settings.payment_api_max_bytes,
+        "limits": limits,
     }
     if kind == "http":
         if not settings.payment_api_url:

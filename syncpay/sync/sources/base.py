@@ -156,18 +156,23 @@ class RateLimiter:
             await asyncio.sleep(slot - now)
 
 
-#: One limiter per (API origin, rate) for the whole process: every source (and every
-#: worker using one) that talks to the same API shares the PAYMENT_API_RATE budget.
-_LIMITERS: dict[tuple[str, float], RateLimiter] = {}
+class RateLimits:
+    """The rate limiters of one owner (a sync runtime: one per process in ``serve``,
+    ``work`` and ``sync``), one per (API origin, rate): every source it opens, and every
+    worker using one, that talks to the same API shares the PAYMENT_API_RATE budget, also
+    across a source closed and opened again. Owned, not process-wide: two library objects
+    in one process keep their own budgets."""
 
+    def __init__(self) -> None:
+        self._limiters: dict[tuple[str, float], RateLimiter] = {}
 
-def shared_limiter(url_template: str, rate: float) -> RateLimiter | None:
-    """The process-wide limiter of the API at ``url_template`` (None: no limit)."""
-    if rate <= 0:
-        return None
-    parts = urlsplit(url_template)
-    key = (f"{parts.scheme}://{parts.netloc}".lower(), float(rate))
-    limiter = _LIMITERS.get(key)
-    if limiter is None:
-        limiter = _LIMITERS[key] = RateLimiter(rate)
-    return limiter
+    def for_api(self, url_template: str, rate: float) -> RateLimiter | None:
+        """The limiter of the API at ``url_template`` (None: no limit)."""
+        if rate <= 0:
+            return None
+        parts = urlsplit(url_template)
+        key = (f"{parts.scheme}://{parts.netloc}".lower(), float(rate))
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = self._limiters[key] = RateLimiter(rate)
+        return limiter

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import aiohttp
 
 from ... import metrics
-from .base import SourceError, one_line, seconds, shared_limiter, status_error
+from .base import RateLimits, SourceError, one_line, seconds, status_error
 from .reading import (
     ACCEPT_ENCODING,
     MAX_BYTES,
@@ -47,6 +47,7 @@ class HttpSource:
         *,
         retry_after_max: float = 300.0,
         max_bytes: int = MAX_BYTES,
+        limits: RateLimits | None = None,
     ) -> None:
         if "{idperson}" not in url_template:
             raise ValueError(f"PAYMENT_API_URL: {url_template!r} has no {{idperson}} placeholder")
@@ -63,7 +64,7 @@ class HttpSource:
         self._headers = {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
-        self._limiter = shared_limiter(url_template, self.rate)
+        self._limiter = (limits or RateLimits()).for_api(url_template, self.rate)
         self._slots = asyncio.Semaphore(concurrency)
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
