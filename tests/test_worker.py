@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -504,10 +505,14 @@ async def test_prepare_runs_once_per_round_before_the_hooks_in_their_transaction
     events: list[tuple[str, Any]] = []
     gate = asyncio.Event()
 
+    @dataclass
+    class Prepared:  # what prepare read, for the hooks of the same transaction
+        ns: list[int] | None = None
+
     async def prepare(tx: Tx, payloads: list[Payload]) -> None:
         ns = sorted(int(p.data["n"]) for p in payloads)
         events.append(("prepare", ns))
-        tx.extras["tests.prepared"] = ns
+        tx.state(Prepared).ns = ns
 
     async def job(job: JobContext) -> None:
         n = int(job.data["n"])
@@ -518,19 +523,19 @@ async def test_prepare_runs_once_per_round_before_the_hooks_in_their_transaction
             raise RuntimeError("four, once")
 
         async def hook(tx: Tx) -> None:
-            events.append(("success", (n, tx.extras.get("tests.prepared"))))
+            events.append(("success", (n, tx.state(Prepared).ns)))
 
         job.on_success(hook)
 
     async def failed(tx: Tx, payload: Payload, reason: FailureReason, attempts: int) -> None:
-        events.append(("failed", (int(payload.data["n"]), tx.extras.get("tests.prepared"))))
+        events.append(("failed", (int(payload.data["n"]), tx.state(Prepared).ns)))
 
     async def retried(tx: Tx, payload: Payload, reason: FailureReason, attempts: int) -> None:
-        events.append(("retried", (int(payload.data["n"]), tx.extras.get("tests.prepared"))))
+        events.append(("retried", (int(payload.data["n"]), tx.state(Prepared).ns)))
 
     async def other(job: JobContext) -> None:
         async def hook(tx: Tx) -> None:
-            events.append(("other", tx.extras.get("tests.prepared")))
+            events.append(("other", tx.state(Prepared).ns))
 
         job.on_success(hook)
 

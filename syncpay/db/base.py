@@ -48,19 +48,11 @@ class Tx(ABC):
     #: taken only to order writers against each other can be skipped there.
     single_writer: ClassVar[bool] = False
 
-    @property
-    def extras(self) -> dict[str, Any]:
-        """Per-transaction state of callers (for example what :meth:`before_commit`
-        work gathers); new and empty for every run of a ``transact`` function."""
-        extras: dict[str, Any] | None = self.__dict__.get("_extras")
-        if extras is None:
-            extras = self.__dict__["_extras"] = {}
-        return extras
-
     def state(self, kind: type[S]) -> S:
         """This transaction's ``kind()``, made at the first ask: typed per-transaction
         state of a caller, the class being its key (new for every run of a ``transact``
-        function, like :attr:`extras`)."""
+        function). A job type's ``prepare`` hook keeps what it read here for the hooks
+        of the same round."""
         states: dict[type[Any], Any] = self.__dict__.setdefault("_states", {})
         found = states.get(kind)
         if found is None:

@@ -1,5 +1,6 @@
 """What every payment source shares: the `PaymentSource` protocol, `SourceError` and
-its error policy, and the process-wide rate limit per API origin.
+its error policy, and the rate limit per API origin (`RateLimits`, owned by the sync
+runtime: one per process in ``serve``, ``work`` and ``sync``).
 
 A source returns the answer's text exactly as received (the sync stores it raw and
 parses it separately) or raises `SourceError` with a one-line reason for the page.

@@ -1,5 +1,5 @@
-"""`HttpSource`: the finance API (PAYMENT_SOURCE=http).  One shared aiohttp session, a
-process-wide rate limit per API origin (PAYMENT_API_RATE, requests start at least
+"""`HttpSource`: the finance API (PAYMENT_SOURCE=http).  One shared aiohttp session, its
+owner's rate limit per API origin (PAYMENT_API_RATE, requests start at least
 1/rate apart), at most PAYMENT_API_CONCURRENCY requests in flight per source; the
 answer read capped (`read_capped`), redirects never followed."""
 
