@@ -2,10 +2,13 @@
 -- MySQL / MariaDB. Every query name here exists for SQLite too (a test checks).
 
 -- name: sync_run_insert
+-- The change summary starts at 0 (NULL only for the runs from before migration 0015).
 INSERT INTO sync_runs (scope_type, scope, scope_label, status, active_all, total, sort_base,
-                       started_by, started_at)
+                       started_by, started_at, became_lunas, became_belum_lunas,
+                       first_synced, arrears_up, arrears_down, tunggakan_before,
+                       tunggakan_after)
 VALUES (:scope_type, :scope, :scope_label, 'running', :active_all, :total, :sort_base,
-        :started_by, UNIX_TIMESTAMP())
+        :started_by, UNIX_TIMESTAMP(), 0, 0, 0, 0, 0, 0, 0)
 
 -- name: sync_run_get
 SELECT * FROM sync_runs WHERE id = :id
