@@ -1,6 +1,7 @@
 """Work the server does by itself: the scheduled all-students run (``SYNC_SCHEDULE``)
-and the daily clean-up (old runs and their logs, old failed jobs, expired sessions and
-cache rows), so the database does not grow without bound over a school year.
+and the daily clean-up (old runs and their logs, old failed jobs, the students' old
+history lines, expired sessions and cache rows), so the database does not grow without
+bound over a school year.
 
 With several servers on one MariaDB each slot is claimed once in the database (an insert
 of the slot's key into ``cache`` that only one server wins): one server starts the run, the
@@ -30,12 +31,15 @@ PRUNE_EVERY = 3600.0
 #: Seconds after start-up before the first clean-up (let the server settle first).
 PRUNE_DELAY = 60.0
 _BATCH = 200
+#: History lines deleted per statement (small rows, many a day in a big school).
+_HISTORY_BATCH = 1000
 
 
 @dataclass
 class PruneReport:
     runs: int = 0
     failed_jobs: int = 0
+    history: int = 0
     sessions: int = 0
     cache: int = 0
 
@@ -60,11 +64,31 @@ async def prune_runs(db: Database, days: int) -> int:
             return total
 
 
-async def prune(db: Database, queue: Queue, *, run_days: int, failed_hours: int) -> PruneReport:
+async def prune_history(db: Database, days: int) -> int:
+    """Delete the students' history lines (``siswa_history``) older than ``days`` days,
+    in batches. A line's age is its own (``changed_at``): its run may be gone already
+    (``SYNC_PRUNE_DAYS``) or still kept. How many lines."""
+    total = 0
+    while True:
+        rows = await db.fetch_all(
+            "history_prunable", {"age": days * 86400, "limit": _HISTORY_BATCH}
+        )
+        ids = [int(r["id"]) for r in rows]
+        if ids:
+            total += await db.execute("history_delete", {"ids": ids})
+        if len(ids) < _HISTORY_BATCH:
+            return total
+
+
+async def prune(
+    db: Database, queue: Queue, *, run_days: int, failed_hours: int, history_days: int = 0
+) -> PruneReport:
     """The daily clean-up (an age of 0 keeps that kind for ever)."""
     report = PruneReport()
     if run_days > 0:
         report.runs = await prune_runs(db, run_days)
+    if history_days > 0:
+        report.history = await prune_history(db, history_days)
     if failed_hours > 0:
         report.failed_jobs = await FailedJobs(queue).flush(failed_hours)
     report.sessions = await db.execute("sessions_prune")
@@ -90,6 +114,7 @@ class Maintenance:
         schedule: str = "",
         run_days: int = 180,
         failed_hours: int = 720,
+        history_days: int = 365,
     ) -> None:
         self.db = db
         self.sync = sync
@@ -97,6 +122,7 @@ class Maintenance:
         self.schedule: Schedule | None = parse_schedule(schedule)
         self.run_days = run_days
         self.failed_hours = failed_hours
+        self.history_days = history_days
         self._tasks: list[asyncio.Task[None]] = []
 
     def next_run(self, now: dt.datetime | None = None) -> dt.datetime | None:
@@ -164,12 +190,14 @@ class Maintenance:
                         self.queue,
                         run_days=self.run_days,
                         failed_hours=self.failed_hours,
+                        history_days=self.history_days,
                     )
                     log.info(
-                        "Daily clean-up: %d runs, %d failed jobs, %d sessions, %d cache rows "
-                        "deleted.",
+                        "Daily clean-up: %d runs, %d failed jobs, %d history lines, "
+                        "%d sessions, %d cache rows deleted.",
                         report.runs,
                         report.failed_jobs,
+                        report.history,
                         report.sessions,
                         report.cache,
                     )

@@ -50,6 +50,7 @@ SPEC_DEFAULTS = {
     "APP_LOCALE": "id",
     "LOG_FILE": "storage/logs/syncpay.log",
     "LOG_LEVEL": "info",
+    "SYNC_HISTORY_DAYS": "365",
 }
 
 
@@ -443,6 +444,8 @@ BAD_VALUES = [
     ("SYNC_SCHEDULE", "0 2 * *", {}),
     ("SYNC_SCHEDULE", "0 0 31 2 *", {}),
     ("SYNC_PRUNE_DAYS", "-1", {}),
+    ("SYNC_HISTORY_DAYS", "-1", {}),
+    ("SYNC_HISTORY_DAYS", "36501", {}),
     ("QUEUE_PRUNE_FAILED_HOURS", "1.5", {}),
     ("LOG_MAX_MB", "-1", {}),
     ("LOG_BACKUPS", "many", {}),

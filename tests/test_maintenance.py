@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from syncpay.config import Settings
 from syncpay.db import Database
-from syncpay.maintenance import SCHEDULED_BY, Maintenance, prune, prune_runs
+from syncpay.db.queries import parse_queries
+from syncpay.maintenance import SCHEDULED_BY, Maintenance, prune, prune_history, prune_runs
 from syncpay.schedule import ScheduleError, parse_schedule
 from tests.sync_helpers import Harness, log_lines
 
@@ -180,3 +181,62 @@ def test_prune_commands_report_what_they_deleted(cli):
     assert "0 sync runs older than 7 days deleted." in cli.ok("sync:prune", "--days", "7")
     bad = cli.run("sync:prune", "--days", "-3")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+# --------------------------------------------------------------------------- history
+
+_HISTORY_ROW = (
+    "INSERT INTO siswa_history (idperson, run_id, changed_at, tunggakan_before,"
+    " tunggakan_after, kelebihan_before, kelebihan_after, lunas_before, lunas_after)"
+    " VALUES ('{idperson}', {run_id}, {at}, 100000, {after}, 0, 0, 0, 0)"
+)
+
+
+async def history_lines(db: Database) -> dict[int, int | None]:
+    """Every history line's tunggakan_after → its run_id (the test's lines differ)."""
+    if "ts_history_all" not in db.queries:
+        sql = "-- name: ts_history_all\nSELECT run_id, tunggakan_after FROM siswa_history\n"
+        db.queries.update(parse_queries(sql, db.placeholder, {}))
+    rows = await db.fetch_all("ts_history_all")
+    return {int(r["tunggakan_after"]): r["run_id"] for r in rows}
+
+
+async def test_the_clean_up_keeps_history_by_its_own_age_not_its_runs(h: Harness):
+    """SYNC_HISTORY_DAYS deletes the lines older than it; a line whose run was pruned
+    (SYNC_PRUNE_DAYS) keeps its date and numbers until then."""
+    sim = await h.simulator()
+    roster = await h.students(2)
+    sp = h.syncpay(sim)
+    old = await sp.start(idpersons=[roster[0]["idperson"]])
+    await sp.cancel(old.id)
+    await h.db.run_script(
+        "DELETE FROM siswa_history;\n"
+        f"UPDATE sync_runs SET finished_at = finished_at - 200 * 86400 WHERE id = {old.id}"
+    )
+    day = 86400
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    lines = {  # tunggakan_after → (age in days, run)
+        1: (400, "NULL"),  # older than a year: deleted
+        2: (366, old.id),
+        3: (200, old.id),  # its run is pruned, the line stays
+        4: (364, "NULL"),
+        5: (1, 987654),  # a run id that never existed
+    }
+    await h.db.run_script(
+        ";\n".join(
+            _HISTORY_ROW.format(
+                idperson=roster[n % 2]["idperson"], run_id=run, at=now - age * day, after=n
+            )
+            for n, (age, run) in lines.items()
+        )
+    )
+    report = await prune(h.db, sp.queue, run_days=180, failed_hours=0, history_days=365)
+    assert (report.runs, report.history) == (1, 2)
+    assert await history_lines(h.db) == {3: old.id, 4: None, 5: 987654}
+    history = await sp.students.history(roster[1]["idperson"])
+    assert [c.tunggakan_after for c in history.changes] == [5, 3]
+    assert [(c.run_id, c.run_kept) for c in history.changes] == [(987654, False), (old.id, False)]
+    # 0 keeps every line; a shorter age deletes more
+    assert (await prune(h.db, sp.queue, run_days=0, failed_hours=0, history_days=0)).history == 0
+    assert await prune_history(h.db, 30) == 2
+    assert await history_lines(h.db) == {5: 987654}

@@ -144,6 +144,9 @@ class Settings:
     # The log file is rotated at this size (MiB; 0 = never), keeping this many old ones.
     log_max_mb: int = _var(10, whole(0, 10240))
     log_backups: int = _var(5, whole(0, 100))
+    # Days a student's history of changed totals is kept by the daily clean-up (0 = for
+    # ever); apart from SYNC_PRUNE_DAYS, so a change outlives its run.
+    sync_history_days: int = _var(365, whole(0, 36500))
     # names of the fields whose value was derived (they follow their source on replace)
     _auto: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 

@@ -1,4 +1,5 @@
-"""One student's page: the stored answer parsed, its items grouped by period."""
+"""One student's page: the stored answer parsed, its items grouped by period, and the
+history of the student's totals (:mod:`.history`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import date
 
 from ..sync.money import Item, Totals, compute_totals
 from ..sync.parsers import ParseError, Parser
+from .history import History
 from .records import StudentRecord
 
 __all__ = ["Detail", "Group", "group_items", "parse_answer"]
@@ -54,14 +56,15 @@ def parse_answer(parser: Parser, answer: str | None) -> tuple[list[Item], str | 
 
 @dataclass
 class Detail:
-    """A student, the payment items by period, and why the answer could not be read
-    (``parse_error``, None when it could)."""
+    """A student, the payment items by period, why the answer could not be read
+    (``parse_error``, None when it could), and the history of the student's totals."""
 
     student: StudentRecord
     groups: list[Group]
     parse_error: str | None
+    history: History
 
     @classmethod
-    def of(cls, student: StudentRecord, parser: Parser, today: date) -> Detail:
+    def of(cls, student: StudentRecord, parser: Parser, today: date, history: History) -> Detail:
         items, problem = parse_answer(parser, student.answer)
-        return cls(student, group_items(items, today), problem)
+        return cls(student, group_items(items, today), problem, history)

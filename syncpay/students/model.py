@@ -10,6 +10,7 @@ from ..db import Database
 from ..sync.parsers import Parser, parser_for
 from .detail import Detail
 from .filters import COUNT_CAP, PER_PAGE, Filters
+from .history import HISTORY_LIMIT, History, read_history
 from .listing import Choices, Listing, filter_choices, list_students
 from .records import StudentRecord
 
@@ -25,6 +26,7 @@ class Students:
         self.parser: Parser = parser_for(settings)
         self.per_page = PER_PAGE
         self.count_cap = COUNT_CAP
+        self.history_limit = HISTORY_LIMIT
 
     async def list(self, filters: Filters) -> Listing:
         """The page ``filters.page`` of the students matching ``filters``."""
@@ -37,12 +39,20 @@ class Students:
         return await filter_choices(self.db)
 
     async def detail(self, idperson: str, *, today: date | None = None) -> Detail | None:
-        """One student with the payment items by period, or None when there is none
-        (``idperson`` as stored: upper case)."""
+        """One student with the payment items by period and the history of their totals,
+        or None when there is none (``idperson`` as stored: upper case)."""
         row = await self.db.fetch_one("siswa_detail", {"idperson": idperson})
         if row is None:
             return None
-        return Detail.of(StudentRecord.from_row(row), self.parser, today or date.today())
+        student = StudentRecord.from_row(row)
+        history = await self.history(student.idperson)
+        return Detail.of(student, self.parser, today or date.today(), history)
+
+    async def history(self, idperson: str) -> History:
+        """The newest changes of one student's totals (newest first, at most
+        ``history_limit``), also of a student removed from the roster meanwhile
+        (``idperson`` as stored: upper case)."""
+        return await read_history(self.db, idperson, self.history_limit)
 
     async def exists(self, idperson: str) -> bool:
         """Whether the roster has this student (``idperson`` as stored: upper case)."""

@@ -140,6 +140,7 @@ def _lifecycle(given: service.SyncPay | None):  # noqa: ANN202  (a cleanup_ctx g
             schedule=settings.sync_schedule,
             run_days=settings.sync_prune_days,
             failed_hours=settings.queue_prune_failed_hours,
+            history_days=settings.sync_history_days,
         )
         app[MAINTENANCE] = maintenance
         if worker is not None:

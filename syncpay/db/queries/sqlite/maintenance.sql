@@ -15,6 +15,15 @@ DELETE FROM sync_logs WHERE run_id IN (:ids)
 -- name: runs_delete
 DELETE FROM sync_runs WHERE id IN (:ids) AND status <> 'running'
 
+-- name: history_prunable
+-- The students' history lines older than :age seconds (the changed_at index), oldest first.
+SELECT id FROM siswa_history
+WHERE changed_at < CAST(strftime('%s', 'now') AS INTEGER) - :age
+ORDER BY changed_at LIMIT :limit
+
+-- name: history_delete
+DELETE FROM siswa_history WHERE id IN (:ids)
+
 -- name: cache_prune_expired
 DELETE FROM cache WHERE expiration > 0 AND expiration <= CAST(strftime('%s', 'now') AS INTEGER)
 

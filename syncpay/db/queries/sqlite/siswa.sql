@@ -345,6 +345,18 @@ SELECT id, idperson, nama, gender, UnitFormal, KelasFormal, AsramaPondok, KamarP
 FROM siswa
 WHERE idperson = :idperson
 
+-- name: siswa_history_of
+-- A student's history (migration 0015), newest first, from the (idperson, id) index;
+-- run_found is NULL when the change's run has been pruned (the line stays).
+SELECT h.id, h.run_id, h.changed_at, h.tunggakan_before, h.tunggakan_after,
+       h.kelebihan_before, h.kelebihan_after, h.lunas_before, h.lunas_after,
+       r.id AS run_found
+FROM siswa_history AS h
+LEFT JOIN sync_runs AS r ON r.id = h.run_id
+WHERE h.idperson = :idperson
+ORDER BY h.id DESC
+LIMIT :limit
+
 -- --- Soft removal (siswa:import --prune; migration 0012) -------------------------------
 -- A pruned student's row is moved whole to siswa_removed in the import's transaction
 -- (roster_remove_forget, roster_remove_keep, then roster_delete); an import that lists
