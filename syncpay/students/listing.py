@@ -8,18 +8,33 @@ sorted from the indexes, a larger one is paged by walking the sort order's index
 checking the filters on the way. Past the cap the page says "more than 10,000" instead
 of a number. A search sorted by name whose driving word starts one name word only is
 paged from the word index itself, in name order (migration 0010, :func:`_one_word`).
+
+The CSV export (:func:`export_students`) reads every student the list would show on
+all its pages, in the same order, in keyset chunks (``db/queries/*/siswa_export.sql``):
+memory stays one chunk whatever the number of students.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ..db import Database
 from .filters import COUNT_CAP, PER_PAGE, SMALL, WORD_CANDIDATES, Filters
-from .records import StudentRow
+from .records import StudentRow, state_of, to_decimal, utc
 
-__all__ = ["Choices", "Listing", "filter_choices", "list_students"]
+__all__ = [
+    "EXPORT_CHUNK",
+    "Choices",
+    "ExportRow",
+    "Listing",
+    "export_students",
+    "filter_choices",
+    "list_students",
+]
 
 
 @dataclass
@@ -117,6 +132,97 @@ async def _one_word(db: Database, params: dict[str, Any]) -> bool:
         return False
     params["kata"] = span["lo"]
     return True
+
+
+# --- the export --------------------------------------------------------------------------
+
+#: Students read per keyset chunk of the export.
+EXPORT_CHUNK = 1_000
+#: Past every id (ids are positive, below 2**63).
+_PAST_IDS = 2**62
+#: Beyond every amount (DECIMAL(15, 2)) and every instant.
+_AMOUNT_BOUND = 10**15
+_LAST_INSTANT = "9999-12-31 23:59:59"
+
+#: Each sort's walks: (the named query of the first chunk, of the next ones, the sort key
+#: and the id the first one starts after). A sort on a column that may be NULL walks the
+#: NULLs apart, where the list has them (first in ascending order, last in descending
+#: order: both databases sort them so).
+_WALKS: dict[str, tuple[tuple[str, str, Any, int], ...]] = {
+    "nama": (("siswa_export_nama_first", "siswa_export_nama", None, 0),),
+    "tunggakan_asc": (
+        ("siswa_export_tunggakan_null_asc", "siswa_export_tunggakan_null_asc", None, 0),
+        ("siswa_export_tunggakan_asc", "siswa_export_tunggakan_asc", -_AMOUNT_BOUND, 0),
+    ),
+    "tunggakan_desc": (
+        ("siswa_export_tunggakan_desc", "siswa_export_tunggakan_desc", _AMOUNT_BOUND, _PAST_IDS),
+        ("siswa_export_tunggakan_null_desc", "siswa_export_tunggakan_null_desc", None, _PAST_IDS),
+    ),
+    "synced_desc": (
+        ("siswa_export_synced_desc", "siswa_export_synced_desc", _LAST_INSTANT, _PAST_IDS),
+        ("siswa_export_synced_null_desc", "siswa_export_synced_null_desc", None, _PAST_IDS),
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    """One student of the export: the list's columns and the four totals (None: never
+    synced)."""
+
+    idperson: str
+    nama: str
+    unit: str | None
+    kelas: str | None
+    state: str
+    tunggakan: Decimal | None
+    kelebihan: Decimal | None
+    tagihan: Decimal | None
+    dibayar: Decimal | None
+    synced_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> ExportRow:
+        return cls(
+            idperson=str(row["idperson"]),
+            nama=str(row["nama"]),
+            unit=row["UnitFormal"],
+            kelas=row["KelasFormal"],
+            state=state_of(row["is_lunas"]),
+            tunggakan=to_decimal(row["total_tunggakan"]),
+            kelebihan=to_decimal(row["total_kelebihan"]),
+            tagihan=to_decimal(row["total_tagihan"]),
+            dibayar=to_decimal(row["total_dibayar"]),
+            synced_at=utc(row["synced_at"]),
+        )
+
+
+async def export_students(
+    db: Database, filters: Filters, *, chunk: int = EXPORT_CHUNK
+) -> AsyncIterator[list[ExportRow]]:
+    """Every student matching ``filters`` (all pages; ``filters.page`` is not read), in
+    the list's order, a chunk of at most ``chunk`` at a time: each chunk is a walk of
+    the sort's index from where the last one stopped (keyset), then the chunk's rows."""
+    words = filters.words
+    if words:
+        ranked = await _rank_words(db, filters, words)
+        if ranked[0][1] == 0:
+            return
+        words = [word for word, _ in ranked]
+    params = filters.params(words, limit=chunk)
+    for query, next_query, after, after_id in _WALKS[filters.sort]:
+        while True:
+            found = await db.fetch_all(query, params | {"after": after, "after_id": after_id})
+            query = next_query
+            if not found:
+                break
+            ids = [int(r["id"]) for r in found]
+            rows = await db.fetch_all("siswa_export_rows", {"ids": ids})
+            by_id = {int(r["id"]): r for r in rows}
+            yield [ExportRow.from_row(by_id[i]) for i in ids if i in by_id]
+            if len(found) < chunk:
+                break
+            after, after_id = found[-1]["k"], ids[-1]
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from datetime import date
 
 from ..config import Settings
@@ -11,7 +12,15 @@ from ..sync.parsers import Parser, parser_for
 from .detail import Detail
 from .filters import COUNT_CAP, PER_PAGE, Filters
 from .history import HISTORY_LIMIT, History, read_history
-from .listing import Choices, Listing, filter_choices, list_students
+from .listing import (
+    EXPORT_CHUNK,
+    Choices,
+    ExportRow,
+    Listing,
+    export_students,
+    filter_choices,
+    list_students,
+)
 from .records import StudentRecord
 
 __all__ = ["Students"]
@@ -19,13 +28,14 @@ __all__ = ["Students"]
 
 class Students:
     """The students of one database. ``per_page`` and ``count_cap``: the list's page
-    size, and where its counting stops."""
+    size, and where its counting stops; ``export_chunk``: students per read of an export."""
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.parser: Parser = parser_for(settings)
         self.per_page = PER_PAGE
         self.count_cap = COUNT_CAP
+        self.export_chunk = EXPORT_CHUNK
         self.history_limit = HISTORY_LIMIT
 
     async def list(self, filters: Filters) -> Listing:
@@ -37,6 +47,11 @@ class Students:
     async def choices(self) -> Choices:
         """The units and classes the filter offers."""
         return await filter_choices(self.db)
+
+    def export(self, filters: Filters) -> AsyncIterator[Sequence[ExportRow]]:
+        """Every student the list shows for ``filters`` (all its pages, in its order), in
+        chunks of at most ``export_chunk``, read from the database as they are consumed."""
+        return export_students(self.db, filters, chunk=self.export_chunk)
 
     async def detail(self, idperson: str, *, today: date | None = None) -> Detail | None:
         """One student with the payment items by period and the history of their totals,

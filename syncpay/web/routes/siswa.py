@@ -1,5 +1,6 @@
-"""The student pages: ``/admin/siswa`` (search, filters, sorting, pages) and
-``/admin/siswa/{idperson}`` (payments by period, totals, "Sinkron sekarang").
+"""The student pages: ``/admin/siswa`` (search, filters, sorting, pages), its CSV
+export ``/admin/siswa/export.csv`` and ``/admin/siswa/{idperson}`` (payments by period,
+totals, "Sinkron sekarang").
 
 Both answer JSON to a client that asks for it (``Accept: application/json``). A route
 reads its request (the list's query becomes :class:`~syncpay.students.filters.Filters`),
@@ -27,6 +28,7 @@ from ...sync.errors import SyncError
 from ...text import UNSAFE
 from ..auth import current_user
 from ..errors import ApiError, json_capable, json_ok, json_route
+from ..export import csv_response, read_separator
 from ..format import number
 from ..i18n import language, text
 from ..keys import SYNCPAY
@@ -34,7 +36,16 @@ from ..live import HUB
 from ..pages import fill, page
 from ..requests import text_problem, wants_json
 from ..views.siswa_detail import detail_context, detail_json
-from ..views.siswa_list import BASE, list_context, row_json, student_url
+from ..views.siswa_list import (
+    BASE,
+    EXPORT,
+    export_cells,
+    export_header,
+    export_name,
+    list_context,
+    row_json,
+    student_url,
+)
 
 routes = web.RouteTableDef()
 
@@ -136,6 +147,23 @@ async def siswa_list(request: web.Request) -> web.Response:
         styles=["siswa.css"],
         status=422 if filters.errors else 200,
     )
+
+
+# --- GET /admin/siswa/export.csv (before {idperson}, which would take its name) --------------
+
+
+@routes.get(EXPORT)
+async def siswa_export(request: web.Request) -> web.StreamResponse:
+    """Every student the list shows for the same filters, search and sort (all pages),
+    streamed as CSV (``web/export.py``; ``?sep=,`` for commas). A refused filter or
+    separator is a 422 with one line, as on the list's JSON."""
+    filters = read_filters(request)
+    if filters.errors:
+        raise ApiError(422, filters.errors[0])
+    read_separator(request)
+    students = request.app[SYNCPAY].students
+    rows = export_cells(request, students.export(filters))
+    return await csv_response(request, export_name(filters), export_header(request), rows)
 
 
 # --- GET /admin/siswa/{idperson} ------------------------------------------------------------

@@ -1,25 +1,41 @@
 """The student list (``/admin/siswa``): its links, its view-model for
-``siswa_list.html`` and its JSON rows."""
+``siswa_list.html``, its JSON rows and its CSV export's columns."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
 from ...students.filters import MAX_Q, SORTS, STATUSES, Filters
-from ...students.listing import Choices, Listing
+from ...students.listing import Choices, ExportRow, Listing
 from ...students.records import StudentRow
-from ..dates import format_datetime
+from ..dates import format_datetime, moment, zone, zone_name
+from ..export import Cell, export_filename
 from ..format import STATE_BADGE, STATE_LABEL, iso_utc, json_amount, number, rupiah
 from ..i18n import language, reason, text
 
-__all__ = ["BASE", "SYNC_PAGE", "list_context", "list_url", "row_json", "student_url"]
+__all__ = [
+    "BASE",
+    "EXPORT",
+    "SYNC_PAGE",
+    "export_cells",
+    "export_header",
+    "export_name",
+    "export_url",
+    "list_context",
+    "list_url",
+    "row_json",
+    "student_url",
+]
 
 BASE = "/admin/siswa"
+EXPORT = BASE + "/export.csv"
 SYNC_PAGE = "/admin/sync-pembayaran"
 
 
@@ -43,6 +59,12 @@ def list_query(filters: Filters, **changes: Any) -> dict[str, str]:
 def list_url(filters: Filters, **changes: Any) -> str:
     query = urlencode(list_query(filters, **changes))
     return f"{BASE}?{query}" if query else BASE
+
+
+def export_url(filters: Filters) -> str:
+    """The CSV export of this list: its filters, search and sort, every page."""
+    query = urlencode(list_query(filters, page=None))
+    return f"{EXPORT}?{query}" if query else EXPORT
 
 
 def row_json(row: StudentRow) -> dict[str, Any]:
@@ -164,12 +186,70 @@ def _pager(request: web.Request, listing: Listing, filters: Filters) -> dict[str
     }
 
 
+# --- the CSV export ---------------------------------------------------------------------
+
+#: The export's columns: their headers' catalogue keys.
+EXPORT_COLUMNS = (
+    "siswa.col.idperson",
+    "siswa.col.nama",
+    "siswa.col.unit",
+    "siswa.col.kelas",
+    "siswa.col.status",
+    "siswa.total.tunggakan",
+    "siswa.total.kelebihan",
+    "siswa.total.tagihan",
+    "siswa.total.dibayar",
+    "siswa.export.synced",
+)
+
+
+def export_header(request: web.Request) -> list[str]:
+    """The headers in the page's language (the last sync's names the times' zone)."""
+    return [text(request, key, zone=zone_name()) for key in EXPORT_COLUMNS]
+
+
+def export_name(filters: Filters, now: datetime | None = None) -> str:
+    """``siswa-2026-12-06-SMP-VII_A.csv``: today in the pages' zone, then the filters."""
+    day = (now or datetime.now(zone())).astimezone(zone()).date()
+    parts = [filters.unit, filters.kelas, filters.status, filters.q]
+    return export_filename("siswa", parts, day=day)
+
+
+def _instant(value: datetime | None) -> str | None:
+    """``2026-12-06 14:05:09`` in the pages' zone: a text every spreadsheet reads."""
+    found = moment(value)
+    return None if found is None else found.astimezone(zone()).strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def export_cells(
+    request: web.Request, chunks: AsyncIterator[Sequence[ExportRow]]
+) -> AsyncIterator[Sequence[Cell]]:
+    """The export's rows: text as stored, the state in the page's language, the amounts
+    as numbers (empty for a student never synced)."""
+    labels = {state: text(request, key) for state, key in STATE_LABEL.items()}
+    async for chunk in chunks:
+        for row in chunk:
+            yield (
+                row.idperson,
+                row.nama,
+                row.unit,
+                row.kelas,
+                labels[row.state],
+                row.tunggakan,
+                row.kelebihan,
+                row.tagihan,
+                row.dibayar,
+                _instant(row.synced_at),
+            )
+
+
 def list_context(
     request: web.Request, filters: Filters, listing: Listing, choices: Choices
 ) -> dict[str, Any]:
     """The view-model of ``siswa_list.html``."""
     return {
         "sync_page": SYNC_PAGE,
+        "export_url": export_url(filters),
         "errors": list(filters.errors),
         "form": _form(request, filters, choices),
         "count": _count(request, listing, filters),
