@@ -24,6 +24,11 @@ from syncpay.sync.progress import percent
 from syncpay.sync.records import Run
 from tests.sync_helpers import Harness, items_of, run_next_job
 
+#: sync_run_count's change-summary parameters, adding nothing.
+NO_CHANGES = dict.fromkeys(
+    ("became_lunas", "became_belum_lunas", "first_synced", "arrears_up", "arrears_down"), 0
+) | {"tunggakan_before": "0", "tunggakan_after": "0"}
+
 
 async def _queued_run(h: Harness, n: int = 3) -> tuple[Any, Run, list[str]]:
     """A run over ``n`` students, dispatched by hand (no worker): every item queued."""
@@ -106,7 +111,7 @@ async def test_two_transactions_past_the_covering_check_at_once_count_one(
 
 async def test_sync_run_count_never_passes_the_total(h: Harness) -> None:
     sp, run, _ids = await _queued_run(h, n=3)
-    params = {"id": run.id, "failed": 0, "unchanged": 0}
+    params = {"id": run.id, "failed": 0, "unchanged": 0, **NO_CHANGES}
     assert await h.db.execute("sync_run_count", params | {"processed": 2}) == 1
     assert await h.db.execute("sync_run_count", params | {"processed": 2}) == 0  # 4 > 3
     assert (await sp.sync.get(run.id)).processed == 2
@@ -121,7 +126,8 @@ async def test_counts_beyond_the_total_are_refused_and_logged(
     and the run's figures stay within its total."""
     sp, run, ids = await _queued_run(h, n=2)
     await h.db.execute(
-        "sync_run_count", {"id": run.id, "processed": 2, "failed": 0, "unchanged": 0}
+        "sync_run_count",
+        {"id": run.id, "processed": 2, "failed": 0, "unchanged": 0, **NO_CHANGES},
     )
     with caplog.at_level(logging.ERROR, logger="syncpay"):
         await h.db.transact(

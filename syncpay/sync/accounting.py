@@ -12,9 +12,11 @@ so workers' rounds only queue on a run's row for the moment of their commit.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -24,9 +26,32 @@ from ..queue.failed import forget_failed
 from .activity import log_completion, log_failure
 from .keys import STUDENT_JOB
 from .money import Totals
-from .records import Run
+from .records import CHANGE_COUNTERS, Run, StudentChange, to_decimal
 
 log = logging.getLogger("syncpay.sync")
+
+
+@dataclass
+class _RunCount:
+    """What one transaction counted for one run: the counts and the change summary."""
+
+    processed: int = 0
+    failed: int = 0
+    unchanged: int = 0
+    changes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHANGE_COUNTERS, 0))
+    tunggakan_before: Decimal = Decimal(0)
+    tunggakan_after: Decimal = Decimal(0)
+
+    def params(self, run_id: int) -> dict[str, Any]:
+        return {
+            "id": run_id,
+            "processed": self.processed,
+            "failed": self.failed,
+            "unchanged": self.unchanged,
+            **self.changes,
+            "tunggakan_before": str(self.tunggakan_before),
+            "tunggakan_after": str(self.tunggakan_after),
+        }
 
 
 class _Counts:
@@ -35,23 +60,31 @@ class _Counts:
     so the rounds of several workers do not wait for each other."""
 
     def __init__(self) -> None:
-        self.runs: dict[int, list[int]] = {}  # run id -> [processed, failed, unchanged]
+        self.runs: dict[int, _RunCount] = {}
 
-    def add(self, run_id: int, status: str) -> None:
-        row = self.runs.setdefault(run_id, [0, 0, 0])
-        row[0] += 1
-        row[1] += status == "failed"
-        row[2] += status == "unchanged"
+    def add(self, run_id: int, status: str, change: StudentChange | None = None) -> None:
+        """Count a student for a run; ``change``: its totals before and after when it
+        was synced (done or unchanged), for the run's change summary."""
+        row = self.runs.setdefault(run_id, _RunCount())
+        row.processed += 1
+        row.failed += status == "failed"
+        row.unchanged += status == "unchanged"
+        if change is None:
+            return
+        row.tunggakan_before += change.tunggakan_before or 0
+        row.tunggakan_after += change.tunggakan_after
+        if change.changed:
+            for name, n in change.counters().items():
+                row.changes[name] += n
 
     async def flush(self, tx: Tx) -> None:
         for run_id in sorted(self.runs):  # one order everywhere: no deadlock between rounds
-            processed, failed, unchanged = self.runs[run_id]
-            counted = await tx.execute(
-                "sync_run_count",
-                {"id": run_id, "processed": processed, "failed": failed, "unchanged": unchanged},
-            )
+            row = self.runs[run_id]
+            counted = await tx.execute("sync_run_count", row.params(run_id))
             if not counted:
-                log.error("run %s: %s students not counted (beyond its total)", run_id, processed)
+                log.error(
+                    "run %s: %s students not counted (beyond its total)", run_id, row.processed
+                )
                 continue
             if await tx.execute("sync_run_complete", {"id": run_id}):
                 await log_completion(tx, run_id)
@@ -130,9 +163,26 @@ async def prefetch_covering(tx: Tx, idpersons: Sequence[str]) -> None:
     tx.state(_Round).prefetched = found
 
 
+#: ``sync_item_finish``'s before/after columns for a student the sync did not change.
+_NO_CHANGE: dict[str, Any] = {
+    "changed": 0,
+    **dict.fromkeys(StudentChange(None, Decimal(0), None, Decimal(0), None, False).as_params()),
+}
+
+
 async def _count(
-    tx: Tx, run: Run, idperson: str, status: str, attempts: int, reason: str | None, name: str
-) -> None:
+    tx: Tx,
+    run: Run,
+    idperson: str,
+    status: str,
+    attempts: int,
+    reason: str | None,
+    name: str,
+    change: StudentChange | None = None,
+) -> bool:
+    """Count the student for ``run`` (``change``: its totals before and after, when it
+    was synced). Whether it counted (False: counted already, a duplicate delivery)."""
+    item = {"changed": 1, **change.as_params()} if change and change.changed else _NO_CHANGE
     finished = await tx.execute(
         "sync_item_finish",
         {
@@ -141,15 +191,54 @@ async def _count(
             "status": status,
             "attempts": attempts,
             "reason": reason,
+            **item,
         },
     )
     if not finished:
-        return  # counted already (a duplicate delivery)
+        return False
     counts = tx.state(_Round).counts
-    counts.add(run.id, status)
+    counts.add(run.id, status, change)
     tx.before_commit("sync.counts", partial(counts.flush, tx))  # once per transaction
     if status == "failed":
         await log_failure(tx, run.id, name, idperson, reason)
+    return True
+
+
+def _change(student: dict[str, Any], totals: Totals | None) -> StudentChange:
+    """The student's totals before (its row) and after (``totals``; None: the answer
+    is unchanged, so are the totals)."""
+    lunas = student["is_lunas"]
+    before = StudentChange(
+        tunggakan_before=to_decimal(student["total_tunggakan"]),
+        tunggakan_after=Decimal(0),
+        kelebihan_before=to_decimal(student["total_kelebihan"]),
+        kelebihan_after=Decimal(0),
+        lunas_before=None if lunas is None else bool(int(lunas)),
+        lunas_after=False,
+    )
+    if totals is None:
+        return dataclasses.replace(
+            before,
+            tunggakan_after=before.tunggakan_before or Decimal(0),
+            kelebihan_after=before.kelebihan_before or Decimal(0),
+            lunas_after=bool(before.lunas_before),
+        )
+    return dataclasses.replace(
+        before,
+        tunggakan_after=totals.total_tunggakan,
+        kelebihan_after=totals.total_kelebihan,
+        lunas_after=totals.is_lunas,
+    )
+
+
+async def _record_change(tx: Tx, idperson: str, run_ids: list[int], change: StudentChange) -> None:
+    """One line of the student's history, when this sync changed its totals or state
+    and counted it for at least one run (``run_ids``; the newest is named)."""
+    if run_ids and change.changed:
+        await tx.execute(
+            "siswa_history_insert",
+            {"idperson": idperson, "run_id": max(run_ids), **change.as_params()},
+        )
 
 
 async def record_success(
@@ -184,8 +273,13 @@ async def record_success(
             {"idperson": idperson, "pembayaran": answer, "hash": digest, **row},
         )
     status = "unchanged" if unchanged else "done"
-    for run in runs:
-        await _count(tx, run, idperson, status, attempts, None, str(student["nama"]))
+    change = _change(student, None if unchanged else totals)
+    counted = [
+        run.id
+        for run in runs
+        if await _count(tx, run, idperson, status, attempts, None, str(student["nama"]), change)
+    ]
+    await _record_change(tx, idperson, counted, change)
     return True
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from ..db import Database
 from ..queue.worker import serving
 from .activity import read_log
-from .records import LogLine, Run, RunSummary, iso
+from .records import LogLine, Run, RunChanges, RunSummary, iso
 
 #: The sliding window for the rate and the ETA (seconds).
 RATE_WINDOW = 30
@@ -44,6 +44,7 @@ SPEC_PROGRESS_FIELDS = (
     "eta_seconds",
     "rate_per_second",
     "logs",
+    "changes",
 )
 
 
@@ -78,6 +79,8 @@ class Progress:
     next_retry_seconds: int | None = None
     #: The activity log, newest first.
     logs: tuple[LogLine, ...] = ()
+    #: What the run changed so far (None: idle, or a run from before migration 0015).
+    changes: RunChanges | None = None
 
     @classmethod
     def idle(cls) -> Progress:
@@ -112,6 +115,7 @@ class Progress:
             "retry_waiting": self.retry_waiting,
             "next_retry_seconds": self.next_retry_seconds,
             "logs": [line.to_json() for line in self.logs],
+            "changes": None if self.changes is None else self.changes.to_json(),
         }
 
 
@@ -177,6 +181,7 @@ async def read_progress(db: Database, queue: str, run: Run, after_log: int = 0) 
         retry_waiting=retry_waiting,
         next_retry_seconds=next_retry,
         logs=await read_log(db, run.id, after_log),
+        changes=run.changes,
     )
 
 
@@ -200,6 +205,7 @@ async def read_history(db: Database, runs: list[Run]) -> list[RunSummary]:
             success_count=run.succeeded,
             unchanged=run.unchanged,
             percent=percent(run.processed, run.total),
+            changes=run.changes,
         )
         for run in runs
     ]

@@ -1,6 +1,7 @@
 """The sync's typed records, read from the database: a run's row (:class:`Run`), a line
-of its activity log (:class:`LogLine`), a row of the runs' history (:class:`RunSummary`)
-and a student that failed in a run (:class:`FailedStudent`).
+of its activity log (:class:`LogLine`), a row of the runs' history (:class:`RunSummary`),
+a student that failed in a run (:class:`FailedStudent`), what a run changed
+(:class:`RunChanges`) and of whom (:class:`StudentChange`, :class:`ChangedStudent`).
 
 Python code reads them by attribute; ``to_json()`` gives the JSON the server answers
 (SPEC §6's field names, as they always were).
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..db import Row
@@ -36,6 +38,8 @@ class Run:
     started_at: int
     finished_at: int | None
     cleared_at: int | None
+    #: What the run changed (None for a run from before migration 0015).
+    changes: RunChanges | None = None
 
     @property
     def succeeded(self) -> int:
@@ -63,7 +67,173 @@ class Run:
             started_at=int(row["started_at"]),
             finished_at=None if row["finished_at"] is None else int(row["finished_at"]),
             cleared_at=None if row["cleared_at"] is None else int(row["cleared_at"]),
+            changes=RunChanges.from_row(row),
         )
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """A money column's value (DECIMAL on MySQL, a number or text on SQLite)."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def json_amount(value: Decimal | None) -> int | float | None:
+    """An amount in a JSON answer: a number (a whole one as an integer), like the
+    students' totals."""
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _lunas(value: Any) -> bool | None:
+    return None if value is None else bool(int(value))
+
+
+#: The counters of a run's change summary, in the order pages show them.
+CHANGE_COUNTERS = (
+    "became_lunas",
+    "became_belum_lunas",
+    "first_synced",
+    "arrears_up",
+    "arrears_down",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunChanges:
+    """What a run changed (issue #14): how many of its students became Lunas, became
+    Belum Lunas, were synced for the first time, had their arrears rise or fall, and the
+    sum of its synced students' arrears before and after (a never-synced student counts
+    0 before; an unchanged one adds the same to both)."""
+
+    became_lunas: int = 0
+    became_belum_lunas: int = 0
+    first_synced: int = 0
+    arrears_up: int = 0
+    arrears_down: int = 0
+    tunggakan_before: Decimal = Decimal(0)
+    tunggakan_after: Decimal = Decimal(0)
+
+    @classmethod
+    def from_row(cls, row: Row) -> RunChanges | None:
+        """A ``sync_runs`` row's summary; None when its columns are NULL (a run from
+        before migration 0015, or a row read without them)."""
+        if row.get("became_lunas") is None:
+            return None
+        return cls(
+            became_lunas=int(row["became_lunas"]),
+            became_belum_lunas=int(row["became_belum_lunas"]),
+            first_synced=int(row["first_synced"]),
+            arrears_up=int(row["arrears_up"]),
+            arrears_down=int(row["arrears_down"]),
+            tunggakan_before=to_decimal(row["tunggakan_before"]) or Decimal(0),
+            tunggakan_after=to_decimal(row["tunggakan_after"]) or Decimal(0),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **{name: getattr(self, name) for name in CHANGE_COUNTERS},
+            "tunggakan_before": json_amount(self.tunggakan_before),
+            "tunggakan_after": json_amount(self.tunggakan_after),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StudentChange:
+    """A student's totals and state before and after one sync (``*_before`` None: never
+    synced before, Belum Sinkron)."""
+
+    tunggakan_before: Decimal | None
+    tunggakan_after: Decimal
+    kelebihan_before: Decimal | None
+    kelebihan_after: Decimal
+    lunas_before: bool | None
+    lunas_after: bool
+
+    @property
+    def changed(self) -> bool:
+        """Whether the state or an amount differs (what makes a history row)."""
+        return (
+            self.lunas_before != self.lunas_after
+            or self.tunggakan_before != self.tunggakan_after
+            or self.kelebihan_before != self.kelebihan_after
+        )
+
+    def counters(self) -> dict[str, int]:
+        """The run counters this change adds 1 to (issue #14's definitions)."""
+        if self.lunas_before is None:
+            return {"first_synced": 1}
+        counted: dict[str, int] = {}
+        if self.lunas_before != self.lunas_after:
+            counted["became_lunas" if self.lunas_after else "became_belum_lunas"] = 1
+        before = self.tunggakan_before or Decimal(0)
+        if self.tunggakan_after != before:
+            counted["arrears_up" if self.tunggakan_after > before else "arrears_down"] = 1
+        return counted
+
+    def as_params(self) -> dict[str, Any]:
+        """The columns of ``siswa_history`` / ``sync_run_items`` (amounts as text)."""
+
+        def text(value: Decimal | None) -> str | None:
+            return None if value is None else str(value)
+
+        def flag(value: bool | None) -> int | None:
+            return None if value is None else int(value)
+
+        return {
+            "tunggakan_before": text(self.tunggakan_before),
+            "tunggakan_after": text(self.tunggakan_after),
+            "kelebihan_before": text(self.kelebihan_before),
+            "kelebihan_after": text(self.kelebihan_after),
+            "lunas_before": flag(self.lunas_before),
+            "lunas_after": flag(self.lunas_after),
+        }
+
+    @classmethod
+    def from_row(cls, row: Row) -> StudentChange:
+        return cls(
+            tunggakan_before=to_decimal(row["tunggakan_before"]),
+            tunggakan_after=to_decimal(row["tunggakan_after"]) or Decimal(0),
+            kelebihan_before=to_decimal(row["kelebihan_before"]),
+            kelebihan_after=to_decimal(row["kelebihan_after"]) or Decimal(0),
+            lunas_before=_lunas(row["lunas_before"]),
+            lunas_after=bool(_lunas(row["lunas_after"])),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tunggakan_before": json_amount(self.tunggakan_before),
+            "tunggakan_after": json_amount(self.tunggakan_after),
+            "kelebihan_before": json_amount(self.kelebihan_before),
+            "kelebihan_after": json_amount(self.kelebihan_after),
+            "lunas_before": self.lunas_before,
+            "lunas_after": self.lunas_after,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedStudent:
+    """A student a run changed, with before → after (a row of the run's changes list;
+    ``nama`` None when the student has left the roster since)."""
+
+    idperson: str
+    nama: str | None
+    change: StudentChange
+
+    @classmethod
+    def from_row(cls, row: Row) -> ChangedStudent:
+        return cls(
+            idperson=str(row["idperson"]), nama=row["nama"], change=StudentChange.from_row(row)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"idperson": self.idperson, "nama": self.nama, **self.change.to_json()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +313,8 @@ class RunSummary:
     success_count: int
     unchanged: int
     percent: float
+    #: What the run changed (None for a run from before migration 0015).
+    changes: RunChanges | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -161,6 +333,7 @@ class RunSummary:
             "successCount": self.success_count,
             "unchanged": self.unchanged,
             "percent": self.percent,
+            "changes": None if self.changes is None else self.changes.to_json(),
         }
 
 

@@ -20,7 +20,7 @@ from .activity import log_line
 from .errors import NoStudents, RunConflict, RunNotFound, SyncError
 from .keys import DISPATCH_JOB, dispatch_key, idperson_of_key
 from .progress import Progress, read_history, read_progress
-from .records import FailedStudent, Run, RunSummary
+from .records import ChangedStudent, FailedStudent, Run, RunSummary
 from .scope import Scope
 
 
@@ -219,6 +219,19 @@ class Sync:
             "sync_items_failed", {"run_id": run_id, "limit": limit, "offset": offset}
         )
         return [FailedStudent.from_row(r) for r in rows]
+
+    async def changes(
+        self, run_id: int, *, limit: int = 100, offset: int = 0
+    ) -> tuple[int, list[ChangedStudent]]:
+        """The students the run changed (their totals or state), with before and after,
+        by idperson: how many in all, and the page ``offset`` … ``offset + limit``."""
+        total = int(await self.db.fetch_value("sync_items_changed_count", {"run_id": run_id}))
+        if total <= offset:
+            return total, []
+        rows = await self.db.fetch_all(
+            "sync_items_changed", {"run_id": run_id, "limit": limit, "offset": offset}
+        )
+        return total, [ChangedStudent.from_row(r) for r in rows]
 
     async def retry_failed(self, run_id: int, started_by: str = "system") -> Run:
         """A new run over exactly the students that failed in ``run_id``."""

@@ -53,7 +53,14 @@ WHERE id = :id AND status = 'running' AND dispatched = 0
 -- A transaction's counts for one run, added once just before its COMMIT.
 UPDATE sync_runs
 SET processed = processed + :processed, failed = failed + :failed,
-    unchanged = unchanged + :unchanged
+    unchanged = unchanged + :unchanged,
+    -- the change summary (stays NULL for a run from before migration 0015)
+    became_lunas = became_lunas + :became_lunas,
+    became_belum_lunas = became_belum_lunas + :became_belum_lunas,
+    first_synced = first_synced + :first_synced,
+    arrears_up = arrears_up + :arrears_up, arrears_down = arrears_down + :arrears_down,
+    tunggakan_before = tunggakan_before + :tunggakan_before,
+    tunggakan_after = tunggakan_after + :tunggakan_after
 WHERE id = :id AND status = 'running' AND processed + :processed <= total
 
 -- name: sync_run_complete
@@ -101,7 +108,7 @@ SELECT COUNT(*) AS n FROM sync_run_items WHERE run_id = :run_id
 -- The runs of :run_ids still waiting for the student, with the student's row (its
 -- columns NULL when the student left the roster meanwhile).
 SELECT i.run_id, s.idperson, s.nama, s.UnitFormal, s.KelasFormal, s.pembayaran_hash,
-       s.sync_error
+       s.sync_error, s.total_tunggakan, s.total_kelebihan, s.is_lunas
 FROM sync_run_items i LEFT JOIN siswa s ON s.idperson = i.idperson
 WHERE i.idperson = :idperson AND i.status = 'queued' AND i.run_id IN (:run_ids)
 
@@ -111,15 +118,41 @@ WHERE i.idperson = :idperson AND i.status = 'queued' AND i.run_id IN (:run_ids)
 -- (run_id, status), which holds every student still queued: the unary + keeps the
 -- planner off that index.
 SELECT i.run_id, i.idperson AS item_idperson, s.idperson, s.nama, s.UnitFormal,
-       s.KelasFormal, s.pembayaran_hash, s.sync_error
+       s.KelasFormal, s.pembayaran_hash, s.sync_error, s.total_tunggakan, s.total_kelebihan,
+       s.is_lunas
 FROM sync_run_items i LEFT JOIN siswa s ON s.idperson = i.idperson
 WHERE i.idperson IN (:idpersons) AND +i.status = 'queued' AND i.run_id IN (:run_ids)
 
 -- name: sync_item_finish
 -- From queued to its outcome, once: the row's status is the last guard of "counted once".
+-- changed = 1 with the student's totals before and after when this sync changed them.
 UPDATE sync_run_items
-SET status = :status, attempts = :attempts, reason = :reason, finished_at = CAST(strftime('%s', 'now') AS INTEGER)
+SET status = :status, attempts = :attempts, reason = :reason, finished_at = CAST(strftime('%s', 'now') AS INTEGER),
+    changed = :changed, tunggakan_before = :tunggakan_before,
+    tunggakan_after = :tunggakan_after, kelebihan_before = :kelebihan_before,
+    kelebihan_after = :kelebihan_after, lunas_before = :lunas_before,
+    lunas_after = :lunas_after
 WHERE run_id = :run_id AND idperson = :idperson AND status = 'queued'
+
+-- name: siswa_history_insert
+-- One line of a student's history: a sync changed its totals or state (issue #14).
+INSERT INTO siswa_history (idperson, run_id, changed_at, tunggakan_before, tunggakan_after,
+                           kelebihan_before, kelebihan_after, lunas_before, lunas_after)
+VALUES (:idperson, :run_id, CAST(strftime('%s', 'now') AS INTEGER), :tunggakan_before, :tunggakan_after,
+        :kelebihan_before, :kelebihan_after, :lunas_before, :lunas_after)
+
+-- name: sync_items_changed
+-- The students a run changed, with before and after, by idperson (index
+-- sync_run_items_changed_index); the name from the roster (NULL when removed since).
+SELECT i.idperson, s.nama, i.tunggakan_before, i.tunggakan_after, i.kelebihan_before,
+       i.kelebihan_after, i.lunas_before, i.lunas_after
+FROM sync_run_items i LEFT JOIN siswa s ON s.idperson = i.idperson
+WHERE i.run_id = :run_id AND i.changed = 1
+ORDER BY i.idperson
+LIMIT :limit OFFSET :offset
+
+-- name: sync_items_changed_count
+SELECT COUNT(*) AS n FROM sync_run_items WHERE run_id = :run_id AND changed = 1
 
 -- name: sync_item_note_error
 -- A failed attempt's error, kept on the student's queued items (shown if it fails later).
