@@ -410,6 +410,7 @@ def test_the_idle_progress_object_is_the_json_it_always_was() -> None:
         "retry_waiting": 0,
         "next_retry_seconds": None,
         "logs": [],
+        "changes": None,
     }
     assert json.dumps(Progress.idle().to_json()) == json.dumps(idle)
 
