@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
+from xml.etree import ElementTree
 
 import pytest
 
@@ -749,6 +750,149 @@ async def test_one_date_format_per_language_on_every_page(
     assert body["data"]["groups"][0]["items"][0]["due"] == "2026-12-06"
     status, body = await user.get_json("/admin/sync-pembayaran/runs")
     assert status == 200 and body["runs"][0]["started_at"] == iso, body
+
+
+# --- the history of a student's totals ------------------------------------------------------
+
+_HISTORY_ADD = """-- name: ts_history_add
+INSERT INTO siswa_history (idperson, run_id, changed_at, tunggakan_before, tunggakan_after,
+                           kelebihan_before, kelebihan_after, lunas_before, lunas_after)
+VALUES (:idperson, :run_id, :at, :t0, :t1, :k0, :k1, :l0, :l1)
+"""
+#: Three changes of one student, oldest first: the first sync, arrears down (its run
+#: pruned since), then paid up with an overpayment.
+_CHANGES = [
+    {"at": 1764990000, "t0": None, "t1": 500000, "k0": None, "k1": 0, "l0": None, "l1": 0},
+    {"at": 1765090000, "t0": 500000, "t1": 200000, "k0": 0, "k1": 0, "l0": 0, "l1": 0},
+    {"at": 1765190000, "t0": 200000, "t1": 0, "k0": 0, "k1": 25000, "l0": 0, "l1": 1},
+]
+
+
+async def add_history(db: Database, idperson: str, changes: list[dict[str, Any]]) -> None:
+    """History lines as a sync writes them (``run_id`` in each change)."""
+    await db.run_script("DELETE FROM siswa_history")
+    if "ts_history_add" not in db.queries:
+        db.queries.update(parse_queries(_HISTORY_ADD, db.placeholder, {}))
+    for change in changes:
+        await db.execute("ts_history_add", {"idperson": idperson} | change)
+
+
+def history_rows(page: str) -> list[list[str]]:
+    """The history table's lines: each cell's text."""
+    table = re.search(r'id="history-table".*?</table>', page, re.S)
+    assert table, "no history table"
+    return [
+        [html_lib.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in cells]
+        for cells in (
+            re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+            for row in re.findall(r'<tr class="history-line.*?</tr>', table.group(0), re.S)
+        )
+    ]
+
+
+async def test_the_student_page_shows_the_history_newest_first(web: WebHarness):
+    """One line per change, newest first, in both languages: the date as the page's
+    language writes it, the run as #id (a link while the run is kept, text once it is
+    pruned), arrears and overpayment before → after, the state; a sparkline of the
+    arrears (well-formed SVG with the numbers as text); the JSON's ``history``."""
+    await web.serve(workers=0)
+    await web.students(2)
+    idperson = "2025000001"
+    await set_state(web.db, idperson, 0, synced_at="2025-12-08 10:33:20")
+    kept = await web.pays[0].start(idpersons=[idperson], started_by="test")
+    await web.pays[0].cancel(kept.id)
+    runs = [kept.id, kept.id + 1000, kept.id]  # the second run is gone
+    await add_history(
+        web.db, idperson, [c | {"run_id": r} for c, r in zip(_CHANGES, runs, strict=True)]
+    )
+    user = await web.user("petugas1", "petugas")
+    link = f'<a href="/admin/sync-pembayaran/runs/{kept.id}/changes">#{kept.id}</a>'
+    words = {
+        "id": ("Riwayat perubahan", "Belum Sinkron", "Belum Lunas", "Lunas"),
+        "en": ("History of changes", "Never synced", "In arrears", "Paid up"),
+    }
+    for lang, (heading, unsynced, arrears, paid) in words.items():
+        page = await (await user.get(f"{BASE}/{idperson}?lang={lang}")).text()
+        assert heading in page and link in page
+        lang_words = functools.partial(web.app[CATALOGS].text, lang)
+        when = [dates.datetime_text(lang_words, c["at"]) for c in reversed(_CHANGES)]
+        assert history_rows(page) == [
+            [
+                when[0],
+                f"#{kept.id}",
+                "Rp 200.000 → Rp 0",
+                "Rp 0 → Rp 25.000",
+                f"{arrears} → {paid}",
+            ],
+            [when[1], f"#{kept.id + 1000}", "Rp 500.000 → Rp 200.000", "Rp 0", arrears],
+            [when[2], f"#{kept.id}", "Rp 500.000", "Rp 0", f"{unsynced} → {arrears}"],
+        ], lang
+        assert f'<a href="/admin/sync-pembayaran/runs/{kept.id + 1000}' not in page
+        assert "history-more" not in page
+        svg = re.search(r"<svg .*?</svg>", page, re.S)
+        assert svg, "no sparkline"
+        tree = ElementTree.fromstring(svg.group(0))  # well-formed XML
+        ns = "{http://www.w3.org/2000/svg}"
+        assert tree.get("role") == "img" and tree.get("viewBox") == "0 0 320 64"
+        desc = "".join(tree.find(f"{ns}desc").itertext())  # type: ignore[union-attr]
+        assert all(a in desc for a in ("Rp 500.000", "Rp 0")), desc
+        dots = [dot.find(f"{ns}title").text for dot in tree.iter(f"{ns}circle")]  # type: ignore[union-attr]
+        assert dots == [
+            f"{w}: {a}"
+            for w, a in zip(reversed(when), ("Rp 500.000", "Rp 200.000", "Rp 0"), strict=True)
+        ]
+        assert tree.find(f"{ns}path").get("d", "").startswith("M")  # type: ignore[union-attr]
+    status, body = await user.get_json(f"{BASE}/{idperson}")
+    assert status == 200 and body["data"]["history_more"] is False
+    assert body["data"]["history"][0] == {
+        "changed_at": "2025-12-08T10:33:20Z",
+        "run_id": kept.id,
+        "run_kept": True,
+        "tunggakan_before": 200000,
+        "tunggakan_after": 0,
+        "kelebihan_before": 0,
+        "kelebihan_after": 25000,
+        "status_before": "belum_lunas",
+        "status_after": "lunas",
+    }
+    assert [h["run_kept"] for h in body["data"]["history"]] == [True, False, True]
+    assert body["data"]["history"][2]["tunggakan_before"] is None
+    assert body["data"]["history"][2]["status_before"] == "belum_sinkron"
+    # another student has no history
+    page = await (await user.get(f"{BASE}/2025000002")).text()
+    assert "No change recorded for this student yet." in page and "<svg" not in page
+    _status, body = await user.get_json(f"{BASE}/2025000002")
+    assert body["data"]["history"] == []
+
+
+async def test_the_history_is_bounded_and_says_so(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(1)
+    idperson = "2025000001"
+    limit = web.pays[0].students.history_limit
+    changes = [
+        {"run_id": None, "at": 1764990000 + 60 * n, "t0": n, "t1": n + 1, "k0": 0, "k1": 0}
+        | {"l0": 0, "l1": 0}
+        for n in range(limit + 2)
+    ]
+    await add_history(web.db, idperson, changes)
+    user = await web.user("petugas1", "petugas")
+    page = await (await user.get(f"{BASE}/{idperson}?lang=en")).text()
+    rows = history_rows(page)
+    assert len(rows) == limit and rows[0][1] == "—" and rows[0][2] == "Rp 101 → Rp 102"
+    assert (
+        element(page, "history-more")
+        == f"Only the {limit} newest changes are shown; older ones are not."
+    )
+    _status, body = await user.get_json(f"{BASE}/{idperson}")
+    assert len(body["data"]["history"]) == limit and body["data"]["history_more"] is True
+    # the history is read from its index
+    plan = str(
+        await web.db.fetch_all(
+            _explain(web.db, "siswa_history_of"), {"idperson": idperson, "limit": 101}
+        )
+    )
+    assert "siswa_history_student_index" in plan, plan
 
 
 # --- the queries use indexes ----------------------------------------------------------------

@@ -16,7 +16,7 @@ DELETE FROM sync_logs WHERE run_id IN (:ids)
 DELETE FROM sync_runs WHERE id IN (:ids) AND status <> 'running'
 
 -- name: history_prunable
--- The students' history lines older than :age seconds (the changed_at index), oldest first.
+-- History lines older than :age seconds (the changed_at index), oldest first.
 SELECT id FROM siswa_history
 WHERE changed_at < CAST(strftime('%s', 'now') AS INTEGER) - :age
 ORDER BY changed_at LIMIT :limit

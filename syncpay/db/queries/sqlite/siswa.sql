@@ -346,8 +346,8 @@ FROM siswa
 WHERE idperson = :idperson
 
 -- name: siswa_history_of
--- A student's history (migration 0015), newest first, from the (idperson, id) index;
--- run_found is NULL when the change's run has been pruned (the line stays).
+-- The history of one student (migration 0015), newest first, from the (idperson, id)
+-- index; run_found is NULL when the run of a change has been pruned (the line stays).
 SELECT h.id, h.run_id, h.changed_at, h.tunggakan_before, h.tunggakan_after,
        h.kelebihan_before, h.kelebihan_after, h.lunas_before, h.lunas_after,
        r.id AS run_found
