@@ -106,11 +106,13 @@ async def test_a_bad_separator_is_refused_before_anything_is_sent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(export, "text", lambda request, key, **values: key)
-    for query in ("?sep=%09", "?sep=|", "?sep=;;", "?sep=", "?sep=,&sep=x"):
+    for query in ("?sep=%09", "?sep=|", "?sep=;;", "?sep=%20", "?sep=,&sep=x"):
         status, _, body = await _download([["a", 1]], query)
         assert (status, body) == (422, b"export.err.sep"), query
     status, _, _ = await _download([["a", 1]], "?sep=x&sep=,")  # the last one counts
     assert status == 200
+    status, _, body = await _download([["a", 1]], "?sep=")  # empty: not given (a form)
+    assert status == 200 and b"a;1" in body
 
 
 async def test_rows_are_written_in_chunks_as_they_come(monkeypatch: pytest.MonkeyPatch) -> None:

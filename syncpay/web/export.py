@@ -26,6 +26,7 @@ import re
 from collections.abc import AsyncIterable, Iterable, Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from aiohttp import web
 
@@ -38,7 +39,9 @@ __all__ = [
     "SEPARATORS",
     "Cell",
     "csv_response",
+    "csv_route",
     "export_filename",
+    "is_csv_route",
     "number_cell",
     "read_separator",
     "text_cell",
@@ -58,11 +61,22 @@ _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9]+")
 MAX_NAME_PART = 40
 
 
+def csv_route(handler: Any) -> Any:
+    """Mark a handler that answers a CSV download (``/openapi.json`` documents it: its
+    200 is ``text/csv``, its refusals are JSON to an API client)."""
+    handler.__syncpay_csv__ = True
+    return handler
+
+
+def is_csv_route(handler: Any) -> bool:
+    return bool(getattr(handler, "__syncpay_csv__", False))
+
+
 def read_separator(request: web.Request) -> str:
-    """``?sep=`` (the last one given): ``;`` when absent, else ``;`` or ``,``; anything
-    else is a 422 with one line."""
+    """``?sep=`` (the last one given): ``;`` when absent or empty (as a form sends it),
+    else ``;`` or ``,``; anything else is a 422 with one line."""
     values = request.query.getall("sep", [])
-    if not values:
+    if not values or values[-1] == "":
         return SEPARATORS[0]
     if values[-1] not in SEPARATORS:
         raise ApiError(422, text(request, "export.err.sep"))

@@ -207,3 +207,26 @@ def test_the_document_states_the_limits_the_routes_enforce() -> None:
     assert progress["after_log"]["maximum"] == progress["run_id"]["maximum"] == sync.MAX_NUMBER
     failed = {p["name"] for p in paths["/admin/sync-pembayaran/failed"]["get"]["parameters"]}
     assert failed == {"run_id", "limit", "offset"}
+
+
+async def test_the_student_export_takes_what_the_document_says(harness: WebHarness) -> None:
+    """``GET /admin/siswa/export.csv``: the separators the document offers are the
+    writer's; an empty ``sep`` is not given (as a form sends it), another one is a 422
+    in JSON; the 200 is ``text/csv`` as documented."""
+    from syncpay.web.export import SEPARATORS
+
+    operation = document()["paths"]["/admin/siswa/export.csv"]["get"]
+    parameters = {p["name"]: p["schema"] for p in operation["parameters"]}
+    assert parameters["sep"]["enum"] == list(SEPARATORS)
+    assert list(operation["responses"]["200"]["content"]) == ["text/csv"]
+    client, auth = await _token_client(harness)
+    await harness.students(2)
+    for query, status, content_type in (
+        ("", 200, "text/csv"),
+        ("?sep=", 200, "text/csv"),
+        ("?sep=,&status=", 200, "text/csv"),
+        ("?sep=%7C", 422, "application/json"),
+        ("?sort=x", 422, "application/json"),
+    ):
+        response = await client.get(f"/admin/siswa/export.csv{query}", headers=auth)
+        assert (response.status, response.content_type) == (status, content_type), query

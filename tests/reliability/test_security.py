@@ -226,7 +226,10 @@ async def test_every_route_refuses_a_visitor_without_a_session(web: WebHarness) 
     anon = web.browser()
     await anon.get("/login")  # an anonymous session with a CSRF token: only login is missing
     routes = guarded(web.app)
-    assert {(r.method, r.template) for r in routes} >= ADMIN_FLOOR | {("GET", BASE)}
+    assert {(r.method, r.template) for r in routes} >= ADMIN_FLOOR | {
+        ("GET", BASE),
+        ("GET", "/admin/siswa/export.csv"),
+    }
     for route in routes:
         headers = {"X-CSRF-TOKEN": anon.csrf}
         as_json = await call(anon.client, route, headers=headers)

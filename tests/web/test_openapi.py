@@ -7,6 +7,7 @@ from typing import Any
 import jsonschema
 
 from syncpay.web.errors import is_json_capable, is_json_handler
+from syncpay.web.export import is_csv_route
 from syncpay.web.routes.openapi import document
 from tests.sync_helpers import until
 from tests.web.conftest import WebHarness
@@ -18,8 +19,8 @@ NOT_OPERATIONS = {"/openapi.json", "/metrics"}
 
 
 def _json_operations(app) -> set[tuple[str, str]]:
-    """The operations the document must name: JSON routes, and the routes that answer
-    JSON to API clients (pages to browsers)."""
+    """The operations the document must name: JSON routes, the routes that answer
+    JSON to API clients (pages to browsers), and CSV downloads."""
     found = set()
     for route in app.router.routes():
         if route.method == "HEAD" or route.resource is None:
@@ -28,7 +29,8 @@ def _json_operations(app) -> set[tuple[str, str]]:
         if path in NOT_HTTP:
             continue
         handler = route.handler
-        if is_json_handler(handler) or is_json_capable(handler) or path == "/healthz":
+        marked = is_json_handler(handler) or is_json_capable(handler) or is_csv_route(handler)
+        if marked or path == "/healthz":
             found.add((path, route.method.lower()))
     return found
 
@@ -90,7 +92,7 @@ async def test_every_page_that_answers_json_to_a_token_is_documented(web: WebHar
             url, headers={"Authorization": f"Bearer {token}"}, allow_redirects=False
         )
         assert response.status < 500, (path, await response.text())
-        if response.status == 200 and response.content_type == "application/json":
+        if response.status == 200 and response.content_type in ("application/json", "text/csv"):
             answered_json.add(path)
     assert answered_json == documented == marked
     assert {"/admin/siswa", "/admin/siswa/{idperson}"} <= answered_json

@@ -20,6 +20,7 @@ from ...students.filters import (
 )
 from ...sync.progress import SPEC_PROGRESS_FIELDS
 from ..auth import public
+from ..export import SEPARATORS
 from .sync_input import (
     MAX_FAILED,
     MAX_IDPERSON,
@@ -418,6 +419,18 @@ _STUDENT_QUERY = [
 ]
 
 
+def _csv(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/csv": {"schema": {"type": "string"}}}}
+
+
+#: ``?sep=`` of a CSV export (``web/export.py``).
+_SEP = _query(
+    "sep",
+    {"type": "string", "enum": list(SEPARATORS), "default": SEPARATORS[0]},
+    "the column separator: ';' (what Excel in an Indonesian locale opens) or ','",
+)
+
+
 def document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/healthz": {
@@ -520,6 +533,18 @@ def document() -> dict[str, Any]:
                 (401, 422),
                 parameters=_STUDENT_QUERY,
                 description=_NEGOTIATES,
+            )
+        },
+        "/admin/siswa/export.csv": {
+            "get": _operation(
+                "Students as CSV: the list's filters, search and sort, every page",
+                _csv(
+                    "UTF-8 with a BOM, RFC 4180; idperson, name, unit, class, state, "
+                    "arrears, overpayment, billed, paid (plain numbers, '.' for cents), "
+                    "last sync; streamed"
+                ),
+                (401, 422),
+                parameters=[*_STUDENT_QUERY[:-1], _SEP],
             )
         },
         "/admin/siswa/{idperson}": {

@@ -28,7 +28,7 @@ from ...sync.errors import SyncError
 from ...text import UNSAFE
 from ..auth import current_user
 from ..errors import ApiError, json_capable, json_ok, json_route
-from ..export import csv_response, read_separator
+from ..export import csv_response, csv_route, read_separator
 from ..format import number
 from ..i18n import language, text
 from ..keys import SYNCPAY
@@ -153,6 +153,7 @@ async def siswa_list(request: web.Request) -> web.Response:
 
 
 @routes.get(EXPORT)
+@csv_route
 async def siswa_export(request: web.Request) -> web.StreamResponse:
     """Every student the list shows for the same filters, search and sort (all pages),
     streamed as CSV (``web/export.py``; ``?sep=,`` for commas). A refused filter or
