@@ -60,6 +60,7 @@ PROGRESS_FIELDS = {
     "eta_seconds",
     "rate_per_second",
     "logs",
+    "changes",
 }
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 #: The simulator's fault draw for `--fail-rate 0.3 --seed 0`: who always gets HTTP 500.

@@ -16,6 +16,7 @@
   const t = sp.t;
   const {
     num, duration, clock, dateTime, tone, etaText, reasonText, logText, logLevel, scopeText,
+    changesText, changesCompact,
   } = sp.syncWords;
   const init = sp.pageData.sync || {};
   const base = init.base || page.dataset.base;
@@ -32,6 +33,8 @@
     scope: $("sync-scope"), run: $("sync-run"), transport: $("sync-transport"),
     message: $("sync-message"), notice: $("sync-notice"), log: $("sync-log"),
     worker: $("sync-worker"),
+    changes: $("sync-changes"), changesText: $("sync-changes-text"),
+    changesLink: $("sync-changes-link"),
     failedList: $("failed-list"), runs: $("recent-runs"),
     start: $("btn-start"), cancel: $("btn-cancel"), reset: $("btn-reset"),
     retry: $("btn-retry-failed"), watchLatest: $("btn-watch-latest"),
@@ -106,8 +109,25 @@
     el.scope.textContent = scopeText(p.scope_detail, p.scope);
     el.run.textContent = p.run_id ? "#" + p.run_id : t("js.sync.none");
     el.watchLatest.hidden = state.watch === null;
+    renderChanges(p);
     tickElapsed();
     updateButtons();
+  }
+
+  // What the run changed (kept up to date during the run), with a link to its students.
+  function changesUrl(runId) {
+    return base + "/runs/" + encodeURIComponent(runId) + "/changes";
+  }
+
+  function renderChanges(p) {
+    if (!el.changes) return;
+    const shown = Boolean(p.run_id) && p.status !== "idle";
+    el.changes.hidden = !shown;
+    if (!shown) return;
+    el.changes.dataset.known = p.changes ? "yes" : "no";
+    el.changesText.replaceChildren(...changesText(p.changes).map((line) => node("p", {}, line)));
+    el.changesLink.hidden = !p.changes;
+    el.changesLink.href = changesUrl(p.run_id);
   }
 
   function tickElapsed() {
@@ -296,9 +316,17 @@
       node("td", { class: "num" }, num(r.successCount)),
       node("td", { class: "num" }, num(r.failed)),
       node("td", { class: "num" }, num(r.total)),
+      node("td", { class: "changes" }, ...changesCell(r)),
       node("td", {}, node("button",
         { type: "button", class: "btn btn-small", "data-watch": r.run_id }, t("js.sync.watch"))),
     )));
+  }
+
+  function changesCell(r) {
+    const [counts, arrears] = changesCompact(r.changes);
+    if (!r.changes) return [counts];
+    return [node("span", {}, counts), node("br"),
+      node("a", { href: changesUrl(r.run_id), title: t("js.sync.changes.link") }, arrears)];
   }
 
   let runsTimer = null;

@@ -136,7 +136,48 @@
     });
   }
 
+  // "Rp 1.250.000" (",50" with cents): the currency's own notation in every language, as
+  // the server writes it (syncpay/web/format.py rupiah).
+  function rupiah(value) {
+    if (value === null || value === undefined) return "—";
+    const n = Number(value) || 0;
+    const whole = Math.trunc(Math.abs(n));
+    const cents = Math.round((Math.abs(n) - whole) * 100);
+    const grouped = String(whole).replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+    return (n < 0 ? "-" : "") + "Rp " + grouped + (cents ? "," + String(cents).padStart(2, "0") : "");
+  }
+
+  // What a run changed (progress.changes), a line each: who became Lunas / Belum Lunas,
+  // was synced for the first time, whose arrears rose or fell, and the total arrears
+  // before → after; a run from before the feature (null) says it was not recorded.
+  function changesText(c) {
+    if (!c) return [t("js.sync.changes.unknown")];
+    const counts = {};
+    for (const name of ["became_lunas", "became_belum_lunas", "first_synced", "arrears_up",
+      "arrears_down"]) {
+      counts[name] = num(c[name]);
+    }
+    return [
+      t("js.sync.changes.summary", counts),
+      t("js.sync.changes.total", {
+        before: rupiah(c.tunggakan_before), after: rupiah(c.tunggakan_after),
+      }),
+    ];
+  }
+
+  // The same in the recent runs' table: the state changes, and the arrears before → after.
+  function changesCompact(c) {
+    if (!c) return [t("js.sync.none")];
+    return [
+      t("js.sync.changes.compact", {
+        became_lunas: num(c.became_lunas), became_belum_lunas: num(c.became_belum_lunas),
+      }),
+      rupiah(c.tunggakan_before) + " → " + rupiah(c.tunggakan_after),
+    ];
+  }
+
   sp.syncWords = {
     num, duration, clock, dateTime, tone, etaText, reasonText, logText, logLevel, scopeText,
+    rupiah, changesText, changesCompact,
   };
 })();

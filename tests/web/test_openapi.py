@@ -76,6 +76,7 @@ async def test_every_page_that_answers_json_to_a_token_is_documented(web: WebHar
     await web.serve(workers=0)
     roster = await web.students(2)
     token = await web.token("openapi")
+    run = await web.pays[-1].start()  # a run, for the routes of one run
     client = web.browser().client
     documented = {p for p, ops in document()["paths"].items() if "get" in ops}
     marked = {p for p, m in _json_operations(web.app) if m == "get"}
@@ -87,6 +88,7 @@ async def test_every_page_that_answers_json_to_a_token_is_documented(web: WebHar
         if path in NOT_HTTP | NOT_OPERATIONS or path.startswith("/static"):
             continue
         url = path.replace("{idperson}", roster[0]["idperson"]).replace("{secret}", "x" * 20)
+        url = url.replace("{run_id}", str(run.id))
         assert "{" not in url, f"fill in the parameter of {path}"
         response = await client.get(
             url, headers={"Authorization": f"Bearer {token}"}, allow_redirects=False

@@ -381,9 +381,50 @@ async def test_a_run_of_200_students_through_the_routes(web: WebHarness):
     assert latest["started_by"] == "admin" and latest["duration_seconds"] >= 0
     _, failed = await petugas.get_json(FAILED)
     assert failed == {"status": True, "run_id": started["run_id"], "failed": 0, "students": []}
+    # What the run changed: every student synced for the first time; the list is them.
+    changes = end["changes"]
+    assert (changes["first_synced"], changes["became_lunas"], changes["arrears_up"]) == (200, 0, 0)
+    assert changes["tunggakan_before"] == 0 and latest["changes"] == changes
+    url = f"{BASE}/runs/{started['run_id']}/changes"
+    status, listed = await petugas.get_json(url + "?page=2")
+    assert status == 200, listed
+    assert (listed["total"], listed["page"], len(listed["students"])) == (200, 2, 100)
+    assert listed["changes"] == changes
+    first = listed["students"][0]
+    assert first["lunas_before"] is None and first["tunggakan_before"] is None
+    html = await (await petugas.get(url + "?lang=en")).text()
+    assert "Changes of run #" in html and html.count('<tr data-idperson="') == 100
+    assert "200 synced for the first time" in html and 'rel="next"' in html
     # A new run may start at once, without a reset.
     status, again = await admin.post_json(START, {})
     assert status == 200 and again["run_id"] > started["run_id"]
+
+
+async def test_a_runs_changes_page_checks_its_input_and_needs_a_login(web: WebHarness):
+    await web.serve(workers=0)
+    await web.students(2)
+    anon = web.browser()
+    await anon.get("/login")
+    status, body = await anon.get_json(BASE + "/runs/1/changes")
+    assert (status, body["status"]) == (401, False)
+    page = await anon.get(BASE + "/runs/1/changes")
+    assert page.status == 302 and page.headers["Location"].startswith("/login?next=")
+    admin = await web.user("admin")
+    status, started = await admin.post_json(START, {})
+    assert status == 200, started
+    url = f"{BASE}/runs/{started['run_id']}/changes"
+    for bad, code in (("?page=0", 422), ("?page=x", 422), ("?page=10001", 422)):
+        status, body = await admin.get_json(url + bad)
+        assert (status, body["status"]) == (code, False), (bad, body)
+        assert "\n" not in body["message"]
+    status, body = await admin.get_json(BASE + "/runs/abc/changes")
+    assert status == 422, body
+    status, body = await admin.get_json(f"{BASE}/runs/{started['run_id'] + 99}/changes")
+    assert status == 404, body
+    status, body = await admin.get_json(url)
+    assert status == 200 and (body["total"], body["students"]) == (0, []), body
+    html = await (await admin.get(url)).text()
+    assert 'id="changes-none"' in html
 
 
 async def test_cancel_mid_run_freezes_the_counts_and_reset_goes_back_to_idle(web: WebHarness):

@@ -18,9 +18,12 @@ from ...students.filters import (
     SORTS,
     STATUSES,
 )
+from ...students.history import HISTORY_LIMIT
 from ...sync.progress import SPEC_PROGRESS_FIELDS
+from ...sync.records import CHANGE_COUNTERS
 from ..auth import public
 from ..export import SEPARATORS
+from ..views.sync_changes import PER_PAGE as CHANGES_PER_PAGE
 from .sync_input import (
     MAX_FAILED,
     MAX_IDPERSON,
@@ -31,6 +34,7 @@ from .sync_input import (
     PAGE_FAILED,
     PAGE_RUNS,
 )
+from .sync_page import MAX_CHANGES_PAGE
 
 routes = web.RouteTableDef()
 
@@ -123,6 +127,20 @@ _MOMENT = {"type": "string", "format": "date-time", "nullable": True}
 #: A student's payment state, from ``is_lunas`` (NULL: never synced).
 _STATE = {"type": "string", "enum": list(STATUSES)}
 _RUN_STATUS = {"type": "string", "enum": ["idle", "running", "completed", "cancelled"]}
+#: What a run changed (issue #14); null for a run from before the feature.
+_CHANGES = {
+    "type": "object",
+    "nullable": True,
+    "description": "what the run changed so far: students that became Lunas / Belum Lunas,"
+    " were synced for the first time, whose arrears rose / fell, and the sum of its synced"
+    " students' arrears before and after (null: a run from before this was recorded)",
+    "required": [*CHANGE_COUNTERS, "tunggakan_before", "tunggakan_after"],
+    "properties": {
+        **{name: {"type": "integer", "minimum": 0} for name in CHANGE_COUNTERS},
+        "tunggakan_before": _AMOUNT,
+        "tunggakan_after": _AMOUNT,
+    },
+}
 _COUNT = {"type": "integer", "minimum": 0}
 
 
@@ -258,6 +276,7 @@ SCHEMAS: dict[str, Any] = {
                 " waits); the run cannot end sooner, whatever eta_seconds says",
             },
             "logs": {"type": "array", "items": {"$ref": "#/components/schemas/LogLine"}},
+            "changes": _CHANGES,
         },
     },
     "Health": {
@@ -354,6 +373,32 @@ SCHEMAS: dict[str, Any] = {
                         "type": "array",
                         "description": "payment items by period, newest period first",
                         "items": {"$ref": "#/components/schemas/PaymentGroup"},
+                    },
+                    "history": {
+                        "type": "array",
+                        "description": "each sync that changed the totals or state, newest first",
+                        "maxItems": HISTORY_LIMIT,
+                        "items": _object(
+                            {
+                                "changed_at": {"type": "string", "format": "date-time"},
+                                "run_id": {"type": "integer", "nullable": True},
+                                "run_kept": {
+                                    "type": "boolean",
+                                    "description": "false: the run has been pruned since",
+                                },
+                                "tunggakan_before": _NAMOUNT,
+                                "tunggakan_after": _AMOUNT,
+                                "kelebihan_before": _NAMOUNT,
+                                "kelebihan_after": _AMOUNT,
+                                "status_before": _STATE,
+                                "status_after": _STATE,
+                            },
+                            description="*_before null: never synced before",
+                        ),
+                    },
+                    "history_more": {
+                        "type": "boolean",
+                        "description": "older history lines exist that are not listed",
                     },
                     "run": _object(
                         {
@@ -521,6 +566,22 @@ def document() -> dict[str, Any]:
                         f"how many (default {PAGE_RUNS})",
                     )
                 ],
+            )
+        },
+        f"{SYNC}/runs/{{run_id}}/changes": {
+            "get": _operation(
+                f"The students a run changed, before and after, {CHANGES_PER_PAGE} a page",
+                _json(_DATA, "the run's change summary and a page of its changed students"),
+                (401, 404, 422),
+                parameters=[
+                    {"name": "run_id", "in": "path", "required": True, "schema": _ID},
+                    _query(
+                        "page",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_CHANGES_PAGE},
+                        "the page (default 1)",
+                    ),
+                ],
+                description=_NEGOTIATES,
             )
         },
         f"{SYNC}/scopes": {

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ...sync.errors import SyncError
 from ...sync.records import FailedStudent
 from ..auth import current_user
 from ..dates import format_datetime
+from ..errors import ApiError, json_capable, json_ok
 from ..i18n import language, text
 from ..keys import CATALOGS, MAINTENANCE, SETTINGS, SYNCPAY
 from ..live import HUB
 from ..pages import fill, page
-from .sync_input import PAGE_FAILED, PAGE_RUNS
+from ..requests import wants_json
+from ..views.sync_changes import PER_PAGE, ChangesPage, changes_context, changes_json
+from .sync_input import PAGE_FAILED, PAGE_RUNS, number, query_number
 
 routes = web.RouteTableDef()
 BASE = "/admin/sync-pembayaran"
+#: The last page of a run's changed students (100 a page: a million students).
+MAX_CHANGES_PAGE = 10_000
 
 
 def _next_run(request: web.Request) -> str | None:
@@ -78,4 +84,31 @@ async def sync_page(request: web.Request) -> web.Response:
         scripts=["sync_words.js", "sync.js", "sync_actions.js"],
         styles=["sync.css"],
         data=data,
+    )
+
+
+@routes.get(BASE + "/runs/{run_id}/changes")
+@json_capable
+async def run_changes(request: web.Request) -> web.Response:
+    """The students the run changed, with before → after, 100 a page by idperson (HTML,
+    or JSON with ``Accept: application/json``)."""
+    run_id = number(request, request.match_info["run_id"], "run_id")
+    at = query_number(request, "page", default=1)
+    assert at is not None
+    if at > MAX_CHANGES_PAGE:
+        raise ApiError(422, text(request, "changes.err.page", max=MAX_CHANGES_PAGE))
+    sync = request.app[SYNCPAY].sync
+    try:
+        run = await sync.get(run_id)
+    except SyncError as exc:
+        raise ApiError(exc.status, text(request, exc.key, **exc.values)) from None
+    total, students = await sync.changes(run_id, limit=PER_PAGE, offset=(at - 1) * PER_PAGE)
+    data = ChangesPage(run=run, total=total, page=at, students=students)
+    if wants_json(request):
+        return json_ok(**changes_json(data))
+    return page(
+        request,
+        text(request, "changes.title", run=run_id),
+        fill(request, "sync_changes.html", changes_context(request, data)),
+        styles=["sync.css"],
     )
