@@ -155,6 +155,9 @@ async def test_every_page_fits_and_its_actions_work(app: App, pages: Pages, devi
 
     # One student with all the items of two school years.
     await expect(page.locator("#siswa-data table").first).to_be_visible()
+    # with the history of the student's totals (the run above made its first line)
+    await expect(page.locator("#history-table tr.history-line").first).to_be_visible()
+    await expect(page.locator("#history-spark svg")).to_be_visible()
     await assert_fits(page, width, "student page")
     await tap(page, "#btn-sync-now", touch)
     await expect(page.locator("#sync-now-message")).to_be_visible(timeout=30_000)
