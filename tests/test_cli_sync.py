@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -344,6 +345,12 @@ def test_sync_status_scopes_and_no_wait(cli: Cli, settings: Settings):
     assert "Sinkronisasi dimulai oleh tester: Semua siswa, 20 siswa" in messages(state)
     assert cli.scalar("SELECT COUNT(*) FROM siswa WHERE is_lunas IS NOT NULL") == 20
     assert cli.scalar("SELECT COUNT(*) FROM jobs") == 0
+    # What the run changed: every student synced for the first time (#14).
+    assert state["changes"]["first_synced"] == 20 and state["changes"]["tunggakan_before"] == 0
+    total = cli.scalar("SELECT SUM(total_tunggakan) FROM siswa")
+    assert Decimal(str(state["changes"]["tunggakan_after"])) == Decimal(str(total))
+    human = cli.expect(0, "sync:status").stdout
+    assert "20 pertama kali tersinkron" in human and "Total tunggakan: Rp 0 → Rp " in human
 
     # A unit, left to a worker process.
     students = roster()

@@ -13,7 +13,8 @@ from typing import Any, TextIO
 from ..i18n import catalogs
 from ..sync.errors import RunConflict, SyncError
 from ..sync.progress import Progress
-from ..sync.records import LogLine, Run
+from ..sync.records import CHANGE_COUNTERS, LogLine, Run, RunChanges
+from ..web.format import rupiah
 from .base import CliError
 from .output import format_age, language, log_words, scope_words, terminal_width, words
 
@@ -193,6 +194,22 @@ def quiet_job_lines(display: Display, verbose: int = 0) -> Iterator[None]:
         worker_log.setLevel(levels[1])
 
 
+def changes_lines(changes: RunChanges | None) -> list[str]:
+    """What a run changed, in APP_LOCALE (the sync page's words): the counts, the total
+    arrears before → after; a run from before the feature says it was not recorded."""
+    if changes is None:
+        return [words("js.sync.changes.unknown")]
+    counts = {name: getattr(changes, name) for name in CHANGE_COUNTERS}
+    return [
+        words("js.sync.changes.summary", **counts),
+        words(
+            "js.sync.changes.total",
+            before=rupiah(changes.tunggakan_before),
+            after=rupiah(changes.tunggakan_after),
+        ),
+    ]
+
+
 def status_text(state: Progress, lang: str = "id") -> str:
     status = state.status
     label = words(f"js.sync.status.{status}") if status in STATUSES else status
@@ -228,8 +245,11 @@ def status_text(state: Progress, lang: str = "id") -> str:
         else:
             rows.append((words("cli.status.eta"), eta(state.eta_seconds)))
     rows.append((words("sync.elapsed"), format_age(state.elapsed_seconds)))
+    changes = changes_lines(state.changes)
+    rows.append((words("cli.status.changes"), changes[0]))
+    rows.extend(("", line) for line in changes[1:])
     width = max(len(name) for name, _ in rows) + 2
-    lines = [f"{name + ':':<{width}}{value}" for name, value in rows]
+    lines = [f"{name + ':' if name else '':<{width}}{value}" for name, value in rows]
     logs = sorted(state.logs, key=lambda item: item.id)[-STATUS_LOG_LINES:]
     if logs:
         lines.append(f"{words('sync.log')}:")
