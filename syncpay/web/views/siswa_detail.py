@@ -246,7 +246,7 @@ def _spark(request: web.Request, history: History) -> dict[str, Any] | None:
                 "title": text(
                     request,
                     "siswa.history.spark.point",
-                    when=format_datetime(request, point.at or start),
+                    when=format_datetime(request, point.at),
                     amount=rupiah(point.value),
                 ),
             }
@@ -260,7 +260,7 @@ def _spark(request: web.Request, history: History) -> dict[str, Any] | None:
             last=rupiah(last.value),
             high=rupiah(line.high),
             low=rupiah(line.low),
-            since=format_date(request, start.date()),
+            since=format_datetime(request, start),
         ),
         "high": rupiah(line.high),
         "low": rupiah(line.low),
