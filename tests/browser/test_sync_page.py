@@ -206,6 +206,19 @@ async def test_a_run_from_start_to_finish(any_app: App, pages: Pages) -> None:
     shown = await page.evaluate("window.__notifications")
     assert len(shown) == 1 and shown[0], f"browser notifications: {shown}"
 
+    # What the run changed (#14), as the API says, with the link to its students.
+    changes = progress["changes"]
+    first = f"{changes['first_synced']:,}".replace(",", ".")
+    await expect(page.locator("#sync-changes")).to_be_visible()
+    await expect(page.locator("#sync-changes-text")).to_contain_text(
+        f"{first} pertama kali tersinkron"
+    )
+    link = await page.get_attribute("#sync-changes-link", "href")
+    assert link == f"{SYNC}/runs/{progress['run_id']}/changes", link
+    await expect(page.locator("#recent-runs tr").first.locator("td.changes a")).to_have_attribute(
+        "href", link
+    )
+
     # Ended: reset makes sense now, cancel does not.
     assert await buttons(page) == {"start": True, "cancel": False, "reset": True}
     await expect(page.locator("#sync-log li[data-id]").first).to_be_visible()
@@ -218,6 +231,16 @@ async def test_a_run_from_start_to_finish(any_app: App, pages: Pages) -> None:
     await expect(page.locator("#sync-message")).to_contain_text("Progress di-reset.")
     assert await buttons(page) == {"start": True, "cancel": False, "reset": False}
     assert app.progress()["status"] == "idle"
+
+    # The run's changed students on a phone: no sideways scrolling.
+    await page.set_viewport_size({"width": 390, "height": 800})
+    await page.goto(app.url + link)
+    rows = page.locator("#changes-table tbody tr")
+    await expect(rows.first).to_be_visible()
+    assert await rows.count() == min(100, changes["first_synced"])
+    assert await page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
 
 
 # --- the rest on SQLite -----------------------------------------------------------------
