@@ -865,6 +865,54 @@ async def test_the_student_page_shows_the_history_newest_first(web: WebHarness):
     assert body["data"]["history"] == []
 
 
+async def test_three_syncs_two_changing_show_two_lines_in_both_languages(web: WebHarness):
+    """Real syncs through the app: the first, the same answers again (no line), then
+    other answers (the simulator's next data version): two lines, newest first."""
+    await web.serve(workers=2)
+    roster = await web.students(8)
+    ids = [s["idperson"] for s in roster]
+    sim, sp = web.sims[0], web.pays[0]
+    await synced(web, ids)
+    await synced(web, ids)
+    before = {i: compute_totals(parse_flat(sim.answer_text(i)).items, date.today()) for i in ids}
+    sim.configure(version=3)
+    after = {i: compute_totals(parse_flat(sim.answer_text(i)).items, date.today()) for i in ids}
+    await synced(web, ids)
+    runs = [r.run_id for r in await sp.sync.history(5)]  # newest first
+    moved = [i for i in ids if before[i] != after[i]]
+    assert moved and len(runs) == 3
+    idperson = moved[0]
+    old, new = before[idperson], after[idperson]
+    user = await web.user("petugas1", "petugas")
+    for lang, states in {
+        "id": ("Belum Sinkron", "Belum Lunas", "Lunas"),
+        "en": ("Never synced", "In arrears", "Paid up"),
+    }.items():
+        unsynced, arrears, paid = states
+
+        def state(totals: Any, arrears: str = arrears, paid: str = paid) -> str:
+            return paid if totals.is_lunas else arrears
+
+        def change(one: str, two: str) -> str:
+            return one if one == two else f"{one} → {two}"
+
+        page = await (await user.get(f"{BASE}/{idperson}?lang={lang}")).text()
+        lines = history_rows(page)
+        assert [line[1] for line in lines] == [f"#{runs[0]}", f"#{runs[2]}"], lang
+        assert lines[0][2:] == [
+            change(rupiah(old.total_tunggakan), rupiah(new.total_tunggakan)),
+            change(rupiah(old.total_kelebihan), rupiah(new.total_kelebihan)),
+            change(state(old), state(new)),
+        ], lang
+        assert lines[1][2:] == [
+            rupiah(old.total_tunggakan),
+            rupiah(old.total_kelebihan),
+            f"{unsynced} → {state(old)}",
+        ], lang
+    _status, body = await user.get_json(f"{BASE}/{idperson}")
+    assert [h["run_id"] for h in body["data"]["history"]] == [runs[0], runs[2]]
+
+
 async def test_the_history_is_bounded_and_says_so(web: WebHarness):
     await web.serve(workers=0)
     await web.students(1)
