@@ -61,7 +61,7 @@ ADMIN_FLOOR = {
     ("POST", f"{BASE}/retry-failed"),
 }
 #: A value for each path parameter the routes have (a new one must be added here).
-SAMPLES = {"idperson": "2025000001", "secret": "no-such-link-secret-at-all"}
+SAMPLES = {"idperson": "2025000001", "secret": "no-such-link-secret-at-all", "run_id": "1"}
 #: The POST routes that read their body (the others take no fields: they ignore it).
 READS_BODY = {f"{BASE}/start", f"{BASE}/cancel", f"{BASE}/retry-failed", "/login"}
 #: How long the app remembers who a session or token belongs to (RecentUsers' ttl).
