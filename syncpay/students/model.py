@@ -22,6 +22,7 @@ from .listing import (
     list_students,
 )
 from .records import StudentRecord
+from .report import Report, read_report
 
 __all__ = ["Students"]
 
@@ -68,6 +69,11 @@ class Students:
         ``history_limit``), also of a student removed from the roster meanwhile
         (``idperson`` as stored: upper case)."""
         return await read_history(self.db, idperson, self.history_limit)
+
+    async def report(self, unit: str | None = None) -> Report:
+        """The report: counts and stored totals per class, unit and school (or of
+        ``unit`` only: an exact name); see ``report.py``."""
+        return await read_report(self.db, unit)
 
     async def exists(self, idperson: str) -> bool:
         """Whether the roster has this student (``idperson`` as stored: upper case)."""
