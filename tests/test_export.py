@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from syncpay.web import export
@@ -131,3 +131,40 @@ async def test_rows_are_written_in_chunks_as_they_come(monkeypatch: pytest.Monke
     # the header, three full chunks, the rest: never the whole file at once
     assert len(writes) >= 5
     assert max(writes) < len(body) / 2
+
+
+async def test_a_failure_after_the_start_breaks_the_download_off() -> None:
+    """Too late for an error answer: the client gets a broken transfer, never a file
+    that looks whole (nor an error page written into the CSV)."""
+
+    async def failing() -> AsyncIterator[Sequence[Cell]]:
+        for i in range(2 * export.CHUNK_ROWS):
+            yield [f"siswa {i}", i]
+        raise RuntimeError("the database went away")
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await csv_response(request, "t.csv", ["Nama", "Uang"], failing())
+
+    app = web.Application()
+    app.router.add_get("/x.csv", handler)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/x.csv")
+        assert response.status == 200
+        with pytest.raises(ClientPayloadError):
+            await response.read()
+
+
+async def test_head_sends_the_headers_and_reads_no_rows() -> None:
+    async def untouched() -> AsyncIterator[Sequence[Cell]]:
+        raise AssertionError("a HEAD request read the rows")
+        yield ["never"]
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await csv_response(request, "t.csv", ["Nama"], untouched())
+
+    app = web.Application()
+    app.router.add_get("/x.csv", handler)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.head("/x.csv")
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "text/csv; charset=utf-8"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from collections.abc import AsyncIterable, Iterable, Sequence
 from datetime import date
@@ -33,6 +34,8 @@ from aiohttp import web
 from .errors import ApiError
 from .i18n import text
 from .middlewares import SECURITY_HEADERS
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "BOM",
@@ -165,13 +168,24 @@ async def csv_response(
         },
     )
     await response.prepare(request)
+    if request.method == "HEAD":  # the headers only: no body, no rows read
+        await response.write_eof()
+        return response
     buffer = _Buffer(separator)
     buffer.add(list(header))
     await response.write(BOM.encode("utf-8") + buffer.take())
-    async for row in rows:
-        buffer.add(row)
-        if buffer.full:
-            await response.write(buffer.take())
+    try:
+        async for row in rows:
+            buffer.add(row)
+            if buffer.full:
+                await response.write(buffer.take())
+    except Exception:
+        # Too late for an error answer: end the connection without the body's last
+        # chunk, so the client sees a broken download, never a file that looks whole.
+        log.exception("%s %s: the CSV broke off", request.method, request.path)
+        if request.transport is not None:
+            request.transport.close()
+        return response
     if buffer.rows:
         await response.write(buffer.take())
     await response.write_eof()
