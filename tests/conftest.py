@@ -37,6 +37,7 @@ TABLES = (
     "cache",
     "siswa",
     "siswa_removed",
+    "siswa_history",
     "users",
     "api_tokens",
     "web_sessions",
