@@ -28,7 +28,7 @@ from ...sync.errors import SyncError
 from ...text import UNSAFE
 from ..auth import current_user
 from ..errors import ApiError, json_capable, json_ok, json_route
-from ..export import csv_response, csv_route, read_separator
+from ..export import csv_response, csv_route
 from ..format import number
 from ..i18n import language, text
 from ..keys import SYNCPAY
@@ -161,7 +161,6 @@ async def siswa_export(request: web.Request) -> web.StreamResponse:
     filters = read_filters(request)
     if filters.errors:
         raise ApiError(422, filters.errors[0])
-    read_separator(request)
     students = request.app[SYNCPAY].students
     rows = export_cells(request, students.export(filters))
     return await csv_response(request, export_name(filters), export_header(request), rows)
