@@ -86,7 +86,8 @@ def api(live: App) -> Any:
             "base-url": live.url,
             "headers": {"Authorization": f"Bearer {live.token}"},
             # A student that exists, so that "sync now" reaches its logic, not only 404.
-            "parameters": {"path.idperson": live.roster[0]["idperson"]},
+            # The run that synced them (the database's first), for its list of changes.
+            "parameters": {"path.idperson": live.roster[0]["idperson"], "path.run_id": 1},
             "generation": {"max-examples": EXAMPLES, "database": "none"},
             "checks": {"positive_data_acceptance": {"expected-statuses": STATE_REFUSALS}},
             "request-timeout": 30,
