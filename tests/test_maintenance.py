@@ -183,6 +183,36 @@ def test_prune_commands_report_what_they_deleted(cli):
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
+def test_sync_prune_also_prunes_the_students_history(cli):
+    """sync:prune deletes the history lines older than SYNC_HISTORY_DAYS (or
+    --history-days) as the daily clean-up does, and says how many."""
+    cli.env["APP_LOCALE"] = "en"
+    cli.ok("migrate")
+    cli.sql_exec("DELETE FROM siswa_history")
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    for after, age in ((1, 400), (2, 366), (3, 30), (4, 1)):
+        cli.sql_exec(
+            _HISTORY_ROW.format(
+                idperson="2025000001", run_id="NULL", at=now - age * 86400, after=after
+            )
+        )
+    left = "SELECT tunggakan_after FROM siswa_history ORDER BY tunggakan_after"
+    out = cli.ok("sync:prune")
+    assert "2 student history lines older than 365 days deleted." in out
+    assert [r[0] for r in cli.sql(left)] == [3, 4]
+    out = cli.ok("sync:prune", "--history-days", "7")
+    assert "1 student history line older than 7 days deleted." in out
+    assert [r[0] for r in cli.sql(left)] == [4]
+    out = cli.run("sync:prune", env={"SYNC_HISTORY_DAYS": "0", "SYNC_PRUNE_DAYS": "0"}).stdout
+    assert "SYNC_HISTORY_DAYS is 0 (keep for ever): no student history deleted." in out
+    assert "SYNC_PRUNE_DAYS is 0 (keep for ever): no sync run deleted." in out
+    assert [r[0] for r in cli.sql(left)] == [4]
+    assert "SYNC_HISTORY_DAYS" in cli.ok("sync:prune", "--help")
+    for bad in ("0", "36501", "x"):
+        refused = cli.run("sync:prune", "--history-days", bad)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+
+
 # --------------------------------------------------------------------------- history
 
 _HISTORY_ROW = (

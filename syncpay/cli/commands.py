@@ -1,4 +1,5 @@
-"""The housekeeping commands: ``migrate``, ``queue:*`` (except ``work``), ``cache:clear``."""
+"""The housekeeping commands: ``migrate``, ``queue:*`` (except ``work``), ``cache:clear``,
+``sync:prune``."""
 
 from __future__ import annotations
 
@@ -324,26 +325,61 @@ async def queue_prune_failed(ctx: Context) -> int:
     return 0
 
 
+#: The most days ``sync:prune`` takes (a hundred years, as SYNC_HISTORY_DAYS allows).
+MAX_DAYS = 36500
+
+
+def _days(text: str) -> int:
+    """An argparse type: a number of days, 1 to MAX_DAYS."""
+    value = whole(1)(text)
+    if value > MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"{value} must be at most {MAX_DAYS}")
+    return value
+
+
 def _sync_prune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--days",
-        type=whole(1),
+        type=_days,
         default=None,
         metavar="D",
         help="delete ended runs older than D days with their logs (default SYNC_PRUNE_DAYS)",
     )
+    parser.add_argument(
+        "--history-days",
+        type=_days,
+        default=None,
+        metavar="D",
+        help="delete the students' history lines (the student page) older than D days, "
+        "their run kept or not (default SYNC_HISTORY_DAYS)",
+    )
 
 
-@command("sync:prune", "delete old sync runs and their activity logs", _sync_prune_arguments)
+@command(
+    "sync:prune",
+    "delete old sync runs with their activity logs, and old student history lines",
+    _sync_prune_arguments,
+)
 async def sync_prune(ctx: Context) -> int:
     """Delete ended sync runs that finished more than --days days ago, with what they
-    counted per student and their activity logs. A running run is never deleted."""
-    from ..maintenance import prune_runs
+    counted per student and their activity logs (a running run is never deleted), and
+    the students' history lines older than --history-days days: what the server's daily
+    clean-up does, by hand. An age of 0 in the settings keeps that kind for ever."""
+    from ..maintenance import prune_history, prune_runs
 
     days = ctx.settings.sync_prune_days if ctx.args.days is None else ctx.args.days
     if days == 0:
         ctx.say(words("cli.sync.prune_off"))
-        return 0
-    count = await prune_runs(ctx.db, days)
-    ctx.say(words_n("cli.sync.pruned", count, days=words_n("cli.unit.day", days)))
+    else:
+        count = await prune_runs(ctx.db, days)
+        ctx.say(words_n("cli.sync.pruned", count, days=words_n("cli.unit.day", days)))
+    history_days = ctx.settings.sync_history_days
+    if ctx.args.history_days is not None:
+        history_days = ctx.args.history_days
+    if history_days == 0:
+        ctx.say(words("cli.sync.history_prune_off"))
+    else:
+        lines = await prune_history(ctx.db, history_days)
+        days_text = words_n("cli.unit.day", history_days)
+        ctx.say(words_n("cli.sync.history_pruned", lines, days=days_text))
     return 0
