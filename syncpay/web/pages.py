@@ -19,6 +19,7 @@ from .session import SESSION
 NAV = (
     ("/admin/siswa", "nav.siswa"),
     ("/admin/sync-pembayaran", "nav.sync"),
+    ("/admin/laporan", "nav.laporan"),
 )
 
 

@@ -9,7 +9,7 @@ from . import auth, health
 
 def tables() -> list[web.RouteTableDef]:
     tables = [health.routes, auth.routes]
-    for name in ("sync", "sync_page", "siswa", "metrics", "openapi"):
+    for name in ("sync", "sync_page", "siswa", "laporan", "metrics", "openapi"):
         try:
             module = __import__(f"{__name__}.{name}", fromlist=["routes"])
         except ModuleNotFoundError as exc:

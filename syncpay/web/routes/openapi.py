@@ -420,6 +420,46 @@ SCHEMAS: dict[str, Any] = {
     ),
 }
 
+#: The report (``/admin/laporan``): a group is a class, a unit or the total.
+_REPORT_GROUP = {
+    "unit": {**_NSTR, "description": "null: the total of the whole school, or no unit"},
+    "kelas": {**_NSTR, "description": "a class; null for a unit or a total"},
+    "students": _COUNT,
+    **{state: _COUNT for state in STATUSES},
+    "lunas_rate": {
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+        "nullable": True,
+        "description": "lunas / (lunas + belum_lunas); null: none of them synced",
+    },
+    **{f"total_{name}": _AMOUNT for name in ("tagihan", "dibayar", "tunggakan", "kelebihan")},
+    "synced_oldest": {**_MOMENT, "description": "the group's oldest last sync (UTC)"},
+    "synced_newest": {**_MOMENT, "description": "the group's newest last sync (UTC)"},
+}
+SCHEMAS["ReportGroup"] = _object(
+    _REPORT_GROUP, description="counts and the sums of the totals stored by the last syncs"
+)
+SCHEMAS["Report"] = _object(
+    {
+        "status": {"type": "boolean", "enum": [True]},
+        "unit": {**_NSTR, "description": "the unit asked for (?unit=); null: the whole school"},
+        "total": {"$ref": "#/components/schemas/ReportGroup"},
+        "units": {
+            "type": "array",
+            "items": _object(
+                {
+                    **_REPORT_GROUP,
+                    "classes": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/ReportGroup"},
+                    },
+                }
+            ),
+        },
+    }
+)
+
 _DATA = {"$ref": "#/components/schemas/Data"}
 
 #: The student pages answer JSON to a bearer token or ``Accept: application/json``.
@@ -606,6 +646,27 @@ def document() -> dict[str, Any]:
                 ),
                 (401, 422),
                 parameters=[*_STUDENT_QUERY[:-1], _SEP],
+            )
+        },
+        "/admin/laporan": {
+            "get": _operation(
+                "The report: counts and summed totals per school, unit and class",
+                _json({"$ref": "#/components/schemas/Report"}, "the report"),
+                (401, 422),
+                parameters=[_STUDENT_QUERY[1]],
+                description=_NEGOTIATES,
+            )
+        },
+        "/admin/laporan/export.csv": {
+            "get": _operation(
+                "The report's table as CSV (the page's lines: each unit, its classes, the total)",
+                _csv(
+                    "UTF-8 with a BOM, RFC 4180; level, unit, class, students, lunas, belum "
+                    "lunas, belum sinkron, paid-up rate (percent), arrears, overpayment, "
+                    "billed, paid (plain numbers), oldest and newest sync"
+                ),
+                (401, 422),
+                parameters=[_STUDENT_QUERY[1], _SEP],
             )
         },
         "/admin/siswa/{idperson}": {
