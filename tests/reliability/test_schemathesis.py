@@ -208,6 +208,11 @@ def test_the_document_states_the_limits_the_routes_enforce() -> None:
     assert progress["after_log"]["maximum"] == progress["run_id"]["maximum"] == sync.MAX_NUMBER
     failed = {p["name"] for p in paths["/admin/sync-pembayaran/failed"]["get"]["parameters"]}
     assert failed == {"run_id", "limit", "offset"}
+    from syncpay.web.routes.laporan import MAX_UNIT as REPORT_UNIT
+
+    for path in ("/admin/laporan", "/admin/laporan/export.csv"):
+        report = {p["name"]: p["schema"] for p in paths[path]["get"]["parameters"]}
+        assert report["unit"]["maxLength"] == REPORT_UNIT, path
 
 
 async def test_the_student_export_takes_what_the_document_says(harness: WebHarness) -> None:

@@ -229,6 +229,8 @@ async def test_every_route_refuses_a_visitor_without_a_session(web: WebHarness) 
     assert {(r.method, r.template) for r in routes} >= ADMIN_FLOOR | {
         ("GET", BASE),
         ("GET", "/admin/siswa/export.csv"),
+        ("GET", "/admin/laporan"),
+        ("GET", "/admin/laporan/export.csv"),
     }
     for route in routes:
         headers = {"X-CSRF-TOKEN": anon.csrf}
@@ -748,6 +750,7 @@ async def test_hostile_student_data_is_shown_escaped_on_every_page(
     pages = [BASE, "/admin/siswa", f"/admin/siswa?unit={HOSTILE[1]}"]
     pages += [f"/admin/siswa?q={s[:50]}" for s in HOSTILE]
     pages += [f"/admin/siswa/{s['idperson']}" for s in roster]
+    pages += ["/admin/laporan", f"/admin/laporan?unit={HOSTILE[0]}"]
     for path in pages:
         for lang in ("id", "en"):
             response = await admin.get(str(URL(path).update_query(lang=lang)))

@@ -82,26 +82,33 @@ class Row:
 # --- words and links -----------------------------------------------------------------------
 
 
-def _filters(group: Group, level: str, state: str | None) -> Filters | None:
-    """The student list's filter showing exactly a group's students (of one state), or
-    None when the list cannot (a group of students without a unit or a class)."""
+def _filters(group: Group, level: str) -> Filters | None:
+    """The student list's filter showing exactly a group's students, or None when the
+    list cannot (a group of students without a unit or a class)."""
     if level != "school" and group.unit is None:
         return None
     if level == "kelas" and group.kelas is None:
         return None
-    kelas = group.kelas if level == "kelas" else None
-    return Filters(unit=group.unit, kelas=kelas, status=state)
+    return Filters(unit=group.unit, kelas=group.kelas if level == "kelas" else None)
+
+
+def list_links(group: Group, level: str) -> dict[str, str]:
+    """Each count's link to the student list: the group's filter, and the state (the
+    list's own ``list_url``, built once a group); "" where the list cannot show it."""
+    filters = _filters(group, level)
+    if filters is None:
+        return dict.fromkeys(("students", *STATES), "")
+    base = list_url(filters)
+    glue = "&" if "?" in base else "?"
+    return {"students": base} | {state: f"{base}{glue}status={state}" for state in STATES}
 
 
 def _counts(request: web.Request, group: Group, level: str) -> list[Count]:
     lang = language(request)
-    found = []
-    for name in ("students", *STATES):
-        state = None if name == "students" else name
-        filters = _filters(group, level, state)
-        url = "" if filters is None else list_url(filters)
-        found.append(Count(name, number(group.count(name), lang), url))
-    return found
+    links = list_links(group, level)
+    return [
+        Count(name, number(group.count(name), lang), links[name]) for name in ("students", *STATES)
+    ]
 
 
 def rate_text(request: web.Request, group: Group) -> str:
@@ -158,7 +165,7 @@ def _arrears_chart(request: web.Request, report: Report) -> list[dict[str, Any]]
             for g in classes
         ],
         kind="tunggakan",
-        urls=[_link(g, "kelas", "belum_lunas") for g in classes],
+        urls=[list_links(g, "kelas")["belum_lunas"] for g in classes],
     )
     sections: list[dict[str, Any]] = []
     at = 0
@@ -185,18 +192,13 @@ def _rate_bars(request: web.Request, report: Report) -> list[Bar]:
             unsynced=number(group.belum_sinkron, lang),
         )
         parts = [(state, group.count(state)) for state in STATES]
-        url = _link(group, "unit", None)
+        url = list_links(group, "unit")["students"]
         found.append(
             stacked(
                 _name(request, group, "unit"), parts, rate_text(request, group), url=url, note=note
             )
         )
     return found
-
-
-def _link(group: Group, level: str, state: str | None) -> str:
-    filters = _filters(group, level, state)
-    return "" if filters is None else list_url(filters)
 
 
 # --- the page ---------------------------------------------------------------------------------
