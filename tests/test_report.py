@@ -216,7 +216,12 @@ async def test_the_sums_are_read_from_the_report_index_alone(db: Database) -> No
     hold the whole payment answer): what keeps the page fast at 100,000 students."""
     await seed(db, [Student("SMP", "VII A", Decimal(5), Decimal(1), 1), Student("MA", "X")])
     prefix = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN "
-    for name, params in (("report_groups", {}), ("report_groups_unit", {"unit": "SMP"})):
+    for name, params in (
+        ("report_groups", {}),
+        ("report_groups_unit", {"unit": "SMP"}),
+        ("report_groups_exact", {}),
+        ("report_groups_unit_exact", {"unit": "SMP"}),
+    ):
         key = f"explain_{name}"
         if key not in db.queries:
             sql = f"-- name: {key}\n{prefix}{db.queries[name].text}\n"

@@ -62,13 +62,16 @@ class Group:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Group:
+        students = int(row["students"] or 0)
+        synced = int(row["synced"] or 0)
+        lunas = int(row["lunas"] or 0)
         return cls(
             unit=_text(row["unit"]),
             kelas=_text(row["kelas"]),
-            students=int(row["students"] or 0),
-            lunas=int(row["lunas"] or 0),
-            belum_lunas=int(row["belum_lunas"] or 0),
-            belum_sinkron=int(row["belum_sinkron"] or 0),
+            students=students,
+            lunas=lunas,
+            belum_lunas=synced - lunas,
+            belum_sinkron=students - synced,
             totals={name: _sum(row[name], row[f"{name}_cents"]) for name in TOTALS},
             oldest=utc(row["oldest"]),
             newest=utc(row["newest"]),
@@ -117,10 +120,12 @@ class Report:
 
 async def read_report(db: Database, unit: str | None = None) -> Report:
     """The report of the whole school, or of ``unit`` only (an exact name)."""
-    if unit is None:
-        rows = await db.fetch_all("report_groups")
-    else:
-        rows = await db.fetch_all("report_groups_unit", {"unit": unit})
+    query = "report_groups" if unit is None else "report_groups_unit"
+    params = {} if unit is None else {"unit": unit}
+    rows = await db.fetch_all(query, params)
+    if any(isinstance(row[total], float) for row in rows for total in TOTALS):
+        # SQLite summed an amount with cents as a REAL: the exact query (report.sql).
+        rows = await db.fetch_all(f"{query}_exact", params)
     by_unit: dict[str | None, list[Group]] = {}
     for row in rows:
         group = Group.from_row(row)

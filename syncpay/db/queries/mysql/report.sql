@@ -2,14 +2,14 @@
 -- class. MySQL/MariaDB. Every query name here exists for SQLite too (a test checks).
 -- Read from siswa_report_index alone (migration 0016), in its order: one walk for the
 -- whole school, one range for a unit. The stored totals and states only: nothing is
--- recomputed here (is_lunas NULL: never synced, its totals NULL and left out of the sums).
--- DECIMAL sums are exact: the *_cents columns (SQLite's) are 0.
+-- recomputed here (is_lunas NULL: never synced, its totals NULL and left out of the sums;
+-- COUNT(is_lunas) counts the synced, SUM(is_lunas) the lunas).
+-- DECIMAL sums are exact: the *_cents columns (SQLite's) are 0, and the *_exact queries
+-- (SQLite's way to exact sums of amounts with cents) are the same as the others.
 
 -- name: report_groups
 SELECT UnitFormal AS unit, KelasFormal AS kelas, COUNT(*) AS students,
-       SUM(CASE WHEN is_lunas = 1 THEN 1 ELSE 0 END) AS lunas,
-       SUM(CASE WHEN is_lunas = 0 THEN 1 ELSE 0 END) AS belum_lunas,
-       SUM(CASE WHEN is_lunas IS NULL THEN 1 ELSE 0 END) AS belum_sinkron,
+       COUNT(is_lunas) AS synced, SUM(is_lunas) AS lunas,
        SUM(total_tagihan) AS tagihan, 0 AS tagihan_cents,
        SUM(total_dibayar) AS dibayar, 0 AS dibayar_cents,
        SUM(total_tunggakan) AS tunggakan, 0 AS tunggakan_cents,
@@ -23,9 +23,34 @@ ORDER BY UnitFormal, KelasFormal
 -- Grouped by class alone (the unit is one): MariaDB then reads the range in the index's
 -- order, without a temporary table.
 SELECT MIN(UnitFormal) AS unit, KelasFormal AS kelas, COUNT(*) AS students,
-       SUM(CASE WHEN is_lunas = 1 THEN 1 ELSE 0 END) AS lunas,
-       SUM(CASE WHEN is_lunas = 0 THEN 1 ELSE 0 END) AS belum_lunas,
-       SUM(CASE WHEN is_lunas IS NULL THEN 1 ELSE 0 END) AS belum_sinkron,
+       COUNT(is_lunas) AS synced, SUM(is_lunas) AS lunas,
+       SUM(total_tagihan) AS tagihan, 0 AS tagihan_cents,
+       SUM(total_dibayar) AS dibayar, 0 AS dibayar_cents,
+       SUM(total_tunggakan) AS tunggakan, 0 AS tunggakan_cents,
+       SUM(total_kelebihan) AS kelebihan, 0 AS kelebihan_cents,
+       MIN(synced_at) AS oldest, MAX(synced_at) AS newest
+FROM siswa FORCE INDEX (siswa_report_index)
+WHERE UnitFormal = :unit
+GROUP BY KelasFormal
+ORDER BY KelasFormal
+
+-- name: report_groups_exact
+SELECT UnitFormal AS unit, KelasFormal AS kelas, COUNT(*) AS students,
+       COUNT(is_lunas) AS synced, SUM(is_lunas) AS lunas,
+       SUM(total_tagihan) AS tagihan, 0 AS tagihan_cents,
+       SUM(total_dibayar) AS dibayar, 0 AS dibayar_cents,
+       SUM(total_tunggakan) AS tunggakan, 0 AS tunggakan_cents,
+       SUM(total_kelebihan) AS kelebihan, 0 AS kelebihan_cents,
+       MIN(synced_at) AS oldest, MAX(synced_at) AS newest
+FROM siswa FORCE INDEX (siswa_report_index)
+GROUP BY UnitFormal, KelasFormal
+ORDER BY UnitFormal, KelasFormal
+
+-- name: report_groups_unit_exact
+-- Grouped by class alone (the unit is one): MariaDB then reads the range in the index's
+-- order, without a temporary table.
+SELECT MIN(UnitFormal) AS unit, KelasFormal AS kelas, COUNT(*) AS students,
+       COUNT(is_lunas) AS synced, SUM(is_lunas) AS lunas,
        SUM(total_tagihan) AS tagihan, 0 AS tagihan_cents,
        SUM(total_dibayar) AS dibayar, 0 AS dibayar_cents,
        SUM(total_tunggakan) AS tunggakan, 0 AS tunggakan_cents,
