@@ -630,6 +630,17 @@ def _run(run_id: int, status: str, scope: dict[str, Any], **counts: Any) -> dict
             "unchanged": 0, "percent": 100.0} | counts  # fmt: skip
 
 
+#: What a run changed (#14), large enough to show the grouping of both languages.
+CHANGES = {
+    "became_lunas": 1234,
+    "became_belum_lunas": 5,
+    "first_synced": 0,
+    "arrears_up": 7,
+    "arrears_down": 1300,
+    "tunggakan_before": 12500000,
+    "tunggakan_after": 1000000.5,
+}
+
 #: A first paint no run of the shared app could give in seconds: a large run that ended
 #: with failures, log lines of every kind (one from an older version without a key, one
 #: with a key this version does not know), a failed student with a hostile name, and
@@ -641,7 +652,7 @@ FIRST_PAINT: dict[str, Any] = {
         "scope": "3 siswa terpilih", "scope_detail": {"kind": "list", "students": 3},
         "started_by": HOSTILE, "elapsed_seconds": 3725, "eta_seconds": None,
         "rate_per_second": 0.0, "waiting_for_worker": False, "retry_waiting": 0,
-        "next_retry_seconds": None,
+        "next_retry_seconds": None, "changes": CHANGES,
         "logs": [
             _line(6, "no_such_key", {}),
             _line(5, None, None),
@@ -660,7 +671,7 @@ FIRST_PAINT: dict[str, Any] = {
              duration_seconds=3725, total=4, processed=4, failed=4, successCount=0),
         _run(6, "completed", {"kind": "kelas", "unit": "SMP", "kelas": "VII A"},
              duration_seconds=65, total=12345, processed=12345, failed=1234,
-             successCount=11111),
+             successCount=11111, changes=CHANGES),
         _run(5, "completed", {"kind": "unit", "unit": "SMP"}, duration_seconds=0,
              total=3, processed=3, failed=0, successCount=3),
         _run(4, "cancelled", {"kind": "all"}, duration_seconds=7, total=9, processed=2,
@@ -691,12 +702,17 @@ WORDING: dict[str, dict[str, Any]] = {
             ["… and 1,233 more."],
         ],
         "runs": [
-            ["#7", "Failed", "Student 2025000001", "1 h 2 min", "0", "4", "4"],
+            ["#7", "Failed", "Student 2025000001", "1 h 2 min", "0", "4", "4", "—"],
             ["#6", "Completed with failures", "Class VII A (SMP)", "1 min 5 s", "11,111",
-             "1,234", "12,345"],
-            ["#5", "Completed", "Unit SMP", "0 s", "3", "0", "3"],
-            ["#4", "Cancelled", "All students", "7 s", "2", "0", "9"],
-            ["#3", "Completed", "Lingkup baru", "1 s", "1", "0", "1"],
+             "1,234", "12,345", "1,234 paid up, 5 into arrearsRp 12.500.000 → Rp 1.000.000,50"],
+            ["#5", "Completed", "Unit SMP", "0 s", "3", "0", "3", "—"],
+            ["#4", "Cancelled", "All students", "7 s", "2", "0", "9", "—"],
+            ["#3", "Completed", "Lingkup baru", "1 s", "1", "0", "1", "—"],
+        ],
+        "changes": [
+            "1,234 became paid up, 5 fell into arrears, 0 synced for the first time; arrears"
+            " rose for 7 students and fell for 1,300.",
+            "Total arrears: Rp 12.500.000 → Rp 1.000.000,50",
         ],
         "date": r"6 Dec 2026 \d\d:\d5",
         "running": ["Running", "25.0 %", "waiting to retry (8 s)", "12.5 students/s"],
@@ -719,12 +735,18 @@ WORDING: dict[str, dict[str, Any]] = {
             ["… dan 1.233 siswa lainnya."],
         ],
         "runs": [
-            ["#7", "Gagal", "Siswa 2025000001", "1 jam 2 menit", "0", "4", "4"],
+            ["#7", "Gagal", "Siswa 2025000001", "1 jam 2 menit", "0", "4", "4", "—"],
             ["#6", "Selesai dengan kegagalan", "Kelas VII A (SMP)", "1 menit 5 detik",
-             "11.111", "1.234", "12.345"],
-            ["#5", "Selesai", "Unit SMP", "0 detik", "3", "0", "3"],
-            ["#4", "Dibatalkan", "Semua siswa", "7 detik", "2", "0", "9"],
-            ["#3", "Selesai", "Lingkup baru", "1 detik", "1", "0", "1"],
+             "11.111", "1.234", "12.345",
+             "1.234 jadi Lunas, 5 jadi Belum LunasRp 12.500.000 → Rp 1.000.000,50"],
+            ["#5", "Selesai", "Unit SMP", "0 detik", "3", "0", "3", "—"],
+            ["#4", "Dibatalkan", "Semua siswa", "7 detik", "2", "0", "9", "—"],
+            ["#3", "Selesai", "Lingkup baru", "1 detik", "1", "0", "1", "—"],
+        ],
+        "changes": [
+            "1.234 menjadi Lunas, 5 menjadi Belum Lunas, 0 pertama kali tersinkron; tunggakan"
+            " naik pada 7 siswa dan turun pada 1.300 siswa.",
+            "Total tunggakan: Rp 12.500.000 → Rp 1.000.000,50",
         ],
         "date": r"6 Des 2026 \d\d\.\d5",
         "running": ["Sedang Berjalan", "25,0 %", "menunggu percobaan ulang (8 detik)",
@@ -799,6 +821,10 @@ async def test_the_script_words_every_dynamic_part(app: App, pages: Pages, lang:
     assert [re.sub(r"^\d\d\D\d\d\D", "", c) for c in clocks] == ["06", "05", "04", "03", "02", "01"]
     assert all(re.fullmatch(rf"\d\d\{separator}\d\d\{separator}\d\d", c) for c in clocks), clocks
     assert await page.locator("#failed-list tr").evaluate_all(_ROWS) == words["failed"]
+    # What the run changed (#14), and the link to its students.
+    changed = page.locator("#sync-changes-text p")
+    assert await changed.evaluate_all(_TEXTS) == words["changes"]
+    assert await page.get_attribute("#sync-changes-link", "href") == f"{SYNC}/runs/7/changes"
     runs = page.locator("#recent-runs tr[data-run-id]")
     assert await runs.evaluate_all(_ROWS) == [[*r, "Watch" if lang == "en" else "Pantau"]
                                               for r in words["runs"]]  # fmt: skip
