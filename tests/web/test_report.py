@@ -171,7 +171,8 @@ async def test_the_json_is_as_documented_and_the_unit_filter(web: WebHarness):
 
 async def test_bad_input_is_a_one_line_422(web: WebHarness):
     browser = await _served(web)
-    for query in ("unit=" + "x" * 101, "unit=SMP%00", "unit=%1b[31m", "unit=a&unit=" + "y" * 200):
+    bad = ("unit=" + "x" * 101, "unit=SMP%00", "unit=%1b[31m", "unit=%0DSMP", "unit=%09SMP")
+    for query in (*bad, "unit=a&unit=" + "y" * 200):
         for path in (BASE, EXPORT):
             status, body = await browser.get_json(f"{path}?{query}")
             assert status == 422, (path, query)

@@ -41,13 +41,15 @@ MAX_UNIT = MAX_FIELD
 
 def read_unit(request: web.Request) -> tuple[str | None, str | None]:
     """``?unit=`` (the last one given, spaces around it ignored; empty: the whole
-    school) and why it is refused, or None."""
+    school) and why it is refused, or None: a control character or more than
+    :data:`MAX_UNIT` characters."""
     values = request.query.getall("unit", [])
-    unit = values[-1].strip() if values else ""
-    refused = text_problem(request, unit, "unit")
+    raw = values[-1] if values else ""
+    refused = text_problem(request, raw, "unit")  # before trimming: a tab or CR is refused
     if refused is not None:
         return None, refused
-    if len(unit) > MAX_UNIT:
+    unit = raw.strip(" ")
+    if len(raw) > MAX_UNIT:
         return None, text(request, "siswa.err.too_long", field="unit", max=MAX_UNIT)
     return unit or None, None
 
