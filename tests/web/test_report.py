@@ -220,3 +220,13 @@ async def test_the_export_parsed_back_is_the_pages_table(web: WebHarness):
         ["Total", "SMP", ""],
     ]
     assert rows[2][7:12] == ["66.7", "1000000.5", "500000", "3250000.5", "2750000"]
+
+
+async def test_a_unit_named_like_a_formula_is_text_in_the_export(web: WebHarness):
+    await web.serve(workers=0)
+    await seed(web.db, [Student("=HYPERLINK(1)", "+1", Decimal(5), Decimal(0), 1)])
+    browser = await web.user("admin1")
+    rows = _csv_rows(await (await browser.client.get(EXPORT)).read(), ";")
+    assert rows[1][:3] == ["Unit", "'=HYPERLINK(1)", ""]
+    assert rows[2][:3] == ["Kelas", "'=HYPERLINK(1)", "'+1"]
+    assert rows[2][8] == "5"  # an amount stays a number
