@@ -201,6 +201,7 @@ async def test_belum_sinkron_overpayments_cents_and_an_unknown_unit(db: Database
     vii_a = smp.classes[0]
     assert (vii_a.lunas, vii_a.belum_lunas, vii_a.belum_sinkron) == (2, 1, 1)
     assert vii_a.lunas_rate == 2 / 3 and smp.classes[1].lunas_rate is None
+    assert smp.classes[1].amount("tunggakan") is None and vii_a.amount("kelebihan") == 200_000
     assert vii_a.totals["tunggakan"] == Decimal("1000000.25")
     assert vii_a.totals["kelebihan"] == Decimal(200_000)
     assert vii_a.totals["tagihan"] == Decimal("3250000.50")

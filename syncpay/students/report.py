@@ -56,6 +56,11 @@ class Group:
         synced (the Belum Sinkron are counted apart: nobody knows their state)."""
         return self.lunas / self.synced if self.synced else None
 
+    def amount(self, name: str) -> Decimal | None:
+        """The sum of ``total_<name>``, or None when no student of the group was synced
+        (no figure: not zero)."""
+        return self.totals[name] if self.synced else None
+
     def count(self, name: str) -> int:
         """One of :data:`COUNTS` by name."""
         return int(getattr(self, name))

@@ -11,7 +11,7 @@ import pytest
 
 from .conftest import Pages
 from .helpers import SYNC, App, require_browser
-from .test_phone import VIEWPORTS, assert_fits
+from .test_phone import SHOTS, VIEWPORTS, assert_fits
 
 require_browser()
 from playwright.async_api import expect  # noqa: E402
@@ -72,3 +72,5 @@ async def test_the_report_and_its_charts_fit_and_print(app: App, pages: Pages, d
     await expect(page.locator("#laporan-filter")).to_be_hidden()
     await expect(page.locator("#chart-tunggakan svg.chart-bar").first).to_be_visible()
     await expect(page.locator("#laporan-table")).to_be_visible()
+    if SHOTS:  # what a printed page looks like
+        await page.screenshot(path=f"{SHOTS}/{width}-report-print.png", full_page=True)

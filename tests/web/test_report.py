@@ -162,6 +162,7 @@ async def test_the_json_is_as_documented_and_the_unit_filter(web: WebHarness):
     assert smp["total"] == {k: v for k, v in body["units"][1].items() if k != "classes"}
     status, nobody = await browser.get_json(f"{BASE}?unit=Nobody")
     assert status == 200 and nobody["units"] == [] and nobody["total"]["students"] == 0
+    assert nobody["total"]["total_tunggakan"] is None  # no figure, not zero
     page = await (await browser.get(f"{BASE}?unit=Nobody")).text()
     assert 'id="laporan-empty"' in page and "Tidak ada siswa di unit Nobody." in page
     page = await (await browser.get(f"{BASE}?unit=SMP")).text()

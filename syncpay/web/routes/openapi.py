@@ -433,7 +433,10 @@ _REPORT_GROUP = {
         "nullable": True,
         "description": "lunas / (lunas + belum_lunas); null: none of them synced",
     },
-    **{f"total_{name}": _AMOUNT for name in ("tagihan", "dibayar", "tunggakan", "kelebihan")},
+    **{
+        f"total_{name}": {**_NAMOUNT, "description": "summed; null: none of them synced"}
+        for name in ("tagihan", "dibayar", "tunggakan", "kelebihan")
+    },
     "synced_oldest": {**_MOMENT, "description": "the group's oldest last sync (UTC)"},
     "synced_newest": {**_MOMENT, "description": "the group's newest last sync (UTC)"},
 }

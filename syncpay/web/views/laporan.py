@@ -134,7 +134,7 @@ def _row(request: web.Request, group: Group, level: str) -> Row:
         name=_name(request, group, level),
         counts=_counts(request, group, level),
         rate=rate_text(request, group),
-        amounts=[rupiah(group.totals[name]) for name in AMOUNTS],
+        amounts=[rupiah(group.amount(name)) for name in AMOUNTS],
         oldest=format_datetime(request, group.oldest),
         oldest_iso=iso_utc(group.oldest) or "",
         newest=format_datetime(request, group.newest),
@@ -161,7 +161,7 @@ def _arrears_chart(request: web.Request, report: Report) -> list[dict[str, Any]]
     classes = report.classes
     drawn = bars(
         [
-            (_name(request, g, "kelas"), g.totals["tunggakan"], rupiah(g.totals["tunggakan"]))
+            (_name(request, g, "kelas"), g.totals["tunggakan"], rupiah(g.amount("tunggakan")))
             for g in classes
         ],
         kind="tunggakan",
@@ -273,7 +273,7 @@ def group_json(group: Group) -> dict[str, Any]:
         "belum_lunas": group.belum_lunas,
         "belum_sinkron": group.belum_sinkron,
         "lunas_rate": None if rate is None else round(rate, 4),
-        **{f"total_{name}": json_amount(group.totals[name]) for name in TOTALS},
+        **{f"total_{name}": json_amount(group.amount(name)) for name in TOTALS},
         "synced_oldest": iso_utc(group.oldest),
         "synced_newest": iso_utc(group.newest),
     }
@@ -324,7 +324,7 @@ def csv_cells(request: web.Request, row: Row) -> list[Cell]:
         group.students,
         *(group.count(state) for state in STATES),
         None if rate is None else Decimal(str(round(rate * 100, 1))),
-        *(group.totals[name] for name in AMOUNTS),
+        *(group.amount(name) for name in AMOUNTS),
         _instant(group.oldest),
         _instant(group.newest),
     ]
