@@ -26,7 +26,7 @@ import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 
-from syncpay.web.routes.openapi import document
+from syncpay.web.openapi import document
 from tests.browser.helpers import (
     App,
     base_env,

@@ -8,7 +8,7 @@ import jsonschema
 
 from syncpay.web.errors import is_json_capable, is_json_handler
 from syncpay.web.export import is_csv_route
-from syncpay.web.routes.openapi import document
+from syncpay.web.openapi import document
 from tests.sync_helpers import until
 from tests.web.conftest import WebHarness
 

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree
 
-from syncpay.web.routes.openapi import document
+from syncpay.web.openapi import document
 from tests.test_report import Student, seed
 from tests.web.conftest import WebHarness
 from tests.web.test_openapi import _check
