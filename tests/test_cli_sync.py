@@ -551,6 +551,10 @@ LANGUAGE_CALLS: tuple[tuple[int, tuple[str, ...]], ...] = (
 def test_human_output_speaks_app_locale_only(cli: Cli, settings: Settings, api: dict[str, str]):
     """#12 item 9: the sync, queue and user commands answer in APP_LOCALE (Indonesian by
     default, as the pages), never a line mixing both; --json keeps its contract."""
+    if cli.kind == "mysql":
+        # The words come from the catalogues whatever the database: 36 s saved on a
+        # suite near its 20-minute budget.
+        pytest.skip("wording only, the same on both databases; once is enough")
     seed(settings)
     for lang, foreign in (("id", ENGLISH_WORDS), ("en", INDONESIAN_WORDS)):
         for code, args in LANGUAGE_CALLS:
