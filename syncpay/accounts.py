@@ -1,31 +1,26 @@
 """Who may use syncpay's pages and API: users with a role, and API tokens for scripts.
 
-Passwords are hashed with ``hashlib.scrypt`` (a random salt per password, the cost in
-the stored string so it can be raised later); tokens are random, shown once, and stored
-as their SHA-256 (a token is as long as a key, so a plain hash is enough).
+Passwords are hashed with ``hashlib.scrypt`` (:mod:`.passwords`); tokens are random,
+shown once, and stored as their SHA-256 (a token is as long as a key, so a plain hash is
+enough). A petugas may have a scope (:mod:`.officers`): the students they see.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import secrets
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .db import Database, Tx
+from .officers import OfficerScope
+from .passwords import _DUMMY_HASH, hash_password, token_hash, verify_password
 
 T = TypeVar("T")
 ROLES = ("admin", "petugas")
 
-#: scrypt cost: n=2**14, r=8, p=1 takes ~50 ms and 16 MiB — slow for a guesser, fine
-#: for a login.
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
-_SCHEME = "scrypt"
 TOKEN_PREFIX = "sp_"
 MAX_PASSWORD = 1024
 #: scrypt hashes computed at once by one process (each in a thread, off the event loop:
@@ -48,56 +43,39 @@ class User:
     role: str
     #: "session" for a logged-in person, "token" for a script with a bearer token.
     via: str = "session"
+    #: The students a petugas sees (None: every student; an admin's is always None).
+    scope: OfficerScope | None = None
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def scoped(self) -> bool:
+        """A petugas who sees only the students of their scope."""
+        return self.role != "admin" and self.scope is not None and not self.scope.is_empty
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+    @property
+    def sees(self) -> OfficerScope | None:
+        """The scope the read model filters by: None (everyone) unless :attr:`scoped`."""
+        return self.scope if self.scoped else None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], via: str = "session") -> User:
+        """From a users row (``id``, ``name``, ``role``, ``scope``)."""
+        role = str(row["role"])
+        return cls(int(row["id"]), str(row["name"]), role, via, _stored_scope(role, row))
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def hash_password(password: str) -> str:
-    """``scrypt$n$r$p$salt$hash``."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
-    )
-    return f"{_SCHEME}${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
-
-
-def verify_password(password: str, stored: str) -> bool:
+def _stored_scope(role: str, row: Mapping[str, Any]) -> OfficerScope | None:
+    """A row's scope (an admin has none). A scope syncpay cannot read (written by hand
+    in the database) covers nobody: a petugas never sees more than was meant."""
+    if role == "admin":
+        return None
     try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != _SCHEME:
-            return False
-        expected = _unb64(digest)
-        actual = hashlib.scrypt(
-            password.encode(),
-            salt=_unb64(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(expected),
-            maxmem=256 * 1024 * 1024,
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual, expected)
-
-
-#: Compared against when the user does not exist, so a wrong name costs as much time as
-#: a wrong password.
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+        return OfficerScope.from_json(row.get("scope"))
+    except (ValueError, TypeError, AttributeError):
+        return OfficerScope.nobody()
 
 
 def check_name(name: str) -> str:
@@ -148,6 +126,16 @@ def check_password(password: str) -> str:
     return password
 
 
+def scope_json(role: str, scope: OfficerScope | None) -> str | None:
+    """A scope as stored (None: every student); refused for an admin, who sees
+    everything."""
+    if scope is None or scope.is_empty:
+        return None
+    if role == "admin":
+        raise AccountError("an admin sees every student: a scope is for a petugas")
+    return scope.to_json()
+
+
 class Accounts:
     """Users and tokens in one database."""
 
@@ -163,10 +151,17 @@ class Accounts:
     # --- users --------------------------------------------------------------------------
 
     async def create_user(
-        self, name: str, password: str, role: str | None = None, *, update: bool = False
+        self,
+        name: str,
+        password: str,
+        role: str | None = None,
+        *,
+        update: bool = False,
+        scope: OfficerScope | None = None,
     ) -> tuple[User, bool]:
-        """Add a user (role default petugas), or with ``update`` change an existing one's
-        password (and its role when given). Returns the user and whether it was created."""
+        """Add a user (role default petugas; ``scope``: the students a petugas sees), or
+        with ``update`` change an existing one's password (and its role and scope when
+        given). Returns the user and whether it was created."""
         name = check_user_name(name)
         if role is not None:
             check_role(role)
@@ -177,6 +172,8 @@ class Accounts:
                 raise AccountError(f"user {name!r} exists already (--update changes it)")
             name = str(existing["name"])
             role = role or str(existing["role"])
+            stored = scope_json(role, scope) if scope is not None else existing.get("scope")
+            stored = None if role == "admin" else stored
             user_id = int(existing["id"])
 
             async def write(tx: Tx) -> None:
@@ -184,15 +181,66 @@ class Accounts:
                 # user had, in the same transaction: a stolen cookie dies with the old
                 # password, and a demoted user does not keep an admin session.
                 await tx.execute("user_update", {"name": name, "password": hashed, "role": role})
+                await tx.execute("user_set_scope", {"id": user_id, "scope": stored})
                 await tx.execute("sessions_delete_user", {"user_id": user_id})
 
             await self.db.transact(write)
-            return User(user_id, name, role), False
+            return User.from_row(
+                {"id": user_id, "name": name, "role": role, "scope": stored}
+            ), False
         role = role or "petugas"
+        stored = scope_json(role, scope)
         user_id = await self.db.insert(
-            "user_insert", {"name": name, "password": hashed, "role": role}
+            "user_insert", {"name": name, "password": hashed, "role": role, "scope": stored}
         )
-        return User(int(user_id), name, role), True
+        return User.from_row({"id": user_id, "name": name, "role": role, "scope": stored}), True
+
+    async def user(self, name: str) -> User | None:
+        """The user called ``name`` (any form of the name), with role and scope."""
+        row = await self.find_user(name)
+        return None if row is None else User.from_row(row)
+
+    async def _existing(self, name: str) -> dict[str, Any]:
+        row = await self.find_user(name) if check_name_ok(login_name(name)) else None
+        if row is None:
+            raise AccountError(f"no user {login_name(name)!r}")
+        return row
+
+    async def set_scope(self, name: str, scope: OfficerScope | None) -> User:
+        """Replace a petugas's scope (None or an empty scope: every student). Their
+        sessions go on: the next request (within RecentUsers' ttl) sees the new scope."""
+        row = await self._existing(name)
+        role = str(row["role"])
+        stored = scope_json(role, scope)
+        await self.db.execute("user_set_scope", {"id": int(row["id"]), "scope": stored})
+        return User.from_row(row | {"scope": stored})
+
+    async def set_role(self, name: str, role: str) -> User:
+        """Change a user's role, ending their sessions (an admin's scope is cleared)."""
+        check_role(role)
+        row = await self._existing(name)
+        stored = None if role == "admin" else row.get("scope")
+        user_id = int(row["id"])
+
+        async def write(tx: Tx) -> None:
+            await tx.execute("user_set_role", {"id": user_id, "role": role, "scope": stored})
+            await tx.execute("sessions_delete_user", {"user_id": user_id})
+
+        await self.db.transact(write)
+        return User.from_row(row | {"role": role, "scope": stored})
+
+    async def reset_password(self, name: str, password: str) -> User:
+        """A new password, ending the user's sessions."""
+        hashed = await self._off_loop(hash_password, check_password(password))
+        row = await self._existing(name)
+        user_id = int(row["id"])
+
+        async def write(tx: Tx) -> None:
+            await tx.execute("user_set_password", {"id": user_id, "password": hashed})
+            await tx.execute("sessions_delete_user", {"user_id": user_id})
+
+        await self.db.transact(write)
+        return User.from_row(row)
 
     async def authenticate(self, name: str, password: str) -> User | None:
         """The user when ``password`` is theirs, else None (same cost either way)."""
@@ -203,7 +251,7 @@ class Accounts:
             return None
         if not await self._off_loop(verify_password, password[:MAX_PASSWORD], str(row["password"])):
             return None
-        return User(int(row["id"]), str(row["name"]), str(row["role"]))
+        return User.from_row(row)
 
     async def find_user(self, name: str) -> dict[str, Any] | None:
         """The user row whose name is ``name`` in its stored form (exact comparison). A
@@ -219,6 +267,7 @@ class Accounts:
         return None
 
     async def users(self) -> list[dict[str, Any]]:
+        """Every user's row: id, name, role, scope (JSON text or None), created_at."""
         return await self.db.fetch_all("users_all")
 
     async def delete_user(self, name: str) -> bool:
@@ -230,12 +279,19 @@ class Accounts:
 
     # --- tokens -------------------------------------------------------------------------
 
-    async def create_token(self, name: str, role: str = "admin") -> str:
-        """A new API token (shown once; only its hash is kept)."""
+    async def create_token(self, name: str, role: str = "admin", user: str | None = None) -> str:
+        """A new API token (shown once; only its hash is kept). With ``user``, the token
+        is bound to that user: it acts with the user's current role and scope (its own
+        role is stored as the user's at creation, for the list)."""
         name, role = check_name(name), check_role(role)
+        user_id = None
+        if user is not None:
+            row = await self._existing(user)
+            user_id, role = int(row["id"]), str(row["role"])
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         await self.db.insert(
-            "token_insert", {"name": name, "role": role, "token_hash": token_hash(token)}
+            "token_insert",
+            {"name": name, "role": role, "token_hash": token_hash(token), "user_id": user_id},
         )
         return token
 
@@ -246,7 +302,12 @@ class Accounts:
         if row is None:
             return None
         await self.db.execute("token_touch", {"id": int(row["id"])})
-        return User(int(row["id"]), str(row["name"]), str(row["role"]), via="token")
+        if row["user_id"] is None:
+            return User(int(row["id"]), str(row["name"]), str(row["role"]), via="token")
+        if row["user_name"] is None:
+            return None  # its user was removed
+        user = {"id": row["user_id"], "name": row["user_name"], "role": row["user_role"]}
+        return User.from_row(user | {"scope": row["user_scope"]}, via="token")
 
     async def revoke_token(self, name_or_id: str) -> int:
         """Revoke the tokens with that name (or that id); how many were revoked."""
@@ -287,4 +348,4 @@ class Accounts:
         row = await self.find_user(str(name))
         if row is None:
             return None
-        return User(int(row["id"]), str(row["name"]), str(row["role"]))
+        return User.from_row(row)

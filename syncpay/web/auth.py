@@ -157,7 +157,7 @@ async def _session_user(request: web.Request, session: Session, lifetime: int) -
         return None
     if int(row["now"]) - int(row["last_seen_at"]) >= 60:
         await accounts.db.execute("session_touch", {"id": session.sid, "lifetime": lifetime})
-    user = User(int(row["id"]), str(row["name"]), str(row["role"]))
+    user = User.from_row(row)  # with the user's scope: a change counts within RecentUsers' ttl
     recent.put(key, user)
     return user
 

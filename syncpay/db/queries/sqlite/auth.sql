@@ -2,37 +2,54 @@
 -- SQLite. Every query name here exists in the other dialect too (a test checks).
 
 -- name: user_insert
-INSERT INTO users (name, password, role, created_at, updated_at)
-VALUES (:name, :password, :role, CAST(strftime('%s', 'now') AS INTEGER), CAST(strftime('%s', 'now') AS INTEGER))
+INSERT INTO users (name, password, role, scope, created_at, updated_at)
+VALUES (:name, :password, :role, :scope, CAST(strftime('%s', 'now') AS INTEGER), CAST(strftime('%s', 'now') AS INTEGER))
 
 -- name: user_update
 UPDATE users SET password = :password, role = :role, updated_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE name = :name
 
 -- name: user_by_name
-SELECT id, name, password, role FROM users WHERE name = :name
+SELECT id, name, password, role, scope FROM users WHERE name = :name
 
 -- name: user_by_id
-SELECT id, name, password, role FROM users WHERE id = :id
+SELECT id, name, password, role, scope FROM users WHERE id = :id
 
 -- name: users_all
-SELECT id, name, role, created_at FROM users ORDER BY name
+SELECT id, name, role, scope, created_at FROM users ORDER BY name
+
+-- name: user_set_scope
+UPDATE users SET scope = :scope, updated_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE id = :id
+
+-- name: user_set_role
+UPDATE users SET role = :role, scope = :scope, updated_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE id = :id
+
+-- name: user_set_password
+UPDATE users SET password = :password, updated_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE id = :id
 
 -- name: user_delete
 DELETE FROM users WHERE name = :name
 
 -- name: token_insert
-INSERT INTO api_tokens (name, role, token_hash, created_at)
-VALUES (:name, :role, :token_hash, CAST(strftime('%s', 'now') AS INTEGER))
+INSERT INTO api_tokens (name, role, token_hash, user_id, created_at)
+VALUES (:name, :role, :token_hash, :user_id, CAST(strftime('%s', 'now') AS INTEGER))
 
 -- name: token_by_hash
-SELECT id, name, role FROM api_tokens WHERE token_hash = :token_hash AND revoked_at IS NULL
+-- A token bound to a user (user_id, migration 0017) acts as that user, with the user's
+-- current role and scope; a bound token whose user was removed finds no user_name.
+SELECT t.id, t.name, t.role, t.user_id, u.name AS user_name, u.role AS user_role,
+       u.scope AS user_scope
+FROM api_tokens AS t LEFT JOIN users AS u ON u.id = t.user_id
+WHERE t.token_hash = :token_hash AND t.revoked_at IS NULL
 
 -- name: token_touch
 UPDATE api_tokens SET last_used_at = CAST(strftime('%s', 'now') AS INTEGER)
 WHERE id = :id AND (last_used_at IS NULL OR last_used_at < CAST(strftime('%s', 'now') AS INTEGER) - 60)
 
 -- name: tokens_all
-SELECT id, name, role, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id
+SELECT t.id, t.name, t.role, t.created_at, t.last_used_at, t.revoked_at, t.user_id,
+       u.name AS user_name
+FROM api_tokens AS t LEFT JOIN users AS u ON u.id = t.user_id
+ORDER BY t.id
 
 -- name: token_revoke
 UPDATE api_tokens SET revoked_at = CAST(strftime('%s', 'now') AS INTEGER)
@@ -43,7 +60,7 @@ INSERT INTO web_sessions (id, user_id, created_at, last_seen_at, expires_at)
 VALUES (:id, :user_id, CAST(strftime('%s', 'now') AS INTEGER), CAST(strftime('%s', 'now') AS INTEGER), CAST(strftime('%s', 'now') AS INTEGER) + :lifetime)
 
 -- name: session_user
-SELECT u.id, u.name, u.role, s.last_seen_at, s.expires_at, CAST(strftime('%s', 'now') AS INTEGER) AS now
+SELECT u.id, u.name, u.role, u.scope, s.last_seen_at, s.expires_at, CAST(strftime('%s', 'now') AS INTEGER) AS now
 FROM web_sessions s JOIN users u ON u.id = s.user_id
 WHERE s.id = :id AND s.expires_at > CAST(strftime('%s', 'now') AS INTEGER)
 

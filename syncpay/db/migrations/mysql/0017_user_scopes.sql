@@ -1,0 +1,8 @@
+-- Officer scopes (issue #15). users.scope: the units, classes, dormitories and diniyah
+-- levels a petugas sees, as JSON (syncpay/officers.py, OfficerScope.to_json); NULL = all
+-- students. api_tokens.user_id: a token bound to a user acts as that user, with the
+-- user's current role and scope (looked up on each use); NULL = an unbound token with
+-- its own role and no scope. IF NOT EXISTS: MariaDB commits DDL at once, so a migration
+-- cut off before it was recorded runs again without an error.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS scope TEXT NULL;
+ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS user_id BIGINT UNSIGNED NULL;

@@ -1,0 +1,148 @@
+"""Officer scopes (issue #15): the scope value, the accounts that store it, and the
+read model and runs of a scoped petugas. Storage tests run on SQLite and MariaDB."""
+
+from __future__ import annotations
+
+import pytest
+
+from syncpay.accounts import AccountError, Accounts
+from syncpay.officers import OfficerScope, ScopeFlagError
+
+PASSWORD = "rahasia-123"
+
+
+# --- the scope value ------------------------------------------------------------------
+
+
+def test_scope_parses_normalises_and_round_trips():
+    scope = OfficerScope.parse(
+        units=[" SMP ", "SMA", "SMP"],
+        kelas=["SMA:X IPA 1", " SD : I A ", "SMA:X IPA 1"],
+        asrama=["Al-Fatih"],
+        diniyah=["Ula", "Wustho", "Ula"],
+    )
+    assert scope.units == ("SMA", "SMP")
+    assert scope.kelas == (("SD", "I A"), ("SMA", "X IPA 1"))
+    assert scope.diniyah == ("Ula", "Wustho")
+    assert not scope.is_empty
+    assert OfficerScope.from_json(scope.to_json()) == scope
+    assert scope.to_dict() == {
+        "units": ["SMA", "SMP"],
+        "kelas": [{"unit": "SD", "kelas": "I A"}, {"unit": "SMA", "kelas": "X IPA 1"}],
+        "asrama": ["Al-Fatih"],
+        "diniyah": ["Ula", "Wustho"],
+    }
+    assert OfficerScope.from_json(None) is None
+    assert OfficerScope.from_json(OfficerScope().to_json()) is None  # empty = no scope
+    assert OfficerScope().is_empty
+
+
+def test_scope_covers_the_union_of_its_parts():
+    scope = OfficerScope.parse(units=["SMP"], kelas=["SMA:X"], asrama=["A1"], diniyah=["Ula"])
+    row = {"UnitFormal": None, "KelasFormal": None, "AsramaPondok": None, "TingkatDiniyah": None}
+    assert scope.covers(row | {"UnitFormal": "SMP", "KelasFormal": "VII A"})
+    assert scope.covers(row | {"UnitFormal": "SMA", "KelasFormal": "X"})
+    assert not scope.covers(row | {"UnitFormal": "SMA", "KelasFormal": "XI"})
+    assert not scope.covers(row | {"UnitFormal": "SD", "KelasFormal": "X"})  # another unit's X
+    assert scope.covers(row | {"UnitFormal": "SD", "AsramaPondok": "A1"})
+    assert scope.covers(row | {"UnitFormal": "SD", "TingkatDiniyah": "Ula"})
+    assert not scope.covers(row | {"UnitFormal": "SD", "AsramaPondok": "A2"})
+    assert not scope.covers(row)
+    assert not OfficerScope.nobody().covers(row | {"UnitFormal": "SMP"})
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        ({"kelas": ["VII A"]}, "--kelas 'VII A'"),
+        ({"kelas": ["SMP:"]}, "--kelas 'SMP:'"),
+        ({"units": ["  "]}, "--unit"),
+        ({"asrama": ["x" * 101]}, "--asrama"),
+        ({"diniyah": ["Ula\x1b[31m"]}, "--diniyah"),
+    ],
+)
+def test_bad_scope_values_are_refused_in_one_line(flags, named):
+    with pytest.raises(ScopeFlagError) as caught:
+        OfficerScope.parse(**flags)
+    assert named in str(caught.value) and "\n" not in str(caught.value)
+    assert caught.value.key.startswith("scope.err.")
+
+
+# --- accounts -------------------------------------------------------------------------
+
+
+async def test_accounts_store_scopes_roles_and_bound_tokens(db):
+    accounts = Accounts(db)
+    scope = OfficerScope.parse(units=["SMP"], kelas=["SMA:X IPA 1"])
+    sari, created = await accounts.create_user("Sari", PASSWORD, "petugas", scope=scope)
+    assert created and sari.scope == scope and sari.scoped
+    assert (await accounts.user("SARI")) == sari
+    rows = {r["name"]: r for r in await accounts.users()}
+    assert OfficerScope.from_json(rows["sari"]["scope"]) == scope
+
+    # A scope is for a petugas: an admin sees everyone.
+    with pytest.raises(AccountError, match="admin"):
+        await accounts.create_user("boss", PASSWORD, "admin", scope=scope)
+    admin, _ = await accounts.create_user("boss", PASSWORD, "admin")
+    assert admin.scope is None and not admin.scoped
+    with pytest.raises(AccountError, match="admin"):
+        await accounts.set_scope("boss", scope)
+
+    # Replace, then clear (an empty scope is stored as none).
+    dorm = OfficerScope.parse(asrama=["Al-Fatih"])
+    assert (await accounts.set_scope("sari", dorm)).scope == dorm
+    assert (await accounts.user("sari")).scope == dorm  # type: ignore[union-attr]
+    cleared = await accounts.set_scope("sari", OfficerScope())
+    assert cleared.scope is None and not cleared.scoped
+    await accounts.set_scope("sari", dorm)
+
+    # --update with no scope keeps it; a promotion to admin drops it.
+    user, created = await accounts.create_user("sari", PASSWORD + "!", update=True)
+    assert not created and user.scope == dorm
+    promoted = await accounts.set_role("sari", "admin")
+    assert promoted.is_admin and promoted.scope is None
+    assert (await accounts.user("sari")).scope is None  # type: ignore[union-attr]
+    back = await accounts.set_role("sari", "petugas")
+    assert back.scope is None  # the old scope is not restored
+    await accounts.set_scope("sari", dorm)
+
+    # Unknown users and roles: one line.
+    for call in (
+        accounts.set_scope("nobody", dorm),
+        accounts.set_role("nobody", "admin"),
+        accounts.reset_password("nobody", PASSWORD),
+        accounts.set_role("sari", "boss"),
+        accounts.create_token("t", user="nobody"),
+    ):
+        with pytest.raises(AccountError) as caught:
+            await call
+        assert "\n" not in str(caught.value)
+    with pytest.raises(AccountError):
+        await accounts.reset_password("sari", "short")
+    assert (await accounts.reset_password("sari", "new-password-1")).scope == dorm
+    assert await accounts.authenticate("sari", "new-password-1") is not None
+
+    # A bound token acts as its user, with the user's current role and scope.
+    token = await accounts.create_token("sari-script", user="sari")
+    as_sari = await accounts.token_user(token)
+    assert as_sari is not None and as_sari.via == "token"
+    assert (as_sari.name, as_sari.role, as_sari.scope) == ("sari", "petugas", dorm)
+    await accounts.set_scope("sari", scope)
+    assert (await accounts.token_user(token)).scope == scope  # type: ignore[union-attr]
+    listed = [t for t in await accounts.tokens() if t["name"] == "sari-script"]
+    assert listed[0]["user_name"] == "sari"
+    # An unbound token keeps its own role and has no scope.
+    plain = await accounts.token_user(await accounts.create_token("cron", "petugas"))
+    assert plain is not None and plain.name == "cron" and plain.scope is None
+    # A removed user's token no longer acts.
+    assert await accounts.delete_user("sari")
+    assert await accounts.token_user(token) is None
+
+
+async def test_a_scope_syncpay_cannot_read_covers_nobody(db):
+    accounts = Accounts(db)
+    user, _ = await accounts.create_user("rina", PASSWORD)
+    await db.execute("user_set_scope", {"id": user.id, "scope": "{not json"})
+    found = await accounts.user("rina")
+    assert found is not None and found.scoped
+    assert not found.scope.covers({"UnitFormal": "SMP"})  # type: ignore[union-attr]
