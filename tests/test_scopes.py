@@ -146,3 +146,104 @@ async def test_a_scope_syncpay_cannot_read_covers_nobody(db):
     found = await accounts.user("rina")
     assert found is not None and found.scoped
     assert not found.scope.covers({"UnitFormal": "SMP"})  # type: ignore[union-attr]
+
+
+# --- the read model ---------------------------------------------------------------------
+
+SCOPES = {
+    "parts": OfficerScope.parse(
+        units=["MTs"], kelas=["SMA:X IPS 2", "SMP:VII A"], asrama=["Al-Hidayah"]
+    ),
+    "diniyah": OfficerScope.parse(diniyah=["Ula"]),
+}
+
+
+async def _roster(db) -> dict[str, dict]:
+    ids = [r["idperson"] for r in await db.fetch_all("roster_idpersons")]
+    return {str(r["idperson"]): r for r in await db.fetch_all("roster_find", {"ids": ids})}
+
+
+async def _covered(db, scope: OfficerScope) -> dict[str, dict]:
+    return {i: r for i, r in (await _roster(db)).items() if scope.covers(r)}
+
+
+async def _listed(students, filters, scope) -> tuple[list[str], int | None]:
+    from dataclasses import replace
+
+    ids: list[str] = []
+    page, total = 1, None
+    while True:
+        listing = await students.list(replace(filters, page=page), scope=scope)
+        ids += [row.idperson for row in listing.rows]
+        total = listing.total if total is None else total
+        if not listing.has_next:
+            return ids, total
+        page += 1
+
+
+@pytest.mark.parametrize("name", sorted(SCOPES))
+async def test_a_scoped_read_model_holds_exactly_the_scopes_students(h, name):
+    """The list (every driver and sort, all pages), the filter's choices, the export,
+    the report, a student's page and history: exactly the students the scope covers
+    (computed in Python from the roster), and nobody outside."""
+    from syncpay.students import Students
+    from syncpay.students.filters import Filters
+
+    scope = SCOPES[name]
+    await h.students(240, seed=3)
+    covered = await _covered(h.db, scope)
+    assert 10 < len(covered) < 200  # a real part of the school
+    students = Students(h.db, h.settings)
+    students.per_page, students.export_chunk = 17, 7
+    word = next(iter(covered.values()))["nama"].split()[0]
+    cases = [
+        Filters(),
+        Filters(sort="tunggakan_desc"),
+        Filters(sort="synced_desc"),
+        Filters(unit="SMA"),
+        Filters(unit="SMP", kelas="VII A"),
+        Filters(kelas="VII A"),
+        Filters(status="belum_sinkron"),
+        Filters(q=word),
+        Filters(q=word, sort="tunggakan_asc", unit="SMA"),
+    ]
+    for filters in cases:
+        unscoped, _ = await _listed(students, filters, None)
+        expected = [i for i in unscoped if i in covered]  # the same order, scope's only
+        ids, total = await _listed(students, filters, scope)
+        assert ids == expected, filters
+        assert total == len(expected), filters
+        exported = [
+            r.idperson async for chunk in students.export(filters, scope=scope) for r in chunk
+        ]
+        assert exported == expected, filters
+
+    choices = await students.choices(scope=scope)
+    assert set(choices.units) == {r["UnitFormal"] for r in covered.values()}
+    pairs = {(u, k) for k, units in choices.kelas.items() for u in units}
+    assert pairs == {(r["UnitFormal"], r["KelasFormal"]) for r in covered.values()}
+
+    report = await students.report(scope=scope)
+    assert report.total.students == len(covered)
+    assert {(c.unit, c.kelas): c.students for c in report.classes} == _count_classes(covered)
+    sma = await students.report("SMA", scope=scope)
+    assert sma.total.students == sum(r["UnitFormal"] == "SMA" for r in covered.values())
+
+    inside = next(iter(covered))
+    outside = next(i for i in await _all_ids(h.db) if i not in covered)
+    assert await students.detail(inside, scope=scope) is not None
+    assert await students.detail(outside, scope=scope) is None
+    assert await students.detail(outside) is not None
+    assert await students.exists(inside, scope=scope)
+    assert not await students.exists(outside, scope=scope)
+    assert (await students.history(outside, scope=scope)).changes == ()
+
+
+def _count_classes(rows: dict[str, dict]) -> dict[tuple, int]:
+    from collections import Counter
+
+    return dict(Counter((r["UnitFormal"], r["KelasFormal"]) for r in rows.values()))
+
+
+async def _all_ids(db) -> list[str]:
+    return sorted(await _roster(db))

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..officers import scope_params
+
 __all__ = [
     "COUNT_CAP",
     "IDPERSON",
@@ -103,6 +105,9 @@ class Filters:
             "offset": offset,
             "cap": cap,
             "kata": words[0] if words else "",
+            # Everyone's students: the scope's condition is never looked at (a scoped
+            # officer's list replaces these, see listing.py).
+            **scope_params(None),
         }
         for i in range(MAX_WORDS):
             word = words[i] if i < len(words) else None

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..db import Database
+from ..officers import OfficerScope, scope_params
 from .filters import COUNT_CAP, PER_PAGE, SMALL, WORD_CANDIDATES, Filters
 from .records import StudentRow, state_of, to_decimal, utc
 
@@ -66,9 +67,15 @@ class Listing:
 
 
 async def list_students(
-    db: Database, filters: Filters, *, per_page: int = PER_PAGE, count_cap: int = COUNT_CAP
+    db: Database,
+    filters: Filters,
+    *,
+    per_page: int = PER_PAGE,
+    count_cap: int = COUNT_CAP,
+    scope: OfficerScope | None = None,
 ) -> Listing:
-    """The page ``filters.page`` of the students matching ``filters``."""
+    """The page ``filters.page`` of the students matching ``filters`` (of ``scope``'s
+    students only, when given: one more condition in every query, see siswa.sql)."""
     offset = (filters.page - 1) * per_page
     words = filters.words
     common = False
@@ -79,8 +86,11 @@ async def list_students(
         words = [word for word, _ in ranked]
         common = ranked[0][1] > WORD_CANDIDATES
     params = filters.params(words, limit=per_page + 1, offset=offset, cap=count_cap + 1)
+    params |= scope_params(scope)
     driver = filters.driver
     count_query = f"siswa_count_{driver}"
+    if driver == "all" and params["scoped"]:
+        count_query = "siswa_count_scoped"
     counted = int(await db.fetch_value(count_query, params) or 0)
     total = counted if counted <= count_cap else None
     page_query = await _page_query(db, filters, params, counted, common)
@@ -198,7 +208,11 @@ class ExportRow:
 
 
 async def export_students(
-    db: Database, filters: Filters, *, chunk: int = EXPORT_CHUNK
+    db: Database,
+    filters: Filters,
+    *,
+    chunk: int = EXPORT_CHUNK,
+    scope: OfficerScope | None = None,
 ) -> AsyncIterator[list[ExportRow]]:
     """Every student matching ``filters`` (all pages; ``filters.page`` is not read), in
     the list's order, a chunk of at most ``chunk`` at a time: each chunk is a walk of
@@ -209,7 +223,7 @@ async def export_students(
         if ranked[0][1] == 0:
             return
         words = [word for word, _ in ranked]
-    params = filters.params(words, limit=chunk)
+    params = filters.params(words, limit=chunk) | scope_params(scope)
     for query, next_query, after, after_id in _WALKS[filters.sort]:
         while True:
             found = await db.fetch_all(query, params | {"after": after, "after_id": after_id})
@@ -233,10 +247,13 @@ class Choices:
     kelas: dict[str, list[str]] = field(default_factory=dict)
 
 
-async def filter_choices(db: Database) -> Choices:
+async def filter_choices(db: Database, scope: OfficerScope | None = None) -> Choices:
+    """The units and classes of the students (of ``scope``'s students, when given)."""
     units: list[str] = []
     kelas: dict[str, list[str]] = {}
-    for row in await db.fetch_all("siswa_unit_kelas"):
+    params = scope_params(scope)
+    query = "siswa_unit_kelas_scoped" if params["scoped"] else "siswa_unit_kelas"
+    for row in await db.fetch_all(query, params):
         unit = row["unit"]
         if unit is None:
             continue

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..db import Database
+from ..officers import OfficerScope, scope_params
 
 # The student filter's order of classes (the same everywhere a class is listed).
 from .listing import _class_order as class_order
@@ -123,10 +124,15 @@ class Report:
         return [c for u in self.units for c in u.classes]
 
 
-async def read_report(db: Database, unit: str | None = None) -> Report:
-    """The report of the whole school, or of ``unit`` only (an exact name)."""
+async def read_report(
+    db: Database, unit: str | None = None, scope: OfficerScope | None = None
+) -> Report:
+    """The report of the whole school, or of ``unit`` only (an exact name); with
+    ``scope``, of that officer's students only."""
     query = "report_groups" if unit is None else "report_groups_unit"
-    params = {} if unit is None else {"unit": unit}
+    params: dict[str, Any] = {} if unit is None else {"unit": unit}
+    if scope is not None and not scope.is_empty:
+        query, params = "report_groups_scoped", {"unit": unit} | scope_params(scope)
     rows = await db.fetch_all(query, params)
     if any(isinstance(row[total], float) for row in rows for total in TOTALS):
         # SQLite summed an amount with cents as a REAL: the exact query (report.sql).

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from ..accounts import User, token_hash
+from ..officers import OfficerScope
 from .errors import ApiError, json_error
 from .i18n import text
 from .keys import ACCOUNTS, RECENT_USERS, SETTINGS, SIGNER
@@ -54,6 +55,13 @@ def require_admin(request: web.Request) -> User:
     if not user.is_admin:
         raise ApiError(403, text(request, "error.forbidden"))
     return user
+
+
+def scope_of(request: web.Request) -> OfficerScope | None:
+    """The students the request's user sees: None (every student) unless a scoped
+    petugas (issue #15). The read model filters by it; a student outside is a 404."""
+    user = request[SESSION].user
+    return user.sees if user is not None else None
 
 
 def current_user(request: web.Request) -> User:

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from ...students.filters import MAX_FIELD
+from ..auth import scope_of
 from ..errors import ApiError, json_capable, json_ok
 from ..export import csv_response, csv_route, read_separator
 from ..i18n import text
@@ -62,10 +63,10 @@ async def laporan(request: web.Request) -> web.Response:
     if wants_json(request):
         if refused is not None:
             raise ApiError(422, refused)
-        body: dict[str, Any] = report_json(await students.report(unit))
+        body: dict[str, Any] = report_json(await students.report(unit, scope=scope_of(request)))
         return json_ok(**body)
-    report = await students.report(unit)
-    choices = await students.choices()
+    report = await students.report(unit, scope=scope_of(request))
+    choices = await students.choices(scope=scope_of(request))
     errors = [refused] if refused is not None else []
     return page(
         request,
@@ -85,7 +86,7 @@ async def laporan_export(request: web.Request) -> web.StreamResponse:
     if refused is not None:
         raise ApiError(422, refused)
     read_separator(request)
-    report = await request.app[SYNCPAY].students.report(unit)
+    report = await request.app[SYNCPAY].students.report(unit, scope=scope_of(request))
     return await csv_response(
         request,
         report_csv_name(unit),

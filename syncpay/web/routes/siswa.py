@@ -26,7 +26,7 @@ from ...students.filters import (
 )
 from ...sync.errors import SyncError
 from ...text import UNSAFE
-from ..auth import current_user
+from ..auth import current_user, scope_of
 from ..errors import ApiError, json_capable, json_ok, json_route
 from ..export import csv_response, csv_route
 from ..format import number
@@ -127,7 +127,7 @@ async def siswa_list(request: web.Request) -> web.Response:
     if wants_json(request):
         if filters.errors:
             raise ApiError(422, filters.errors[0])
-        listing = await students.list(filters)
+        listing = await students.list(filters, scope=scope_of(request))
         body: dict[str, Any] = {
             "data": [row_json(row) for row in listing.rows],
             "page": filters.page,
@@ -137,8 +137,8 @@ async def siswa_list(request: web.Request) -> web.Response:
         if listing.total is not None:
             body["total"] = listing.total
         return json_ok(**body)
-    listing = await students.list(filters)
-    choices = await students.choices()
+    listing = await students.list(filters, scope=scope_of(request))
+    choices = await students.choices(scope=scope_of(request))
     return page(
         request,
         text(request, "siswa.title"),
@@ -162,7 +162,7 @@ async def siswa_export(request: web.Request) -> web.StreamResponse:
     if filters.errors:
         raise ApiError(422, filters.errors[0])
     students = request.app[SYNCPAY].students
-    rows = export_cells(request, students.export(filters))
+    rows = export_cells(request, students.export(filters, scope=scope_of(request)))
     return await csv_response(request, export_name(filters), export_header(request), rows)
 
 
@@ -173,7 +173,8 @@ async def siswa_export(request: web.Request) -> web.StreamResponse:
 @json_capable
 async def siswa_detail(request: web.Request) -> web.Response:
     sp = request.app[SYNCPAY]
-    detail = await sp.students.detail(_idperson(request))
+    # A student outside a scoped officer's scope is not found, exactly as an unknown one.
+    detail = await sp.students.detail(_idperson(request), scope=scope_of(request))
     if detail is None:
         raise ApiError(404, text(request, "siswa.err.not_found"))
     if wants_json(request):
@@ -221,7 +222,7 @@ async def sync_now(request: web.Request) -> web.Response:
     user = current_user(request)
     idperson = _idperson(request)
     sp = request.app[SYNCPAY]
-    if not await sp.students.exists(idperson):
+    if not await sp.students.exists(idperson, scope=scope_of(request)):
         raise ApiError(404, text(request, "siswa.err.not_found"))
     try:
         run = await sp.start(idpersons=[idperson], started_by=user.name)

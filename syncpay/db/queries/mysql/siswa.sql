@@ -86,6 +86,10 @@ SELECT COUNT(*) AS n FROM (
               WHERE k3.siswa_id = d.id AND k3.kata LIKE :w3_like))
       AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
               WHERE k4.siswa_id = d.id AND k4.kata LIKE :w4_like))
+      AND (:scoped = 0 OR d.id IN (SELECT c.id FROM siswa AS c
+              WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+                 OR c.TingkatDiniyah IN (:scope_diniyah)
+                 OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
     LIMIT :cap) AS t
 
 -- name: siswa_count_kata
@@ -103,6 +107,10 @@ SELECT COUNT(*) AS n FROM (
             AND (:unit IS NULL OR x.UnitFormal = :unit)
             AND (:kelas IS NULL OR x.KelasFormal = :kelas)
             AND (:status_any = 1 OR x.is_lunas <=> :lunas)))
+      AND (:scoped = 0 OR k.siswa_id IN (SELECT c.id FROM siswa AS c
+              WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+                 OR c.TingkatDiniyah IN (:scope_diniyah)
+                 OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
     LIMIT :cap) AS t
 
 -- name: siswa_count_unit
@@ -120,6 +128,10 @@ SELECT COUNT(*) AS n FROM (
               WHERE k3.siswa_id = d.id AND k3.kata LIKE :w3_like))
       AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
               WHERE k4.siswa_id = d.id AND k4.kata LIKE :w4_like))
+      AND (:scoped = 0 OR d.id IN (SELECT c.id FROM siswa AS c
+              WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+                 OR c.TingkatDiniyah IN (:scope_diniyah)
+                 OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
     LIMIT :cap) AS t
 
 -- name: siswa_count_status
@@ -137,6 +149,10 @@ SELECT COUNT(*) AS n FROM (
               WHERE k3.siswa_id = d.id AND k3.kata LIKE :w3_like))
       AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
               WHERE k4.siswa_id = d.id AND k4.kata LIKE :w4_like))
+      AND (:scoped = 0 OR d.id IN (SELECT c.id FROM siswa AS c
+              WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+                 OR c.TingkatDiniyah IN (:scope_diniyah)
+                 OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
     LIMIT :cap) AS t
 
 -- name: siswa_page_kelas
@@ -153,6 +169,10 @@ WHERE d.KelasFormal = :kelas
           WHERE k3.siswa_id = d.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = d.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR d.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN d.total_tunggakan END DESC,
          CASE WHEN :sort = 'tunggakan_asc' THEN d.total_tunggakan END,
          CASE WHEN :sort = 'tunggakan_desc' THEN d.id END DESC,
@@ -174,6 +194,10 @@ WHERE x.id = d.id
           WHERE k3.siswa_id = x.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = x.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR x.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN x.total_tunggakan END DESC,
          CASE WHEN :sort = 'tunggakan_asc' THEN x.total_tunggakan END,
          CASE WHEN :sort = 'tunggakan_desc' THEN x.id END DESC,
@@ -202,6 +226,10 @@ WHERE k.kata = :kata
           WHERE k3.siswa_id = k.siswa_id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = k.siswa_id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR x.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY k.nama, k.siswa_id
 LIMIT :limit OFFSET :offset
 
@@ -219,6 +247,10 @@ WHERE d.UnitFormal = :unit
           WHERE k3.siswa_id = d.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = d.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR d.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN d.total_tunggakan END DESC,
          CASE WHEN :sort = 'tunggakan_asc' THEN d.total_tunggakan END,
          CASE WHEN :sort = 'tunggakan_desc' THEN d.id END DESC,
@@ -240,6 +272,10 @@ WHERE d.is_lunas <=> :lunas
           WHERE k3.siswa_id = d.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = d.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR d.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN d.total_tunggakan END DESC,
          CASE WHEN :sort = 'tunggakan_asc' THEN d.total_tunggakan END,
          CASE WHEN :sort = 'tunggakan_desc' THEN d.id END DESC,
@@ -260,6 +296,10 @@ WHERE (:unit IS NULL OR s.UnitFormal = :unit)
           WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY s.nama, s.id
 LIMIT :limit OFFSET :offset
 
@@ -276,6 +316,10 @@ WHERE (:unit IS NULL OR s.UnitFormal = :unit)
           WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY s.total_tunggakan DESC, s.id DESC
 LIMIT :limit OFFSET :offset
 
@@ -292,6 +336,10 @@ WHERE (:unit IS NULL OR s.UnitFormal = :unit)
           WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY s.total_tunggakan, s.id
 LIMIT :limit OFFSET :offset
 
@@ -308,6 +356,10 @@ WHERE (:unit IS NULL OR s.UnitFormal = :unit)
           WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY s.synced_at DESC, s.id DESC
 LIMIT :limit OFFSET :offset
 
@@ -322,6 +374,48 @@ WHERE id IN (:ids)
 SELECT DISTINCT UnitFormal AS unit, KelasFormal AS kelas
 FROM siswa
 WHERE UnitFormal IS NOT NULL
+ORDER BY unit, kelas
+
+-- name: siswa_asrama_values
+-- The dormitories the roster names (the users page offers them as an officer's scope),
+-- at most :limit of them, sorted.
+SELECT DISTINCT AsramaPondok AS value
+FROM siswa
+WHERE AsramaPondok IS NOT NULL AND AsramaPondok <> ''
+ORDER BY value
+LIMIT :limit
+
+-- name: siswa_diniyah_values
+-- The diniyah levels the roster names (as siswa_asrama_values).
+SELECT DISTINCT TingkatDiniyah AS value
+FROM siswa
+WHERE TingkatDiniyah IS NOT NULL AND TingkatDiniyah <> ''
+ORDER BY value
+LIMIT :limit
+
+-- name: siswa_count_scoped
+-- A scoped officer's list without a filter (issue #15): their students, up to :cap.
+-- The scope's predicate is the same in every list query: :scoped = 0 for everyone
+-- else (never evaluated), otherwise the ids of the students it covers (a unit, a
+-- unit's class as unit + :scope_sep + class, a dormitory, a diniyah level).
+SELECT COUNT(*) AS n FROM (
+    SELECT 1 FROM siswa AS s
+    WHERE 1 = 1
+      AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+              WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+                 OR c.TingkatDiniyah IN (:scope_diniyah)
+                 OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
+    LIMIT :cap) AS t
+
+-- name: siswa_unit_kelas_scoped
+-- The (unit, class) pairs of a scoped officer's students (the filter's choices).
+SELECT DISTINCT s.UnitFormal AS unit, s.KelasFormal AS kelas
+FROM siswa AS s
+WHERE s.UnitFormal IS NOT NULL
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY unit, kelas
 
 -- name: siswa_detail

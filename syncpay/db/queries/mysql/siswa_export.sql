@@ -27,6 +27,10 @@ WHERE (:unit IS NULL OR s.UnitFormal = :unit)
           WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY s.nama, s.id
 LIMIT :limit
 
@@ -45,6 +49,10 @@ WHERE s.nama >= :after AND (s.nama > :after OR s.id > :after_id)
           WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY s.nama, s.id
 LIMIT :limit
 
@@ -63,6 +71,10 @@ WHERE s.total_tunggakan >= :after AND (s.total_tunggakan > :after OR s.id > :aft
           WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY s.total_tunggakan, s.id
 LIMIT :limit
 
@@ -81,6 +93,10 @@ WHERE s.total_tunggakan IS NULL AND s.id > :after_id
           WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY s.id
 LIMIT :limit
 
@@ -99,6 +115,10 @@ WHERE s.total_tunggakan <= :after AND (s.total_tunggakan < :after OR s.id < :aft
           WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY s.total_tunggakan DESC, s.id DESC
 LIMIT :limit
 
@@ -117,6 +137,10 @@ WHERE s.total_tunggakan IS NULL AND s.id < :after_id
           WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY s.id DESC
 LIMIT :limit
 
@@ -135,6 +159,10 @@ WHERE s.synced_at <= :after AND (s.synced_at < :after OR s.id < :after_id)
           WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY s.synced_at DESC, s.id DESC
 LIMIT :limit
 
@@ -153,6 +181,10 @@ WHERE s.synced_at IS NULL AND s.id < :after_id
           WHERE k3.siswa_id = s.id AND k3.kata LIKE :w3_like))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata LIKE :w4_like))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas)))
 ORDER BY s.id DESC
 LIMIT :limit
 

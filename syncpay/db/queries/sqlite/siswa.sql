@@ -85,6 +85,10 @@ SELECT COUNT(*) AS n FROM (
               WHERE k3.siswa_id = d.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
       AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
               WHERE k4.siswa_id = d.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+      AND (:scoped = 0 OR d.id IN (SELECT c.id FROM siswa AS c
+              WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+                 OR c.TingkatDiniyah IN (:scope_diniyah)
+                 OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
     LIMIT :cap) AS t
 
 -- name: siswa_count_kata
@@ -102,6 +106,10 @@ SELECT COUNT(*) AS n FROM (
             AND (:unit IS NULL OR x.UnitFormal = :unit)
             AND (:kelas IS NULL OR x.KelasFormal = :kelas)
             AND (:status_any = 1 OR x.is_lunas IS :lunas)))
+      AND (:scoped = 0 OR k.siswa_id IN (SELECT c.id FROM siswa AS c
+              WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+                 OR c.TingkatDiniyah IN (:scope_diniyah)
+                 OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
     LIMIT :cap) AS t
 
 -- name: siswa_count_unit
@@ -119,6 +127,10 @@ SELECT COUNT(*) AS n FROM (
               WHERE k3.siswa_id = d.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
       AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
               WHERE k4.siswa_id = d.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+      AND (:scoped = 0 OR d.id IN (SELECT c.id FROM siswa AS c
+              WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+                 OR c.TingkatDiniyah IN (:scope_diniyah)
+                 OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
     LIMIT :cap) AS t
 
 -- name: siswa_count_status
@@ -136,6 +148,10 @@ SELECT COUNT(*) AS n FROM (
               WHERE k3.siswa_id = d.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
       AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
               WHERE k4.siswa_id = d.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+      AND (:scoped = 0 OR d.id IN (SELECT c.id FROM siswa AS c
+              WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+                 OR c.TingkatDiniyah IN (:scope_diniyah)
+                 OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
     LIMIT :cap) AS t
 
 -- name: siswa_page_kelas
@@ -152,6 +168,10 @@ WHERE d.KelasFormal = :kelas
           WHERE k3.siswa_id = d.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = d.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR d.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN d.total_tunggakan END DESC,
          CASE WHEN :sort = 'tunggakan_asc' THEN d.total_tunggakan END,
          CASE WHEN :sort = 'tunggakan_desc' THEN d.id END DESC,
@@ -173,6 +193,10 @@ WHERE x.id = d.id
           WHERE k3.siswa_id = x.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = x.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR x.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN x.total_tunggakan END DESC,
          CASE WHEN :sort = 'tunggakan_asc' THEN x.total_tunggakan END,
          CASE WHEN :sort = 'tunggakan_desc' THEN x.id END DESC,
@@ -203,6 +227,10 @@ WHERE k.kata = :kata AND x.id = k.siswa_id
           WHERE k3.siswa_id = k.siswa_id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = k.siswa_id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR x.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY k.nama, k.siswa_id
 LIMIT :limit OFFSET :offset
 
@@ -220,6 +248,10 @@ WHERE d.UnitFormal = :unit
           WHERE k3.siswa_id = d.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = d.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR d.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN d.total_tunggakan END DESC,
          CASE WHEN :sort = 'tunggakan_asc' THEN d.total_tunggakan END,
          CASE WHEN :sort = 'tunggakan_desc' THEN d.id END DESC,
@@ -241,6 +273,10 @@ WHERE d.is_lunas IS :lunas
           WHERE k3.siswa_id = d.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = d.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR d.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY CASE WHEN :sort = 'tunggakan_desc' THEN d.total_tunggakan END DESC,
          CASE WHEN :sort = 'tunggakan_asc' THEN d.total_tunggakan END,
          CASE WHEN :sort = 'tunggakan_desc' THEN d.id END DESC,
@@ -261,6 +297,10 @@ WHERE (:unit IS NULL OR s.UnitFormal = :unit)
           WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY s.nama, s.id
 LIMIT :limit OFFSET :offset
 
@@ -277,6 +317,10 @@ WHERE (:unit IS NULL OR s.UnitFormal = :unit)
           WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY s.total_tunggakan DESC, s.id DESC
 LIMIT :limit OFFSET :offset
 
@@ -293,6 +337,10 @@ WHERE (:unit IS NULL OR s.UnitFormal = :unit)
           WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY s.total_tunggakan, s.id
 LIMIT :limit OFFSET :offset
 
@@ -309,6 +357,10 @@ WHERE (:unit IS NULL OR s.UnitFormal = :unit)
           WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY s.synced_at DESC, s.id DESC
 LIMIT :limit OFFSET :offset
 
@@ -337,6 +389,48 @@ pairs (unit, kelas) AS (
     FROM pairs AS p WHERE p.kelas IS NOT NULL
 )
 SELECT unit, kelas FROM pairs ORDER BY unit, kelas
+
+-- name: siswa_asrama_values
+-- The dormitories the roster names (the users page offers them as an officer's scope),
+-- at most :limit of them, sorted.
+SELECT DISTINCT AsramaPondok AS value
+FROM siswa
+WHERE AsramaPondok IS NOT NULL AND AsramaPondok <> ''
+ORDER BY value
+LIMIT :limit
+
+-- name: siswa_diniyah_values
+-- The diniyah levels the roster names (as siswa_asrama_values).
+SELECT DISTINCT TingkatDiniyah AS value
+FROM siswa
+WHERE TingkatDiniyah IS NOT NULL AND TingkatDiniyah <> ''
+ORDER BY value
+LIMIT :limit
+
+-- name: siswa_count_scoped
+-- A scoped officer's list without a filter (issue #15): their students, up to :cap.
+-- The scope's predicate is the same in every list query: :scoped = 0 for everyone
+-- else (never evaluated), otherwise the ids of the students it covers (a unit, a
+-- unit's class as unit + :scope_sep + class, a dormitory, a diniyah level).
+SELECT COUNT(*) AS n FROM (
+    SELECT 1 FROM siswa AS s
+    WHERE 1 = 1
+      AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+              WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+                 OR c.TingkatDiniyah IN (:scope_diniyah)
+                 OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
+    LIMIT :cap) AS t
+
+-- name: siswa_unit_kelas_scoped
+-- The (unit, class) pairs of a scoped officer's students (the filter's choices).
+SELECT DISTINCT s.UnitFormal AS unit, s.KelasFormal AS kelas
+FROM siswa AS s
+WHERE s.UnitFormal IS NOT NULL
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
+ORDER BY unit, kelas
 
 -- name: siswa_detail
 SELECT id, idperson, nama, gender, UnitFormal, KelasFormal, AsramaPondok, KamarPondok,

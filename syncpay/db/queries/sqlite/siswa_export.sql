@@ -26,6 +26,10 @@ WHERE (:unit IS NULL OR s.UnitFormal = :unit)
           WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY s.nama, s.id
 LIMIT :limit
 
@@ -44,6 +48,10 @@ WHERE s.nama >= :after AND (s.nama > :after OR s.id > :after_id)
           WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY s.nama, s.id
 LIMIT :limit
 
@@ -62,6 +70,10 @@ WHERE s.total_tunggakan >= :after AND (s.total_tunggakan > :after OR s.id > :aft
           WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY s.total_tunggakan, s.id
 LIMIT :limit
 
@@ -80,6 +92,10 @@ WHERE s.total_tunggakan IS NULL AND s.id > :after_id
           WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY s.id
 LIMIT :limit
 
@@ -98,6 +114,10 @@ WHERE s.total_tunggakan <= :after AND (s.total_tunggakan < :after OR s.id < :aft
           WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY s.total_tunggakan DESC, s.id DESC
 LIMIT :limit
 
@@ -116,6 +136,10 @@ WHERE s.total_tunggakan IS NULL AND s.id < :after_id
           WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY s.id DESC
 LIMIT :limit
 
@@ -134,6 +158,10 @@ WHERE s.synced_at <= :after AND (s.synced_at < :after OR s.id < :after_id)
           WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY s.synced_at DESC, s.id DESC
 LIMIT :limit
 
@@ -152,6 +180,10 @@ WHERE s.synced_at IS NULL AND s.id < :after_id
           WHERE k3.siswa_id = s.id AND k3.kata >= :w3 AND k3.kata < :w3_end))
   AND (:words < 4 OR EXISTS (SELECT 1 FROM siswa_kata AS k4
           WHERE k4.siswa_id = s.id AND k4.kata >= :w4 AND k4.kata < :w4_end))
+  AND (:scoped = 0 OR s.id IN (SELECT c.id FROM siswa AS c
+          WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+             OR c.TingkatDiniyah IN (:scope_diniyah)
+             OR c.UnitFormal || :scope_sep || c.KelasFormal IN (:scope_kelas)))
 ORDER BY s.id DESC
 LIMIT :limit
 
