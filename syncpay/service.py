@@ -27,6 +27,7 @@ from .db import Database, connect, migrate, tables_for
 from .queue import JobRegistry, Queue, Worker, WorkerOptions, builtin
 from .students import Students
 from .sync import jobs as sync_jobs
+from .sync import notify
 from .sync.jobs import STUDENT_JOB, SyncRuntime
 from .sync.progress import Progress
 from .sync.records import FailedStudent, Run
@@ -47,10 +48,11 @@ class SyncPay:
         self.sync = self.runtime.sync
         #: The students' list and pages (``syncpay/students/``).
         self.students = Students(db, settings)
-        #: The job types this object's workers run: ``syncpay.noop`` and the sync's two;
-        #: add your own with ``sp.jobs.collect(module)`` or ``sp.jobs.add(...)``.
+        #: The job types this object's workers run: ``syncpay.noop``, the sync's two and
+        #: its webhook (``sync.notify``); add your own with ``sp.jobs.collect(module)`` or
+        #: ``sp.jobs.add(...)``.
         self.jobs = JobRegistry()
-        self.jobs.collect(builtin, sync_jobs)
+        self.jobs.collect(builtin, sync_jobs, notify)
 
     # --- runs ---------------------------------------------------------------------------
 

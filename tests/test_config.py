@@ -51,6 +51,8 @@ SPEC_DEFAULTS = {
     "LOG_FILE": "storage/logs/syncpay.log",
     "LOG_LEVEL": "info",
     "SYNC_HISTORY_DAYS": "365",
+    "SYNC_NOTIFY_URL": "",
+    "SYNC_NOTIFY_SECRET": "",
 }
 
 
@@ -89,6 +91,7 @@ EXTRA_DEFAULTS = {
     "PAYMENT_DB_USERNAME": "root",
     "PAYMENT_DB_PASSWORD": "",
     "PAYMENT_DB_QUERY": "",
+    "SYNC_NOTIFY_TIMEOUT": "10",
 }
 
 
@@ -446,6 +449,11 @@ BAD_VALUES = [
     ("SYNC_PRUNE_DAYS", "-1", {}),
     ("SYNC_HISTORY_DAYS", "-1", {}),
     ("SYNC_HISTORY_DAYS", "36501", {}),
+    ("SYNC_NOTIFY_URL", "ftp://gateway.example/hook", {"SYNC_NOTIFY_SECRET": "k"}),
+    ("SYNC_NOTIFY_URL", "https://a.example/hook, gateway/hook", {"SYNC_NOTIFY_SECRET": "k"}),
+    ("SYNC_NOTIFY_URL", "http://:8080/hook", {"SYNC_NOTIFY_SECRET": "k"}),
+    ("SYNC_NOTIFY_SECRET", "", {"SYNC_NOTIFY_URL": "https://gateway.example/hook"}),
+    ("SYNC_NOTIFY_TIMEOUT", "0", {}),
     ("QUEUE_PRUNE_FAILED_HOURS", "1.5", {}),
     ("LOG_MAX_MB", "-1", {}),
     ("LOG_BACKUPS", "many", {}),

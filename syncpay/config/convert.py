@@ -168,6 +168,22 @@ def url(*, template: bool = False) -> Converter:
     return text(check)
 
 
+def urls(value: object) -> tuple[str, ...]:
+    """One or more http(s) URLs, separated by commas or whitespace (empty: none)."""
+    if isinstance(value, str):
+        items = [item for item in re.split(r"[\s,]+", value) if item]
+    elif isinstance(value, tuple | list) and all(isinstance(item, str) for item in value):
+        items = list(value)
+    else:
+        raise Invalid(f"{show(value)} is not a list of URLs")
+    one = url()
+    for item in items:
+        one(item)
+        if not urlsplit(item).hostname:
+            raise Invalid(f"{show(item)} has no host name")
+    return tuple(dict.fromkeys(items))
+
+
 def has_idperson_param(value: str) -> str | None:
     if value and ":idperson" not in value:
         return "must contain :idperson (the student's id is passed there)"

@@ -30,6 +30,7 @@ from .convert import (
     schedule_check,
     text,
     url,
+    urls,
     whole,
 )
 from .errors import ConfigError, Invalid, show
@@ -147,6 +148,12 @@ class Settings:
     # Days a student's history of changed totals is kept by the daily clean-up (0 = for
     # ever); apart from SYNC_PRUNE_DAYS, so a change outlives its run.
     sync_history_days: int = _var(365, whole(0, 36500))
+    # Webhooks told when a run ends (http(s) URLs separated by commas or spaces; empty =
+    # none), the key of their X-Syncpay-Signature (needed with a URL), and the seconds one
+    # POST may take.
+    sync_notify_url: tuple[str, ...] = _var((), urls)
+    sync_notify_secret: str = _var("", text(), secret=True)
+    sync_notify_timeout: float = _var(10.0, number(above=0))
     # names of the fields whose value was derived (they follow their source on replace)
     _auto: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
@@ -220,6 +227,12 @@ def _check_together(s: Mapping[str, Any]) -> None:
             raise ConfigError("DB_HOST", "must not be empty when DB_CONNECTION is mysql")
     elif "\0" in s["db_database"]:
         raise ConfigError("DB_DATABASE", f"{show(s['db_database'])} is not a file path")
+    if s["sync_notify_url"] and not s["sync_notify_secret"]:
+        raise ConfigError(
+            "SYNC_NOTIFY_SECRET",
+            "must be set when SYNC_NOTIFY_URL is (every POST is signed with it, so the "
+            "receiver can tell that it comes from syncpay)",
+        )
     if s["db_queue_retry_after"] <= s["sync_timeout"]:
         raise ConfigError(
             "DB_QUEUE_RETRY_AFTER",

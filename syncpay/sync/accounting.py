@@ -23,6 +23,7 @@ from typing import Any
 from ..db import Row, Tx
 from ..i18n import DEFAULT, REASON_PREFIX, catalogs
 from ..queue.failed import forget_failed
+from . import notify
 from .activity import log_completion, log_failure
 from .keys import STUDENT_JOB
 from .money import Totals
@@ -88,6 +89,7 @@ class _Counts:
                 continue
             if await tx.execute("sync_run_complete", {"id": run_id}):
                 await log_completion(tx, run_id)
+                await notify.run_ended(tx, run_id)
         self.runs.clear()
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ..db import Database, Tx
 from ..queue import Queue
+from . import notify
 from .activity import log_line
 from .errors import NoStudents, RunConflict, RunNotFound, SyncError
 from .keys import DISPATCH_JOB, dispatch_key, idperson_of_key
@@ -34,9 +35,11 @@ def _duplicate_key(exc: BaseException) -> bool:
 class Sync:
     """Runs over one database and its queue."""
 
-    def __init__(self, db: Database, queue: Queue) -> None:
+    def __init__(self, db: Database, queue: Queue, *, notify_urls: Sequence[str] = ()) -> None:
         self.db = db
         self.queue = queue
+        #: The webhooks told when a run started here ends (``SYNC_NOTIFY_URL``).
+        self.notify_urls = tuple(notify_urls)
 
     async def get(self, run_id: int) -> Run:
         row = await self.db.fetch_one("sync_run_get", {"id": run_id})
@@ -140,6 +143,7 @@ class Sync:
                 tx=tx,
                 max_tries=10,
             )
+            await notify.remember(tx, run_id, self.notify_urls, self.queue.default_queue)
             return run_id
 
         try:
@@ -171,6 +175,7 @@ class Sync:
             if not await tx.execute("sync_run_cancel", {"id": target}):
                 raise RunConflict("sync.err.not_running")
             await log_line(tx, target, "cancelled_by", "warning", by=by)
+            await notify.run_ended(tx, target)
             await tx.execute("sync_job_delete_key", {"key": dispatch_key(target)})
             await self._drop_unneeded_jobs(tx)
             return target
