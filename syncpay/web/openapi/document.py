@@ -38,6 +38,7 @@ from .parts import (
     query_param,
 )
 from .schemas import SCHEMAS
+from .users import USER_PATHS, USER_SCHEMAS
 
 _DATA = {"$ref": "#/components/schemas/Data"}
 
@@ -275,6 +276,7 @@ def document() -> dict[str, Any]:
                 parameters=[IDPERSON_PATH],
             )
         },
+        **USER_PATHS,
     }
     return {
         "openapi": "3.0.3",
@@ -289,7 +291,7 @@ def document() -> dict[str, Any]:
             ),
         },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": SCHEMAS | USER_SCHEMAS,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "syncpay_session"},

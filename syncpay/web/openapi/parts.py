@@ -31,8 +31,8 @@ def error_answers(*codes: int) -> dict[str, Any]:
         400: "refused: nothing to do (no students in the scope)",
         401: "no session and no valid bearer token",
         403: "the user's role may not do this",
-        404: "unknown run or student",
-        409: "conflicts with the current state (a run is active, or none is)",
+        404: "unknown run, student or user",
+        409: "conflicts with the current state (a run is active, or none is; the last admin)",
         419: "CSRF token missing or wrong (session clients only)",
         422: "a value in the request is not valid",
     }

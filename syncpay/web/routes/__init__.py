@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import auth, health, laporan, metrics, openapi, siswa, sync, sync_page
+from . import auth, health, laporan, metrics, openapi, siswa, sync, sync_page, users
 
 
 def tables() -> list[web.RouteTableDef]:
     """Every area's table, in the order the application adds them."""
-    areas = (health, auth, sync, sync_page, siswa, laporan, metrics, openapi)
+    areas = (health, auth, sync, sync_page, siswa, laporan, users, metrics, openapi)
     return [area.routes for area in areas]
