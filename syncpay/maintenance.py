@@ -1,7 +1,7 @@
-"""Work the server does by itself: the scheduled all-students run (``SYNC_SCHEDULE``)
-and the daily clean-up (old runs and their logs, old failed jobs, the students' old
-history lines, expired sessions and cache rows), so the database does not grow without
-bound over a school year.
+"""Work the server does by itself: the scheduled all-students run (``SYNC_SCHEDULE``),
+the scheduled SQLite backup (``BACKUP_SCHEDULE``, ``backup/``) and the daily clean-up
+(old runs and their logs, old failed jobs, the students' old history lines, expired
+sessions and cache rows), so the database does not grow without bound over a school year.
 
 With several servers on one MariaDB each slot is claimed once in the database (an insert
 of the slot's key into ``cache`` that only one server wins): one server starts the run, the
@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from .backup import Backup, Backups, LastBackup, last_backup
 from .db import Database
 from .queue import FailedJobs, Queue
 from .schedule import Schedule, parse_schedule
@@ -115,6 +116,7 @@ class Maintenance:
         run_days: int = 180,
         failed_hours: int = 720,
         history_days: int = 365,
+        backups: Backups | None = None,
     ) -> None:
         self.db = db
         self.sync = sync
@@ -123,6 +125,8 @@ class Maintenance:
         self.run_days = run_days
         self.failed_hours = failed_hours
         self.history_days = history_days
+        self.backups = backups
+        self.backup_schedule = parse_schedule(backups.schedule) if backups is not None else None
         self._tasks: list[asyncio.Task[None]] = []
 
     def next_run(self, now: dt.datetime | None = None) -> dt.datetime | None:
@@ -135,6 +139,8 @@ class Maintenance:
         self._tasks.append(asyncio.create_task(self._prune_loop(), name="syncpay prune"))
         if self.schedule is not None:
             self._tasks.append(asyncio.create_task(self._schedule_loop(), name="syncpay schedule"))
+        if self.backup_schedule is not None:
+            self._tasks.append(asyncio.create_task(self._backup_loop(), name="syncpay backup"))
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -176,6 +182,35 @@ class Maintenance:
             return None
         log.info("Scheduled sync %s started: run #%d, %d students.", slot, run.id, run.total)
         return run.id
+
+    # --- backups --------------------------------------------------------------------
+
+    async def last_backup(self) -> LastBackup | None:
+        """The last successful backup (any server's or command's), from the database."""
+        return await last_backup(self.db)
+
+    async def _backup_loop(self) -> None:
+        while self.backup_schedule is not None:
+            due = self.backup_schedule.next_after(dt.datetime.now())
+            if due is None:
+                return
+            while (left := (due - dt.datetime.now()).total_seconds()) > 0:
+                await asyncio.sleep(min(left, 30.0))
+            try:
+                await self.run_backup(due)
+            except Exception:
+                log.exception("Scheduled backup at %s failed", due.strftime("%H:%M"))
+
+    async def run_backup(self, due: dt.datetime) -> Backup | None:
+        """Take the backup of slot ``due`` unless another server did (claimed like the
+        scheduled run); the backup, or None when skipped."""
+        if self.backups is None:
+            return None
+        slot = due.strftime("%Y-%m-%dT%H:%M")
+        if not await claim(self.db, f"backup:{slot}"):
+            log.info("Scheduled backup %s: taken by another server.", slot)
+            return None
+        return await self.backups.take_scheduled(due)
 
     # --- clean-up -------------------------------------------------------------------
 

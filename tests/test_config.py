@@ -53,6 +53,9 @@ SPEC_DEFAULTS = {
     "SYNC_HISTORY_DAYS": "365",
     "SYNC_NOTIFY_URL": "",
     "SYNC_NOTIFY_SECRET": "",
+    "BACKUP_SCHEDULE": "",
+    "BACKUP_KEEP": "7",
+    "BACKUP_PATH": "storage/backups",
 }
 
 
@@ -449,6 +452,10 @@ BAD_VALUES = [
     ("SYNC_PRUNE_DAYS", "-1", {}),
     ("SYNC_HISTORY_DAYS", "-1", {}),
     ("SYNC_HISTORY_DAYS", "36501", {}),
+    ("BACKUP_SCHEDULE", "25:00", {}),
+    ("BACKUP_KEEP", "-1", {}),
+    ("BACKUP_KEEP", "many", {}),
+    ("BACKUP_PATH", "", {}),
     ("SYNC_NOTIFY_URL", "ftp://gateway.example/hook", {"SYNC_NOTIFY_SECRET": "k"}),
     ("SYNC_NOTIFY_URL", "https://a.example/hook, gateway/hook", {"SYNC_NOTIFY_SECRET": "k"}),
     ("SYNC_NOTIFY_URL", "http://:8080/hook", {"SYNC_NOTIFY_SECRET": "k"}),

@@ -20,6 +20,7 @@ from .. import __version__
 from ..config import VARIABLES, ConfigError, Settings, load_settings
 from ..db import Database, DatabaseError, connect, migrate, tables_for
 from ..demo import FOLDER_SETTINGS as DEMO_FOLDER
+from . import backup as _backup  # noqa: F401  (db:backup, db:restore)
 from . import commands as _commands  # noqa: F401  (registers the commands)
 from . import env as _env  # noqa: F401  (env:example)
 from . import simulator as _simulator  # noqa: F401  (simulator)

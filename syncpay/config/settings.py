@@ -154,6 +154,11 @@ class Settings:
     sync_notify_url: tuple[str, ...] = _var((), urls)
     sync_notify_secret: str = _var("", text(), secret=True)
     sync_notify_timeout: float = _var(10.0, number(above=0))
+    # Automatic SQLite backups (docs/deploy.md, Backups): when (SYNC_SCHEDULE's syntax;
+    # empty = never), how many of our backup files to keep (0 = all), and where.
+    backup_schedule: str = _var("", text(schedule_check))
+    backup_keep: int = _var(7, whole(0, 10000))
+    backup_path: str = _var("storage/backups", text(not_empty))
     # names of the fields whose value was derived (they follow their source on replace)
     _auto: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 

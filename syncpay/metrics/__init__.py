@@ -59,7 +59,7 @@ from .exposition import (
     format_value,
     render,
 )
-from .scrape import START_TIME, Source, collect_database, collect_process
+from .scrape import START_TIME, Source, collect_backup, collect_database, collect_process
 
 __all__ = [
     "API_BUCKETS",
@@ -81,6 +81,7 @@ __all__ = [
     "Metric",
     "Registry",
     "Source",
+    "collect_backup",
     "collect_database",
     "collect_process",
     "format_value",

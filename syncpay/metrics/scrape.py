@@ -120,3 +120,14 @@ async def _read_database(sp: Source) -> tuple[list[Metric], list[Metric]]:
         processed.labels(run_id).set(run.processed)
         failed.labels(run_id).set(run.failed)
     return [jobs, oldest], [count, total, processed, failed]
+
+
+def collect_backup(last_at: float | None) -> list[Metric]:
+    """When the last successful backup's snapshot was taken (Unix time; 0: none known).
+    Its age is ``time() - syncpay_backup_last_success_timestamp_seconds``."""
+    gauge = Gauge(
+        "syncpay_backup_last_success_timestamp_seconds",
+        "When the last successful backup of the database was taken (Unix time; 0: none).",
+    )
+    gauge.set(0 if last_at is None else round(last_at, 3))
+    return [gauge]

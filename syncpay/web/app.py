@@ -14,6 +14,7 @@ from aiohttp import web, web_response
 
 from .. import service
 from ..accounts import Accounts
+from ..backup import Backups
 from ..config import Settings
 from ..maintenance import Maintenance
 from .auth import session_middleware
@@ -141,6 +142,7 @@ def _lifecycle(given: service.SyncPay | None):  # noqa: ANN202  (a cleanup_ctx g
             run_days=settings.sync_prune_days,
             failed_hours=settings.queue_prune_failed_hours,
             history_days=settings.sync_history_days,
+            backups=Backups.from_settings(settings, sp.db),
         )
         app[MAINTENANCE] = maintenance
         if worker is not None:

@@ -42,6 +42,7 @@ async def test_healthy_without_a_pool(web):
         "status": "ok",
         "database": "ok",
         "workers": {"state": "off", "size": 0, "running": 0},
+        "backup": {"last_at": None, "age_seconds": None},
     }
 
 

@@ -156,7 +156,20 @@ SCHEMAS: dict[str, Any] = {
     "Health": {
         "type": "object",
         "required": ["status", "database", "workers"],
-        "properties": {"status": STR, "database": STR, "workers": {"type": "object"}},
+        "properties": {
+            "status": STR,
+            "database": STR,
+            "workers": {"type": "object"},
+            "backup": {
+                "type": "object",
+                "description": "the last successful backup: when (UTC) and its age; nulls "
+                "when none is known",
+                "properties": {
+                    "last_at": {"type": "string", "format": "date-time", "nullable": True},
+                    "age_seconds": {"type": "integer", "nullable": True},
+                },
+            },
+        },
     },
     "Data": {
         "type": "object",

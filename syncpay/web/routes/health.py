@@ -1,5 +1,5 @@
 """``GET /healthz``: is the database reachable (and, for SQLite, is there room to write),
-is the worker pool running (no login)."""
+is the worker pool running, how old is the last successful backup (no login)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncio
 from aiohttp import web
 
 from ..auth import public
-from ..keys import SYNCPAY, WORKER, WORKERS
+from ..keys import MAINTENANCE, SYNCPAY, WORKER, WORKERS
 
 routes = web.RouteTableDef()
 
@@ -50,5 +50,24 @@ async def healthz(request: web.Request) -> web.Response:
             "size": app[WORKERS],
             "running": worker.running if worker is not None else 0,
         },
+        "backup": await _backup(app) if database == "ok" else _NO_BACKUP,
     }
     return web.json_response(body, status=status, headers={"Cache-Control": "no-store"})
+
+
+_NO_BACKUP: dict[str, str | int | None] = {"last_at": None, "age_seconds": None}
+
+
+async def _backup(app: web.Application) -> dict[str, str | int | None]:
+    """The last successful backup (``db:backup`` or ``BACKUP_SCHEDULE``, any server):
+    when its snapshot was taken (UTC) and its age in seconds; nulls when none is known."""
+    maintenance = app.get(MAINTENANCE)
+    if maintenance is None:
+        return _NO_BACKUP
+    try:
+        last = await asyncio.wait_for(maintenance.last_backup(), PROBE_TIMEOUT)
+    except Exception:
+        return _NO_BACKUP
+    if last is None:
+        return _NO_BACKUP
+    return {"last_at": last.at.isoformat(timespec="seconds"), "age_seconds": last.age()}

@@ -10,6 +10,7 @@ request looks local: set ``METRICS_TOKEN`` there.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from ... import metrics
 from ..auth import public
-from ..keys import SETTINGS, SYNCPAY, WORKER, WORKERS
+from ..keys import MAINTENANCE, SETTINGS, SYNCPAY, WORKER, WORKERS
 from ..live import HUB
 
 routes = web.RouteTableDef()
@@ -83,6 +84,16 @@ def _app_metrics(app: web.Application) -> list[metrics.Metric]:
     return [clients, slots, running]
 
 
+async def _backup_metrics(app: web.Application) -> list[metrics.Metric]:
+    """The last backup's time, from the database (left out when it does not answer)."""
+    maintenance = app.get(MAINTENANCE)
+    try:
+        last = await asyncio.wait_for(maintenance.last_backup(), 5.0) if maintenance else None
+    except Exception:
+        return []
+    return metrics.collect_backup(None if last is None else last.at.timestamp())
+
+
 @routes.get("/metrics")
 @public
 async def metrics_route(request: web.Request) -> web.Response:
@@ -94,6 +105,7 @@ async def metrics_route(request: web.Request) -> web.Response:
         *metrics.collect_process(),
         *await metrics.collect_database(app[SYNCPAY]),
         *_app_metrics(app),
+        *await _backup_metrics(app),
     ]
     body = metrics.REGISTRY.render(extra)
     return web.Response(
