@@ -278,6 +278,21 @@ async def test_each_url_is_told_once_and_one_down_does_not_resend_to_the_others(
 
 
 @sqlite_only
+async def test_a_run_whose_last_student_fails_is_told_too(h, receivers):
+    """The run ends in the transaction that fails its last student (the failure hook)."""
+    rx = await receivers()
+    sim = await h.simulator(fail_rate=1.0)
+    await h.students(2)
+    sp = h.syncpay(sim, sync_notify_url=rx.url, sync_notify_secret=SECRET, sync_tries="1")
+    h.worker(sp, 2).start()
+    run = await sp.start()
+    await until(lambda: _count(rx, 1), 20, what="the webhook")
+    body = rx.got[0].data
+    assert (body["id"], body["status"]) == (f"run-{run.id}", "completed")
+    assert (body["processed"], body["failed"], body["succeeded"]) == (2, 2, 0)
+
+
+@sqlite_only
 async def test_no_url_no_job(h):
     sim = await h.simulator()
     await h.students(2)
