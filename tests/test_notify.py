@@ -26,9 +26,11 @@ import pytest
 from aiohttp import web
 
 from syncpay.config import ConfigError, Settings
+from syncpay.queue import FailureReason, Payload
 from syncpay.queue.jobs import job_type_of
 from syncpay.service import SyncPay
 from syncpay.sync import notify
+from syncpay.sync.jobs import DISPATCH_JOB, dispatch_failed
 from tests.conftest import ROOT
 from tests.sync_helpers import Harness, rows, until
 
@@ -290,6 +292,19 @@ async def test_a_run_whose_last_student_fails_is_told_too(h, receivers):
     body = rx.got[0].data
     assert (body["id"], body["status"]) == (f"run-{run.id}", "completed")
     assert (body["processed"], body["failed"], body["succeeded"]) == (2, 2, 0)
+
+
+@sqlite_only
+async def test_a_run_cancelled_by_its_failed_dispatcher_is_told(h, receivers):
+    """The dispatcher's failure hook cancels the run: its notification is queued there."""
+    rx = await receivers()
+    sp = await notified_sp(h, rx.url)
+    run = await sp.start()
+    gave_up = Payload.create(DISPATCH_JOB, {"run_id": run.id})
+    await h.db.transact(lambda tx: dispatch_failed(tx, gave_up, FailureReason("boom"), 10))
+    [job] = await notify_jobs(h)
+    assert job["unique_key"] == f"notify:{run.id}:{notify.target_key(rx.url)}"
+    assert (await sp.sync.get(run.id)).status == "cancelled"
 
 
 @sqlite_only
