@@ -216,6 +216,7 @@ def fingerprint(folder: Path) -> dict[str, str]:
 # --------------------------------------------------------------------------- a running sync
 
 
+@pytest.mark.slow
 @SQLITE_ONLY
 async def test_a_backup_of_a_running_sync_restored_elsewhere_finishes_the_run(
     h: Harness, tmp_path: Path, servers: list[Server]

@@ -45,7 +45,7 @@ from .take import TableRows, integrity_problem, table_rows
 
 #: Seconds the exclusive lock is waited for (a process that only reads for a moment
 #: gets this long to finish; a process that keeps the file open never lets go).
-LOCK_WAIT = 2.0
+LOCK_WAIT = 1.0
 
 
 @dataclass(frozen=True, slots=True)
