@@ -24,6 +24,7 @@ from typing import Any
 from . import metrics
 from .config import Settings, load_settings
 from .db import Database, connect, migrate, tables_for
+from .officers import OfficerScope
 from .queue import JobRegistry, Queue, Worker, WorkerOptions, builtin
 from .students import Students
 from .sync import jobs as sync_jobs
@@ -63,8 +64,15 @@ class SyncPay:
         kelas: str | None = None,
         idpersons: Sequence[str] | None = None,
         started_by: str = "script",
+        officer: OfficerScope | None = None,
     ) -> Run:
+        """Start a run over everyone, a unit, a class or a list of students. With
+        ``officer`` (a scoped petugas's scope, issue #15): over their own students when
+        no scope is given, never everyone, and refused (``OutsideScope``) when a student
+        of the scope asked for is not theirs."""
         scope = Scope(unit, kelas, tuple(idpersons) if idpersons is not None else None)
+        if officer is not None and not officer.is_empty:
+            scope = await self.sync.officer_scope(officer, started_by, scope)
         return await self.sync.start(scope, started_by)
 
     async def wait(
@@ -84,8 +92,12 @@ class SyncPay:
     async def progress(self, run_id: int | None = None) -> Progress:
         return await self.sync.progress(run_id)
 
-    async def cancel(self, run_id: int | None = None, *, by: str = "script") -> Run:
-        return await self.sync.cancel(run_id, by)
+    async def cancel(
+        self, run_id: int | None = None, *, by: str = "script", owner: str | None = None
+    ) -> Run:
+        """Cancel a run (the all-students one, else the newest, without ``run_id``);
+        with ``owner``, only one that ``owner`` started."""
+        return await self.sync.cancel(run_id, by, owner)
 
     async def reset(self) -> None:
         await self.sync.reset()
@@ -93,8 +105,10 @@ class SyncPay:
     async def failed_students(self, run_id: int, *, limit: int = 1000) -> list[FailedStudent]:
         return await self.sync.failed_students(run_id, limit=limit)
 
-    async def retry_failed(self, run_id: int, *, started_by: str = "script") -> Run:
-        return await self.sync.retry_failed(run_id, started_by)
+    async def retry_failed(
+        self, run_id: int, *, started_by: str = "script", officer: OfficerScope | None = None
+    ) -> Run:
+        return await self.sync.retry_failed(run_id, started_by, officer)
 
     async def sync_one(self, idperson: str, *, workers: int | None = None) -> Run:
         """Sync one student now and wait for it (a couple of seconds)."""

@@ -247,3 +247,89 @@ def _count_classes(rows: dict[str, dict]) -> dict[tuple, int]:
 
 async def _all_ids(db) -> list[str]:
     return sorted(await _roster(db))
+
+
+# --- runs -----------------------------------------------------------------------------
+
+SARI = OfficerScope.parse(units=["MTs"], asrama=["Al-Hidayah"])
+BUDI = OfficerScope.parse(kelas=["SMA:X IPS 2", "SMA:XI IPA 1", "SMP:VII A"])
+
+
+async def test_two_officers_runs_of_their_scopes_complete_exactly_and_fairly(h):
+    """Two scoped officers start a run of their own students at once: each run counts
+    exactly the students its scope covers (from the roster, in Python), each once; the
+    workers share themselves between the runs (after 20 jobs both have progressed, as
+    the runs' interleaved sort keys promise); an officer never runs everyone."""
+    from syncpay.sync.errors import OutsideScope
+    from tests.sync_helpers import items_of, run_next_job, until
+
+    await h.students(240, seed=3)
+    sim = await h.simulator(latency=0.0)
+    sp = h.syncpay(sim)
+    sari_ids = set(await _covered(h.db, SARI))
+    budi_ids = set(await _covered(h.db, BUDI))
+    assert len(sari_ids) > 20 and len(budi_ids) > 20
+
+    a = await sp.start(started_by="sari", officer=SARI)  # no scope: their students
+    b = await sp.start(started_by="budi", officer=BUDI)
+    assert (a.scope.kind, a.total, b.scope.kind, b.total) == (
+        "officer",
+        len(sari_ids),
+        "officer",
+        len(budi_ids),
+    )
+    assert a.scope_label == "Siswa petugas sari"
+    assert a.scope.detail()["parts"] == SARI.to_dict()
+    assert [await run_next_job(sp) for _ in range(2)] == ["sync.dispatch"] * 2
+    for _ in range(20):
+        await run_next_job(sp)
+    early = [(await sp.sync.get(r.id)).processed for r in (a, b)]
+    assert min(early) >= 5 and sum(early) == 20, early
+
+    worker = h.worker(sp, 4)
+    worker.start()
+    for run in (a, b):
+        await until(lambda run=run: _ended(sp, run.id), 30, what=f"run {run.id}")
+    for run, ids in ((a, sari_ids), (b, budi_ids)):
+        done = await sp.sync.get(run.id)
+        assert (done.status, done.total, done.processed, done.failed) == (
+            "completed",
+            len(ids),
+            len(ids),
+            0,
+        )
+        items = await items_of(h.db, run.id)
+        assert set(items) == ids  # exactly the scope, each student once (the primary key)
+    await worker.close()
+
+    # Inside the scope: a unit, a class, a list; outside: refused, nothing started.
+    before = len(await sp.sync.recent(100))
+    inside = sorted(sari_ids)[:2]
+    assert (await sp.start(unit="MTs", started_by="sari", officer=SARI)).scope.kind == "unit"
+    assert (await sp.start(idpersons=inside, started_by="sari", officer=SARI)).total == 2
+    outside = sorted(budi_ids - sari_ids)[0]
+    for refused in (
+        {"unit": "SMA"},
+        {"unit": "SMP", "kelas": "VII A"},
+        {"idpersons": [*inside, outside]},
+        {"idpersons": ["NOSUCHID"]},
+    ):
+        with pytest.raises(OutsideScope):
+            await sp.start(started_by="sari", officer=SARI, **refused)
+    assert len(await sp.sync.recent(100)) == before + 2
+
+    # Cancel: only one's own runs; without a run id, one's own newest.
+    mine = await sp.start(started_by="sari", officer=SARI)
+    with pytest.raises(OutsideScope):
+        await sp.cancel(mine.id, by="budi", owner="budi")
+    from syncpay.sync.errors import RunConflict
+
+    with pytest.raises(RunConflict):
+        await sp.cancel(by="budi", owner="budi")  # budi has nothing running
+    assert (await sp.cancel(by="sari", owner="sari")).id == mine.id
+    with pytest.raises(OutsideScope):
+        await sp.retry_failed(mine.id, started_by="budi", officer=BUDI)
+
+
+async def _ended(sp, run_id: int) -> bool:
+    return not (await sp.sync.get(run_id)).is_running

@@ -21,6 +21,9 @@
   const init = sp.pageData.sync || {};
   const base = init.base || page.dataset.base;
   const admin = Boolean(init.admin);
+  // A scoped petugas: their own runs (start, cancel, retry; never reset), followed by
+  // polling (the server's WebSocket follows every run).
+  const officer = Boolean(init.officer);
   const POLL_MS = 500;
   const MAX_LOG = 200;
   const $ = (id) => document.getElementById(id);
@@ -145,7 +148,7 @@
     const can = admin && !state.busy;
     if (el.start) el.start.disabled = !can || status === "running";
     if (el.cancel) el.cancel.disabled = !can || status !== "running";
-    if (el.reset) el.reset.disabled = !can || !ended;
+    if (el.reset) el.reset.disabled = !can || !ended || officer;
     if (el.retry) el.retry.disabled = !can || !ended || !(state.progress.failed > 0);
   }
 
@@ -474,9 +477,10 @@
 
   // What static/sync_actions.js (the buttons, for admins) works with.
   sp.syncPage = {
-    el, state, base, admin, node, showMessage, updateButtons, clearNotice, watch,
+    el, state, base, admin, officer, node, showMessage, updateButtons, clearNotice, watch,
     startPolling, apply,
   };
+  if (officer && el.reset) el.reset.hidden = true;
 
   el.watchLatest.addEventListener("click", () => watch(null));
   el.runs.addEventListener("click", (event) => {
@@ -497,5 +501,9 @@
   setInterval(() => {
     if (state.progress.isRunning) tickElapsed();
   }, 1000);
-  connect();
+  if (officer) {
+    fallBack();
+  } else {
+    connect();
+  }
 })();

@@ -10,7 +10,8 @@
   }
   const t = sp.t;
   const {
-    el, state, base, node, showMessage, updateButtons, clearNotice, watch, startPolling, apply,
+    el, state, base, officer, node, showMessage, updateButtons, clearNotice, watch,
+    startPolling, apply,
   } = sp.syncPage;
 
   // --- the buttons ------------------------------------------------------------------------
@@ -152,6 +153,9 @@
   if (el.reset) el.reset.addEventListener("click", onReset);
   if (el.retry) el.retry.addEventListener("click", onRetry);
   if (el.kind) {
+    // A scoped petugas's "all" is their own students (the units and classes offered are
+    // theirs too).
+    if (officer && el.kind.options[0]) el.kind.options[0].textContent = t("js.sync.scope.mine");
     el.kind.addEventListener("change", showScope);
     showScope();
     loadScopes();

@@ -127,12 +127,12 @@
     if (!d) return label || t("js.sync.none");
     let kind = d.kind;
     if (kind === "kelas" && d.unit) kind = "kelas_unit";
-    if (!["all", "unit", "kelas", "kelas_unit", "one", "list"].includes(kind)) {
+    if (!["all", "unit", "kelas", "kelas_unit", "one", "list", "officer"].includes(kind)) {
       return label || t("js.sync.none");
     }
     return t("js.sync.scope_label." + kind, {
       unit: d.unit || "", kelas: d.kelas || "", idperson: d.idperson || "",
-      n: num(d.students || 0),
+      n: num(d.students || 0), officer: d.officer || "",
     });
   }
 

@@ -50,3 +50,10 @@ class NoStudents(SyncError):
 
 class RunNotFound(SyncError):
     status = 404
+
+
+class OutsideScope(SyncError):
+    """A scoped officer (issue #15) asked for students outside their scope, or for a run
+    someone else started."""
+
+    status = 403

@@ -21,6 +21,7 @@ from typing import Any
 from ..config import Settings
 from ..db import Database, Tx
 from ..db.cache import Cache
+from ..officers import scope_params
 from ..queue import (
     FailureReason,
     JobContext,
@@ -192,7 +193,10 @@ class _Dispatch:
         run = self.run
         where = {"run_id": run.id, "cursor": self.cursor, "limit": self.limit}
         scope = {"unit": run.scope.unit, "kelas": run.scope.kelas}
-        await tx.execute("sync_items_queue_next", {**where, **scope})
+        query = "sync_items_queue_next"
+        if run.scope.officer is not None:  # an officer's students (issue #15)
+            query, scope = "sync_items_queue_next_officer", scope_params(run.scope.officer)
+        await tx.execute(query, {**where, **scope})
         end = await tx.fetch_one("sync_items_chunk_end", where)
         if end is None or end["last"] is None:
             return None

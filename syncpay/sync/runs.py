@@ -15,10 +15,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ..db import Database, Tx
+from ..officers import OfficerScope, scope_params
 from ..queue import Queue
 from . import notify
 from .activity import log_line
-from .errors import NoStudents, RunConflict, RunNotFound, SyncError
+from .errors import NoStudents, OutsideScope, RunConflict, RunNotFound, SyncError
 from .keys import DISPATCH_JOB, dispatch_key, idperson_of_key
 from .progress import Progress, read_history, read_progress
 from .records import ChangedStudent, FailedStudent, Run, RunSummary
@@ -47,14 +48,21 @@ class Sync:
             raise RunNotFound("sync.err.run_not_found", {"run": run_id})
         return Run.from_row(row)
 
-    async def latest(self) -> Run | None:
-        row = await self.db.fetch_one("sync_run_latest")
+    async def latest(self, started_by: str | None = None) -> Run | None:
+        """The newest run not reset (of those ``started_by`` started, when given)."""
+        if started_by is not None:
+            row = await self.db.fetch_one("sync_run_latest_by", {"started_by": started_by})
+        else:
+            row = await self.db.fetch_one("sync_run_latest")
         return None if row is None else Run.from_row(row)
 
     async def active(self) -> list[Run]:
         return [Run.from_row(r) for r in await self.db.fetch_all("sync_runs_active")]
 
-    async def recent(self, limit: int = 10) -> list[Run]:
+    async def recent(self, limit: int = 10, started_by: str | None = None) -> list[Run]:
+        if started_by is not None:
+            by = {"limit": limit, "started_by": started_by}
+            return [Run.from_row(r) for r in await self.db.fetch_all("sync_runs_recent_by", by)]
         return [
             Run.from_row(r) for r in await self.db.fetch_all("sync_runs_recent", {"limit": limit})
         ]
@@ -83,9 +91,28 @@ class Sync:
         rows = await self.db.fetch_all("sync_scopes")
         return [(r["unit"], r["kelas"]) for r in rows]
 
-    async def history(self, limit: int = 10) -> list[RunSummary]:
+    async def history(self, limit: int = 10, started_by: str | None = None) -> list[RunSummary]:
         """The recent runs (newest first), with their counts and durations."""
-        return await read_history(self.db, await self.recent(limit))
+        return await read_history(self.db, await self.recent(limit, started_by))
+
+    async def officer_scope(
+        self, officer: OfficerScope, by: str, scope: Scope | None = None
+    ) -> Scope:
+        """What a scoped officer may run (issue #15): ``scope`` when every student of it
+        is theirs (else :class:`OutsideScope`), and their own students for no scope (or
+        "all students", which an officer never runs)."""
+        if scope is None or scope.is_all:
+            return Scope(officer=officer, officer_name=by)
+        if scope.idpersons is not None:
+            rows = await self.db.fetch_all("roster_find", {"ids": list(scope.idpersons)})
+            inside = sum(1 for row in rows if officer.covers(row))
+            outside = len(scope.idpersons) - inside  # an unknown id counts as outside
+        else:
+            params = {"unit": scope.unit, "kelas": scope.kelas} | scope_params(officer)
+            outside = int(await self.db.fetch_value("siswa_count_outside", params) or 0)
+        if outside:
+            raise OutsideScope("sync.err.outside_scope", {"n": outside})
+        return scope
 
     async def start(self, scope: Scope | None = None, started_by: str = "system") -> Run:
         """Record a run and queue its dispatcher; returns at once.
@@ -100,7 +127,10 @@ class Sync:
                 active = await tx.fetch_one("sync_run_active_all")
                 if active is not None:
                     raise RunConflict("sync.err.already_running", run=Run.from_row(active))
-            if scope.idpersons is not None:
+            if scope.officer is not None:
+                officer = scope_params(scope.officer)
+                total = int(await tx.fetch_value("siswa_count_officer", officer))
+            elif scope.idpersons is not None:
                 total = int(await tx.fetch_value("siswa_count_ids", {"ids": list(scope.idpersons)}))
             else:
                 params = {"unit": scope.unit, "kelas": scope.kelas}
@@ -160,15 +190,21 @@ class Sync:
             raise
         return await self.get(run_id)
 
-    async def cancel(self, run_id: int | None = None, by: str = "system") -> Run:
+    async def cancel(
+        self, run_id: int | None = None, by: str = "system", owner: str | None = None
+    ) -> Run:
         """Stop a run: its counts freeze, its queued students are removed (unless another
-        active run still needs them). Jobs in flight write nothing for it afterwards."""
+        active run still needs them). Jobs in flight write nothing for it afterwards.
+        With ``owner`` (a scoped officer), only a run that ``owner`` started: without
+        ``run_id`` their newest active one; another's is :class:`OutsideScope`."""
 
         async def stop(tx: Tx) -> int:
             await tx.fetch_all("sync_fence_exclusive")  # waits for counting in flight
             target = run_id
             if target is None:
                 running = [Run.from_row(r) for r in await tx.fetch_all("sync_runs_active_locked")]
+                if owner is not None:
+                    running = [r for r in running if r.started_by == owner]
                 if not running:
                     raise RunConflict("sync.err.nothing_running")
                 target = next((r.id for r in running if r.scope.is_all), running[-1].id)
@@ -181,7 +217,9 @@ class Sync:
             return target
 
         if run_id is not None:
-            await self.get(run_id)
+            run = await self.get(run_id)
+            if owner is not None and run.started_by != owner:
+                raise OutsideScope("sync.err.not_your_run")
         return await self.get(await self.db.transact(stop))
 
     async def _drop_unneeded_jobs(self, tx: Tx) -> None:
@@ -238,14 +276,20 @@ class Sync:
         )
         return total, [ChangedStudent.from_row(r) for r in rows]
 
-    async def retry_failed(self, run_id: int, started_by: str = "system") -> Run:
-        """A new run over exactly the students that failed in ``run_id``."""
+    async def retry_failed(
+        self, run_id: int, started_by: str = "system", officer: OfficerScope | None = None
+    ) -> Run:
+        """A new run over exactly the students that failed in ``run_id`` (with
+        ``officer``: only of a run ``started_by`` started, and of their students)."""
+        if officer is not None and (await self.get(run_id)).started_by != started_by:
+            raise OutsideScope("sync.err.not_your_run")
         rows = await self.db.fetch_all("sync_items_failed_ids", {"run_id": run_id})
         if not rows:
             raise NoStudents("sync.err.no_failed")
-        return await self.start(
-            Scope(idpersons=tuple(str(r["idperson"]) for r in rows)), started_by
-        )
+        scope = Scope(idpersons=tuple(str(r["idperson"]) for r in rows))
+        if officer is not None:
+            scope = await self.officer_scope(officer, started_by, scope)
+        return await self.start(scope, started_by)
 
     async def progress(self, run_id: int | None = None, after_log: int = 0) -> Progress:
         """SPEC §6's progress object (the latest run unless ``run_id``); with

@@ -1,4 +1,5 @@
-"""Which students a run covers: all, a unit, a class (of a unit), or a list of ids."""
+"""Which students a run covers: all, a unit, a class (of a unit), a list of ids, or an
+officer's scope (issue #15: a scoped petugas's own students, ``kind`` "officer")."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..i18n import DEFAULT, catalogs
+from ..officers import OfficerScope
 
 
 class ScopeError(ValueError):
@@ -26,8 +28,16 @@ class Scope:
     kelas: str | None = None
     idpersons: tuple[str, ...] | None = None
     _ids: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    #: An officer's scope (the students of a scoped petugas) and whose it is.
+    officer: OfficerScope | None = None
+    officer_name: str | None = None
 
     def __post_init__(self) -> None:
+        if self.officer is not None:
+            if self.officer.is_empty:
+                raise ScopeError("sync.err.empty_scope")
+            if self.unit is not None or self.kelas is not None or self.idpersons is not None:
+                raise ScopeError("sync.err.both_scopes")
         if self.idpersons is not None:
             # Upper case, as the roster stores them (MySQL compares ids case-blind).
             ids = tuple(sorted({str(i).strip().upper() for i in self.idpersons if str(i).strip()}))
@@ -45,6 +55,8 @@ class Scope:
 
     @property
     def kind(self) -> str:
+        if self.officer is not None:
+            return "officer"
         if self.idpersons is not None:
             return "one" if len(self.idpersons) == 1 else "list"
         if self.kelas is not None:
@@ -59,6 +71,8 @@ class Scope:
 
     def label(self) -> str:
         """For the page and the log (Indonesian, as the page speaks)."""
+        if self.officer is not None:
+            return f"Siswa petugas {self.officer_name or '-'}"[:191]
         if self.idpersons is not None:
             if len(self.idpersons) == 1:
                 return f"Siswa {self.idpersons[0]}"
@@ -74,16 +88,21 @@ class Scope:
         Indonesian wording, kept with the run): the kind, and its unit, class, the one
         student or the number of students."""
         ids = self.idpersons
-        return {
+        detail: dict[str, Any] = {
             "kind": self.kind,
             "unit": self.unit,
             "kelas": self.kelas,
             "idperson": ids[0] if ids is not None and len(ids) == 1 else None,
             "students": len(ids) if ids is not None else None,
         }
+        if self.officer is not None:
+            detail |= {"officer": self.officer_name, "parts": self.officer.to_dict()}
+        return detail
 
     def covers(self, student: dict[str, Any]) -> bool:
         """Whether this scope includes ``student`` (a siswa row)."""
+        if self.officer is not None:
+            return self.officer.covers(student)
         if self.idpersons is not None:
             return str(student["idperson"]) in self._ids
         if self.unit is not None and student.get("UnitFormal") != self.unit:
@@ -91,13 +110,16 @@ class Scope:
         return self.kelas is None or student.get("KelasFormal") == self.kelas
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"unit": self.unit, "kelas": self.kelas, "idpersons": self.idpersons},
-            separators=(",", ":"),
-        )
+        data: dict[str, Any] = {"unit": self.unit, "kelas": self.kelas, "idpersons": self.idpersons}
+        if self.officer is not None:
+            data |= {"officer": json.loads(self.officer.to_json()), "by": self.officer_name}
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> Scope:
         data = json.loads(text)
         ids = data.get("idpersons")
+        if data.get("officer") is not None:
+            officer = OfficerScope.from_json(json.dumps(data["officer"]))
+            return cls(officer=officer or OfficerScope.nobody(), officer_name=data.get("by"))
         return cls(data.get("unit"), data.get("kelas"), tuple(ids) if ids is not None else None)

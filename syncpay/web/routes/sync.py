@@ -2,7 +2,10 @@
 
 The JSON routes follow SPEC §6: ``start``, ``cancel``, ``reset`` (admins) and
 ``progress`` (any user), plus what the page needs: ``failed``, ``retry-failed``,
-``runs`` and ``scopes``. The page itself is :mod:`.sync_page`; ``static/sync.js`` keeps
+``runs`` and ``scopes``. A scoped petugas (issue #15) may start a run of their own
+students (or of a unit, class or list inside their scope), cancel and retry their own
+runs, and sees only their own runs (another's is not found); not the WebSocket: their
+page polls. The page itself is :mod:`.sync_page`; ``static/sync.js`` keeps
 it live over ``…/ws`` (see :mod:`..live`), falling back to polling ``progress``. What a
 client sends is read by :mod:`.sync_input`.
 """
@@ -15,7 +18,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from ...sync.errors import NoStudents, RunConflict, RunNotFound, SyncError
+from ...accounts import User
+from ...sync.errors import NoStudents, OutsideScope, RunConflict, RunNotFound, SyncError
+from ...sync.progress import Progress
 from ...sync.records import iso
 from ...sync.scope import ScopeError
 from ..auth import admin_only, current_user, signed_in_check
@@ -47,6 +52,7 @@ BASE = "/admin/sync-pembayaran"
 STATUSES: tuple[tuple[type[Exception], int], ...] = (
     (RunConflict, 409),
     (RunNotFound, 404),
+    (OutsideScope, 403),
     (NoStudents, 400),
     (ScopeError, 422),
     (SyncError, 400),
@@ -71,21 +77,41 @@ def _refusal(request: web.Request, exc: SyncError | ScopeError) -> ApiError:
     return ApiError(refusal_status(exc), message, **extra)
 
 
+def _may_run(request: web.Request) -> User:
+    """An admin, or a scoped petugas (their own runs); any other user is refused (403)."""
+    user = current_user(request)
+    if not user.is_admin and not user.scoped:
+        raise ApiError(403, text(request, "error.forbidden"))
+    return user
+
+
+def owner_of(request: web.Request) -> str | None:
+    """The name whose runs a scoped petugas sees (None: every run)."""
+    user = current_user(request)
+    return user.name if user.scoped else None
+
+
 # --- the JSON routes ------------------------------------------------------------------------
 
 
 @routes.post(f"{BASE}/start")
-@admin_only
 @json_route
 async def start(request: web.Request) -> web.Response:
-    user = current_user(request)
+    user = _may_run(request)
     data, form = await body_fields(request)
     unit = text_field(request, data, "unit", MAX_UNIT, form)
     kelas = text_field(request, data, "kelas", MAX_UNIT, form)
     ids = ids_field(request, data, form)
     sp = request.app[SYNCPAY]
     try:
-        run = await sp.start(unit=unit, kelas=kelas, idpersons=ids, started_by=user.name)
+        run = await sp.start(
+            unit=unit, kelas=kelas, idpersons=ids, started_by=user.name, officer=user.sees
+        )
+    except OutsideScope as exc:
+        if ids is not None and len(ids) == 1 and unit is None and kelas is None:
+            # One student outside: not found, as on the student's page (ids not probed).
+            raise ApiError(404, text(request, "siswa.err.not_found")) from None
+        raise _refusal(request, exc) from None
     except (ScopeError, SyncError) as exc:
         raise _refusal(request, exc) from None
     request.app[HUB].nudge()
@@ -93,15 +119,14 @@ async def start(request: web.Request) -> web.Response:
 
 
 @routes.post(f"{BASE}/cancel")
-@admin_only
 @json_route
 async def cancel(request: web.Request) -> web.Response:
-    user = current_user(request)
+    user = _may_run(request)
     data, _ = await body_fields(request)
     run_id = optional_number(request, data.get("run_id"), "run_id")
     sp = request.app[SYNCPAY]
     try:
-        run = await sp.cancel(run_id, by=user.name)
+        run = await sp.cancel(run_id, by=user.name, owner=owner_of(request))
     except SyncError as exc:
         raise _refusal(request, exc) from None
     worker = request.app[WORKER]
@@ -129,6 +154,13 @@ async def progress(request: web.Request) -> web.Response:
     run_id = query_number(request, "run_id")
     after = query_number(request, "after_log", minimum=0, default=0)
     assert after is not None
+    owner = owner_of(request)
+    if owner is not None:  # their own runs only, read here (the hub's copies are shared)
+        watched = await _run_or_latest(request, run_id)
+        if watched is None:
+            return web.json_response(Progress.idle().to_json())
+        state = await request.app[SYNCPAY].sync.progress(watched, after)
+        return web.json_response(state.to_json())
     try:
         body = await request.app[HUB].progress_body(run_id, after)
     except SyncError as exc:
@@ -137,13 +169,19 @@ async def progress(request: web.Request) -> web.Response:
 
 
 async def _run_or_latest(request: web.Request, run_id: int | None) -> int | None:
+    """The run asked for, or the latest; a scoped petugas's own only (another's is not
+    found, as an unknown run)."""
     sync = request.app[SYNCPAY].sync
+    owner = owner_of(request)
     try:
         if run_id is not None:
-            return (await sync.get(run_id)).id
+            run = await sync.get(run_id)
+            if owner is not None and run.started_by != owner:
+                raise RunNotFound("sync.err.run_not_found", {"run": run_id})
+            return run.id
     except SyncError as exc:
         raise _refusal(request, exc) from None
-    latest = await sync.latest()
+    latest = await sync.latest(owner)
     return None if latest is None else latest.id
 
 
@@ -163,16 +201,16 @@ async def failed(request: web.Request) -> web.Response:
 
 
 @routes.post(f"{BASE}/retry-failed")
-@admin_only
 @json_route
 async def retry_failed(request: web.Request) -> web.Response:
-    user = current_user(request)
+    user = _may_run(request)
     data, _ = await body_fields(request)
     run_id = await _run_or_latest(request, optional_number(request, data.get("run_id"), "run_id"))
     if run_id is None:
         raise ApiError(400, text(request, "sync.err.no_failed"))
     try:
-        run = await request.app[SYNCPAY].retry_failed(run_id, started_by=user.name)
+        sp = request.app[SYNCPAY]
+        run = await sp.retry_failed(run_id, started_by=user.name, officer=user.sees)
     except SyncError as exc:
         raise _refusal(request, exc) from None
     request.app[HUB].nudge()
@@ -183,13 +221,18 @@ async def retry_failed(request: web.Request) -> web.Response:
 @json_route
 async def runs(request: web.Request) -> web.Response:
     limit = query_limit(request, PAGE_RUNS, MAX_RUNS)
-    history = await request.app[SYNCPAY].sync.history(limit)
+    history = await request.app[SYNCPAY].sync.history(limit, owner_of(request))
     return json_ok(runs=[r.to_json() for r in history])
 
 
 @routes.get(f"{BASE}/scopes")
 @json_route
 async def scopes(request: web.Request) -> web.Response:
+    officer = current_user(request).sees
+    if officer is not None:  # the units and classes of their students
+        choices = await request.app[SYNCPAY].students.choices(scope=officer)
+        own = [{"unit": u, "kelas": k} for k, units in choices.kelas.items() for u in units]
+        return json_ok(units=choices.units, kelas=own)
     pairs = await request.app[SYNCPAY].sync.scopes()
     units = sorted({unit for unit, _ in pairs if unit})
     kelas = [{"unit": unit, "kelas": k} for unit, k in pairs if k]
@@ -214,6 +257,9 @@ def _same_origin(request: web.Request) -> bool:
 async def live(request: web.Request) -> web.StreamResponse:
     if not _same_origin(request):
         raise ApiError(403, text(request, "sync.err.origin"))
+    if owner_of(request) is not None:
+        # The hub's copies follow every run; a scoped petugas's page polls its own.
+        raise ApiError(403, text(request, "error.forbidden"))
     ws = web.WebSocketResponse(heartbeat=30.0, timeout=2.0, compress=False, max_msg_size=4096)
     if not ws.can_prepare(request).ok:
         raise ApiError(400, text(request, "sync.err.ws_only"))

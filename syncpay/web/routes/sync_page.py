@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...sync.errors import SyncError
+from ...sync.errors import RunNotFound, SyncError
+from ...sync.progress import Progress
 from ...sync.records import FailedStudent
 from ..auth import current_user
 from ..dates import format_datetime
@@ -38,13 +39,21 @@ def _next_run(request: web.Request) -> str | None:
 async def sync_page(request: web.Request) -> web.Response:
     user = current_user(request)
     sync = request.app[SYNCPAY].sync
-    # The live hub's copy: many pages (re)loaded during a run share one computation.
-    state = await request.app[HUB].progress()
+    # A scoped petugas (issue #15) sees their own runs, and runs them: the buttons are
+    # theirs but reset (sync.js keeps it hidden); their page polls.
+    officer = user.scoped
+    owner = user.name if officer else None
+    if officer:
+        latest = await sync.latest(owner)
+        state = Progress.idle() if latest is None else await sync.progress(latest.id)
+    else:
+        # The live hub's copy: many pages (re)loaded during a run share one computation.
+        state = await request.app[HUB].progress()
     failed_students: list[FailedStudent] = []
     if state.run_id is not None and state.failed:
         failed_students = await sync.failed_students(state.run_id, limit=PAGE_FAILED)
-    history = await sync.history(PAGE_RUNS)
-    admin = user.is_admin
+    history = await sync.history(PAGE_RUNS, owner)
+    admin = user.is_admin or officer
     ended = state.status in ("completed", "cancelled")
     next_run = _next_run(request)
     body = fill(
@@ -61,7 +70,7 @@ async def sync_page(request: web.Request) -> web.Response:
             "can": {
                 "start": admin and state.status != "running",
                 "cancel": admin and state.status == "running",
-                "reset": admin and ended,
+                "reset": user.is_admin and ended,
                 "retry": admin and ended and bool(state.failed),
             },
         },
@@ -70,6 +79,7 @@ async def sync_page(request: web.Request) -> web.Response:
         "sync": {
             "base": BASE,
             "admin": admin,
+            "officer": officer,
             "progress": state.to_json(),
             "failed": [s.to_json() for s in failed_students],
             "runs": [r.to_json() for r in history],
@@ -98,8 +108,11 @@ async def run_changes(request: web.Request) -> web.Response:
     if at > MAX_CHANGES_PAGE:
         raise ApiError(422, text(request, "changes.err.page", max=MAX_CHANGES_PAGE))
     sync = request.app[SYNCPAY].sync
+    user = current_user(request)
     try:
         run = await sync.get(run_id)
+        if user.scoped and run.started_by != user.name:  # another's run: not found
+            raise RunNotFound("sync.err.run_not_found", {"run": run_id})
     except SyncError as exc:
         raise ApiError(exc.status, text(request, exc.key, **exc.values)) from None
     total, students = await sync.changes(run_id, limit=PER_PAGE, offset=(at - 1) * PER_PAGE)

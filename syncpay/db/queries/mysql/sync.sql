@@ -299,3 +299,45 @@ SELECT COUNT(*) AS n, MIN(j.available_at) - UNIX_TIMESTAMP() AS wait
 FROM sync_run_items i JOIN {jobs} j ON j.unique_key = CONCAT('siswa:', i.idperson)
 WHERE i.run_id = :run_id AND i.status = 'queued' AND j.queue = :queue
   AND j.reserved_at IS NULL AND j.available_at > UNIX_TIMESTAMP()
+
+-- --- Officer runs (issue #15): a scoped petugas's own students ---------------------
+-- The students an officer's scope covers (the same predicate as the student list's,
+-- siswa.sql): a unit, a unit's class as unit + :scope_sep + class, a dormitory, a
+-- diniyah level.
+
+-- name: siswa_count_officer
+SELECT COUNT(*) AS n FROM siswa WHERE id IN (SELECT c.id FROM siswa AS c
+    WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+       OR c.TingkatDiniyah IN (:scope_diniyah)
+       OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas))
+
+-- name: siswa_count_outside
+-- The students of a unit / class scope that an officer's scope does not cover (0: the
+-- officer may sync it). NOT IN over ids: a student whose columns are NULL counts.
+SELECT COUNT(*) AS n FROM siswa AS s
+WHERE (:unit IS NULL OR s.UnitFormal = :unit) AND (:kelas IS NULL OR s.KelasFormal = :kelas)
+  AND s.id NOT IN (SELECT c.id FROM siswa AS c
+      WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+         OR c.TingkatDiniyah IN (:scope_diniyah)
+         OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas))
+
+-- name: sync_items_queue_next_officer
+-- sync_items_queue_next for an officer's run: the next :limit students it covers.
+INSERT INTO sync_run_items (run_id, idperson, status, attempts, reason, finished_at)
+SELECT :run_id, idperson, 'queued', 0, NULL, 0 FROM siswa
+WHERE idperson > :cursor
+  AND id IN (SELECT c.id FROM siswa AS c
+      WHERE c.UnitFormal IN (:scope_units) OR c.AsramaPondok IN (:scope_asrama)
+         OR c.TingkatDiniyah IN (:scope_diniyah)
+         OR CONCAT(c.UnitFormal, :scope_sep, c.KelasFormal) IN (:scope_kelas))
+ORDER BY idperson
+LIMIT :limit
+ON DUPLICATE KEY UPDATE run_id = sync_run_items.run_id
+
+-- name: sync_run_latest_by
+-- A scoped officer's page follows their own runs only: their newest (not reset).
+SELECT * FROM sync_runs WHERE cleared_at IS NULL AND started_by = :started_by
+ORDER BY id DESC LIMIT 1
+
+-- name: sync_runs_recent_by
+SELECT * FROM sync_runs WHERE started_by = :started_by ORDER BY id DESC LIMIT :limit
