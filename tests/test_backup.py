@@ -452,7 +452,7 @@ def _bad_files(tmp_path: Path, good: Path) -> dict[str, tuple[Path, str]]:
         "text": (text, "is not an SQLite database; nothing was changed"),
         "truncated": (truncated, "is not a complete gzip file; nothing was changed"),
         "foreign": (foreign, "is not a syncpay database (it has no migrations table)"),
-        "damaged": (damaged, "nothing was changed"),
+        "damaged": (damaged, "damaged.sqlite is damaged ("),
         "newer": (newer, "was made by a newer syncpay (migrations 9999_from_the_future are"),
         "missing": (folder / "nothing-here.sqlite", "no such file"),
     }

@@ -107,7 +107,7 @@ def _prepare(work: Path, source: Path, jobs_table: str) -> tuple[TableRows, int,
         conn.execute("PRAGMA journal_mode=DELETE").fetchall()
         problem = integrity_problem(conn)
         if problem is not None:
-            raise BackupError("cli.backup.integrity", path=str(source), problem=problem)
+            raise BackupError("cli.restore.damaged", path=str(source), problem=problem)
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "migrations" not in names:
             raise BackupError("cli.restore.not_ours", path=str(source))
@@ -127,7 +127,7 @@ def _prepare(work: Path, source: Path, jobs_table: str) -> tuple[TableRows, int,
             conn.execute("DELETE FROM workers")
         tables = table_rows(conn)
     except sqlite3.DatabaseError as exc:
-        raise BackupError("cli.restore.not_sqlite", path=str(source)) from exc
+        raise BackupError("cli.restore.damaged", path=str(source), problem=str(exc)) from exc
     finally:
         conn.close()
     fsync_file(work)
