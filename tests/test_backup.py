@@ -341,6 +341,12 @@ async def test_scheduled_backups_are_claimed_once_and_kept_to_backup_keep(
     foreign = [folder / "notes.txt", folder / "syncpay-manual.sqlite", folder / "syncpay.sqlite"]
     for path in foreign:
         path.write_text("not ours")
+    # Temporary files of a backup cut off (a killed server): a day old, and a fresh one.
+    stale = folder / "syncpay-20261101-030000.sqlite.gz.tmp-0123abcd"
+    fresh = folder / "syncpay-20261130-030000.sqlite.gz.tmp-89abcdef"
+    for path in (stale, fresh):
+        path.write_bytes(b"half")
+    os.utime(stale, (0, 0))
     assert await one.last_backup() is None
 
     start = dt.datetime(2026, 12, 1, 3, 0)
@@ -353,6 +359,7 @@ async def test_scheduled_backups_are_claimed_once_and_kept_to_backup_keep(
         taken.append(backup)
     assert [p.name for p in our_backups(folder)] == [b.path.name for b in taken[-3:]]
     assert all(path.read_text() == "not ours" for path in foreign)
+    assert not stale.exists() and fresh.exists()
     assert taken[-1].path.name == backup_name(start + dt.timedelta(days=4), compressed=True)
     with gzip.open(taken[-1].path) as gz:
         assert gz.read(16) == b"SQLite format 3\x00"

@@ -10,11 +10,16 @@ import os
 import re
 import secrets
 import shutil
+import time
 from pathlib import Path
 
 #: ``syncpay-20261206-020000.sqlite`` (UTC) and its gzip-compressed ``….sqlite.gz``: the
 #: only names the pruning ever deletes.
 NAME = re.compile(r"syncpay-\d{8}-\d{6}\.sqlite(?:\.gz)?")
+#: A backup's temporary file (:func:`temp_beside`), left behind by a process killed
+#: while writing it; deleted by :func:`prune` once it is a day old.
+TEMP_NAME = re.compile(r"syncpay-\d{8}-\d{6}\.sqlite(?:\.gz)?\.tmp-[0-9a-f]{8}")
+STALE_TEMP = 86400.0
 #: The first bytes of a gzip file and of an SQLite database.
 GZIP_MAGIC = b"\x1f\x8b"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -49,14 +54,30 @@ def our_backups(folder: Path) -> list[Path]:
 def prune(folder: Path, keep: int) -> list[Path]:
     """Delete all but the newest ``keep`` of our backups in ``folder`` (0 keeps all);
     the deleted paths. Files we did not name are never touched."""
+    deleted = _stale_temps(folder)
     if keep <= 0:
-        return []
+        return deleted
     ours = our_backups(folder)
-    deleted: list[Path] = []
     for path in ours[: max(0, len(ours) - keep)]:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             deleted.append(path)
+    return deleted
+
+
+def _stale_temps(folder: Path) -> list[Path]:
+    deleted: list[Path] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return deleted
+    for path in entries:
+        try:
+            if TEMP_NAME.fullmatch(path.name) and time.time() - path.stat().st_mtime > STALE_TEMP:
+                path.unlink()
+                deleted.append(path)
+        except OSError:
+            continue
     return deleted
 
 
