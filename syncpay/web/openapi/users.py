@@ -21,14 +21,15 @@ _VALUE = {
     "maxLength": MAX_VALUE,
     "pattern": f"^{PRINTABLE}[^\\s\\x00-\\x1f\\x7f-\\x9f]{PRINTABLE}$",
 }
+#: Text without a control (C0, DEL, C1) or a bidi control character (refused, 422).
+_NO_CONTROL = "[^\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]*"
 _NO_COLON = "[^:\\x00-\\x1f\\x7f-\\x9f]*"
 _KELAS_TEXT = {
     **_VALUE,
-    "maxLength": 2 * MAX_VALUE + 1,
     # The unit (before the first ':') and the class each have a character not a space.
     "pattern": f"^{_NO_COLON}[^\\s:\\x00-\\x1f\\x7f-\\x9f]{_NO_COLON}:"
     f"{PRINTABLE}[^\\s\\x00-\\x1f\\x7f-\\x9f]{PRINTABLE}$",
-    "description": "UNIT:KELAS (split at the first ':')",
+    "description": "UNIT:KELAS (split at the first ':'); a longer one as {unit, kelas}",
 }
 _PAIR = object_of({"unit": _VALUE, "kelas": _VALUE})
 
@@ -109,11 +110,8 @@ USER_SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "minLength": MIN_PASSWORD,
                 "maxLength": MAX_PASSWORD,
-                "pattern": f"^{PRINTABLE}$",
-            },
-            "password_confirmation": {
-                "type": "string",
-                "description": "when given, it must be the same password",
+                "pattern": f"^{_NO_CONTROL}$",
+                "description": "no control or bidi control character",
             },
         },
     },
@@ -122,18 +120,20 @@ USER_SCHEMAS: dict[str, Any] = {
 _CHANGED = json_content({"$ref": "#/components/schemas/UserChanged"}, "the user as it now is")
 
 
-def _action(summary: str, body: str, errors: tuple[int, ...]) -> dict[str, Any]:
-    return {
-        "post": operation(
-            summary,
-            _CHANGED,
-            errors,
-            parameters=[_NAME],
-            body={"$ref": f"#/components/schemas/{body}"},
-            description="Admins only. A form (the page's, with its CSRF `_token`) is sent back"
-            " to the page instead.",
-        )
-    }
+def _action(
+    summary: str, body: str, errors: tuple[int, ...], *, required: bool = True
+) -> dict[str, Any]:
+    spec = operation(
+        summary,
+        _CHANGED,
+        errors,
+        parameters=[_NAME],
+        body={"$ref": f"#/components/schemas/{body}"},
+        description="Admins only. A form (the page's, with its CSRF `_token`) is sent back"
+        " to the page instead.",
+    )
+    spec["requestBody"]["required"] = required
+    return {"post": spec}
 
 
 USER_PATHS: dict[str, Any] = {
@@ -155,6 +155,7 @@ USER_PATHS: dict[str, Any] = {
         "Set a petugas's scope (admin); an admin's is refused (409)",
         "ScopeBody",
         (401, 403, 404, 409, 419, 422),
+        required=False,  # no body: no part, every student
     ),
     f"{BASE}/{{name}}/password": _action(
         "Reset a user's password (admin); their sessions end",

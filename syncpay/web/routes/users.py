@@ -119,6 +119,8 @@ def _kelas(request: web.Request, item: Any, form: bool) -> tuple[str, str]:
     if not isinstance(item, str):
         raise ApiError(422, text(request, "users.err.not_list", field="kelas"))
     check_text(request, item, "kelas")
+    if not form and len(item) > MAX_VALUE:  # longer: as {"unit": …, "kelas": …}
+        raise ApiError(422, text(request, "sync.err.too_long", field="kelas", max=MAX_VALUE))
     unit, colon, kelas = item.partition(":")
     if not colon or not unit.strip() or not kelas.strip():
         raise ApiError(422, text(request, "users.err.kelas", value=item.strip()[:MAX_VALUE]))
@@ -295,10 +297,9 @@ async def _change_password(
         raise ApiError(422, text(request, "users.err.password_short", min=MIN_PASSWORD))
     if len(password) > MAX_PASSWORD:
         raise ApiError(422, text(request, "users.err.password_long", max=MAX_PASSWORD))
-    # A form always sends the repetition; a script may leave it out.
-    if form or "password_confirmation" in fields:
-        if _one(request, fields, "password_confirmation", form) != password:
-            raise ApiError(422, text(request, "users.err.password_mismatch"))
+    # The page's form has the password typed twice; a script sends it once.
+    if form and _one(request, fields, "password_confirmation", form) != password:
+        raise ApiError(422, text(request, "users.err.password_mismatch"))
     accounts = request.app[ACCOUNTS]
     await _accounts_call(request, row, accounts.reset_password(str(row["name"]), password))
 
