@@ -83,3 +83,25 @@ def test_serve_leaves_out_the_job_lines_unless_verbose_or_debug(tmp_path: Path, 
     assert _job_lines_shown(tmp_path / "a", capsys, 0) == (False, False)
     assert _job_lines_shown(tmp_path / "b", capsys, 1) == (True, False)
     assert _job_lines_shown(tmp_path / "c", capsys, 0, LOG_LEVEL="debug") == (True, True)
+
+
+def test_every_setting_marked_secret_is_hidden_from_the_log(tmp_path: Path):
+    """The redactor follows the settings' secret marks, not a list kept by hand: the
+    webhook's HMAC key (added after the list was written) is hidden like the others."""
+    values = {
+        "APP_KEY": "base64:a2V5LWtleS1rZXkta2V5LWtleQ==",
+        "DB_PASSWORD": "kata-sandi-db-1",
+        "PAYMENT_API_TOKEN": "token-keuangan-2",
+        "PAYMENT_DB_PASSWORD": "kata-sandi-keuangan-3",
+        "METRICS_TOKEN": "token-metrik-4",
+        "SYNC_NOTIFY_URL": "https://gateway.example/hook",
+        "SYNC_NOTIFY_SECRET": "rahasia-webhook-5",
+    }
+    settings = _settings(tmp_path, **values)
+    shown = settings.redacted()
+    secret_names = [name for name, text in shown.items() if text == "***"]
+    assert set(secret_names) >= set(values) - {"SYNC_NOTIFY_URL"}
+    redactor = Redactor(settings.secrets())
+    for name in secret_names:
+        line = f"{name} is {values[name]}"
+        assert values[name] not in redactor.redact(line), name

@@ -143,8 +143,7 @@ class Redactor(logging.Filter):
 
 
 def secret_values(settings: Settings) -> list[str]:
-    names = ("app_key", "payment_api_token", "db_password", "payment_db_password", "metrics_token")
-    return [str(getattr(settings, name, "") or "") for name in names]
+    return settings.secrets()
 
 
 #: Mode of a new log file.

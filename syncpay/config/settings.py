@@ -189,6 +189,11 @@ class Settings:
         current = {name: getattr(self, name) for name in _NAMES if name not in self._auto}
         return Settings(**(current | changes))
 
+    def secrets(self) -> list[str]:
+        """The values of the variables marked secret (for the log's redactor): a new
+        secret setting is hidden from the log by its mark alone."""
+        return [str(getattr(self, name) or "") for name, var in _SPECS if var.secret]
+
     def redacted(self) -> dict[str, str]:
         """Every variable name → its value as text; secrets shown as "***" when set."""
         shown: dict[str, str] = {}
