@@ -333,3 +333,70 @@ async def test_two_officers_runs_of_their_scopes_complete_exactly_and_fairly(h):
 
 async def _ended(sp, run_id: int) -> bool:
     return not (await sp.sync.get(run_id)).is_running
+
+
+# --- the command line -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"])  # wording: one database is enough
+def test_the_commands_give_and_change_scopes_in_one_line_errors(
+    db_kind, env_vars, tmp_path, monkeypatch, capsys
+):
+    """user:create with scope flags, user:scope, user:list, token:create --user: run
+    in-process (``syncpay.cli.main``) in English; refusals are one line."""
+    import io
+    import sqlite3
+    import sys
+
+    from syncpay.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for name, value in (env_vars | {"APP_LOCALE": "en"}).items():
+        monkeypatch.setenv(name, value)
+
+    def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    def create(*args: str) -> tuple[int, str, str]:
+        return run("user:create", *args, stdin=PASSWORD + "\n")
+
+    def one_line(result: tuple[int, str, str]) -> str:
+        lines = result[2].splitlines()
+        assert len(lines) == 1 and lines[0].startswith("syncpay: "), result
+        return lines[0]
+
+    def users() -> list[tuple]:
+        with sqlite3.connect(env_vars["DB_DATABASE"]) as conn:
+            return conn.execute("SELECT name, scope FROM users").fetchall()
+
+    code, out, err = create("Sari", "--unit", "SMP", "--kelas", "SMA:X IPA 1", "--asrama", "A F")
+    assert code == 0, err
+    assert 'Scope of sari: --unit SMP --kelas "SMA:X IPA 1" --asrama "A F"' in out
+    [(_, stored)] = users()
+    parts = OfficerScope.parse(units=["SMP"], kelas=["SMA:X IPA 1"], asrama=["A F"])
+    assert OfficerScope.from_json(stored) == parts
+
+    bad = create("budi", "--kelas", "VII A")
+    assert bad[0] == 1
+    assert one_line(bad) == "syncpay: --kelas 'VII A': write it as UNIT:KELAS, e.g. SMP:VII A"
+    admin = create("boss", "--role", "admin", "--unit", "SMP")
+    assert one_line(admin) == "syncpay: an admin sees every student: a scope is for a petugas"
+    assert len(users()) == 1
+
+    code, out, _ = run("user:scope", "sari", "--diniyah", "Ula", "--diniyah", "Wustho")
+    assert (code, out.strip()) == (0, "Scope of sari: --diniyah Ula --diniyah Wustho")
+    neither = run("user:scope", "sari")
+    assert neither[0] == 2 and "--clear" in one_line(neither)
+    unknown = run("user:scope", "nobody", "--unit", "SMP")
+    assert one_line(unknown) == "syncpay: no user named 'nobody'"
+    code, out, _ = run("token:create", "sari-script", "--user", "sari")
+    assert code == 0 and out.strip().startswith("sp_")
+    assert "\tas sari" in run("token:list")[1]
+    assert run("token:create", "x", "--user", "nobody")[0] == 1
+    assert run("user:list")[1].strip().endswith("\t--diniyah Ula --diniyah Wustho")
+    code, out, _ = run("user:scope", "sari", "--clear")
+    assert (code, out.strip()) == (0, "Scope of sari: all students")
+    assert run("user:list")[1].strip().endswith("\tall students")

@@ -1,26 +1,22 @@
-"""``syncpay serve`` (the web server with its worker pool), and the accounts that may use
-it: ``user:create``, ``user:list``, ``user:delete``, ``token:create``, ``token:list``,
-``token:revoke``."""
+"""``syncpay serve``: the web server with its worker pool. (The accounts that may use it,
+``user:*`` and ``token:*``, are :mod:`.users`, registered from here.)"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import logging
-import sys
-from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
 
-from ..accounts import ROLES, AccountError, Accounts
 from ..config import ConfigError, Settings
 from ..demo import DEMO_ADMIN, Demo
 from ..demo import OVERRIDES as DEMO_OVERRIDES
 from ..service import SyncPay
+from . import users as _users  # noqa: F401  (user:*, token:*)
 from .base import CliError, Context, command, given, whole
-from .output import words, words_n
+from .output import words
 from .report import RunReporter
 from .signals import Signals, signal_name
 from .work import import_jobs
@@ -194,161 +190,3 @@ def _print_demo(where: str, setup: Demo) -> None:
     lines.append("  " + words("cli.demo.new_link", name=DEMO_ADMIN))
     lines.append("  " + words("cli.demo.then", button=words("sync.start")))
     print("\n".join(lines) + "\n", flush=True)
-
-
-# --- accounts ---------------------------------------------------------------------------
-
-
-def _user_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", metavar="NAME", help="the user's login name")
-    parser.add_argument(
-        "--role",
-        choices=ROLES,
-        default=None,
-        help="default: petugas (with --update: the user's current role)",
-    )
-    parser.add_argument(
-        "--update", action="store_true", help="change the password (and --role) of an existing user"
-    )
-
-
-def read_password(name: str) -> str:
-    """From a prompt (twice) on a terminal, else the first line of stdin."""
-    if sys.stdin.isatty():
-        first = getpass.getpass(words("cli.user.password_prompt", name=name))
-        again = getpass.getpass(words("cli.user.password_again"))
-        if first != again:
-            raise CliError(words("cli.user.passwords_differ"))
-        return first
-    line = sys.stdin.readline()
-    if not line:
-        raise CliError(words("cli.user.no_password"))
-    return line.rstrip("\r\n")
-
-
-@command(
-    "user:create", "add a user who may log in (password from a prompt or stdin)", _user_arguments
-)
-async def user_create(ctx: Context) -> int:
-    """Add a user: admin may start, cancel and reset syncs; petugas may view every page
-    and sync single students. The password is read from a prompt, or from stdin."""
-    args = ctx.args
-    password = read_password(args.name)
-    try:
-        user, created = await Accounts(ctx.db).create_user(
-            args.name, password, args.role, update=args.update
-        )
-    except AccountError as exc:
-        raise CliError(str(exc)) from exc
-    done = "cli.user.created" if created else "cli.user.updated"
-    ctx.say(words(done, name=user.name, role=user.role))
-    return 0
-
-
-@command("user:list", "list the users")
-async def user_list(ctx: Context) -> int:
-    """List the users who may log in: name, role (admin or petugas) and when each was
-    created, one per line, separated by tabs."""
-    rows = await Accounts(ctx.db).users()
-    if not rows:
-        ctx.say(words("cli.user.none"))
-        return 0
-    for row in rows:
-        ctx.out(f"{row['name']}\t{row['role']}\t{_when(row['created_at'])}")
-    return 0
-
-
-def _user_name_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", metavar="NAME", help="the user's login name")
-
-
-@command("user:delete", "remove a user (and end their sessions)", _user_name_argument)
-async def user_delete(ctx: Context) -> int:
-    """Remove a user: they can no longer log in, and the sessions they have open end at
-    once."""
-    if not await Accounts(ctx.db).delete_user(ctx.args.name):
-        raise CliError(words("cli.user.not_found", name=ctx.args.name))
-    ctx.say(words("cli.user.deleted", name=ctx.args.name))
-    return 0
-
-
-def _login_link_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", metavar="NAME", help="the user the link logs in")
-
-
-@command("user:login-link", "print a one-time login link for a user", _login_link_arguments)
-async def user_login_link(ctx: Context) -> int:
-    """Print a link that logs NAME in once, within 24 hours, without a password: for the
-    demo's admin after its link or password scrolled away, or a user who forgot the
-    password (set a new one with `user:create NAME --update`). The address is
-    APP_HOST:APP_PORT; behind a proxy, use the proxy's address with the same path."""
-    accounts = Accounts(ctx.db)
-    user = await accounts.find_user(ctx.args.name)
-    if user is None:
-        raise CliError(words("cli.user.not_found", name=ctx.args.name))
-    secret = await accounts.create_login_link(str(user["name"]))
-    host = ctx.settings.app_host
-    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    shown = f"[{host}]" if ":" in host else host
-    ctx.out(f"http://{shown}:{ctx.settings.app_port}/login/once/{secret}")
-    ctx.say(words("cli.user.login_link"))
-    return 0
-
-
-def _token_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", metavar="NAME", help="what the token is for, e.g. cron-nightly")
-    parser.add_argument("--role", choices=ROLES, default="admin", help="default: admin")
-
-
-@command(
-    "token:create", "print a new API token for scripts (Authorization: Bearer …)", _token_arguments
-)
-async def token_create(ctx: Context) -> int:
-    """Make an API token. It is printed once; only its hash is stored. Scripts send it in
-    the header "Authorization: Bearer TOKEN" and need no CSRF token."""
-    try:
-        token = await Accounts(ctx.db).create_token(ctx.args.name, ctx.args.role)
-    except AccountError as exc:
-        raise CliError(str(exc)) from exc
-    ctx.out(token)
-    return 0
-
-
-@command("token:list", "list the API tokens (never their values)")
-async def token_list(ctx: Context) -> int:
-    """List the API tokens: id, name, role, whether active or revoked (and when), and
-    when each was last used. A token's value is shown only once, by token:create."""
-    rows = await Accounts(ctx.db).tokens()
-    if not rows:
-        ctx.say(words("cli.token.none"))
-        return 0
-    for row in rows:
-        revoked = row["revoked_at"]
-        state = words("cli.token.revoked_at", when=_when(revoked)) if revoked else None
-        state = state or words("cli.token.active")
-        used = _when(row["last_used_at"]) if row["last_used_at"] else words("cli.token.never_used")
-        ctx.out(f"{row['id']}\t{row['name']}\t{row['role']}\t{state}\t{used}")
-    return 0
-
-
-def _token_name_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "name", metavar="NAME", help="the tokens' name (as given to token:create) or an id"
-    )
-
-
-@command("token:revoke", "revoke the API tokens with that name (or id)", _token_name_argument)
-async def token_revoke(ctx: Context) -> int:
-    """Revoke the active API tokens with that name, or the one with that id (token:list
-    shows both): scripts using them get 401 from then on."""
-    count = await Accounts(ctx.db).revoke_token(ctx.args.name)
-    if not count:
-        raise CliError(words("cli.token.not_found", name=ctx.args.name))
-    ctx.say(words_n("cli.token.revoked", count))
-    return 0
-
-
-def _when(epoch: object) -> str:
-    if epoch is None:
-        return "-"
-    return datetime.fromtimestamp(int(str(epoch))).strftime("%Y-%m-%d %H:%M")
