@@ -1,7 +1,8 @@
 """Who may call what: sessions and bearer tokens, roles and CSRF.
 
 Every route needs a logged-in user unless its handler is marked :func:`public`;
-:func:`admin_only` routes need the ``admin`` role. Unauthenticated HTML requests are
+:func:`admin_only` routes need the ``admin`` role, :func:`officer_or_admin` ones an
+admin or a scoped petugas. Unauthenticated HTML requests are
 redirected to ``/login``; JSON routes (:func:`~syncpay.web.errors.json_route`) answer 401.
 Every POST needs the session's CSRF token (``X-CSRF-TOKEN`` header or ``_token`` field)
 unless it carries a bearer token; a wrong or missing one is 419. (Login throttling is
@@ -41,6 +42,13 @@ def public(handler: Any) -> Any:
 def admin_only(handler: Any) -> Any:
     """Only users (or tokens) with the ``admin`` role."""
     handler.__syncpay_access__ = "admin"
+    return handler
+
+
+def officer_or_admin(handler: Any) -> Any:
+    """Admins, and a scoped petugas (issue #15: their own students and runs; the handler
+    holds them to it); any other user is 403."""
+    handler.__syncpay_access__ = "officer"
     return handler
 
 
@@ -106,7 +114,10 @@ async def _check_access(request: web.Request, session: Session) -> web.StreamRes
         if wants_json(request) or request.path.endswith("/ws"):
             return json_error(401, text(request, "error.unauthenticated"))
         raise _login_redirect(request)
-    if access == "admin" and session.user is not None and not session.user.is_admin:
+    user = session.user
+    if access == "admin" and user is not None and not user.is_admin:
+        raise ApiError(403, text(request, "error.forbidden"))
+    if access == "officer" and user is not None and not (user.is_admin or user.scoped):
         raise ApiError(403, text(request, "error.forbidden"))
     return None
 

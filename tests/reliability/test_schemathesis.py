@@ -105,6 +105,37 @@ def test_every_operation_answers_as_documented(case: Any) -> None:
     case.call_and_validate()
 
 
+@pytest.fixture(scope="module")
+def api_officer(live: App) -> Any:
+    """The same document, called as a scoped petugas (issue #15) through a token bound
+    to them: their scope is the path student's unit, so "sync now" and the student's page
+    reach their logic; everything else answers their documented 403/404. Fewer examples:
+    the inputs are the same, only the rights differ."""
+    unit = live.roster[0]["UnitFormal"]
+    live.cli("user:create", "petugas-unit", "--unit", unit, stdin="rahasia-123\n")
+    token = live.cli("-q", "token:create", "petugas-unit", "--user", "petugas-unit").strip()
+    config = SchemathesisConfig.from_dict(
+        {
+            "base-url": live.url,
+            "headers": {"Authorization": f"Bearer {token}"},
+            "parameters": {"path.idperson": live.roster[0]["idperson"], "path.run_id": 1},
+            "generation": {"max-examples": max(2, EXAMPLES // 4), "database": "none"},
+            "checks": {"positive_data_acceptance": {"expected-statuses": STATE_REFUSALS}},
+            "request-timeout": 30,
+        }
+    )
+    return schemathesis.openapi.from_url(f"{live.url}/openapi.json", config=config)
+
+
+officer_schema = schemathesis.pytest.from_fixture("api_officer")
+
+
+@pytest.mark.slow
+@officer_schema.parametrize()
+def test_every_operation_answers_as_documented_to_a_scoped_officer(case: Any) -> None:
+    case.call_and_validate()
+
+
 @pytest.mark.slow
 def test_the_served_document_is_the_code_and_nothing_went_wrong(live: App) -> None:
     """After schemathesis (the same module's server): the document served is the one the

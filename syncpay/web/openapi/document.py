@@ -110,15 +110,18 @@ def document() -> dict[str, Any]:
         },
         f"{SYNC}/start": {
             "post": operation(
-                "Start a sync run (admin); all students unless a scope is given",
+                "Start a sync run (admin: all students unless a scope is given; a scoped"
+                " petugas: their own students, or a unit, class or list inside their scope,"
+                " 403 outside it, 404 for one idperson outside it)",
                 json_content(OK, "started"),
-                (400, 401, 403, 409, 419, 422),
+                (400, 401, 403, 404, 409, 419, 422),
                 body={"$ref": "#/components/schemas/Scope"},
             )
         },
         f"{SYNC}/cancel": {
             "post": operation(
-                "Cancel a running run (admin)",
+                "Cancel a running run (admin; a scoped petugas: only a run they started,"
+                " 403 for another's)",
                 json_content(OK, "cancelled"),
                 (401, 403, 404, 409, 419, 422),
                 body=RUN_BODY,
@@ -133,7 +136,8 @@ def document() -> dict[str, Any]:
         },
         f"{SYNC}/progress": {
             "get": operation(
-                "The progress object of the latest run (or ?run_id=)",
+                "The progress object of the latest run (or ?run_id=; a scoped petugas: of"
+                " their own runs only, another's is 404)",
                 json_content({"$ref": "#/components/schemas/Progress"}, "progress"),
                 (401, 404, 422),
                 parameters=[
@@ -168,7 +172,8 @@ def document() -> dict[str, Any]:
         },
         f"{SYNC}/retry-failed": {
             "post": operation(
-                "A new run over exactly the failed students of a run (admin)",
+                "A new run over exactly the failed students of a run (admin; a scoped"
+                " petugas: of a run they started)",
                 json_content(OK, "started"),
                 (400, 401, 403, 404, 409, 419, 422),
                 body=RUN_BODY,

@@ -119,11 +119,37 @@ SCHEMAS: dict[str, Any] = {
                 "nullable": True,
                 "description": "the run's scope, for a page to word in its language",
                 "properties": {
-                    "kind": {"type": "string", "enum": ["all", "unit", "kelas", "one", "list"]},
+                    "kind": {
+                        "type": "string",
+                        "enum": ["all", "unit", "kelas", "one", "list", "officer"],
+                    },
                     "unit": NSTR,
                     "kelas": NSTR,
                     "idperson": NSTR,
                     "students": NINT,
+                    "officer": {
+                        "type": "string",
+                        "description": "kind officer: the scoped petugas whose students it runs",
+                    },
+                    "parts": {
+                        "type": "object",
+                        "description": "kind officer: the officer's scope",
+                        "properties": {
+                            "units": {"type": "array", "items": {"type": "string"}},
+                            "kelas": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "unit": {"type": "string"},
+                                        "kelas": {"type": "string"},
+                                    },
+                                },
+                            },
+                            "asrama": {"type": "array", "items": {"type": "string"}},
+                            "diniyah": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
                 },
             },
             "started_at": NSTR,

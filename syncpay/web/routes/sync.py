@@ -23,7 +23,7 @@ from ...sync.errors import NoStudents, OutsideScope, RunConflict, RunNotFound, S
 from ...sync.progress import Progress
 from ...sync.records import iso
 from ...sync.scope import ScopeError
-from ..auth import admin_only, current_user, signed_in_check
+from ..auth import admin_only, current_user, officer_or_admin, signed_in_check
 from ..errors import ApiError, json_ok, json_route
 from ..i18n import text
 from ..keys import SYNCPAY, WORKER
@@ -78,10 +78,10 @@ def _refusal(request: web.Request, exc: SyncError | ScopeError) -> ApiError:
 
 
 def _may_run(request: web.Request) -> User:
-    """An admin, or a scoped petugas (their own runs); any other user is refused (403)."""
+    """An admin, or a scoped petugas (their own runs; ``@officer_or_admin`` refused the
+    others with 403 already)."""
     user = current_user(request)
-    if not user.is_admin and not user.scoped:
-        raise ApiError(403, text(request, "error.forbidden"))
+    assert user.is_admin or user.scoped
     return user
 
 
@@ -95,6 +95,7 @@ def owner_of(request: web.Request) -> str | None:
 
 
 @routes.post(f"{BASE}/start")
+@officer_or_admin
 @json_route
 async def start(request: web.Request) -> web.Response:
     user = _may_run(request)
@@ -119,6 +120,7 @@ async def start(request: web.Request) -> web.Response:
 
 
 @routes.post(f"{BASE}/cancel")
+@officer_or_admin
 @json_route
 async def cancel(request: web.Request) -> web.Response:
     user = _may_run(request)
@@ -201,6 +203,7 @@ async def failed(request: web.Request) -> web.Response:
 
 
 @routes.post(f"{BASE}/retry-failed")
+@officer_or_admin
 @json_route
 async def retry_failed(request: web.Request) -> web.Response:
     user = _may_run(request)

@@ -51,7 +51,7 @@ async def body_fields(request: web.Request) -> tuple[dict[str, Any], bool]:
         check_text(request, _read_fields(fields))
         return fields, True
     raw = await read_body(request)
-    if not raw.strip():
+    if not raw:  # no body: no fields (a blank one is not JSON: 422 below)
         return {}, False
     try:
         data = json.loads(raw)
