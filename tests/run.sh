@@ -2,6 +2,9 @@
 # The whole test suite, on SQLite and on MariaDB.
 #   bash tests/run.sh            # everything
 #   bash tests/run.sh -k queue   # extra arguments go to pytest
+# The tests run in SYNCPAY_TEST_PROCESSES processes at once (pytest-xdist; default 3: most
+# tests wait on sockets, subprocesses and timers, so 3 keep 2 cores busy); 1 runs them in
+# this one process, as does any -n/-p no:xdist given here.
 # Installs the package with its test extras, starts MariaDB when it does not answer,
 # then runs pytest. Each run creates (and drops) a database of its own on MariaDB.
 set -euo pipefail
@@ -41,4 +44,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-exec "$PYTHON" -m pytest "$@"
+processes=${SYNCPAY_TEST_PROCESSES:-3}
+parallel=()
+case " $* " in
+    *" -n "* | *" -n="* | *" --numprocesses"* | *"no:xdist"*) ;;
+    *) [ "$processes" -gt 1 ] && parallel=(-n "$processes") ;;
+esac
+exec "$PYTHON" -m pytest "${parallel[@]}" "$@"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -14,12 +13,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pymysql
 import pytest
 
-from syncpay.db import Database
+from syncpay.config import load_settings
+from syncpay.db import Database, connect, migrate, tables_for
 from syncpay.queue import Queue
-from tests.conftest import MYSQL, ROOT
+from tests.conftest import ROOT
 from tests.jobs import (
     add_test_queries,
     cache_values,
@@ -27,6 +26,11 @@ from tests.jobs import (
     failed_rows,
     job_rows,
     pids_of,
+)
+from tests.reliability.mariadb_instance import (  # noqa: F401 (fixtures)
+    MariaDB,
+    mariadb,
+    mariadb_template,
 )
 
 pytestmark = pytest.mark.slow
@@ -183,94 +187,55 @@ async def test_two_worker_processes_share_five_thousand_jobs(queue: Queue, worke
 # --- MariaDB restarts under load ---------------------------------------------------------
 
 
-def _mariadb_answers() -> bool:
-    try:
-        pymysql.connect(
-            host=MYSQL["DB_HOST"],
-            port=int(MYSQL["DB_PORT"]),
-            user=MYSQL["DB_USERNAME"],
-            password=MYSQL["DB_PASSWORD"],
-            connect_timeout=2,
-        ).close()
-    except pymysql.err.MySQLError:
-        return False
-    return True
-
-
-def _admin() -> str:
-    for name in ("mariadb-admin", "mysqladmin"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("no mariadb-admin / mysqladmin")
-
-
-async def _start_mariadb() -> None:
-    if not _mariadb_answers():
-        await asyncio.to_thread(
-            subprocess.run,
-            [
-                "start-stop-daemon",
-                "--start",
-                "--oknodo",
-                "--background",
-                "--exec",
-                "/usr/sbin/mariadbd",
-            ],
-            check=False,
-        )
-    deadline = time.monotonic() + 90
-    while not await asyncio.to_thread(_mariadb_answers):
-        if time.monotonic() > deadline:
-            raise AssertionError("MariaDB did not come back within 90 s")
-        await asyncio.sleep(0.25)
-
-
-async def test_workers_survive_a_mariadb_restart(queue: Queue, workers, tmp_path, db_kind):
-    if db_kind != "mysql":
-        pytest.skip("MariaDB only")
-    if MYSQL["DB_HOST"] not in ("127.0.0.1", "localhost") or not os.path.exists(
-        "/usr/sbin/mariadbd"
-    ):
-        pytest.skip("needs a local MariaDB server this test may restart")
-    admin = _admin()
+async def test_workers_survive_a_mariadb_restart(
+    mariadb: MariaDB,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+) -> None:
+    """Two worker processes keep going across a restart of their MariaDB. The server is
+    a private one (tests/reliability/mariadb_instance.py): the shared server of the
+    suite is never stopped, since other tests (and xdist workers) use it meanwhile."""
+    conn = mariadb.connect()
+    with conn.cursor() as cursor:
+        cursor.execute("CREATE DATABASE syncpay_restart CHARACTER SET utf8mb4")
+    conn.close()
+    env = mariadb.env | {"DB_DATABASE": "syncpay_restart"}
+    settings = load_settings(env, environ={}, env_file=None)
+    db = await connect(settings, create=True)
+    await migrate(db, tables_for(settings))
+    add_test_queries(db)
+    queue = Queue(db, default_queue="default")
+    workers = Workers(env, tmp_path)
     total = 2000
     out = tmp_path / "out.txt"
-    await queue.push_many(
-        "tests.append",
-        ({"n": n, "file": str(out), "sleep": 0.03} for n in range(total)),
-        queue="restart",
-    )
-    # A short lease: a round whose commit was cut off may leave jobs reserved by
-    # nobody; they come back after retry_after (that is at least once, not a loss).
-    args = ["--queue", "restart", "--workers", "8", "--timeout", "5", "--sleep", "0.2", "-q"]
-    procs = [workers.start(*args, DB_QUEUE_RETRY_AFTER="8") for _ in range(2)]
     try:
+        await queue.push_many(
+            "tests.append",
+            ({"n": n, "file": str(out), "sleep": 0.03} for n in range(total)),
+            queue="restart",
+        )
+        # A short lease: a round whose commit was cut off may leave jobs reserved by
+        # nobody; they come back after retry_after (that is at least once, not a loss).
+        args = ["--queue", "restart", "--workers", "8", "--timeout", "5", "--sleep", "0.2", "-q"]
+        procs = [workers.start(*args, DB_QUEUE_RETRY_AFTER="8") for _ in range(2)]
         await wait_until(
             lambda: len(count_lines(out, "DONE")) >= 300, 60, "the workers to get going"
         )
         assert all(p.poll() is None for p in procs)
-        shutdown = await asyncio.to_thread(
-            subprocess.run,
-            [admin, "-uroot", "--connect-timeout=5", "shutdown"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert shutdown.returncode == 0, shutdown.stderr
+        await asyncio.to_thread(mariadb.stop)
         down_at = len(count_lines(out, "DONE"))
         await asyncio.sleep(3)
+        await asyncio.to_thread(mariadb.start)
+        assert down_at < total, "the restart came too late to test anything"
+
+        async def finished() -> bool:
+            return await queue.size() == 0
+
+        await wait_until(finished, 90, "every job to be done after the restart")
+        for proc in procs:
+            assert proc.poll() is None, f"a worker died:\n{workers.output(proc)}"
+            await workers.stop(proc)
+            assert proc.returncode == 0, workers.output(proc)
+        await assert_all_acked_once(queue, out, total)
     finally:
-        await _start_mariadb()
-    assert down_at < total, "the restart came too late to test anything"
-
-    async def finished() -> bool:
-        return await queue.size() == 0
-
-    await wait_until(finished, 90, "every job to be done after the restart")
-    for proc in procs:
-        assert proc.poll() is None, f"a worker died:\n{workers.output(proc)}"
-        await workers.stop(proc)
-        assert proc.returncode == 0, workers.output(proc)
-    await assert_all_acked_once(queue, out, total)
-    assert await asyncio.to_thread(_mariadb_answers)
+        workers.kill_all()
+        await db.close()
