@@ -383,7 +383,8 @@ def test_queue_restart_stops_an_idle_worker_with_a_long_sleep(cli: Cli):
     worker.wait_for("Processing jobs")
     time.sleep(0.3)  # past the first poll, where the restart mark is read
     cli.ok("queue:restart")
-    status, _out, _err = worker.finish(timeout=2.5)
+    # Well before its 60 s sleep ends (loose: the tests run in parallel).
+    status, _out, _err = worker.finish(timeout=15)
     assert status == 0
 
 
@@ -484,7 +485,9 @@ def test_unreachable_mysql_is_one_line_exit_2(plain: Cli):
 
 def test_unopenable_sqlite_is_one_line_exit_2(plain: Cli):
     (plain.cwd / "not-a-db").write_text("this is not a database file, " * 100)
-    result = plain.run("queue:failed", env={"DB_DATABASE": "not-a-db"}, timeout=2)
+    # Refused at once, not after waits for a lock (busy_timeout, 5 s, per try); the bound is
+    # loose: a loaded machine (tests run in parallel) starts Python slowly.
+    result = plain.run("queue:failed", env={"DB_DATABASE": "not-a-db"}, timeout=15)
     assert result.returncode == 2
     assert one_error_line(result).startswith("syncpay: DB_DATABASE: ")
 
