@@ -190,6 +190,10 @@ class Accounts:
             ), False
         role = role or "petugas"
         stored = scope_json(role, scope)
+        for token in await self.tokens():
+            unbound = token["user_id"] is None and token["revoked_at"] is None
+            if unbound and login_name(str(token["name"])) == name:
+                raise AccountError(f"{name!r} is the name of an API token: pick another name")
         user_id = await self.db.insert(
             "user_insert", {"name": name, "password": hashed, "role": role, "scope": stored}
         )
@@ -288,6 +292,12 @@ class Accounts:
         if user is not None:
             row = await self._existing(user)
             user_id, role = int(row["id"]), str(row["role"])
+        elif check_name_ok(login_name(name)) and await self.find_user(name) is not None:
+            # Its runs would read as that user's ("started by"): a scoped petugas sees
+            # and cancels the runs started under their name.
+            raise AccountError(
+                f"{name!r} is a user's name: bind the token to them (--user) or name it otherwise"
+            )
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         await self.db.insert(
             "token_insert",

@@ -400,3 +400,18 @@ def test_the_commands_give_and_change_scopes_in_one_line_errors(
     code, out, _ = run("user:scope", "sari", "--clear")
     assert (code, out.strip()) == (0, "Scope of sari: all students")
     assert run("user:list")[1].strip().endswith("\tall students")
+
+
+async def test_a_token_and_a_user_never_share_a_name(db):
+    """Runs record who started them by name, and a scoped petugas owns the runs started
+    under theirs: an unbound token may not take a user's name, nor a user a token's."""
+    accounts = Accounts(db)
+    await accounts.create_user("sari", PASSWORD)
+    with pytest.raises(AccountError, match="--user"):
+        await accounts.create_token("Sari", "admin")
+    assert await accounts.create_token("sari", user="sari")  # bound: it is sari
+    await accounts.create_token("cron", "admin")
+    with pytest.raises(AccountError, match="token"):
+        await accounts.create_user("CRON", PASSWORD)
+    await accounts.revoke_token("cron")
+    assert (await accounts.create_user("cron", PASSWORD))[1]
