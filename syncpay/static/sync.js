@@ -501,9 +501,5 @@
   setInterval(() => {
     if (state.progress.isRunning) tickElapsed();
   }, 1000);
-  if (officer) {
-    fallBack();
-  } else {
-    connect();
-  }
+  connect();
 })();

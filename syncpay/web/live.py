@@ -20,6 +20,8 @@ Messages are the progress object of SPEC §6 plus ``"type": "progress"`` and
 different run, or a page that fell too far behind) or ``"append"`` (``logs`` holds only
 the lines the page has not received yet, newest first). A page may send
 ``{"run_id": N}`` to watch run N, ``{"run_id": null}`` to follow the latest run again.
+A scoped petugas's page follows :class:`~.live_pages.LatestOf` them instead: the newest
+run they started (they see no other run).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from ..sync.activity import LOG_LIMIT
 from ..sync.errors import RunNotFound
 from ..sync.progress import Progress
 from .keys import SYNCPAY
-from .live_pages import LivePages, View
+from .live_pages import LatestOf, LivePages, View, Watch
 
 log = logging.getLogger("syncpay.web.live")
 
@@ -55,7 +57,7 @@ MAX_VIEWS = 64
 MAX_BODIES = 256
 #: ``LOG_LIMIT`` (imported above) is the log lines a progress object carries
 #: (``Sync.progress``'s own limit).
-__all__ = ["HUB", "LOG_LIMIT", "LiveHub"]
+__all__ = ["HUB", "LOG_LIMIT", "LatestOf", "LiveHub", "Watch"]
 
 
 class LiveHub(LivePages):
@@ -66,10 +68,10 @@ class LiveHub(LivePages):
         super().__init__()
         self.app = app
         self.poll = poll
-        self._views: dict[int | None, View] = {}
+        self._views: dict[Watch, View] = {}
         #: Encoded answers by (run asked for, view version, after_log).
-        self._bodies: dict[tuple[int | None, int, int], bytes] = {}
-        self._pending: dict[int | None, tuple[int, float, asyncio.Future[View]]] = {}
+        self._bodies: dict[tuple[Watch, int, int], bytes] = {}
+        self._pending: dict[Watch, tuple[int, float, asyncio.Future[View]]] = {}
         self._generation = 0
         self._fingerprint: tuple[Any, ...] | None = None
         self._checked_at = float("-inf")
@@ -102,12 +104,12 @@ class LiveHub(LivePages):
 
     # --- the progress object, fresh -------------------------------------------------------
 
-    async def progress(self, run_id: int | None = None, after_log: int = 0) -> Progress:
+    async def progress(self, run_id: Watch = None, after_log: int = 0) -> Progress:
         """SPEC §6's progress object, as ``Sync.progress(run_id, after_log)`` answers it,
         from a copy at most :data:`FRESH` seconds past its last confirmation."""
         return await self._answer(await self._fresh(run_id), run_id, after_log)
 
-    async def _answer(self, view: View, run_id: int | None, after_log: int) -> Progress:
+    async def _answer(self, view: View, run_id: Watch, after_log: int) -> Progress:
         self.stats.served += 1
         if not after_log:
             return view.progress
@@ -115,10 +117,10 @@ class LiveHub(LivePages):
         newer = [line for line in logs if line.id > after_log]
         if len(newer) == len(logs) >= LOG_LIMIT:
             # More new lines than a copy holds: the database has the ones in between.
-            return await self.app[SYNCPAY].sync.progress(run_id, after_log)
+            return await self.app[SYNCPAY].sync.progress(view.progress.run_id, after_log)
         return view.progress.with_logs(newer)
 
-    async def progress_body(self, run_id: int | None = None, after_log: int = 0) -> bytes:
+    async def progress_body(self, run_id: Watch = None, after_log: int = 0) -> bytes:
         """:meth:`progress` as the JSON the route answers. Pages polling in step ask the
         same question twice a second (the same run, copy and newest line): one encoding
         serves them all."""
@@ -140,7 +142,7 @@ class LiveHub(LivePages):
             self._bodies[key] = body
         return body
 
-    async def _fresh(self, key: int | None) -> View:
+    async def _fresh(self, key: Watch) -> View:
         view = self._views.get(key)
         now = asyncio.get_running_loop().time()
         if view is not None and now - view.checked <= FRESH and not self._due(view, now):
@@ -151,7 +153,7 @@ class LiveHub(LivePages):
     def _due(view: View, now: float) -> bool:
         return view.progress.is_running and now - view.computed >= REFRESH
 
-    async def _compute_shared(self, key: int | None, since: float = float("-inf")) -> View:
+    async def _compute_shared(self, key: Watch, since: float = float("-inf")) -> View:
         """One computation for everybody asking at the same time: the one in flight
         unless it began before the last write made here, or before ``since``."""
         pending = self._pending.get(key)
@@ -161,7 +163,7 @@ class LiveHub(LivePages):
             entry = (self._generation, now, task)
             self._pending[key] = entry
 
-            def done(task: asyncio.Future[View], key: int | None = key) -> None:
+            def done(task: asyncio.Future[View], key: Watch = key) -> None:
                 if self._pending.get(key) is entry:
                     del self._pending[key]
                 if not task.cancelled():
@@ -171,7 +173,7 @@ class LiveHub(LivePages):
             pending = entry
         return await asyncio.shield(pending[2])
 
-    async def _compute(self, key: int | None) -> View:
+    async def _compute(self, key: Watch) -> View:
         generation = self._generation
         started = asyncio.get_running_loop().time()
         view = self._views.get(key)
@@ -192,11 +194,18 @@ class LiveHub(LivePages):
                         del self._views[old]
         return view
 
-    async def _read(self, key: int | None, view: View | None) -> Progress:
+    async def _read(self, watched: Watch, view: View | None) -> Progress:
         """The progress object from the database. With a previous copy of the same run,
         only the log lines from a little before its newest are read and merged in (the
         overlap catches a line that committed after one with a higher id)."""
         sync = self.app[SYNCPAY].sync
+        if isinstance(watched, LatestOf):
+            latest = await sync.latest(watched.started_by)
+            if latest is None:
+                return Progress.idle()
+            key: int | None = latest.id
+        else:
+            key = watched
         if view is not None and view.progress.run_id is not None and view.log_ids:
             after = max(0, max(view.log_ids) - LOG_OVERLAP)
             progress = await sync.progress(key, after)
@@ -272,7 +281,7 @@ class LiveHub(LivePages):
         self._fingerprint = fingerprint
         self._checked_at = started
 
-    async def _refresh(self, key: int | None, started: float) -> None:
+    async def _refresh(self, key: Watch, started: float) -> None:
         """A watched run's copy, computed again."""
         try:
             await self._compute_shared(key, since=started)
@@ -280,7 +289,7 @@ class LiveHub(LivePages):
             # The watched run is gone (tables emptied): follow the latest again.
             for client in self.clients:
                 if client.watch == key:
-                    client.watch = None
+                    client.watch = client.latest
                     client.forget()
 
 

@@ -52,12 +52,27 @@ class View:
         self.log_ids = frozenset(line.id for line in self.progress.logs)
 
 
+@dataclass(frozen=True, slots=True)
+class LatestOf:
+    """What a scoped petugas's page follows instead of the latest run: the newest run
+    ``started_by`` started (they see no other run)."""
+
+    started_by: str
+
+
+#: What a page watches: a run by id, the latest run (None), or :class:`LatestOf` a user.
+Watch = int | LatestOf | None
+
+
 @dataclass(eq=False)
 class LiveClient:
     """One open page: what it watches and what it has been sent."""
 
     ws: web.WebSocketResponse
-    watch: int | None = None
+    watch: Watch = None
+    #: What "the latest run" means for this page (``{"run_id": null}``, a watched run
+    #: gone): None, or :class:`LatestOf` the scoped petugas whose page it is.
+    latest: Watch = None
     #: The view version, run and log lines the page has.
     version: int = -1
     run_id: int | None = None
@@ -122,13 +137,16 @@ class LivePages:
     def attach(
         self,
         ws: web.WebSocketResponse,
-        watch: int | None = None,
+        watch: Watch = None,
         transport: asyncio.Transport | None = None,
         owner: str | None = None,
         signed_in: Callable[[], Awaitable[bool]] | None = None,
+        latest: Watch = None,
     ) -> LiveClient:
         """A new page: it gets the current object at once, then every change."""
-        client = LiveClient(ws, watch, transport=transport, owner=owner, signed_in=signed_in)
+        client = LiveClient(
+            ws, watch, latest, transport=transport, owner=owner, signed_in=signed_in
+        )
         self.clients.add(client)
         self._wake.set()
         return client
@@ -162,7 +180,7 @@ class LivePages:
                 for client in clients:
                     await self.close_ended(client)
 
-    def watch(self, client: LiveClient, run_id: int | None) -> None:
+    def watch(self, client: LiveClient, run_id: Watch) -> None:
         """The page wants run ``run_id`` (``None``: the latest) from now on."""
         client.watch = run_id
         client.forget()

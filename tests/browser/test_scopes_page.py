@@ -1,7 +1,8 @@
 """A scoped petugas's sync page in a real browser (issue #15), on a phone (375 px, touch)
 and a desktop: the start button and the scope picker are theirs ("Siswa saya", their
 units only), reset is not shown, a run of their own students goes from start to
-finish by polling, and the recent runs hold their run only; nothing pans sideways."""
+finish over the WebSocket, and the recent runs hold their run only; nothing pans
+sideways."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ async def test_a_scoped_petugas_runs_their_students(app: App, pages: Pages, devi
     page = await pages.login(app, name, **options)
     await page.goto(app.url + SYNC)
     await wait_status(page, "idle")
+    await expect(page.locator("#sync-page")).to_have_attribute("data-transport", "ws")
     await expect(page.locator("#btn-reset")).to_be_hidden()
     await expect(page.locator("#scope-kind option").first).to_have_text("Siswa saya")
     await expect(page.locator("#scope-unit option")).to_have_count(2)  # "pick" + their unit

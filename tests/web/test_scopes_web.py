@@ -10,6 +10,9 @@ import csv
 import io
 from typing import Any
 
+import aiohttp
+import pytest
+
 from syncpay.accounts import Accounts
 from syncpay.officers import OfficerScope
 from tests.web.conftest import PASSWORD, Browser, WebHarness
@@ -137,7 +140,6 @@ async def test_officers_run_their_own_students_and_cancel_only_their_own_runs(we
     assert (await sari.get_json(f"{SYNC}/progress?run_id={his}"))[0] == 404
     assert [r["run_id"] for r in (await sari.get_json(f"{SYNC}/runs"))[1]["runs"]] == [mine]
     assert (await sari.get(f"{SYNC}/runs/{his}/changes")).status == 404
-    assert (await sari.get(f"{SYNC}/ws")).status == 403  # their page polls
     status, body = await sari.post_json(f"{SYNC}/cancel", {"run_id": his})
     assert status == 403, body
     assert (await budi.post_json(f"{SYNC}/cancel", {"run_id": mine}))[0] == 403
@@ -156,3 +158,41 @@ async def test_officers_run_their_own_students_and_cancel_only_their_own_runs(we
     assert {mine, his} <= runs
     page = await (await sari.get(SYNC)).text()
     assert '"officer":true' in page.replace(" ", "")
+
+
+async def test_an_officers_socket_follows_their_newest_run_and_no_other(web: WebHarness):
+    """The WebSocket of a scoped petugas: "the latest run" is the newest they started;
+    another's run, asked for by id, is not found; the admin's latest is another run."""
+    from tests.web.test_live import open_socket
+
+    await web.serve(workers=0)  # the runs stay active
+    await web.students(200)
+    sari = await _officer(web, "sari", SARI)
+    budi = await _officer(web, "budi", BUDI)
+    admin = await web.user("boss")
+    socket = await open_socket(sari)
+    assert (await socket.next())["status"] == "idle"  # she has started nothing yet
+    mine = (await sari.post_json(f"{SYNC}/start", {}))[1]["run_id"]
+    first = await socket.until(lambda m: m["run_id"] == mine, 5)
+    assert first["total"] == len(await _covered(web, SARI))
+    his = (await budi.post_json(f"{SYNC}/start", {}))[1]["run_id"]
+    admins = await open_socket(admin)
+    assert (await admins.next())["run_id"] == his  # the admin's latest: everyone's
+    # Budi's run never reaches her socket: a change of his is not hers.
+    await budi.post_json(f"{SYNC}/cancel", {"run_id": his})
+    await admins.until(lambda m: m["status"] == "cancelled", 5)
+    await socket.ws.send_json({"run_id": his})
+    reply = await socket.next()
+    while reply["type"] == "progress":  # her running run's elapsed time moves on meanwhile
+        assert reply["run_id"] == mine, reply
+        reply = await socket.next()
+    assert (reply["type"], reply["status"]) == ("error", 404), reply
+    await socket.ws.send_json({"run_id": None})
+    again = await socket.until(lambda m: m["run_id"] == mine, 5)
+    assert again["status"] == "running"
+    seen = {m.get("run_id") for m in socket.messages if m.get("type") == "progress"}
+    assert seen == {None, mine}, seen
+    # Asked for on connect: refused before the upgrade, as on the progress route.
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await sari.client.ws_connect(f"{SYNC}/ws?run_id={his}")
+    assert refused.value.status == 404

@@ -4,10 +4,10 @@ The JSON routes follow SPEC §6: ``start``, ``cancel``, ``reset`` (admins) and
 ``progress`` (any user), plus what the page needs: ``failed``, ``retry-failed``,
 ``runs`` and ``scopes``. A scoped petugas (issue #15) may start a run of their own
 students (or of a unit, class or list inside their scope), cancel and retry their own
-runs, and sees only their own runs (another's is not found); not the WebSocket: their
-page polls. The page itself is :mod:`.sync_page`; ``static/sync.js`` keeps
-it live over ``…/ws`` (see :mod:`..live`), falling back to polling ``progress``. What a
-client sends is read by :mod:`.sync_input`.
+runs, and sees only their own runs (another's is not found), also over the WebSocket,
+where their "latest run" is the newest they started. The page itself is
+:mod:`.sync_page`; ``static/sync.js`` keeps it live over ``…/ws`` (see :mod:`..live`),
+falling back to polling ``progress``. What a client sends is read by :mod:`.sync_input`.
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ from aiohttp import web
 
 from ...accounts import User
 from ...sync.errors import NoStudents, OutsideScope, RunConflict, RunNotFound, SyncError
-from ...sync.progress import Progress
 from ...sync.records import iso
 from ...sync.scope import ScopeError
 from ..auth import admin_only, current_user, officer_or_admin, signed_in_check
 from ..errors import ApiError, json_ok, json_route
 from ..i18n import text
 from ..keys import SYNCPAY, WORKER
-from ..live import HUB
+from ..live import HUB, LatestOf, Watch
 from ..requests import check_text
 from .sync_input import (
     MAX_FAILED,
@@ -156,15 +155,12 @@ async def progress(request: web.Request) -> web.Response:
     run_id = query_number(request, "run_id")
     after = query_number(request, "after_log", minimum=0, default=0)
     assert after is not None
+    watched: Watch = run_id
     owner = owner_of(request)
-    if owner is not None:  # their own runs only, read here (the hub's copies are shared)
-        watched = await _run_or_latest(request, run_id)
-        if watched is None:
-            return web.json_response(Progress.idle().to_json())
-        state = await request.app[SYNCPAY].sync.progress(watched, after)
-        return web.json_response(state.to_json())
+    if owner is not None:  # a scoped petugas: their own runs only
+        watched = LatestOf(owner) if run_id is None else await _run_or_latest(request, run_id)
     try:
-        body = await request.app[HUB].progress_body(run_id, after)
+        body = await request.app[HUB].progress_body(watched, after)
     except SyncError as exc:
         raise _refusal(request, exc) from None
     return web.Response(body=body, content_type="application/json")
@@ -260,9 +256,6 @@ def _same_origin(request: web.Request) -> bool:
 async def live(request: web.Request) -> web.StreamResponse:
     if not _same_origin(request):
         raise ApiError(403, text(request, "sync.err.origin"))
-    if owner_of(request) is not None:
-        # The hub's copies follow every run; a scoped petugas's page polls its own.
-        raise ApiError(403, text(request, "error.forbidden"))
     ws = web.WebSocketResponse(heartbeat=30.0, timeout=2.0, compress=False, max_msg_size=4096)
     if not ws.can_prepare(request).ok:
         raise ApiError(400, text(request, "sync.err.ws_only"))
@@ -270,10 +263,15 @@ async def live(request: web.Request) -> web.StreamResponse:
     if hub.closing:
         raise ApiError(503, text(request, "sync.err.going_away"))
     run_id = query_number(request, "run_id")
-    watch = await _run_or_latest(request, run_id) if run_id is not None else None
+    starter = owner_of(request)
+    # A scoped petugas's "latest" is the newest run they started (they see no other).
+    latest: Watch = None if starter is None else LatestOf(starter)
+    watch = await _run_or_latest(request, run_id) if run_id is not None else latest
     await ws.prepare(request)
     owner, signed_in = signed_in_check(request)
-    client = hub.attach(ws, watch, request.transport, owner=owner, signed_in=signed_in)
+    client = hub.attach(
+        ws, watch, request.transport, owner=owner, signed_in=signed_in, latest=latest
+    )
     try:
         async for message in ws:
             if message.type != web.WSMsgType.TEXT:
@@ -285,7 +283,7 @@ async def live(request: web.Request) -> web.StreamResponse:
             if isinstance(reply, dict):
                 await ws.send_json(reply)
             else:
-                hub.watch(client, reply)
+                hub.watch(client, client.latest if reply is None else reply)
     finally:
         hub.detach(client)
     return ws
@@ -308,7 +306,7 @@ async def _on_message(request: web.Request, data: str) -> dict[str, Any] | int |
         return None
     try:
         run_id = number(request, body["run_id"], "run_id")
-        await request.app[SYNCPAY].sync.get(run_id)
+        await _run_or_latest(request, run_id)  # a scoped petugas: their own runs only
     except ApiError as exc:
         return {"type": "error", "status": exc.status, "message": exc.message}
     except SyncError as exc:
