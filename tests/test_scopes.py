@@ -415,3 +415,20 @@ async def test_a_token_and_a_user_never_share_a_name(db):
         await accounts.create_user("CRON", PASSWORD)
     await accounts.revoke_token("cron")
     assert (await accounts.create_user("cron", PASSWORD))[1]
+
+
+def test_the_cli_words_an_officers_run_in_its_own_language() -> None:
+    """`sync:status` and the progress bar word an officer's run as the page does, in
+    APP_LOCALE (not the Indonesian label stored with the run)."""
+    from syncpay.cli.output import language, scope_words, set_language
+    from syncpay.sync.scope import Scope
+
+    scope = Scope(officer=OfficerScope.parse(units=["SMP"]), officer_name="sari")
+    before = language()
+    try:
+        set_language("en")
+        assert scope_words(scope.detail(), scope.label()) == "Students of officer sari"
+        set_language("id")
+        assert scope_words(scope.detail(), "x") == scope.label()
+    finally:
+        set_language(before)

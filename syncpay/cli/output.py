@@ -66,7 +66,8 @@ def scope_words(detail: Mapping[str, Any] | None, label: str | None) -> str:
     kind = (detail or {}).get("kind")
     if kind == "kelas" and (detail or {}).get("unit"):
         kind = "kelas_unit"
-    if not detail or kind not in ("all", "unit", "kelas", "kelas_unit", "one", "list"):
+    known = ("all", "unit", "kelas", "kelas_unit", "one", "list", "officer")
+    if not detail or kind not in known:
         return label or "-"
     return words(
         f"js.sync.scope_label.{kind}",
@@ -74,6 +75,7 @@ def scope_words(detail: Mapping[str, Any] | None, label: str | None) -> str:
         kelas=detail.get("kelas") or "",
         idperson=detail.get("idperson") or "",
         n=detail.get("students") or 0,
+        officer=detail.get("officer") or "",
     )
 
 
