@@ -10,6 +10,7 @@ named server lock.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -57,9 +58,12 @@ async def newer(db: Database) -> list[str]:
     return [name for name in done if name not in known]
 
 
-async def migrate(db: Database, tables: dict[str, str]) -> list[str]:
+async def migrate(
+    db: Database, tables: dict[str, str], *, only: Collection[str] | None = None
+) -> list[str]:
     """Apply what is missing; the names applied now (empty when up to date). Logs a
-    warning when the database holds migrations of a newer version."""
+    warning when the database holds migrations of a newer version. ``only``: just these
+    migrations (by name; the queue's tables alone, for ``syncpay.queue.open_queue``)."""
     lock = None
     if isinstance(db, MysqlDatabase):
         lock = await db.named_lock(LOCK_NAME, 60)
@@ -76,7 +80,7 @@ async def migrate(db: Database, tables: dict[str, str]) -> list[str]:
             batch = int(await tx.fetch_value("migrations_last_batch") or 0) + 1
             ran: list[str] = []
             for migration in migrations:
-                if migration.name in done:
+                if migration.name in done or (only is not None and migration.name not in only):
                     continue
                 await tx.run_statements(migration.script(tables))
                 await tx.execute("migrations_record", {"migration": migration.name, "batch": batch})

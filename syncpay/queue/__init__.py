@@ -15,6 +15,7 @@ from .payload import Payload, PayloadError
 from .pool import MaxAttemptsExceeded
 from .queue import ClaimedJob, Queue, QueueStats
 from .runner import JobTimedOut
+from .standalone import QueueUrlError, StandaloneQueue, open_queue
 from .worker import Worker
 
 __all__ = [
@@ -32,10 +33,13 @@ __all__ = [
     "PermanentFailure",
     "Queue",
     "QueueStats",
+    "QueueUrlError",
     "RetryLater",
+    "StandaloneQueue",
     "UnknownFailedJob",
     "Worker",
     "WorkerObserver",
     "WorkerOptions",
     "job_type",
+    "open_queue",
 ]
