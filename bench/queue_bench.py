@@ -5,6 +5,15 @@
 
 Prints a Markdown table (paste it into docs/performance.md). The machine is shared
 and noisy: read the ratios within one run, not the absolute times.
+
+    python bench/queue_bench.py --wake           # wake across processes, both databases
+    python bench/queue_bench.py --wake --db mysql --pushes 100 --idle 20
+
+``--wake``: a ``syncpay work`` process (``--sleep 3``) idles; this process pushes one
+job at a time (``--pushes``, a random pause after each start) and reads when it started
+(the job writes the wall clock): the latency from the push to the job's start, p50 and
+p99; then the worker's CPU over ``--idle`` seconds of nothing to do.
+``--syncpay-root DIR`` runs the worker from another checkout (an older commit: before).
 MariaDB: 127.0.0.1:3306 root (override with DB_HOST / DB_PORT / DB_USERNAME /
 DB_PASSWORD); a database ``syncpay_bench`` is created and dropped.
 """
@@ -13,7 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
+import random
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from syncpay.config import Settings, load_settings
 from syncpay.db import Database, connect, migrate, tables_for
-from syncpay.queue import JobContext, JobRegistry, Queue, Worker, WorkerOptions
+from syncpay.queue import JobContext, JobRegistry, Queue, Worker, WorkerOptions, job_type
 
 JOB = "bench.noop"
 
@@ -112,14 +125,126 @@ async def run(kind: str, jobs: int, big: int, workers: int) -> list[tuple[str, s
         await db.close()
 
 
+# --- wake across processes --------------------------------------------------------------
+
+WAKE_JOB = "bench.wake"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@job_type(WAKE_JOB)
+async def wake_job(job: JobContext) -> None:
+    """Runs in the ``syncpay work`` process (``--import bench.queue_bench``): one line
+    ``n wall-clock-at-start process-cpu-seconds`` appended to the file in its data."""
+    line = f"{job.data['n']} {time.time():.6f} {time.process_time():.6f}\n"
+    with open(job.data["file"], "a", encoding="ascii") as out:
+        out.write(line)
+
+
+async def _started(path: Path, n: int, timeout: float = 30.0) -> tuple[float, float]:
+    """When job ``n`` started (wall clock) and the worker's CPU seconds then."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            for line in path.read_text().splitlines():
+                parts = line.split()
+                if len(parts) == 3 and parts[0] == str(n):
+                    return float(parts[1]), float(parts[2])
+        await asyncio.sleep(0.002)
+    raise SystemExit(f"job {n} did not start within {timeout:g}s")
+
+
+def _nearest_rank(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+async def wake(kind: str, pushes: int, idle: float, root: Path) -> list[tuple[str, str]]:
+    folder = tempfile.mkdtemp(prefix="syncpay-wake-")
+    settings = settings_for(kind, folder)
+    db = await connect(settings, create=True)
+    names = ("DB_CONNECTION", "DB_DATABASE", "DB_HOST", "DB_PORT", "DB_USERNAME", "DB_PASSWORD")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "SYNC_", "QUEUE_"))}
+    env |= {name: str(getattr(settings, name.lower())) for name in names}
+    env |= {"PYTHONPATH": os.pathsep.join([str(root), str(ROOT)]), "LOG_LEVEL": "warning"}
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        await migrate(db, tables_for(settings))
+        queue = Queue(db, default_queue=settings.db_queue)
+        await queue.clear()
+        path = Path(folder) / "started.txt"
+        command = [sys.executable, "-m", "syncpay", "work", "--import", "bench.queue_bench"]
+        worker = subprocess.Popen(
+            [*command, "--sleep", "3", "--workers", "8"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        # The first job waits for the worker's start (and its first empty claim).
+        await queue.push(WAKE_JOB, {"n": 0, "file": str(path)})
+        await _started(path, 0, timeout=60)
+        await asyncio.sleep(0.5)
+        latencies = []
+        for n in range(1, pushes + 1):
+            pushed = time.time()
+            await queue.push(WAKE_JOB, {"n": n, "file": str(path)})
+            started, _cpu = await _started(path, n)
+            latencies.append(started - pushed)
+            await asyncio.sleep(random.uniform(0.05, 0.25))
+        # Idle: nothing to do for `idle` seconds, between two jobs that read the CPU.
+        await queue.push(WAKE_JOB, {"n": -1, "file": str(path)})
+        first, cpu_first = await _started(path, -1)
+        await asyncio.sleep(idle)
+        await queue.push(WAKE_JOB, {"n": -2, "file": str(path)})
+        last, cpu_last = await _started(path, -2)
+        ms = [1000 * value for value in latencies]
+        return [
+            (f"push to start, p50 ({pushes} pushes)", f"{_nearest_rank(ms, 0.5):.0f} ms"),
+            (f"push to start, p99 ({pushes} pushes)", f"{_nearest_rank(ms, 0.99):.0f} ms"),
+            ("push to start, max", f"{max(ms):.0f} ms"),
+            (
+                f"idle worker CPU ({last - first:.0f} s)",
+                f"{100 * (cpu_last - cpu_first) / (last - first):.2f} % of a core",
+            ),
+        ]
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+        if kind == "mysql":
+            await db.run_script("DROP DATABASE IF EXISTS syncpay_bench")
+        await db.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def wake_main(args: argparse.Namespace, kinds: list[str]) -> None:
+    root = Path(args.syncpay_root).resolve() if args.syncpay_root else ROOT
+    results = {kind: asyncio.run(wake(kind, args.pushes, args.idle, root)) for kind in kinds}
+    labels = [label for label, _ in next(iter(results.values()))]
+    print("| wake across processes, `syncpay work --sleep 3` | " + " | ".join(kinds) + " |")
+    print("|---|" + "---|" * len(kinds))
+    for i, label in enumerate(labels):
+        print(f"| {label} | " + " | ".join(results[k][i][1] for k in kinds) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--wake", action="store_true", help="wake across processes only")
+    parser.add_argument("--pushes", type=int, default=100, help="--wake: jobs pushed")
+    parser.add_argument("--idle", type=float, default=20.0, help="--wake: idle seconds")
+    parser.add_argument("--syncpay-root", help="--wake: run the worker from this checkout")
     parser.add_argument("--db", choices=["sqlite", "mysql", "both"], default="both")
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=8)
     args = parser.parse_args()
     kinds = ["sqlite", "mysql"] if args.db == "both" else [args.db]
+    if args.wake:
+        wake_main(args, kinds)
+        return
     results = {kind: asyncio.run(run(kind, args.jobs, args.big, args.workers)) for kind in kinds}
     labels = [label for label, _ in next(iter(results.values()))]
     print(f"| no-op jobs, {args.workers} slots, 1 process | " + " | ".join(kinds) + " |")

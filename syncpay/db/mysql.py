@@ -328,6 +328,23 @@ class MysqlDatabase(Database):
         finally:
             pool.release(conn)
 
+    async def watch_connection(self) -> aiomysql.Connection:
+        """A connection of the pool for an idle worker's watch (``db/watch.py``), held
+        until :meth:`watch_done`; its looks run in autocommit, at READ COMMITTED."""
+        pool = self._require_open()
+        conn = await pool.acquire()
+        try:
+            await self._prepare(conn)
+        except BaseException:
+            conn.close()
+            pool.release(conn)
+            raise
+        return conn
+
+    def watch_done(self, conn: aiomysql.Connection) -> None:
+        if self._pool is not None:
+            self._pool.release(conn)
+
     def _require_open(self) -> aiomysql.Pool:
         if self._pool is None:
             raise DatabaseError(f"{self.describe()} is closed")

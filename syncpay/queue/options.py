@@ -29,7 +29,13 @@ class WorkerOptions:
     tries: int = 3
     timeout: float = 600.0
     backoff: tuple[int, ...] = (10, 30, 60)
+    #: Seconds between polls of an empty queue (``--sleep``): the longest an idle pool
+    #: waits when nothing wakes it (see ``watch``).
     sleep: float = 3.0
+    #: Seconds between an idle pool's looks for jobs pushed by other processes or
+    #: machines (``queue/watch.py``; None: 0.03 on SQLite, 0.05 on MySQL); 0: no watch,
+    #: only this process's pushes wake it before ``sleep``.
+    watch: float | None = None
     retry_after: int = 660
     max_jobs: int = 0
     max_time: float = 0.0

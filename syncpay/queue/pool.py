@@ -23,6 +23,7 @@ from .jobs import FailureReason, Hook, JobRegistry
 from .options import WorkerObserver, WorkerOptions, WorkerStats
 from .payload import Payload
 from .queue import ClaimedJob, Queue
+from .watch import IdleWatch
 
 log = logging.getLogger("syncpay.worker")
 job_log = logging.getLogger("syncpay.jobs")
@@ -102,6 +103,10 @@ class PoolBase:
         self._stop_requested = asyncio.Event()
         self._stopped = asyncio.Event()
         self._idle_until = 0.0
+        # Idle, a watch wakes the pool for jobs pushed by other processes (watch.py);
+        # a claim reads its mark when the one before came back short.
+        self._watch = IdleWatch(queue.db, opts.watch, wake=self._on_push, idle=self._idling)
+        self._claim_short = True
         self._claimed = 0
         self._last_expired = 0.0
         self._last_restart_check = 0.0
@@ -113,6 +118,15 @@ class PoolBase:
     def _active(self) -> int:
         # A job whose outcome waits in the outbox has done its work: its slot is free.
         return len(self._running) - self._settling
+
+    def _on_push(self) -> None:
+        """Jobs were pushed (by this process, or seen by the watch): claim now."""
+        self._idle_until = 0.0
+        self._wake.set()
+
+    def _idling(self) -> bool:
+        """Whether the pool's claims are paused until its next poll (the queue was empty)."""
+        return not self._stopping and self._idle_until > time.monotonic()
 
     def stop(self, reason: str = "stop requested") -> None:
         """Stop claiming; running jobs get ``grace`` seconds to finish."""

@@ -32,13 +32,14 @@ UNSTORABLE_REASON = "UnstorableFailure: the job failed, but its error could not 
 class _Plan:
     """One round's claim: ``want`` jobs (``start_now`` of them start at once), lapsed
     leases too when ``expired``, under ``tag`` (``adopt``: a tag whose earlier round may
-    have committed unseen)."""
+    have committed unseen; ``mark``: read the newest job id first, for the watch)."""
 
     want: int
     expired: bool
     start_now: int
     tag: str
     adopt: bool = False
+    mark: bool = False
 
 
 class Rounds(PoolBase):
@@ -77,7 +78,7 @@ class Rounds(PoolBase):
             self._claiming += want
             self._rounds += 1
             try:
-                claimed = await self._round(outcomes, started, plan)
+                claimed, mark = await self._round(outcomes, started, plan)
             except Exception as exc:
                 await self._round_failed(exc, outcomes, started, plan)
                 continue
@@ -85,7 +86,7 @@ class Rounds(PoolBase):
                 self._claiming -= want
                 self._rounds -= 1
                 self._wake.set()  # a pump held back meanwhile may go now
-            self._take(claimed, want)
+            self._take(claimed, want, mark)
             await self._check_restart()
 
     def _plan(self, want: int) -> _Plan:
@@ -99,10 +100,15 @@ class Rounds(PoolBase):
         # and spend their attempt only when they run (see Queue.claim).
         start_now = self.options.concurrency - self._active - len(self._ready)
         start_now = max(0, min(want, start_now - self._claiming))
+        # The last claim came back short: this one may find nothing and idle the pool,
+        # whose watch then needs the newest job id read before it.
+        mark = want > 0 and self._claim_short and self._watch.enabled
         if want and self._unsure_tags:
-            return _Plan(want, expired, start_now, self._unsure_tags.pop(0), adopt=True)
+            tag = self._unsure_tags.pop(0)
+            return _Plan(want, expired, start_now, tag, adopt=True, mark=mark)
         self._round_seq += 1
-        return _Plan(want, expired, start_now, f"{self.worker_id}-{self._round_seq:x}")
+        tag = f"{self.worker_id}-{self._round_seq:x}"
+        return _Plan(want, expired, start_now, tag, mark=mark)
 
     async def _round_failed(
         self, exc: Exception, outcomes: list[Outcome], started: list[ClaimedJob], plan: _Plan
@@ -121,9 +127,12 @@ class Rounds(PoolBase):
             self._unsure_tags.append(plan.tag)
         await asyncio.sleep(1.0)
 
-    def _take(self, claimed: list[ClaimedJob], want: int) -> None:
-        """Start (or hold ahead) what a round claimed; idle or stop when it got none."""
+    def _take(self, claimed: list[ClaimedJob], want: int, mark: int | None = None) -> None:
+        """Start (or hold ahead) what a round claimed; idle or stop when it got none
+        (``mark``: the newest job id the round read before its claim, if it did)."""
         self._claimed += len(claimed)
+        if want:
+            self._claim_short = len(claimed) < want
         if self._stopping:
             # Stopped while this claim was in flight: back to the queue, unstarted.
             for job in claimed:
@@ -135,10 +144,15 @@ class Rounds(PoolBase):
             idle = not (self._running or self._outbox or self._ready or self._claiming)
             if self.options.stop_when_empty and idle:
                 self.stop("queue empty")
+            elif mark is None and self._watch.enabled:
+                pass  # claim once more at once, reading the mark for the watch this time
             else:
-                # Nothing to take: poll again after --sleep, or sooner when a push
-                # of this process (or, with --stop-when-empty, a finished job) wakes us.
+                # Nothing to take: poll again after --sleep, or sooner when a push of
+                # this process or one the watch sees (or, with --stop-when-empty, a
+                # finished job) wakes us.
                 self._idle_until = time.monotonic() + self.options.sleep
+                if mark is not None:
+                    self._watch.idle(mark)
 
     def _worth_a_round(self) -> bool:
         """Whether a round beside the one in flight pays: every slot's worth of jobs
@@ -163,15 +177,17 @@ class Rounds(PoolBase):
 
     async def _round(
         self, outcomes: list[Outcome], started: list[ClaimedJob], plan: _Plan
-    ) -> list[ClaimedJob]:
+    ) -> tuple[list[ClaimedJob], int | None]:
         tries = 0
+        mark: list[int] = []  # the newest job id the claim's transaction read first
 
         def attempt(tx: Tx) -> Awaitable[tuple[set[int], list[ClaimedJob]]]:
             # A transaction run again (its connection was lost) may have committed the
             # first time, unseen: its claim adopts what that one reserved.
             nonlocal tries
             tries += 1
-            return self._settle_and_claim(tx, outcomes, started, plan, adopt=tries > 1)
+            mark.clear()
+            return self._settle_and_claim(tx, outcomes, started, plan, tries > 1, mark)
 
         try:
             held, claimed = await self.queue.db.transact(attempt)
@@ -190,12 +206,12 @@ class Rounds(PoolBase):
                 await self.queue.db.transact(lambda tx: self.queue.count_started(tx, started))
             for outcome in outcomes:
                 await self._settle_alone(outcome)
-            return []
+            return [], None
         if tries > 1:
             for outcome in outcomes:
                 outcome.unsure = True
         self._resolve(outcomes, held)
-        return claimed
+        return claimed, (mark[0] if mark else None)
 
     async def _settle_and_claim(
         self,
@@ -203,12 +219,15 @@ class Rounds(PoolBase):
         outcomes: list[Outcome],
         started: list[ClaimedJob],
         plan: _Plan,
-        *,
         adopt: bool,
+        mark: list[int],
     ) -> tuple[set[int], list[ClaimedJob]]:
         await self.queue.count_started(tx, started)
         held = await self._settle(tx, outcomes)
         claimed: list[ClaimedJob] = []
+        if plan.mark:
+            # Read before the claim: a job pushed after it has a larger id (watch.py).
+            mark.append(int(await tx.fetch_value("jobs_mark") or 0))
         if plan.want:
             claimed = await self.queue.claim(
                 tx,

@@ -114,6 +114,7 @@ class Worker(Rounds, Runner):
         ]
         heartbeat = asyncio.create_task(self._heartbeat(), name="lease heartbeat")
         presence = asyncio.create_task(self._presence(), name="worker presence")
+        watch = asyncio.create_task(self._watch.run(), name="idle watch")
         stop_wait = asyncio.create_task(self._stop_requested.wait())
         log.info(
             "Worker %s processing %s with %d slots",
@@ -145,6 +146,9 @@ class Worker(Rounds, Runner):
                         await pump
             heartbeat.cancel()
             presence.cancel()
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
             with contextlib.suppress(asyncio.CancelledError):
@@ -182,10 +186,6 @@ class Worker(Rounds, Runner):
         while (self._outbox or self._claiming) and not all(pump.done() for pump in pumps):
             self._wake.set()
             await asyncio.sleep(0.01)
-
-    def _on_push(self) -> None:
-        self._idle_until = 0.0
-        self._wake.set()
 
     # --- leases and restart signal --------------------------------------------------------
 

@@ -117,6 +117,12 @@ DELETE FROM {jobs}
 -- name: count_jobs
 SELECT COUNT(*) AS n FROM {jobs}
 
+-- name: jobs_mark
+-- The newest job's id: an idle worker's watch compares it with the one read before
+-- its last empty claim (ids only grow: AUTO_INCREMENT). The primary key's last entry
+-- ("Select tables optimized away"): no rows read, no locks.
+SELECT COALESCE(MAX(id), 0) AS mark FROM {jobs}
+
 -- name: insert_failed
 INSERT INTO failed_jobs (uuid, connection, queue, payload, exception, failed_at)
 VALUES (:uuid, :connection, :queue, :payload, :exception, UTC_TIMESTAMP())

@@ -108,6 +108,12 @@ DELETE FROM {jobs}
 -- name: count_jobs
 SELECT COUNT(*) AS n FROM {jobs}
 
+-- name: jobs_mark
+-- The newest job's id: an idle worker's watch compares it with the one read before
+-- its last empty claim (ids only grow: AUTOINCREMENT). Read from the primary key's
+-- last entry, in a few microseconds.
+SELECT COALESCE(MAX(id), 0) AS mark FROM {jobs}
+
 -- name: insert_failed
 INSERT INTO failed_jobs (uuid, connection, queue, payload, exception, failed_at)
 VALUES (:uuid, :connection, :queue, :payload, :exception, strftime('%Y-%m-%d %H:%M:%S', 'now'))
