@@ -239,6 +239,73 @@ async def test_push_many_with_a_unique_key_keeps_one_queued_job_per_key(queue: Q
     assert await queue.size() == 1
 
 
+#: Text that a hand-made SQL literal could get wrong: quotes, backslashes, what a
+#: driver reads as a placeholder, control characters, NUL, 4-byte UTF-8.
+AWKWARD = "it's \\ a \"test\" 100% %s %(x)s ? :name \x00\x1a\n\r\t ü 中文 😀 \u2028 '; --"
+
+
+async def test_push_many_stores_every_character_of_its_data_and_keys(queue: Queue):
+    """MySQL writes the rows of a bulk push as SQL text (issue #16): data and unique keys
+    come back exactly, quoted text or hex."""
+    items = [
+        {"n": 0, "s": AWKWARD},
+        {"n": 1, "s": "Siti Ä 😀 plain"},  # nothing to escape: quoted as it is
+        {"n": 2, "s": ""},
+        {"n": 3, "s": "\\"},
+    ]
+    keys = {0: AWKWARD, 1: "plain 😀", 2: "k'2", 3: "k\\3"}
+    count = await queue.push_many(
+        "tests.x", items, unique_key=lambda item: keys[item["n"]], sort_key=-(2**62), sort_step=3
+    )
+    assert count == 4
+    rows = await job_rows(queue.db)
+    assert [json.loads(r["payload"])["data"] for r in rows] == items
+    assert [r["unique_key"] for r in rows] == [keys[n] for n in range(4)]
+    assert [r["sort_key"] for r in rows] == [-(2**62) + 3 * n for n in range(4)]
+    assert all(r["queue"] == Q and r["attempts"] == 0 for r in rows)
+    # The same keys again: found (no new row), each moved to the lower sort key.
+    await queue.push_many(
+        "tests.x", items, unique_key=lambda item: keys[item["n"]], sort_key=-(2**63)
+    )
+    again = await job_rows(queue.db)
+    assert [r["id"] for r in again] == [r["id"] for r in rows]
+    assert [r["sort_key"] for r in again] == [-(2**63)] * 4
+    assert [json.loads(r["payload"])["data"] for r in again] == items  # the queued job stays
+
+
+async def test_push_many_keeps_the_lowest_sort_key_per_key_within_and_across_chunks(queue: Queue):
+    """2,500 items over 1,000 keys in chunks of 1,000 (the MySQL statement's size too):
+    a key met again in the same statement or a later one keeps its first job and the
+    lowest sort key of all its pushes."""
+    count = await queue.push_many(
+        "tests.x",
+        ({"n": n} for n in range(2500)),
+        unique_key=lambda item: f"k{item['n'] % 1000}",
+        sort_key=5000,
+        sort_step=-2,
+        chunk=1000,
+    )
+    assert count == 2500
+    rows = await job_rows(queue.db)
+    assert len(rows) == 1000
+    by_key = {r["unique_key"]: r for r in rows}
+    for k in range(1000):
+        row = by_key[f"k{k}"]
+        last = k + 2000 if k < 500 else k + 1000  # the last n with n % 1000 == k
+        assert row["sort_key"] == 5000 - 2 * last
+        assert json.loads(row["payload"])["data"] == {"n": k}
+
+
+async def test_push_many_of_big_jobs_is_cut_to_the_servers_packet_size(queue: Queue):
+    """24 jobs of 400 kB with a backslash each (MySQL writes them in hex: 19 MB, more than
+    MariaDB's max_allowed_packet of 16 MiB in one statement) land in one push."""
+    big = "x\\" * 200_000
+    assert await queue.push_many("tests.x", ({"n": n, "big": big} for n in range(24))) == 24
+    rows = await job_rows(queue.db)
+    assert [json.loads(r["payload"])["data"]["n"] for r in rows] == list(range(24))
+    assert all(json.loads(r["payload"])["data"]["big"] == big for r in rows)
+
+
 async def test_claim_several_at_once(queue: Queue):
     ids = [await queue.push("tests.x", {"n": n}) for n in range(5)]
     first = await claim(queue, limit=3)
