@@ -14,6 +14,14 @@ job at a time (``--pushes``, a random pause after each start) and reads when it 
 (the job writes the wall clock): the latency from the push to the job's start, p50 and
 p99; then the worker's CPU over ``--idle`` seconds of nothing to do.
 ``--syncpay-root DIR`` runs the worker from another checkout (an older commit: before).
+
+    python bench/queue_bench.py --enqueue --db mysql --rounds 10
+
+``--enqueue``: ``push_many`` of ``--jobs`` no-op jobs into an emptied table, ``--rounds``
+times, plain and with a unique key. On MariaDB each round pushes twice, in alternating
+order: the values written into the SQL text (now) and as the driver's parameters
+(before issue #16, ``MysqlDatabase.inline_values = False``); medians, ranges and the
+process's CPU. (Its own database, ``syncpay_bench_enqueue``, dropped at the end.)
 MariaDB: 127.0.0.1:3306 root (override with DB_HOST / DB_PORT / DB_USERNAME /
 DB_PASSWORD); a database ``syncpay_bench`` is created and dropped.
 """
@@ -26,6 +34,7 @@ import math
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,18 +45,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from syncpay.config import Settings, load_settings
 from syncpay.db import Database, connect, migrate, tables_for
+from syncpay.db.mysql import MysqlDatabase
 from syncpay.queue import JobContext, JobRegistry, Queue, Worker, WorkerOptions, job_type
 
 JOB = "bench.noop"
 
 
-def settings_for(kind: str, folder: str) -> Settings:
+def settings_for(kind: str, folder: str, database: str = "syncpay_bench") -> Settings:
     if kind == "sqlite":
         env = {"DB_CONNECTION": "sqlite", "DB_DATABASE": os.path.join(folder, "bench.sqlite")}
     else:
         env = {
             "DB_CONNECTION": "mysql",
-            "DB_DATABASE": "syncpay_bench",
+            "DB_DATABASE": database,
             "DB_HOST": os.environ.get("DB_HOST", "127.0.0.1"),
             "DB_PORT": os.environ.get("DB_PORT", "3306"),
             "DB_USERNAME": os.environ.get("DB_USERNAME", "root"),
@@ -230,12 +240,78 @@ def wake_main(args: argparse.Namespace, kinds: list[str]) -> None:
         print(f"| {label} | " + " | ".join(results[k][i][1] for k in kinds) + " |")
 
 
+# --- enqueue ----------------------------------------------------------------------------
+
+ENQUEUE_DATABASE = "syncpay_bench_enqueue"
+
+
+async def _timed_push(queue: Queue, jobs: int, unique: bool) -> tuple[float, float]:
+    """Wall and process CPU seconds of one push of ``jobs`` into an emptied table."""
+    await queue.clear()
+    key = (lambda item: f"bench:{item['n']}") if unique else None
+    wall, cpu = time.perf_counter(), time.process_time()
+    await queue.push_many(JOB, ({"n": i} for i in range(jobs)), unique_key=key)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _spread(values: list[float]) -> str:
+    ordered = sorted(values)
+    return f"{statistics.median(ordered):.3f} s ({ordered[0]:.3f}–{ordered[-1]:.3f})"
+
+
+async def enqueue(kind: str, jobs: int, rounds: int) -> list[tuple[str, str]]:
+    folder = tempfile.mkdtemp(prefix="syncpay-enqueue-")
+    settings = settings_for(kind, folder, ENQUEUE_DATABASE)
+    db = await connect(settings, create=True)
+    ways = ["now", "before"] if isinstance(db, MysqlDatabase) else ["now"]
+    walls: dict[tuple[str, bool], list[float]] = {}
+    cpus: dict[tuple[str, bool], list[float]] = {}
+    try:
+        await migrate(db, tables_for(settings))
+        queue = Queue(db, default_queue="bench")
+        await _timed_push(queue, jobs, False)  # warm up: pages, connections
+        for n in range(rounds):
+            for way in ways if n % 2 == 0 else ways[::-1]:
+                if isinstance(db, MysqlDatabase):
+                    db.inline_values = way == "now"
+                for unique in (False, True):
+                    wall, cpu = await _timed_push(queue, jobs, unique)
+                    walls.setdefault((way, unique), []).append(wall)
+                    cpus.setdefault((way, unique), []).append(cpu)
+        await queue.clear()
+    finally:
+        if kind == "mysql":
+            await db.run_script(f"DROP DATABASE IF EXISTS {ENQUEUE_DATABASE}")
+        await db.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    rows = []
+    for way, unique in [("now", False), ("before", False), ("now", True), ("before", True)]:
+        label = f"push {jobs:,}{', unique keys' if unique else ''}: {way}"
+        if (way, unique) not in walls:
+            rows.append((label, "— (one way only)"))
+            continue
+        cpu = statistics.median(cpus[(way, unique)])
+        rows.append((label, f"{_spread(walls[(way, unique)])}, CPU {cpu:.3f} s"))
+    return rows
+
+
+def enqueue_main(args: argparse.Namespace, kinds: list[str]) -> None:
+    results = {kind: asyncio.run(enqueue(kind, args.jobs, args.rounds)) for kind in kinds}
+    labels = [label for label, _ in next(iter(results.values()))]
+    print(f"| enqueue, median of {args.rounds} (min–max) | " + " | ".join(kinds) + " |")
+    print("|---|" + "---|" * len(kinds))
+    for i, label in enumerate(labels):
+        print(f"| {label} | " + " | ".join(results[k][i][1] for k in kinds) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wake", action="store_true", help="wake across processes only")
     parser.add_argument("--pushes", type=int, default=100, help="--wake: jobs pushed")
     parser.add_argument("--idle", type=float, default=20.0, help="--wake: idle seconds")
     parser.add_argument("--syncpay-root", help="--wake: run the worker from this checkout")
+    parser.add_argument("--enqueue", action="store_true", help="enqueue only, now vs before")
+    parser.add_argument("--rounds", type=int, default=10, help="--enqueue: rounds")
     parser.add_argument("--db", choices=["sqlite", "mysql", "both"], default="both")
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--big", type=int, default=100_000)
@@ -244,6 +320,9 @@ def main() -> None:
     kinds = ["sqlite", "mysql"] if args.db == "both" else [args.db]
     if args.wake:
         wake_main(args, kinds)
+        return
+    if args.enqueue:
+        enqueue_main(args, kinds)
         return
     results = {kind: asyncio.run(run(kind, args.jobs, args.big, args.workers)) for kind in kinds}
     labels = [label for label, _ in next(iter(results.values()))]
