@@ -22,6 +22,7 @@ from syncpay.queue import (
 )
 from syncpay.queue.errors import describe_exception
 from syncpay.queue.queue import ClaimedJob, FailedItem
+from tests.conftest import mysql_connect
 from tests.jobs import add_test_queries, db_now, failed_rows, job_rows
 
 Q = "default"
@@ -304,6 +305,35 @@ async def test_push_many_of_big_jobs_is_cut_to_the_servers_packet_size(queue: Qu
     rows = await job_rows(queue.db)
     assert [json.loads(r["payload"])["data"]["n"] for r in rows] == list(range(24))
     assert all(json.loads(r["payload"])["data"]["big"] == big for r in rows)
+
+
+async def test_push_many_stays_whole_when_its_transaction_runs_again(queue: Queue, db_kind):
+    """A connection lost in the middle of a push (killed by the server here) makes
+    ``transact`` run the push again: from the first item, also for a generator (it had
+    committed 500 of 2,500 jobs). A real fault, so MariaDB only."""
+    if db_kind != "mysql":
+        pytest.skip("a MariaDB connection killed mid-transaction")
+    killed: list[int] = []
+
+    def items():
+        for n in range(2500):
+            if n == 1500 and not killed:  # the first 1,000 are inserted, not committed
+                conn = mysql_connect()
+                with conn.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX "
+                        "WHERE trx_rows_modified > 0"
+                    )
+                    killed.extend(row[0] for row in cursor.fetchall())
+                    for thread in killed:
+                        cursor.execute(f"KILL CONNECTION {int(thread)}")
+                conn.close()
+            yield {"n": n}
+
+    assert await queue.push_many("tests.x", items()) == 2500
+    assert len(killed) == 1
+    rows = await job_rows(queue.db)
+    assert sorted(json.loads(r["payload"])["data"]["n"] for r in rows) == list(range(2500))
 
 
 async def test_claim_several_at_once(queue: Queue):

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 from ..db import Database, Tx
+from .batches import Replayable, chunks
 from .payload import Payload, PayloadError, new_uuid
 
 log = logging.getLogger("syncpay.queue")
@@ -158,8 +158,9 @@ class Queue:
     ) -> int:
         """Queue one ``job`` per item of data, one multi-row INSERT per ``chunk``.
 
-        Without ``tx`` all chunks go in one transaction of their own: all or nothing.
-        ``items`` is consumed chunk by chunk, so it may be a generator of any length.
+        Without ``tx`` all chunks go in one transaction of their own: all or nothing,
+        also when it runs again after a lost connection (a generator's items are kept
+        until then, see :class:`Replayable`; only a chunk's rows are in memory at once).
         The n-th item (from 0) gets ``sort_key + n * sort_step``: workers take the
         lowest sort key first, so two batches pushed with steps interleave.
         ``unique_key(item)``: at most one queued job per key; pushing a key that is
@@ -171,8 +172,10 @@ class Queue:
         wait = max(0, int(delay))
         query = "push" if unique_key is None else "push_unique"
 
+        source = Replayable(items)
+
         def rows() -> Iterator[dict[str, Any]]:
-            for n, data in enumerate(items):
+            for n, data in enumerate(source):
                 row = {
                     "queue": name,
                     "delay": wait,
@@ -185,7 +188,7 @@ class Queue:
 
         async def write(tx: Tx) -> int:
             count = 0
-            for batch in _chunks(rows(), chunk):
+            for batch in chunks(rows(), chunk):
                 count += await tx.insert_many(query, batch)
             if count:
                 tx.after_commit(self.wake_workers)
@@ -382,12 +385,6 @@ class Queue:
         if queue is None:
             return await self.db.execute("clear_all_queues")
         return await self.db.execute("clear_queue", {"queue": queue})
-
-
-def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    iterator = iter(rows)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 def _text(value: Any) -> str:
