@@ -193,12 +193,14 @@ async def wake(kind: str, pushes: int, idle: float, root: Path) -> list[tuple[st
         await queue.push(WAKE_JOB, {"n": 0, "file": str(path)})
         await _started(path, 0, timeout=60)
         await asyncio.sleep(0.5)
-        latencies = []
+        latencies, after_commit = [], []
         for n in range(1, pushes + 1):
             pushed = time.time()
             await queue.push(WAKE_JOB, {"n": n, "file": str(path)})
+            committed = time.time()
             started, _cpu = await _started(path, n)
             latencies.append(started - pushed)
+            after_commit.append(started - committed)
             await asyncio.sleep(random.uniform(0.05, 0.25))
         # Idle: nothing to do for `idle` seconds, between two jobs that read the CPU.
         await queue.push(WAKE_JOB, {"n": -1, "file": str(path)})
@@ -207,10 +209,13 @@ async def wake(kind: str, pushes: int, idle: float, root: Path) -> list[tuple[st
         await queue.push(WAKE_JOB, {"n": -2, "file": str(path)})
         last, cpu_last = await _started(path, -2)
         ms = [1000 * value for value in latencies]
+        after = [1000 * value for value in after_commit]
         return [
-            (f"push to start, p50 ({pushes} pushes)", f"{_nearest_rank(ms, 0.5):.0f} ms"),
-            (f"push to start, p99 ({pushes} pushes)", f"{_nearest_rank(ms, 0.99):.0f} ms"),
-            ("push to start, max", f"{max(ms):.0f} ms"),
+            (f"push call to start, p50 ({pushes} pushes)", f"{_nearest_rank(ms, 0.5):.0f} ms"),
+            (f"push call to start, p99 ({pushes} pushes)", f"{_nearest_rank(ms, 0.99):.0f} ms"),
+            ("push call to start, max", f"{max(ms):.0f} ms"),
+            ("push committed to start, p50", f"{_nearest_rank(after, 0.5):.0f} ms"),
+            ("push committed to start, p99", f"{_nearest_rank(after, 0.99):.0f} ms"),
             (
                 f"idle worker CPU ({last - first:.0f} s)",
                 f"{100 * (cpu_last - cpu_first) / (last - first):.2f} % of a core",

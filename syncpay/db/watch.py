@@ -19,7 +19,6 @@ for its ``--sleep`` poll, as without a watch.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
 from abc import ABC, abstractmethod
@@ -31,10 +30,8 @@ from .mysql import MysqlDatabase
 from .sqlite import SqliteDatabase
 
 #: Seconds between two looks while a worker is idle, per dialect (``WorkerOptions.watch``).
-SQLITE_INTERVAL = 0.03
-MYSQL_INTERVAL = 0.05
-#: Seconds a look at MySQL may take before its connection is given up.
-MYSQL_TIMEOUT = 5.0
+SQLITE_INTERVAL = 0.04
+MYSQL_INTERVAL = 0.1
 
 
 class JobsWatch(ABC):
@@ -68,10 +65,12 @@ class SqliteWatch(JobsWatch):
     async def newest(self) -> int | None:
         try:
             conn = self._conn or self._open()
-            version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+            # fetchall: each statement runs to its end, so no read transaction stays open
+            # between looks (it would hold back the WAL's checkpoints).
+            version = int(conn.execute("PRAGMA data_version").fetchall()[0][0])
             if version == self._version:
                 return self._newest  # no other connection committed since the last look
-            row = conn.execute(self.sql).fetchone()
+            row = conn.execute(self.sql).fetchall()[0]
         except sqlite3.Error:
             await self.close()
             return None
@@ -118,11 +117,17 @@ class MysqlWatch(JobsWatch):
                 self._conn = await self.db.watch_connection()
                 self._cursor = await self._conn.cursor()
             cursor = self._cursor
-            await asyncio.wait_for(cursor.execute(self.sql), MYSQL_TIMEOUT)
+            # No timeout of its own (asyncio.wait_for would cost a task per look): a
+            # server that vanished shows within TCP's user timeout (mysql.KEEPALIVE), and
+            # meanwhile the pool's --sleep polls go on without the watch.
+            await cursor.execute(self.sql)
             row = await cursor.fetchone()
-        except Exception:
-            # Lost, killed or timed out: its state is unknown; the next look takes another.
+        except BaseException as exc:
+            # Lost, killed or cancelled mid-look: its state is unknown, it goes (the next
+            # look takes another).
             await self._give_back(broken=True)
+            if not isinstance(exc, Exception):
+                raise
             return None
         return int(row[0] or 0) if row else 0
 

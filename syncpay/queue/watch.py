@@ -67,7 +67,11 @@ class IdleWatch:
                     await watch.pause()
                     await self._idling.wait()
                     continue
-                newest = await watch.newest()
+                try:
+                    newest = await watch.newest()
+                except Exception:  # never the pool's end: its --sleep polls go on
+                    log.debug("The idle watch could not look", exc_info=True)
+                    newest = None
                 if newest is not None and newest > self.mark and self._idle():
                     log.debug("Job #%s was pushed elsewhere: claiming now", newest)
                     self.wakes += 1
