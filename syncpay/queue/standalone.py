@@ -41,6 +41,15 @@ class QueueUrlError(ValueError):
     """A database URL :func:`open_queue` cannot use; the message is one line."""
 
 
+def _shown(url: str) -> str:
+    """The URL for a message: its password hidden."""
+    head, at, tail = url.rpartition("@")
+    scheme, sep, login = head.partition("://")
+    if not at or not sep or ":" not in login:
+        return repr(url)
+    return repr(f"{scheme}://{login.split(':', 1)[0]}:***@{tail}")
+
+
 def settings_for(url: str, *, queue: str = "default", table: str = "jobs") -> Settings:
     """The database settings a URL names: ``sqlite:///relative.db``,
     ``sqlite:////absolute/path.db``, ``mysql://user:password@host:3306/database``
@@ -49,12 +58,12 @@ def settings_for(url: str, *, queue: str = "default", table: str = "jobs") -> Se
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise QueueUrlError(f"queue URL {url!r}: {exc}") from None
+        raise QueueUrlError(f"queue URL {_shown(url)}: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme == "sqlite":
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if parts.netloc or not path:
-            raise QueueUrlError(f"queue URL {url!r}: write a SQLite file as {URL_FORMS}")
+            raise QueueUrlError(f"queue URL {_shown(url)}: write a SQLite file as {URL_FORMS}")
         changes: dict[str, Any] = {"db_connection": "sqlite", "db_database": path}
     elif scheme in ("mysql", "mariadb"):
         changes = {
@@ -66,11 +75,11 @@ def settings_for(url: str, *, queue: str = "default", table: str = "jobs") -> Se
             "db_database": unquote(parts.path.lstrip("/")),
         }
     else:
-        raise QueueUrlError(f"queue URL {url!r}: expected {URL_FORMS}")
+        raise QueueUrlError(f"queue URL {_shown(url)}: expected {URL_FORMS}")
     try:
         return Settings().replace(db_queue=queue, db_queue_table=table, **changes)
     except ConfigError as exc:
-        raise QueueUrlError(f"queue URL {url!r}: {exc.problem} ({exc.variable})") from None
+        raise QueueUrlError(f"queue URL {_shown(url)}: {exc.problem} ({exc.variable})") from None
 
 
 class StandaloneQueue:
