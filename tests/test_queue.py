@@ -313,6 +313,7 @@ async def test_push_many_stays_whole_when_its_transaction_runs_again(queue: Queu
     committed 500 of 2,500 jobs). A real fault, so MariaDB only."""
     if db_kind != "mysql":
         pytest.skip("a MariaDB connection killed mid-transaction")
+    database = queue.db.database  # type: ignore[attr-defined]
     killed: list[int] = []
 
     def items():
@@ -320,9 +321,12 @@ async def test_push_many_stays_whole_when_its_transaction_runs_again(queue: Queu
             if n == 1500 and not killed:  # the first 1,000 are inserted, not committed
                 conn = mysql_connect()
                 with conn.cursor() as cursor:
+                    # This test's database only: the server is shared with other runs.
                     cursor.execute(
-                        "SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX "
-                        "WHERE trx_rows_modified > 0"
+                        "SELECT t.trx_mysql_thread_id FROM information_schema.INNODB_TRX t "
+                        "JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "
+                        "WHERE t.trx_rows_modified > 0 AND p.DB = %s",
+                        (database,),
                     )
                     killed.extend(row[0] for row in cursor.fetchall())
                     for thread in killed:
