@@ -449,7 +449,9 @@ async def test_two_pools_and_a_fast_api_settle_without_a_deadlock(
             )
             items = await items_of(db, run.id)
             assert set(items) == ids
-            assert {int(i["attempts"]) for i in items.values()} == {1}
+            again = {i: it for i, it in items.items() if int(it["attempts"]) != 1}
+            warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+            assert again == {}, (again, warned[-10:])
         assert await rows(db, "ts_jobs") == []
         assert all(w.stats.done > 0 for w in h.workers), [w.stats for w in h.workers]
         assert sum(w.stats.done for w in h.workers) == runs * (n + 1)  # + each dispatcher
