@@ -9,7 +9,6 @@ so do deadlocks and lock-wait timeouts.
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 import socket
 import warnings
@@ -31,13 +30,8 @@ from .base import (
     split_statements,
 )
 from .mysql_errors import DEADLOCK, TRANSIENT_CODES, UNKNOWN_DATABASE, error_message, login_refusal
+from .mysql_inline import MAX_ROWS_PER_INSERT, insert_inline
 from .queries import Query
-
-MAX_ROWS_PER_INSERT = 1000
-#: Characters of SQL in one multi-row INSERT (a row longer than that goes alone): far
-#: below max_allowed_packet (16 MiB by default since MariaDB 10.2), text being written
-#: in hex, twice its UTF-8 size.
-MAX_INSERT_CHARS = 4 << 20
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_$]+$")
 
@@ -46,25 +40,6 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9_$]+$")
 _STATEMENT_END = re.compile(r"^(?!\s*--).*;[ \t]*$", re.MULTILINE)
 # What pymysql reads as a placeholder (%s) or a literal percent sign (%%).
 _PERCENT = re.compile(r"%%|%s")
-
-
-def sql_literal(value: Any, escape: Callable[[Any], str]) -> str:
-    """One value as SQL text, made in C rather than by the driver's quoting, which goes
-    through a string character by character in Python. A string without a quote, a
-    backslash or a NUL is quoted as it is (nothing in it can end the literal or escape,
-    whatever the SQL mode); any other string is hex with its character set (``_utf8mb4
-    X'…'``). Integers and NULL as such; anything else as the driver quotes it
-    (``escape``: the connection's)."""
-    kind = type(value)
-    if kind is str:
-        if "'" in value or "\\" in value or "\0" in value:
-            return f"_utf8mb4 X'{value.encode('utf-8').hex()}'"
-        return f"'{value}'"
-    if kind is int:
-        return int.__repr__(value)
-    if value is None:
-        return "NULL"
-    return escape(value)
 
 
 def is_multi_statement(sql: str) -> bool:
@@ -135,22 +110,16 @@ class _MysqlTx(Tx):
                 await self.cursor.execute(statement)
 
     async def insert_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
-        """The values written into the SQL by :func:`sql_literal`, not passed as
-        parameters: aiomysql quotes each parameter in Python, which was most of the time
-        of a bulk push (issue #16). ``MysqlDatabase.inline_values = False``: the driver's
-        parameters, as before (for comparison: bench/queue_bench.py)."""
+        """The values written into the SQL (``mysql_inline.py``), not passed as
+        parameters. ``MysqlDatabase.inline_values = False``: the driver's parameters, as
+        before issue #16 (for comparison: bench/queue_bench.py)."""
         query = self.db.query(name)
-        if not self.db.inline_values:
-            for start in range(0, len(rows), MAX_ROWS_PER_INSERT):
-                sql, args = query.bind_many(rows[start : start + MAX_ROWS_PER_INSERT])
-                await self.cursor.execute(sql, args)
+        if self.db.inline_values:
+            await insert_inline(self.cursor, query, rows)
             return len(rows)
-        escape = self.cursor.connection.escape
-        literal = functools.partial(sql_literal, escape=escape)
         for start in range(0, len(rows), MAX_ROWS_PER_INSERT):
-            chunk = rows[start : start + MAX_ROWS_PER_INSERT]
-            for sql in query.inline_many(chunk, literal, MAX_INSERT_CHARS):
-                await self.cursor.execute(sql)
+            sql, args = query.bind_many(rows[start : start + MAX_ROWS_PER_INSERT])
+            await self.cursor.execute(sql, args)
         return len(rows)
 
 
