@@ -1,4 +1,4 @@
-"""The commands' one signal helper (syncpay/cli/signals.py), in-process: real signals
+"""The commands' one signal helper (syncpay/signals.py), in-process: real signals
 sent to this process while a ``Signals`` block has its handlers on the loop. The
 commands' own use of it (serve, work, sync, simulator) is tested as programs in
 test_cli.py, test_cli_sync.py, web/test_cli_web.py and test_simulator.py."""
@@ -12,7 +12,7 @@ from types import FrameType
 
 import pytest
 
-from syncpay.cli.signals import Signals, exit_status, signal_name
+from syncpay.signals import Signals, exit_status, signal_name
 
 
 async def _send(signals: Signals, signum: int) -> int:

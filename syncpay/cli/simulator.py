@@ -8,9 +8,9 @@ import math
 from typing import Any
 
 from ..config import Settings
+from ..signals import Signals
 from ..simulator import RATE_FIELDS, Simulator, SimulatorOptions
 from .base import CliError, Context, command, seconds, whole
-from .signals import Signals
 
 _DEFAULTS = SimulatorOptions()
 

@@ -19,11 +19,11 @@ from ..i18n import catalogs
 from ..queue import Worker
 from ..queue.worker import serving
 from ..service import SyncPay
+from ..signals import Signals, exit_status
 from ..sync.errors import SyncError
 from ..sync.records import Run
 from .base import CliError, Context
 from .output import render_table, scope_words, terminal_width, words
-from .signals import Signals, exit_status
 from .sync_display import Display, quiet_job_lines, reason_words, refusal, summary_line, worker_log
 
 #: Seconds between two looks at the run's progress.

@@ -14,11 +14,11 @@ from ..config import ConfigError, Settings
 from ..demo import DEMO_ADMIN, Demo
 from ..demo import OVERRIDES as DEMO_OVERRIDES
 from ..service import SyncPay
+from ..signals import Signals, signal_name
 from . import users as _users  # noqa: F401  (user:*, token:*)
 from .base import CliError, Context, command, given, whole
 from .output import words
 from .report import RunReporter
-from .signals import Signals, signal_name
 from .work import import_jobs
 
 console = logging.getLogger("syncpay.console")

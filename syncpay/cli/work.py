@@ -15,8 +15,8 @@ from .. import metrics
 from ..config import Settings
 from ..queue import Worker, WorkerOptions
 from ..service import SyncPay
+from ..signals import Signals, exit_status, signal_name
 from .base import CliError, Context, command, given, seconds, whole
-from .signals import Signals, exit_status, signal_name
 
 console = logging.getLogger("syncpay.console")
 log = logging.getLogger("syncpay.cli")

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..config import ConfigError, Settings
 from ..db import Database, connect, migrate, tables_for
+from ..signals import Signals, signal_name
 from .jobs import FailureHook, Handler, JobRegistry, PrepareHook
 from .options import WorkerObserver, WorkerOptions, WorkerStats
 from .queue import Queue
@@ -187,9 +188,6 @@ async def run_until_signalled(worker: Worker) -> int:
     """Run ``worker`` with SIGTERM / SIGINT handled as ``syncpay work`` does: the first
     stops it gracefully, the next ones cancel its running jobs (put back, their attempt
     given back). Returns the number of signals received."""
-    # The commands' one signal helper (a module of no import of ours).
-    from ..cli.signals import Signals, signal_name
-
     with Signals() as signals:
         signals.on(lambda signum: worker.stop(f"{signal_name(signum)} received"), count=1)
         signals.on(lambda _signum: worker.cancel_jobs(lambda _payload: True), count=2)
