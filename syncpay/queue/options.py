@@ -33,7 +33,7 @@ class WorkerOptions:
     #: waits when nothing wakes it (see ``watch``).
     sleep: float = 3.0
     #: Seconds between an idle pool's looks for jobs pushed by other processes or
-    #: machines (``queue/watch.py``; None: 0.04 on SQLite, 0.1 on MySQL); 0: no watch,
+    #: machines (``queue/watch.py``; None: 0.05 on SQLite, 0.1 on MySQL); 0: no watch,
     #: only this process's pushes wake it before ``sleep``.
     watch: float | None = None
     retry_after: int = 660

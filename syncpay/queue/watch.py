@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 
 from ..db import Database
-from ..db.watch import JobsWatch, open_watch
+from ..db.watch import JobsWatch, SqliteWatch, open_watch
 
 log = logging.getLogger("syncpay.worker")
 
@@ -61,6 +61,8 @@ class IdleWatch:
         if watch is None:
             return
         try:
+            if isinstance(watch, SqliteWatch):
+                await self._by_timer(watch)
             while True:
                 self._idling.clear()
                 if not self._idle() or self.mark is None:
@@ -72,11 +74,39 @@ class IdleWatch:
                 except Exception:  # never the pool's end: its --sleep polls go on
                     log.debug("The idle watch could not look", exc_info=True)
                     newest = None
-                if newest is not None and newest > self.mark and self._idle():
-                    log.debug("Job #%s was pushed elsewhere: claiming now", newest)
-                    self.wakes += 1
-                    self._wake()
-                    continue
-                await asyncio.sleep(watch.interval)
+                if not self._woken_by(newest):
+                    await asyncio.sleep(watch.interval)
         finally:
             await watch.close()
+
+    async def _by_timer(self, watch: SqliteWatch) -> None:
+        """SQLite's looks need no I/O wait: each is a plain timer callback, one turn of
+        the event loop (a task's sleep takes two, and the turns are what an idle
+        process spends its CPU on)."""
+        loop = asyncio.get_running_loop()
+        timer: asyncio.TimerHandle | None = None
+
+        def look() -> None:
+            nonlocal timer
+            timer = None
+            if self._idle() and self.mark is not None and not self._woken_by(watch.look()):
+                timer = loop.call_later(watch.interval, look)
+
+        try:
+            while True:
+                self._idling.clear()
+                if timer is None:
+                    look()
+                await self._idling.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _woken_by(self, newest: int | None) -> bool:
+        """Wake the pool when ``newest`` is above the mark; whether it did."""
+        if newest is None or self.mark is None or newest <= self.mark or not self._idle():
+            return False
+        log.debug("Job #%s was pushed elsewhere: claiming now", newest)
+        self.wakes += 1
+        self._wake()
+        return True
