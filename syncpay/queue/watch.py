@@ -7,7 +7,9 @@ A claim that finds nothing has read, just before it, the newest job id (the pool
 an id above the mark is a job pushed since, and the pool claims at once. Ids only grow,
 so nothing pushed after the mark's read can hide below it. A push that changes no id
 (a job released by another worker, a delayed job coming due) is found by the ``--sleep``
-poll, as before; so is everything when the database cannot be looked at.
+poll, as before; so is everything when the database cannot be looked at, and, on
+MySQL, a push that took its id before the mark's read but committed after the claim
+(SQLite has one writer: a claim and a push never overlap).
 
 The watch runs only while the pool idles (its claims paused until the next poll): a
 busy pool claims after every round anyway, and its watch costs nothing.
