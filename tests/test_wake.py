@@ -17,7 +17,7 @@ import pytest
 from syncpay.config import Settings
 from syncpay.db import Database, connect
 from syncpay.queue import JobContext, JobRegistry, Queue, Worker, WorkerOptions
-from tests.conftest import ROOT
+from tests.conftest import ROOT, mysql_connect
 
 Q = "default"
 JOB = "wake.note"
@@ -151,3 +151,28 @@ async def test_writes_that_push_no_job_leave_the_idle_pool_asleep(
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.1)
     assert worker._watch.wakes == 1 and pool.started == []
+
+
+@pytest.mark.parametrize("db_kind", ["mysql"], indirect=True)
+async def test_a_watch_whose_connection_was_killed_takes_another(
+    pool: Pool, other: Database, settings: Settings
+) -> None:
+    from syncpay.db.watch import MysqlWatch
+
+    watch = pool.worker._watch._watch
+    assert isinstance(watch, MysqlWatch)
+    deadline = time.monotonic() + WITHIN
+    while watch._conn is None:
+        assert time.monotonic() < deadline, "the watch never looked"
+        await asyncio.sleep(0.01)
+    killed = watch._conn.thread_id()
+    server = mysql_connect(settings.db_database)
+    try:
+        with server.cursor() as cursor:
+            cursor.execute(f"KILL CONNECTION {int(killed)}")
+    finally:
+        server.close()
+    await Queue(other, default_queue=Q).push(JOB, {"n": 1})
+    await pool.until_started(1)
+    assert pool.worker._watch.wakes == 1
+    assert watch.dropped == 1  # the killed one, noticed at its next look

@@ -117,6 +117,8 @@ class MysqlWatch(JobsWatch):
         self.sql = sql
         self._conn: aiomysql.Connection | None = None
         self._cursor: aiomysql.Cursor | None = None
+        #: Connections given up after a failed look.
+        self.dropped = 0
 
     async def newest(self) -> int | None:
         try:
@@ -149,6 +151,7 @@ class MysqlWatch(JobsWatch):
         if conn is None:
             return
         if broken:
+            self.dropped += 1
             conn.close()
         self.db.watch_done(conn)
 
