@@ -1,15 +1,24 @@
 """The sync end to end against the simulator, and the cost of dispatch.
 
     python bench/sync_bench.py                       # SQLite, N=5000, 20 ms, 8 workers
-    python bench/sync_bench.py --db mysql
-    python bench/sync_bench.py --db mysql --rounds 5     # median of 5 alternating pairs
+    python bench/sync_bench.py --db mysql --workers 32
+    python bench/sync_bench.py --db mysql --rounds 5     # 5 alternating pairs, median
+    python bench/sync_bench.py --in-process          # the old way: one process for all
     python bench/sync_bench.py --dispatch 100000     # dispatch time and peak RSS
     python bench/sync_bench.py --db mysql --dispatch 100000
 
-For N students at a latency L with W workers the floor is N·L/W. The same run also
-times a plain asyncio loop doing the same fetch, parse and write with a semaphore of W
-and no queue: syncpay's overhead is the ratio of the two. Read ratios, not seconds:
-the machine is shared.
+For N students at a latency L with W workers the floor is N·L/W. Each pair times a
+plain asyncio loop doing the same fetch, parse and write with a semaphore of W and no
+queue, and syncpay: the ratio of the two is syncpay's overhead. Read ratios, not
+seconds: the machine is shared.
+
+By default (``--api-process``) the finance API is `syncpay simulator` in a process of its
+own, and each contender is a command of its own timed around the whole process (start-up
+included): ``syncpay sync --workers W`` and ``bench/plain_loop.py`` (one commit per
+student), against the same prepared database (roster imported once; before each run
+every stored answer, hash and total is cleared, so every answer is a change). The CPU
+per student is each command's own (``os.wait4``). ``--in-process`` keeps the simulator,
+the loop and the run inside this process, as before.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ import hashlib
 import json
 import os
 import resource
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +52,8 @@ from syncpay.sync.parsers import parse_flat
 from syncpay.sync.sources import HttpSource
 
 TABLES = ("jobs", "sync_runs", "sync_run_items", "sync_logs", "siswa")
+RUN_TABLES = ("jobs", "failed_jobs", "sync_runs", "sync_run_items", "sync_logs", "siswa_history")
+HERE = Path(__file__).resolve().parent
 
 
 def settings_for(kind: str, folder: str, url: str, workers: int) -> Settings:
@@ -154,7 +167,7 @@ async def end_to_end(
             f"{floor:.2f} s",
         ),
         (
-            "plain asyncio loop, semaphore of 8, no queue",
+            f"plain asyncio loop, semaphore of {workers}, no queue",
             ", ".join(f"{seconds:.2f} s" for seconds, _ in loops),
         ),
         (
@@ -169,6 +182,206 @@ async def end_to_end(
         ),
     ]
     return rows
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def write_env(path: str, settings: Settings, url: str, workers: int) -> None:
+    """The .env both commands read: the bench's database, the simulator's URL."""
+    lines = {
+        "PAYMENT_SOURCE": "http",
+        "PAYMENT_API_URL": url,
+        "SYNC_WORKERS": str(workers),
+        "SYNC_BACKOFF": "0",
+        "DB_CONNECTION": settings.db_connection,
+        "DB_DATABASE": str(settings.db_database),
+    }
+    if settings.db_connection == "mysql":
+        for name in ("DB_HOST", "DB_PORT", "DB_USERNAME", "DB_PASSWORD"):
+            lines[name] = str(getattr(settings, name.lower()) or "")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(f"{k}={v}\n" for k, v in lines.items())
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux /proc)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(command: list[str], log: str) -> tuple[float, float]:
+    """Run ``command`` to its end: (wall seconds, its CPU seconds). Fails loudly."""
+    with open(log, "ab") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{command[1:4]} exited {proc.returncode}: see {log}")
+    return seconds, usage.ru_utime + usage.ru_stime
+
+
+async def prepare(settings: Settings, n: int) -> list[str]:
+    db = await fresh(settings)
+    try:
+        students = demo_students(n, seed=1)
+        await import_rows(db, enumerate(students, start=2))
+    finally:
+        await db.close()
+    return [s["idperson"] for s in students]
+
+
+async def reset(settings: Settings) -> None:
+    """Every stored answer gone: the next run stores (and records) every student."""
+    db = await connect(settings)
+    try:
+        script = ";\n".join(
+            [f"DELETE FROM {t}" for t in RUN_TABLES]
+            + [
+                "UPDATE siswa SET pembayaran = NULL, pembayaran_hash = NULL, "
+                "total_tagihan = 0, total_dibayar = 0, total_tunggakan = 0, "
+                "total_kelebihan = 0, is_lunas = 0, synced_at = NULL, sync_error = NULL"
+            ]
+        )
+        await db.run_script(script if settings.db_connection == "mysql" else script + ";")
+    finally:
+        await db.close()
+
+
+async def warm(url: str, ids: list[str]) -> None:
+    """Ask the simulator for every answer once (it keeps what it made)."""
+    import aiohttp
+
+    gate = asyncio.Semaphore(50)
+    async with aiohttp.ClientSession() as session:
+
+        async def one(idperson: str) -> None:
+            async with gate, session.get(url.replace("{idperson}", idperson)) as response:
+                await response.read()
+
+        await asyncio.gather(*(one(i) for i in ids))
+
+
+def in_processes(
+    kind: str, n: int, latency: float, workers: int, rounds: int
+) -> list[tuple[str, str]]:
+    """Simulator, `syncpay sync` and the plain loop each in a process of their own;
+    ``rounds`` pairs in alternating order, every pair printed as it ends."""
+    folder = tempfile.mkdtemp(prefix="syncpay-sync-bench-")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/payments/{{idperson}}"
+    settings = settings_for(kind, folder, url, workers)
+    env_file, ids_file = os.path.join(folder, "bench.env"), os.path.join(folder, "ids")
+    log = os.path.join(folder, "stderr.log")
+    write_env(env_file, settings, url, workers)
+    ids = asyncio.run(prepare(settings, n))
+    Path(ids_file).write_text("\n".join(ids), encoding="utf-8")
+    py = sys.executable
+    sim_cmd = [py, "-m", "syncpay", "simulator", "--env-file", env_file, "--port", str(port)]
+    sim_cmd += ["--latency", str(latency), "--seed", "1"]
+    ours_cmd = [py, "-m", "syncpay", "sync", "--env-file", env_file, "--workers", str(workers)]
+    loop_cmd = [py, str(HERE / "plain_loop.py"), "--env-file", env_file]
+    loop_cmd += ["--workers", str(workers), ids_file]
+    results: dict[str, list[tuple[float, float, float]]] = {"loop": [], "syncpay": []}
+    load_before = os.getloadavg()
+    with open(log, "ab") as err:
+        sim = subprocess.Popen(sim_cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=folder)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or sim.poll() is not None:
+                    raise SystemExit(f"the simulator did not start: see {log}") from None
+                time.sleep(0.05)
+        asyncio.run(warm(url, ids))
+        commands = {"loop": loop_cmd, "syncpay": ours_cmd}
+        for r in range(rounds):
+            order = ("loop", "syncpay") if r % 2 == 0 else ("syncpay", "loop")
+            for name in order:
+                asyncio.run(reset(settings))
+                sim_cpu = process_cpu(sim.pid)
+                seconds, cpu = timed(commands[name], log)
+                results[name].append((seconds, cpu, process_cpu(sim.pid) - sim_cpu))
+            lp, us = results["loop"][-1], results["syncpay"][-1]
+            print(
+                f"pair {r + 1} ({order[0]} first): loop {lp[0]:.2f} s, syncpay {us[0]:.2f} s"
+                f" → {us[0] / lp[0]:.3f}×; CPU/student loop {lp[1] / n * 1000:.2f} ms,"
+                f" syncpay {us[1] / n * 1000:.2f} ms",
+                flush=True,
+            )
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        try:
+            sim.wait(10)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+            sim.wait()
+        if kind == "mysql":
+            asyncio.run(drop_bench_database(settings))
+    return figures(results, n, latency, workers, load_before)
+
+
+async def drop_bench_database(settings: Settings) -> None:
+    db = await connect(settings)
+    try:
+        await db.run_script("DROP DATABASE IF EXISTS syncpay_sync_bench")
+    finally:
+        await db.close()
+
+
+def figures(
+    results: dict[str, list[tuple[float, float, float]]],
+    n: int,
+    latency: float,
+    workers: int,
+    load_before: tuple[float, float, float],
+) -> list[tuple[str, str]]:
+    loops, ours = results["loop"], results["syncpay"]
+    floor = n * latency / workers
+    ratios = [o[0] / lp[0] for o, lp in zip(ours, loops, strict=True)]
+
+    def walls(runs: list[tuple[float, float, float]]) -> str:
+        return ", ".join(f"{r[0]:.2f} s" for r in runs)
+
+    def per_student(runs: list[tuple[float, float, float]], i: int) -> str:
+        values = [r[i] / n * 1000 for r in runs]
+        return f"{statistics.median(values):.2f} ms ({min(values):.2f}–{max(values):.2f})"
+
+    load = os.getloadavg()
+    return [
+        (
+            f"floor N·latency/workers ({n:,} × {latency * 1000:.0f} ms / {workers})",
+            f"{floor:.2f} s",
+        ),
+        (f"plain asyncio loop, semaphore of {workers}, its own process", walls(loops)),
+        (f"`syncpay sync --workers {workers}`, its own process", walls(ours)),
+        ("syncpay / plain loop, each pair", ", ".join(f"{r:.3f}×" for r in ratios)),
+        (
+            "syncpay / plain loop, median (worst)",
+            f"{statistics.median(ratios):.3f}× ({max(ratios):.3f}×)",
+        ),
+        ("syncpay / floor, median", f"{statistics.median(o[0] for o in ours) / floor:.3f}×"),
+        ("CPU per student, plain loop (median, range)", per_student(loops, 1)),
+        ("CPU per student, syncpay (median, range)", per_student(ours, 1)),
+        (
+            "simulator CPU per student: during loop, during syncpay",
+            f"{per_student(loops, 2)}; {per_student(ours, 2)}",
+        ),
+        (
+            "load average 1/5/15 min, before → after",
+            f"{load_before[0]:.2f}/{load_before[1]:.2f}/"
+            f"{load_before[2]:.2f} → {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}",
+        ),
+    ]
 
 
 def peak_rss_mb() -> float:
@@ -256,6 +469,19 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=1, help="loop and syncpay pairs, alternating (1)"
     )
+    parser.add_argument(
+        "--api-process",
+        choices=["yes", "no"],
+        default="yes",
+        help="the simulator and each contender in processes of their own (yes)",
+    )
+    parser.add_argument(
+        "--in-process",
+        dest="api_process",
+        action="store_const",
+        const="no",
+        help="simulator, loop and run in this process (= --api-process no)",
+    )
     parser.add_argument("--dispatch", type=int, default=0, help="measure dispatch of N instead")
     parser.add_argument("--step", choices=["csv", "import"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
@@ -269,6 +495,8 @@ def main() -> None:
         return
     if args.dispatch:
         rows = asyncio.run(dispatch_cost(args.db, args.dispatch))
+    elif args.api_process == "yes":
+        rows = in_processes(args.db, args.students, args.latency, args.workers, args.rounds)
     else:
         rows = asyncio.run(
             end_to_end(args.db, args.students, args.latency, args.workers, args.rounds)
