@@ -34,6 +34,23 @@ class AccountError(Exception):
     """A refused account operation, as one line for the user."""
 
 
+class LastAdmin(AccountError):
+    """The change would leave no admin (the page's and the CLI's refusal)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"{name!r} is the last admin: make another user admin first")
+
+
+async def keep_an_admin(tx: Tx, user_id: int, name: str) -> None:
+    """Refuse, inside the transaction that would demote ``user_id``, to leave no admin.
+    The admins' rows are read locked (MariaDB: ``FOR UPDATE``; SQLite: one writer at a
+    time), so two admins demoting each other at once cannot both pass."""
+    admins = {int(r["id"]) for r in await tx.fetch_all("users_admin_ids")}
+    if user_id in admins and not admins - {user_id}:
+        raise LastAdmin(name)
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     """Someone (or a script's token) acting on the pages or the API."""
@@ -180,6 +197,8 @@ class Accounts:
                 # A new password (a reset after a theft) or role ends every session the
                 # user had, in the same transaction: a stolen cookie dies with the old
                 # password, and a demoted user does not keep an admin session.
+                if role != "admin":
+                    await keep_an_admin(tx, user_id, name)
                 await tx.execute("user_update", {"name": name, "password": hashed, "role": role})
                 await tx.execute("user_set_scope", {"id": user_id, "scope": stored})
                 await tx.execute("sessions_delete_user", {"user_id": user_id})
@@ -227,6 +246,8 @@ class Accounts:
         user_id = int(row["id"])
 
         async def write(tx: Tx) -> None:
+            if role != "admin":
+                await keep_an_admin(tx, user_id, str(row["name"]))
             await tx.execute("user_set_role", {"id": user_id, "role": role, "scope": stored})
             await tx.execute("sessions_delete_user", {"user_id": user_id})
 

@@ -432,3 +432,28 @@ def test_the_cli_words_an_officers_run_in_its_own_language() -> None:
         assert scope_words(scope.detail(), "x") == scope.label()
     finally:
         set_language(before)
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_admin(db):
+    """The last-admin rule holds in the transaction: two admins demoted at the same
+    moment (the page, or `user:create --update --role petugas`) leave exactly one."""
+    import asyncio
+
+    from syncpay.accounts import LastAdmin
+
+    accounts = Accounts(db)
+    for name in ("ani", "budi"):
+        await accounts.create_user(name, "kata-sandi-1", "admin")
+    results = await asyncio.gather(
+        accounts.set_role("ani", "petugas"),
+        accounts.set_role("budi", "petugas"),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, LastAdmin)]
+    assert len(refused) == 1, results
+    roles = {str(r["name"]): str(r["role"]) for r in await accounts.users()}
+    assert sorted(roles.values()) == ["admin", "petugas"], roles
+    last = next(name for name, role in roles.items() if role == "admin")
+    with pytest.raises(LastAdmin):
+        await accounts.create_user(last, "kata-sandi-2", "petugas", update=True)
+    assert (await accounts.user(last)).role == "admin"  # type: ignore[union-attr]

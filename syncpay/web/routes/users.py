@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ...accounts import MAX_PASSWORD, ROLES, AccountError, User
+from ...accounts import MAX_PASSWORD, ROLES, AccountError, LastAdmin, User
 from ...officers import MAX_PARTS, MAX_VALUE, OfficerScope, ScopeFlagError
 from ..auth import admin_only, current_user
 from ..errors import ApiError, json_capable, json_ok
@@ -265,10 +265,6 @@ async def _change_role(
     if role not in ROLES:
         raise ApiError(422, text(request, "users.err.role"))
     accounts = request.app[ACCOUNTS]
-    if str(row["role"]) == "admin" and role != "admin":
-        admins = [r for r in await accounts.users() if str(r["role"]) == "admin"]
-        if len(admins) <= 1:
-            raise ApiError(409, text(request, "users.err.last_admin", name=str(row["name"])))
     await _accounts_call(request, row, accounts.set_role(str(row["name"]), role))
 
 
@@ -313,9 +309,12 @@ async def _change_password(
 async def _accounts_call(
     request: web.Request, row: Mapping[str, Any], call: Awaitable[User]
 ) -> None:
-    """An accounts method; its refusal (the user removed meanwhile) as a 404."""
+    """An accounts method; its refusal as a 409 (the last admin) or a 404 (the user
+    removed meanwhile)."""
     try:
         await call
+    except LastAdmin:  # checked in the transaction that would demote them
+        raise ApiError(409, text(request, "users.err.last_admin", name=str(row["name"]))) from None
     except AccountError:
         raise ApiError(404, text(request, "users.err.not_found", name=str(row["name"]))) from None
 

@@ -23,6 +23,10 @@ UPDATE users SET scope = :scope, updated_at = UNIX_TIMESTAMP() WHERE id = :id
 -- name: user_set_role
 UPDATE users SET role = :role, scope = :scope, updated_at = UNIX_TIMESTAMP() WHERE id = :id
 
+-- name: users_admin_ids
+-- Read in the transaction that would demote an admin (accounts.keep_an_admin).
+SELECT id FROM users WHERE role = 'admin' FOR UPDATE
+
 -- name: user_set_password
 UPDATE users SET password = :password, updated_at = UNIX_TIMESTAMP() WHERE id = :id
 

@@ -23,6 +23,10 @@ UPDATE users SET scope = :scope, updated_at = CAST(strftime('%s', 'now') AS INTE
 -- name: user_set_role
 UPDATE users SET role = :role, scope = :scope, updated_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE id = :id
 
+-- name: users_admin_ids
+-- Read in the transaction that would demote an admin (accounts.keep_an_admin).
+SELECT id FROM users WHERE role = 'admin'
+
 -- name: user_set_password
 UPDATE users SET password = :password, updated_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE id = :id
 
