@@ -256,3 +256,20 @@ def test_dates_refused(value):
 def test_date_of_a_wrong_type():
     with pytest.raises(ValueError, match="expected a date, got a number"):
         to_date(20240701)
+
+
+@given(
+    st.one_of(
+        st.none(),
+        st.integers(min_value=-(10**15), max_value=10**15),
+        st.decimals(min_value=-(10**12), max_value=10**12, places=2, allow_nan=False),
+    )
+)
+def test_the_cli_writes_amounts_as_the_pages_do(value: Decimal | int | None) -> None:
+    """The CLI's rupiah (sync/money.py, kept apart so `syncpay sync` does not import the
+    web app) and the pages' one give the same text for every amount."""
+    from syncpay.sync.money import rupiah
+    from syncpay.web.format import rupiah as page_rupiah
+
+    assert rupiah(value) == page_rupiah(value)
+    assert rupiah(Decimal("1250000.50")) == "Rp 1.250.000,50"

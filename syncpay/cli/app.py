@@ -19,7 +19,6 @@ import traceback
 from .. import __version__
 from ..config import VARIABLES, ConfigError, Settings, load_settings
 from ..db import Database, DatabaseError, connect, migrate, tables_for
-from ..demo import FOLDER_SETTINGS as DEMO_FOLDER
 from . import backup as _backup  # noqa: F401  (db:backup, db:restore)
 from . import commands as _commands  # noqa: F401  (registers the commands)
 from . import env as _env  # noqa: F401  (env:example)
@@ -228,7 +227,9 @@ def _run(cmd: Command, args: argparse.Namespace, *, quiet: bool, verbose: int) -
         raise CliError(f"{env_file}: no such file (--env-file)", 2)
     overrides = cmd.overrides(args)
     if getattr(args, "demo", False) and cmd.name != "serve":  # serve starts the demo itself
-        overrides = {**DEMO_FOLDER, **overrides}
+        from ..demo import FOLDER_SETTINGS  # not imported by every command (start-up time)
+
+        overrides = {**FOLDER_SETTINGS, **overrides}
     settings = load_settings(overrides, env_file=env_file or ".env")
     set_language(settings.app_locale)
     setup_logging(settings, quiet, verbose, job_lines=cmd.job_lines)

@@ -12,9 +12,9 @@ from typing import Any, TextIO
 
 from ..i18n import catalogs
 from ..sync.errors import RunConflict, SyncError
+from ..sync.money import rupiah
 from ..sync.progress import Progress
 from ..sync.records import CHANGE_COUNTERS, LogLine, Run, RunChanges
-from ..web.format import rupiah
 from .base import CliError
 from .output import format_age, language, log_words, scope_words, terminal_width, words
 

@@ -38,7 +38,16 @@ from datetime import date, datetime
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Decimal, InvalidOperation, localcontext
 from functools import lru_cache
 
-__all__ = ["AmountError", "Item", "Totals", "compute_totals", "to_amount", "to_date", "type_name"]
+__all__ = [
+    "AmountError",
+    "Item",
+    "Totals",
+    "compute_totals",
+    "rupiah",
+    "to_amount",
+    "to_date",
+    "type_name",
+]
 
 ZERO = Decimal(0)
 _ONE = Decimal(1)
@@ -244,3 +253,17 @@ def _show(value: object, limit: int = 40) -> str:
     except ValueError:  # an int with more digits than Python will print
         return f"<{type_name(value)}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def rupiah(value: Decimal | int | None) -> str:
+    """``Rp 1.250.000`` (``Rp 1.250.000,50`` with cents); ``—`` for no value. The pages'
+    ``web.format.rupiah`` to the character (a test holds them together): here for the
+    CLI, which would otherwise import the whole web app at start-up to print an amount."""
+    if value is None:
+        return "—"
+    amount = Decimal(value)
+    sign = "-" if amount < 0 else ""
+    cents = abs(amount).quantize(Decimal("0.01"))
+    whole, _, fraction = f"{cents:f}".partition(".")
+    grouped = f"{int(whole):,}".replace(",", ".")
+    return f"{sign}Rp {grouped}" + (f",{fraction}" if fraction.strip("0") else "")
