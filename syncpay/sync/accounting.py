@@ -105,6 +105,8 @@ class _Round:
     prefetched: dict[str, list[Row]] | None = None
     #: The counts added to the runs' rows before the COMMIT.
     counts: _Counts = field(default_factory=_Counts)
+    #: The round's lines of student history, written in one INSERT before the COMMIT.
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def _active_runs(tx: Tx) -> list[Run]:
@@ -198,9 +200,12 @@ async def _count(
     )
     if not finished:
         return False
-    counts = tx.state(_Round).counts
-    counts.add(run.id, status, change)
-    tx.before_commit("sync.counts", partial(counts.flush, tx))  # once per transaction
+    state = tx.state(_Round)
+    state.counts.add(run.id, status, change)
+    # Once per transaction; the history first, so the runs' rows (counts) stay the last
+    # rows locked before the COMMIT.
+    tx.before_commit("sync.history", partial(_flush_history, tx, state))
+    tx.before_commit("sync.counts", partial(state.counts.flush, tx))
     if status == "failed":
         await log_failure(tx, run.id, name, idperson, reason)
     return True
@@ -237,10 +242,17 @@ async def _record_change(tx: Tx, idperson: str, run_ids: list[int], change: Stud
     """One line of the student's history, when this sync changed its totals or state
     and counted it for at least one run (``run_ids``; the newest is named)."""
     if run_ids and change.changed:
-        await tx.execute(
-            "siswa_history_insert",
-            {"idperson": idperson, "run_id": max(run_ids), **change.as_params()},
-        )
+        state = tx.state(_Round)
+        state.history.append({"idperson": idperson, "run_id": max(run_ids), **change.as_params()})
+        tx.before_commit("sync.history", partial(_flush_history, tx, state))
+
+
+async def _flush_history(tx: Tx, state: _Round) -> None:
+    """The round's history lines in one multi-row INSERT (one round trip for the round
+    instead of one per changed student: the round's statements go one after another)."""
+    rows, state.history = state.history, []
+    if rows:
+        await tx.insert_many("siswa_history_insert", rows)
 
 
 async def record_success(
