@@ -54,6 +54,8 @@ from syncpay.sync.sources import HttpSource
 TABLES = ("jobs", "sync_runs", "sync_run_items", "sync_logs", "siswa")
 RUN_TABLES = ("jobs", "failed_jobs", "sync_runs", "sync_run_items", "sync_logs", "siswa_history")
 HERE = Path(__file__).resolve().parent
+#: The commands import this checkout's syncpay (a `git archive` of an older commit too).
+CHILD_ENV = {**os.environ, "PYTHONPATH": str(HERE.parent)}
 
 
 def settings_for(kind: str, folder: str, url: str, workers: int) -> Settings:
@@ -218,7 +220,7 @@ def timed(command: list[str], log: str) -> tuple[float, float]:
     """Run ``command`` to its end: (wall seconds, its CPU seconds). Fails loudly."""
     with open(log, "ab") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env=CHILD_ENV)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -269,7 +271,7 @@ async def warm(url: str, ids: list[str]) -> None:
 
 
 def in_processes(
-    kind: str, n: int, latency: float, workers: int, rounds: int
+    kind: str, n: int, latency: float, workers: int, rounds: int, profile: str | None = None
 ) -> list[tuple[str, str]]:
     """Simulator, `syncpay sync` and the plain loop each in a process of their own;
     ``rounds`` pairs in alternating order, every pair printed as it ends."""
@@ -286,12 +288,16 @@ def in_processes(
     sim_cmd = [py, "-m", "syncpay", "simulator", "--env-file", env_file, "--port", str(port)]
     sim_cmd += ["--latency", str(latency), "--seed", "1"]
     ours_cmd = [py, "-m", "syncpay", "sync", "--env-file", env_file, "--workers", str(workers)]
+    if profile:  # the run under cProfile (its figures then include the profiler's cost)
+        ours_cmd[1:1] = ["-m", "cProfile", "-o", profile]
     loop_cmd = [py, str(HERE / "plain_loop.py"), "--env-file", env_file]
     loop_cmd += ["--workers", str(workers), ids_file]
     results: dict[str, list[tuple[float, float, float]]] = {"loop": [], "syncpay": []}
     load_before = os.getloadavg()
     with open(log, "ab") as err:
-        sim = subprocess.Popen(sim_cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=folder)
+        sim = subprocess.Popen(
+            sim_cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=folder, env=CHILD_ENV
+        )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -483,6 +489,7 @@ def main() -> None:
         help="simulator, loop and run in this process (= --api-process no)",
     )
     parser.add_argument("--dispatch", type=int, default=0, help="measure dispatch of N instead")
+    parser.add_argument("--profile", metavar="FILE", help="run syncpay under cProfile -o FILE")
     parser.add_argument("--step", choices=["csv", "import"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("roster", nargs="?", help=argparse.SUPPRESS)
@@ -496,7 +503,9 @@ def main() -> None:
     if args.dispatch:
         rows = asyncio.run(dispatch_cost(args.db, args.dispatch))
     elif args.api_process == "yes":
-        rows = in_processes(args.db, args.students, args.latency, args.workers, args.rounds)
+        rows = in_processes(
+            args.db, args.students, args.latency, args.workers, args.rounds, args.profile
+        )
     else:
         rows = asyncio.run(
             end_to_end(args.db, args.students, args.latency, args.workers, args.rounds)
