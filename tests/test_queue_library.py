@@ -161,7 +161,10 @@ async def test_a_second_signal_puts_the_running_job_back(standalone: StandaloneQ
     await _signal_when(started, signal.SIGINT)
     os.kill(os.getpid(), signal.SIGINT)
     stats = await asyncio.wait_for(worker, 30)
-    assert stats.done == 0 and stats.released == 1
+    # Released once by the cancel; a claim-ahead round already in flight when the stop
+    # came may take it again on MariaDB and hand it straight back, unstarted (a second
+    # release, with no attempt spent): what counts is the job's state below.
+    assert stats.done == 0 and stats.released >= 1
     (row,) = await q.db.fetch_all("queue_stats")
     assert (row["queue"], int(row["pending"]), int(row["reserved"])) == ("lib", 1, 0)
     (job,) = await q.db.transact(lambda tx: q.queue.claim(tx, ["lib"], 1, "t", retry_after=60))
