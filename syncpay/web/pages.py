@@ -16,10 +16,12 @@ from .markup import Markup, json_script
 from .render import render
 from .session import SESSION
 
+#: The menu: (address, catalogue key, for admins only).
 NAV = (
-    ("/admin/siswa", "nav.siswa"),
-    ("/admin/sync-pembayaran", "nav.sync"),
-    ("/admin/laporan", "nav.laporan"),
+    ("/admin/siswa", "nav.siswa", False),
+    ("/admin/sync-pembayaran", "nav.sync", False),
+    ("/admin/laporan", "nav.laporan", False),
+    ("/admin/users", "nav.users", True),
 )
 
 
@@ -73,7 +75,8 @@ def page(
                     "label": text(request, key),
                     "current": request.path == href or request.path.startswith(href + "/"),
                 }
-                for href, key in NAV
+                for href, key, admins in NAV
+                if not admins or (user is not None and user.is_admin)
             ],
             "other": {
                 "lang": other,

@@ -38,6 +38,8 @@ async def test_an_admin_gives_a_petugas_a_scope(app: App, pages: Pages, device: 
 
     page = await pages.login(app, ADMIN, **options)
     await tap_and_go(page, "nav a[href='/admin/users']", touch)
+    current = page.locator("nav a[aria-current='page']")
+    await expect(current).to_have_attribute("href", "/admin/users")
     user = page.locator(f"tbody.user[data-user='{name}']")
     await expect(user.locator("td.scope")).to_have_text("Semua siswa")
     await assert_fits(page, width, "users page")
