@@ -248,10 +248,17 @@ async def _record_change(tx: Tx, idperson: str, run_ids: list[int], change: Stud
 
 
 async def _flush_history(tx: Tx, state: _Round) -> None:
-    """The round's history lines in one multi-row INSERT (one round trip for the round
-    instead of one per changed student: the round's statements go one after another)."""
+    """The round's history lines: on MySQL in one multi-row INSERT (one round trip for
+    the round instead of one per changed student: a round's statements go one after
+    another). SQLite runs a transaction's single statements in the loop's thread in
+    microseconds, but a multi-row insert through aiosqlite's thread: one row at a time."""
     rows, state.history = state.history, []
-    if rows:
+    if not rows:
+        return
+    if tx.single_writer:
+        for row in rows:
+            await tx.execute("siswa_history_insert", row)
+    else:
         await tx.insert_many("siswa_history_insert", rows)
 
 
