@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -333,6 +334,7 @@ def in_processes(
             sim.wait()
         if kind == "mysql":
             asyncio.run(drop_bench_database(settings))
+    shutil.rmtree(folder, ignore_errors=True)  # kept when a command failed: its log
     return figures(results, n, latency, workers, load_before)
 
 
