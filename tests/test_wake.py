@@ -176,3 +176,21 @@ async def test_a_watch_whose_connection_was_killed_takes_another(
     await pool.until_started(1)
     assert pool.worker._watch.wakes == 1
     assert watch.dropped == 1  # the killed one, noticed at its next look
+
+
+async def test_a_database_closed_under_an_idle_watching_pool_closes(
+    settings: Settings, db: Database
+) -> None:
+    """The database closed while a pool idles and its watch holds a connection (a test,
+    or a library user closing in the wrong order): the close ends. MariaDB's pool waits
+    for every lent connection — the watch's included — and it hung for ever."""
+    await Queue(db, default_queue=Q).clear()  # (``db``: the migrated tables)
+    database = await connect(settings, create=False)
+    idle = Pool(database)
+    idle.worker.start()
+    try:
+        await idle.until_idle()
+        await asyncio.sleep(0.5)  # the watch has looked (every 50 ms, 100 ms on MariaDB)
+        await asyncio.wait_for(database.close(), 10)
+    finally:
+        await asyncio.wait_for(idle.worker.close(), 15)

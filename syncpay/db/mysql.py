@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -31,6 +30,7 @@ from .base import (
 )
 from .mysql_errors import DEADLOCK, TRANSIENT_CODES, UNKNOWN_DATABASE, error_message, login_refusal
 from .mysql_inline import MAX_ROWS_PER_INSERT, insert_inline
+from .mysql_net import keepalive
 from .queries import Query
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_$]+$")
@@ -149,6 +149,8 @@ class MysqlDatabase(Database):
         self.idle_transaction_timeout = idle_transaction_timeout
         self._pool: aiomysql.Pool | None = None
         self._prepared: weakref.WeakSet[aiomysql.Connection] = weakref.WeakSet()
+        #: Connections lent to idle workers' watches (closed by :meth:`close`).
+        self._watching: set[aiomysql.Connection] = set()
 
     def describe(self) -> str:
         return f"MySQL database {self.database} at {self.host}:{self.port}"
@@ -256,7 +258,7 @@ class MysqlDatabase(Database):
         return await self._retrying(attempt, what)
 
     async def _prepare(self, conn: aiomysql.Connection) -> None:
-        """Once per connection: TCP keepalive (see :func:`_keepalive`) and, on MariaDB,
+        """Once per connection: TCP keepalive (see :func:`.mysql_net.keepalive`) and, on MariaDB,
         ``idle_transaction_timeout``. A client that
         vanishes mid-transaction (its machine lost its network) would otherwise keep the
         transaction's row locks (jobs it was claiming or acking, a run's counters) until
@@ -266,7 +268,7 @@ class MysqlDatabase(Database):
         ``transact`` runs its transaction again."""
         if conn in self._prepared:
             return
-        _keepalive(conn)
+        keepalive(conn)
         if self.idle_transaction_timeout > 0 and "mariadb" in str(conn.get_server_info()).lower():
             async with conn.cursor() as cursor:
                 await cursor.execute(
@@ -346,10 +348,12 @@ class MysqlDatabase(Database):
             conn.close()
             pool.release(conn)
             raise
+        self._watching.add(conn)
         return conn
 
     def watch_done(self, conn: aiomysql.Connection) -> None:
-        if self._pool is not None:
+        if self._pool is not None and conn in self._watching:
+            self._watching.discard(conn)
             self._pool.release(conn)
 
     def _require_open(self) -> aiomysql.Pool:
@@ -360,37 +364,11 @@ class MysqlDatabase(Database):
     async def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
+            # A watch holds its connection while its worker idles; the pool waits for
+            # every lent connection, so close theirs (their next look takes no other).
+            for conn in self._watching:
+                conn.close()
+                pool.release(conn)
+            self._watching.clear()
             pool.close()
             await pool.wait_closed()
-
-
-#: TCP keepalive of our connections: idle seconds, seconds between probes, probes.
-KEEPALIVE = (10, 5, 3)
-#: Milliseconds sent data may stay unacknowledged before the kernel drops the connection.
-USER_TIMEOUT_MS = 30_000
-
-
-def _keepalive(conn: aiomysql.Connection) -> None:
-    """Let the kernel notice a server that vanished (its machine or our network gone)
-    within about half a minute. Without it a statement whose answer was lost waits for
-    ever: aiomysql reads without a timeout, and the worker hangs even after the network
-    is back."""
-    writer = getattr(conn, "_writer", None)
-    sock = writer.get_extra_info("socket") if writer is not None else None
-    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
-        return
-    idle, interval, count = KEEPALIVE
-    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
-    for name, value in (
-        ("TCP_KEEPIDLE", idle),
-        ("TCP_KEEPINTVL", interval),
-        ("TCP_KEEPCNT", count),
-        ("TCP_USER_TIMEOUT", USER_TIMEOUT_MS),
-    ):
-        if hasattr(socket, name):  # Linux; elsewhere the system's defaults
-            options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
-    for level, option, value in options:
-        try:
-            sock.setsockopt(level, option, value)
-        except OSError:
-            pass

@@ -276,11 +276,21 @@ class SqliteDatabase(Database):
         return self._writer
 
     async def close(self) -> None:
-        conns = [c for c in [self._writer, *self._readers] if c is not None]
-        self._writer = None
+        writer, readers = self._writer, self._readers
+        self._writer = None  # no new transaction starts
         self._readers = []
-        for conn in conns:
-            try:
-                await conn.close()
-            except (sqlite3.Error, ValueError):
-                pass
+        if writer is not None:
+            # A transaction in flight runs its statements on the writer's sqlite3
+            # connection in this thread: closing it meanwhile (in aiosqlite's thread)
+            # crashed the process. It ends first (a retry after it finds it closed).
+            async with self._write_lock:
+                await _close_quietly(writer)
+        for conn in readers:
+            await _close_quietly(conn)
+
+
+async def _close_quietly(conn: aiosqlite.Connection) -> None:
+    try:
+        await conn.close()
+    except (sqlite3.Error, ValueError):
+        pass

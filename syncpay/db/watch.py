@@ -127,7 +127,7 @@ class MysqlWatch(JobsWatch):
                 self._cursor = await self._conn.cursor()
             cursor = self._cursor
             # No timeout of its own (asyncio.wait_for would cost a task per look): a
-            # server that vanished shows within TCP's user timeout (mysql.KEEPALIVE), and
+            # server that vanished shows within TCP's user timeout (mysql_net.KEEPALIVE), and
             # meanwhile the pool's --sleep polls go on without the watch.
             await cursor.execute(self.sql)
             row = await cursor.fetchone()
