@@ -256,9 +256,9 @@ def _show(value: object, limit: int = 40) -> str:
 
 
 def rupiah(value: Decimal | int | None) -> str:
-    """``Rp 1.250.000`` (``Rp 1.250.000,50`` with cents); ``—`` for no value. The pages'
-    ``web.format.rupiah`` to the character (a test holds them together): here for the
-    CLI, which would otherwise import the whole web app at start-up to print an amount."""
+    """``Rp 1.250.000`` (``Rp 1.250.000,50`` with cents), the currency's own notation in
+    every language; ``—`` for no value. The pages (``web.format``) and the CLI write
+    amounts with it."""
     if value is None:
         return "—"
     amount = Decimal(value)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from ..sync.money import rupiah
+
 __all__ = ["STATE_BADGE", "STATE_LABEL", "iso_utc", "json_amount", "number", "rupiah"]
 
 #: A student's payment state → the catalogue key of its label.
@@ -33,19 +35,6 @@ def number(value: float, lang: str, digits: int = 0) -> str:
     if lang == "id":
         shown = shown.replace(",", "\0").replace(".", ",").replace("\0", ".")
     return shown
-
-
-def rupiah(value: Decimal | int | None) -> str:
-    """``Rp 1.250.000`` (``Rp 1.250.000,50`` with cents), the currency's own notation in
-    every language; ``—`` for no value."""
-    if value is None:
-        return "—"
-    amount = Decimal(value)
-    sign = "-" if amount < 0 else ""
-    cents = abs(amount).quantize(Decimal("0.01"))
-    whole, _, fraction = f"{cents:f}".partition(".")
-    grouped = f"{int(whole):,}".replace(",", ".")
-    return f"{sign}Rp {grouped}" + (f",{fraction}" if fraction.strip("0") else "")
 
 
 def json_amount(value: Decimal | None) -> int | float | None:
