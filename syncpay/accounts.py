@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from .db import Database, Tx
 from .officers import OfficerScope
-from .passwords import _DUMMY_HASH, hash_password, token_hash, verify_password
+from .passwords import dummy_hash, hash_password, token_hash, verify_password
 
 T = TypeVar("T")
 ROLES = ("admin", "petugas")
@@ -272,7 +272,7 @@ class Accounts:
         key = login_name(name[:191])
         row = await self.find_user(key) if check_name_ok(key) else None
         if row is None:
-            await self._off_loop(verify_password, password[:MAX_PASSWORD], _DUMMY_HASH)
+            await self._off_loop(_verify_unknown, password[:MAX_PASSWORD])
             return None
         if not await self._off_loop(verify_password, password[:MAX_PASSWORD], str(row["password"])):
             return None
@@ -380,3 +380,8 @@ class Accounts:
         if row is None:
             return None
         return User.from_row(row)
+
+
+def _verify_unknown(password: str) -> bool:
+    """A login of an unknown name: as costly as a wrong password (in the login's thread)."""
+    return verify_password(password, dummy_hash())

@@ -4,6 +4,7 @@ string so it can be raised later) and the hash an API token is stored as."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -53,9 +54,12 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-#: Compared against when the user does not exist, so a wrong name costs as much time as
-#: a wrong password.
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
+@functools.cache
+def dummy_hash() -> str:
+    """Compared against when the user does not exist, so a wrong name costs as much time
+    as a wrong password. Made at the first use (in a login's thread), not at import: every
+    command imports this module, and a scrypt hash is ~50 ms of start-up."""
+    return hash_password(secrets.token_hex(8))
 
 
 def token_hash(token: str) -> str:
