@@ -4,7 +4,8 @@
 #   bash tests/run.sh -k queue   # extra arguments go to pytest
 # The tests run in SYNCPAY_TEST_PROCESSES processes at once (pytest-xdist; default 3: most
 # tests wait on sockets, subprocesses and timers, so 3 keep 2 cores busy); 1 runs them in
-# this one process, as does any -n/-p no:xdist given here.
+# this one process, as does any -n/-p no:xdist given here. Tests marked with one
+# xdist_group (the private mariadbd servers) run on one process, one after another.
 # Installs the package with its test extras, starts MariaDB when it does not answer,
 # then runs pytest. Each run creates (and drops) a database of its own on MariaDB.
 set -euo pipefail
@@ -48,6 +49,6 @@ processes=${SYNCPAY_TEST_PROCESSES:-3}
 parallel=()
 case " $* " in
     *" -n "* | *" -n="* | *" --numprocesses"* | *"no:xdist"*) ;;
-    *) [ "$processes" -gt 1 ] && parallel=(-n "$processes") ;;
+    *) [ "$processes" -gt 1 ] && parallel=(-n "$processes" --dist loadgroup) ;;
 esac
 exec "$PYTHON" -m pytest "${parallel[@]}" "$@"

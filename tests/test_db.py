@@ -434,8 +434,11 @@ async def test_two_pools_and_a_fast_api_settle_without_a_deadlock(
         roster = await h.students(n, seed=13)
         ids = {s["idperson"] for s in roster}
         sim = await h.simulator(latency=0.002)
-        server = h.syncpay(sim)
-        second = h.syncpay(sim, await h.connection())
+        # The harness's 0.5 s API timeout is for fault tests: here a loaded machine (the
+        # suite runs in parallel) may stall this loop that long, and a timed-out fetch is
+        # tried again (attempts 2) without any deadlock.
+        server = h.syncpay(sim, payment_api_timeout="30")
+        second = h.syncpay(sim, await h.connection(), payment_api_timeout="30")
         for sp in (server, second):
             h.worker(sp, 8).start()
         for _ in range(runs):

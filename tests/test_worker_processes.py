@@ -187,6 +187,7 @@ async def test_two_worker_processes_share_five_thousand_jobs(queue: Queue, worke
 # --- MariaDB restarts under load ---------------------------------------------------------
 
 
+@pytest.mark.xdist_group("private-mariadb")  # as tests/reliability/test_database_faults.py
 async def test_workers_survive_a_mariadb_restart(
     mariadb: MariaDB,  # noqa: F811 (the fixture)
     tmp_path: Path,

@@ -55,7 +55,11 @@ from tests.sync_helpers import Monitor, items_of, rows, siswa_rows, stored_misma
 
 __all__ = ["mariadb_template"]  # a fixture, used by name
 
-pytestmark = pytest.mark.slow
+# Private mariadbd servers are stopped and started here, each on a free port of the
+# moment: in a parallel run, a port one test's stopped server left free could be taken
+# by another test's server holding a database of the same name. They run one at a time,
+# on one test process (tests/run.sh: --dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("private-mariadb")]
 
 SEED = 77
 RETRY_AFTER = 5
