@@ -90,3 +90,31 @@ async def test_an_sqlite_database_without_room_to_write_is_503(web, monkeypatch)
     assert body["database"].startswith("error: disk full (") and "KiB free" in body["database"]
     monkeypatch.setattr(health, "LOW_SPACE", 0)
     assert (await _health(client))[0] == 200
+
+
+async def test_a_database_that_stops_answering_mid_probe_is_503_within_the_limit(web, monkeypatch):
+    """The ping answers, then the database stops answering before the last backup's
+    row is read: one probe under one time limit says 503, never a 200 that arrives
+    seconds late (a monitor would read it as "up" while the database was gone)."""
+    import asyncio
+    import time
+
+    import syncpay.web.routes.health as health
+    from syncpay.web.keys import MAINTENANCE
+
+    await web.serve(workers=1)
+    client = web.browser().client
+    assert MAINTENANCE in web.app
+    assert (await _health(client))[0] == 200
+
+    async def never_answers() -> None:
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(health, "PROBE_TIMEOUT", 0.5)
+    monkeypatch.setattr(web.app[MAINTENANCE], "last_backup", never_answers)
+    started = time.monotonic()
+    status, body, _ = await _health(client)
+    took = time.monotonic() - started
+    assert status == 503 and body["database"] == "error: TimeoutError"
+    assert body["backup"] == {"last_at": None, "age_seconds": None}
+    assert took < 5, took  # one limit (0.5 s), not one per query
