@@ -637,28 +637,34 @@ def _mysql_databases() -> set[str]:
 
 
 @pytest.fixture
-def mysql_user(mysql_database: str) -> Iterator[tuple[str, str]]:
-    """A MariaDB user with a password, allowed only the test run's database."""
+def mysql_user(mysql_database: str) -> Iterator[tuple[str, str, str]]:
+    """A MariaDB user with a password, allowed only a database of its own (name,
+    password, database). Not the test run's shared database: the user's commands
+    migrate it, and triggers made by a user that is dropped afterwards would fail every
+    later write of every test (MariaDB 1449, "the definer does not exist")."""
     name, password = f"sp_t_{secrets.token_hex(4)}", secrets.token_hex(8)
+    database = f"{mysql_database}_{name}"
     conn = mysql_connect()
     try:
         with conn.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
             cursor.execute(f"CREATE USER '{name}'@'%' IDENTIFIED BY '{password}'")
-            cursor.execute(f"GRANT ALL ON `{mysql_database}`.* TO '{name}'@'%'")
-        yield name, password
+            cursor.execute(f"GRANT ALL ON `{database}`.* TO '{name}'@'%'")
+        yield name, password, database
     finally:
         with conn.cursor() as cursor:
             cursor.execute(f"DROP USER IF EXISTS '{name}'@'%'")
+            cursor.execute(f"DROP DATABASE IF EXISTS `{database}`")
         conn.close()
 
 
 def test_a_wrong_password_or_database_name_is_named_as_such(
-    mysql_database: str, mysql_user: tuple[str, str], tmp_path: Path
+    mysql_user: tuple[str, str, str], tmp_path: Path
 ):
     """MariaDB's 1045 (user or password) names DB_PASSWORD and DB_USERNAME, 1044 (a
     database the user may not use: a misspelled name, for a user without global
     rights) DB_DATABASE; never "DB_USERNAME: access denied" for both."""
-    user, password = mysql_user
+    user, password, mysql_database = mysql_user
     cli = _cli(tmp_path, **{**MYSQL, "DB_USERNAME": user}, DB_CONNECTION="mysql")
     right = cli.run("sync:status", env={"DB_DATABASE": mysql_database, "DB_PASSWORD": password})
     assert right.returncode == 0, right.stderr
