@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from syncpay.config import Settings, load_settings
 from syncpay.db import Database, connect, migrate, tables_for
+from syncpay.db.queries import parse_queries
 from syncpay.service import SyncPay
 from syncpay.simulator import ROSTER_COLUMNS, Simulator, SimulatorOptions, demo_students
 from syncpay.students import import_csv, import_rows
@@ -217,6 +218,25 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def server_pid(settings: Settings) -> int | None:
+    """The local MariaDB server's pid (from its ``pid_file``), to count its CPU; None
+    for SQLite or a server on another machine."""
+    if settings.db_connection != "mysql":
+        return None
+    db = await connect(settings)
+    try:
+        db.queries.update(parse_queries("-- name: pid_file\nSELECT @@pid_file\n", "%s", {}))
+        path = str(await db.fetch_value("pid_file") or "")
+    finally:
+        await db.close()
+    try:
+        pid = int(Path(path).read_text(encoding="ascii").strip())
+        process_cpu(pid)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
 def timed(command: list[str], log: str) -> tuple[float, float]:
     """Run ``command`` to its end: (wall seconds, its CPU seconds). Fails loudly."""
     with open(log, "ab") as err:
@@ -293,7 +313,8 @@ def in_processes(
         ours_cmd[1:1] = ["-m", "cProfile", "-o", profile]
     loop_cmd = [py, str(HERE / "plain_loop.py"), "--env-file", env_file]
     loop_cmd += ["--workers", str(workers), ids_file]
-    results: dict[str, list[tuple[float, float, float]]] = {"loop": [], "syncpay": []}
+    results: dict[str, list[tuple[float, float, float, float]]] = {"loop": [], "syncpay": []}
+    db_pid = asyncio.run(server_pid(settings))
     load_before = os.getloadavg()
     with open(log, "ab") as err:
         sim = subprocess.Popen(
@@ -316,8 +337,10 @@ def in_processes(
             for name in order:
                 asyncio.run(reset(settings))
                 sim_cpu = process_cpu(sim.pid)
+                db_cpu = process_cpu(db_pid) if db_pid else 0.0
                 seconds, cpu = timed(commands[name], log)
-                results[name].append((seconds, cpu, process_cpu(sim.pid) - sim_cpu))
+                db_used = process_cpu(db_pid) - db_cpu if db_pid else 0.0
+                results[name].append((seconds, cpu, process_cpu(sim.pid) - sim_cpu, db_used))
             lp, us = results["loop"][-1], results["syncpay"][-1]
             print(
                 f"pair {r + 1} ({order[0]} first): loop {lp[0]:.2f} s, syncpay {us[0]:.2f} s"
@@ -347,7 +370,7 @@ async def drop_bench_database(settings: Settings) -> None:
 
 
 def figures(
-    results: dict[str, list[tuple[float, float, float]]],
+    results: dict[str, list[tuple[float, float, float, float]]],
     n: int,
     latency: float,
     workers: int,
@@ -357,10 +380,10 @@ def figures(
     floor = n * latency / workers
     ratios = [o[0] / lp[0] for o, lp in zip(ours, loops, strict=True)]
 
-    def walls(runs: list[tuple[float, float, float]]) -> str:
+    def walls(runs: list[tuple[float, float, float, float]]) -> str:
         return ", ".join(f"{r[0]:.2f} s" for r in runs)
 
-    def per_student(runs: list[tuple[float, float, float]], i: int) -> str:
+    def per_student(runs: list[tuple[float, float, float, float]], i: int) -> str:
         values = [r[i] / n * 1000 for r in runs]
         return f"{statistics.median(values):.2f} ms ({min(values):.2f}–{max(values):.2f})"
 
@@ -383,6 +406,16 @@ def figures(
         (
             "simulator CPU per student: during loop, during syncpay",
             f"{per_student(loops, 2)}; {per_student(ours, 2)}",
+        ),
+        *(
+            [
+                (
+                    "MariaDB server CPU per student: during loop, during syncpay",
+                    f"{per_student(loops, 3)}; {per_student(ours, 3)}",
+                )
+            ]
+            if any(r[3] for r in loops + ours)
+            else []
         ),
         (
             "load average 1/5/15 min, before → after",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import logging
 import os
 import re
@@ -147,6 +148,103 @@ async def test_list_expansion_and_multi_row_insert_on_the_database(db: Database)
     assert await db.fetch_all("failed_find", {"ids": [], "uuids": []}) == []
     assert await db.execute("failed_delete", {"ids": ids[:2]}) == 2
     assert [r["uuid"] for r in await failed_rows(db)] == ["u2"]
+
+
+async def test_multi_row_updates_write_every_row_exactly(db: Database):
+    """Tx.execute_many: one UPDATE from a derived table for many rows (MySQL writes a
+    round's answers and items this way, with the values in the SQL text): every
+    character survives (quotes, backslashes, NUL, non-ASCII, a 2,500-row batch over
+    more than one statement), only the named rows change, and the count is exact."""
+    from syncpay.simulator.data import demo_students
+    from syncpay.students.importing import import_rows
+
+    db.queries.update(
+        parse_queries(
+            "-- name: siswa_by_ids_for_test\n"
+            "SELECT idperson, pembayaran, pembayaran_hash, is_lunas, total_tunggakan,"
+            " sync_error, synced_at FROM siswa WHERE idperson IN (:ids)\n"
+            "-- name: items_for_test\n"
+            "SELECT idperson, status, attempts, reason, changed, tunggakan_after, lunas_after"
+            " FROM sync_run_items WHERE run_id = 987654 ORDER BY idperson\n",
+            db.placeholder,
+            {},
+        )
+    )
+    roster = demo_students(2600, 7)
+    report = await import_rows(db, enumerate(roster, start=2))
+    assert not report.invalid
+    ids = [s["idperson"] for s in roster]
+    tricky = ["it's", 'back\\slash \\\' "q"', "nul\0byte", "émoji 🙂 ĳ", "%s %(x)s ?", ""]
+
+    def payment(n: int) -> dict[str, object]:
+        return {
+            "idperson": ids[n].lower() if n % 7 == 0 else ids[n],  # compared as stored
+            "pembayaran": json.dumps({"n": n, "t": tricky[n % len(tricky)]}, ensure_ascii=False),
+            "hash": f"h{n}",
+            "total_tagihan": f"{n}.00",
+            "total_dibayar": "0",
+            "total_tunggakan": f"{n}.50",
+            "total_kelebihan": "0",
+            "is_lunas": n % 2,
+        }
+
+    written = [payment(n) for n in range(2500)]
+    changed = await db.execute_many("siswa_store_payments", written)
+    assert changed == 2500
+    stored = {
+        str(r["idperson"]): r for r in await db.fetch_all("siswa_by_ids_for_test", {"ids": ids})
+    }
+    for n, row in enumerate(written):
+        got = stored[ids[n]]
+        assert got["pembayaran"] == row["pembayaran"], n
+        assert (got["pembayaran_hash"], int(got["is_lunas"])) == (f"h{n}", n % 2)
+        assert float(got["total_tunggakan"]) == n + 0.5
+        assert got["sync_error"] is None and got["synced_at"] is not None
+    for idperson in ids[2500:]:
+        assert stored[idperson]["pembayaran_hash"] is None  # not named: untouched
+
+    assert await db.execute_many("siswa_store_payments", []) == 0
+    await db.execute("siswa_mark_synced_many", {"idpersons": ids[2500:2510]})
+    marked = await db.fetch_all("siswa_by_ids_for_test", {"ids": ids[2500:2511]})
+    assert [r["synced_at"] is not None for r in marked] == [True] * 10 + [False]
+
+    # Items: only those still queued change (the status is the guard of "counted once").
+    await db.run_script(
+        "INSERT INTO sync_runs (id, scope_type, scope, scope_label, status, started_by,"
+        " started_at) VALUES (987654, 'all', '', 'all', 'running', 't', 0);\n"
+        "INSERT INTO sync_run_items (run_id, idperson, status, attempts, finished_at)"
+        " VALUES (987654, 'A1', 'queued', 0, 0), (987654, 'A2', 'queued', 0, 0),"
+        " (987654, 'A3', 'done', 1, 5), (987654, 'A4', 'queued', 0, 0);\n"
+    )
+    item = {
+        "run_id": 987654,
+        "status": "done",
+        "attempts": 1,
+        "reason": None,
+        "changed": 0,
+        "tunggakan_before": None,
+        "tunggakan_after": None,
+        "kelebihan_before": None,
+        "kelebihan_after": None,
+        "lunas_before": None,
+        "lunas_after": None,
+    }
+    finished = [
+        {**item, "idperson": "A1"},
+        {**item, "idperson": "A2", "status": "failed", "attempts": 3, "reason": "it's \\ gone"},
+        {**item, "idperson": "A3", "status": "failed"},
+        {**item, "idperson": "A1x"},
+    ]
+    finished[0].update(changed=1, tunggakan_before="10", tunggakan_after="0", lunas_after=1)
+    assert await db.execute_many("sync_items_finish_many", finished) == 2
+    got = [tuple(r.values()) for r in await db.fetch_all("items_for_test")]
+    assert [(g[0], g[1], int(g[2]), g[3], int(g[4] or 0)) for g in got] == [
+        ("A1", "done", 1, None, 1),
+        ("A2", "failed", 3, "it's \\ gone", 0),
+        ("A3", "done", 1, None, 0),
+        ("A4", "queued", 0, None, 0),
+    ]
+    assert float(got[0][5]) == 0 and int(got[0][6]) == 1
 
 
 # --- migrations -------------------------------------------------------------------------

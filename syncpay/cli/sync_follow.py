@@ -7,7 +7,6 @@ exits ``128 + signum``; a signal while the pool stops puts its running jobs back
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -20,6 +19,7 @@ from ..queue import Worker
 from ..queue.worker import serving
 from ..service import SyncPay
 from ..signals import Signals, exit_status
+from ..sync import ended
 from ..sync.errors import SyncError
 from ..sync.records import Run
 from .base import CliError, Context
@@ -69,6 +69,16 @@ async def _ask_yes(question: str, signals: Signals, display: Display) -> bool:
     return answer.result().strip().lower() in YES
 
 
+async def _first_of(events: tuple[asyncio.Event, ...], timeout: float) -> None:
+    """Until one of ``events`` is set, or ``timeout`` seconds."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
 class Follow:
     """Runs a worker pool while it watches one run; what to do on Ctrl-C."""
 
@@ -104,6 +114,15 @@ class Follow:
         return await report(self.ctx, self.sp, run)
 
     async def _watch(self, signals: Signals) -> Run | None:
+        ending = ended.watch(self.run.id)
+        try:
+            return await self._follow(signals, ending)
+        finally:
+            ended.unwatch(self.run.id, ending)
+
+    async def _follow(self, signals: Signals, ending: asyncio.Event) -> Run | None:
+        """Every POLL seconds, at once on a signal, and at once when this process's
+        workers end the run (no wait for the next look at its end)."""
         after = 0
         while True:
             state = await self.sp.sync.progress(self.run.id, after_log=after)
@@ -116,8 +135,7 @@ class Follow:
                 self.display.done()
                 return await self.sp.sync.get(self.run.id)
             self._check_worker()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(signals.event.wait(), POLL)
+            await _first_of((signals.event, ending), POLL)
             signum = signals.take()
             if signum is None:
                 continue

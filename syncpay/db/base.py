@@ -116,6 +116,12 @@ class Tx(ABC):
     async def insert_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
         """A multi-row INSERT of ``rows`` (chunked to the dialect's limits); rows written."""
 
+    @abstractmethod
+    async def execute_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """A statement whose ``VALUES (…)`` group repeats once per row (a multi-row
+        UPDATE from a derived table of ``rows``), chunked as ``insert_many``; the number
+        of rows it changed."""
+
     async def run_statements(self, script: str) -> None:
         """Run a migration's statements (``;`` at a line's end ends one) in this transaction."""
         raise NotImplementedError
@@ -178,6 +184,9 @@ class Database(Tx):
 
     async def insert_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
         return await self.transact(lambda tx: tx.insert_many(name, rows))
+
+    async def execute_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        return await self.transact(lambda tx: tx.execute_many(name, rows))
 
     async def _retrying(self, attempt: Callable[[], Awaitable[T]], what: str) -> T:
         """Call ``attempt`` until it succeeds, a non-transient error, or ``retry_for``."""

@@ -113,14 +113,18 @@ class _MysqlTx(Tx):
         """The values written into the SQL (``mysql_inline.py``), not passed as
         parameters. ``MysqlDatabase.inline_values = False``: the driver's parameters, as
         before issue #16 (for comparison: bench/queue_bench.py)."""
+        await self.execute_many(name, rows)
+        return len(rows)
+
+    async def execute_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
         query = self.db.query(name)
         if self.db.inline_values:
-            await insert_inline(self.cursor, query, rows)
-            return len(rows)
+            return await insert_inline(self.cursor, query, rows)
+        changed = 0
         for start in range(0, len(rows), MAX_ROWS_PER_INSERT):
             sql, args = query.bind_many(rows[start : start + MAX_ROWS_PER_INSERT])
-            await self.cursor.execute(sql, args)
-        return len(rows)
+            changed += int(await self.cursor.execute(sql, args))
+        return changed
 
 
 class MysqlDatabase(Database):

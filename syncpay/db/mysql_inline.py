@@ -44,11 +44,15 @@ def sql_literal(value: Any, escape: Callable[[Any], str]) -> str:
 
 async def insert_inline(
     cursor: aiomysql.Cursor, query: Query, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Run ``query`` (a multi-row INSERT) for ``rows``, on ``cursor``, in statements of
-    at most :data:`MAX_ROWS_PER_INSERT` rows and about :data:`MAX_INSERT_CHARS`."""
+) -> int:
+    """Run ``query`` (a multi-row INSERT, or an UPDATE from a derived table whose
+    ``VALUES (…)`` group repeats per row) for ``rows``, on ``cursor``, in statements of at
+    most :data:`MAX_ROWS_PER_INSERT` rows and about :data:`MAX_INSERT_CHARS`; the rows
+    the statements changed."""
     literal = functools.partial(sql_literal, escape=cursor.connection.escape)
+    changed = 0
     for start in range(0, len(rows), MAX_ROWS_PER_INSERT):
         chunk = rows[start : start + MAX_ROWS_PER_INSERT]
         for sql in query.inline_many(chunk, literal, MAX_INSERT_CHARS):
-            await cursor.execute(sql)
+            changed += int(await cursor.execute(sql))
+    return changed

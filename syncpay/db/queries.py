@@ -90,8 +90,9 @@ class Query:
     def inline_many(
         self, rows: Sequence[Mapping[str, Any]], literal: Callable[[Any], str], budget: int
     ) -> Iterator[str]:
-        """Multi-row INSERTs with the values written into the SQL text by ``literal`` (the
-        dialect's own, complete quoting of one value), each statement at most about
+        """Multi-row statements (an INSERT, or an UPDATE from a derived table: the first
+        ``VALUES (…)`` group repeats per row) with the values written into the SQL text
+        by ``literal`` (the dialect's own, complete quoting of one value), each at most about
         ``budget`` characters long (a longer row goes alone). For the ``%s`` style only.
 
         A driver that quotes parameters quotes each one in Python; for MySQL that was most

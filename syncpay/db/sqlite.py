@@ -80,15 +80,21 @@ class _SqliteTx(Tx):
             await self.conn.execute(statement)
 
     async def insert_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        await self.execute_many(name, rows)
+        return len(rows)
+
+    async def execute_many(self, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
             return 0
         query = self.db.query(name)
         per_row = max(1, len(query.bind_many(rows[:1])[1]))
         size = max(1, MAX_PARAMS // per_row)
+        changed = 0
         for start in range(0, len(rows), size):
             sql, args = query.bind_many(rows[start : start + size])
-            await self.conn.execute(sql, args)
-        return len(rows)
+            cursor = await self.conn.execute(sql, args)
+            changed += max(0, cursor.rowcount)
+        return changed
 
 
 #: The database holds personal data, password hashes and session ids: its owner only.

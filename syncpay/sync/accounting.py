@@ -23,13 +23,18 @@ from typing import Any
 from ..db import Row, Tx
 from ..i18n import DEFAULT, REASON_PREFIX, catalogs
 from ..queue.failed import forget_failed
-from . import notify
+from . import ended
 from .activity import log_completion, log_failure
 from .keys import STUDENT_JOB
 from .money import Totals
 from .records import CHANGE_COUNTERS, Run, StudentChange, to_decimal
 
 log = logging.getLogger("syncpay.sync")
+
+
+class CountMismatch(RuntimeError):
+    """A round's items were no longer all queued when written: its transaction is
+    rolled back rather than count a student twice (the last guard on MySQL)."""
 
 
 @dataclass
@@ -89,7 +94,7 @@ class _Counts:
                 continue
             if await tx.execute("sync_run_complete", {"id": run_id}):
                 await log_completion(tx, run_id)
-                await notify.run_ended(tx, run_id)
+                await ended.run_ended(tx, run_id)
         self.runs.clear()
 
 
@@ -107,6 +112,13 @@ class _Round:
     counts: _Counts = field(default_factory=_Counts)
     #: The round's lines of student history, written in one INSERT before the COMMIT.
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: (run id, idperson lower-cased) of the items this transaction counted.
+    counted: set[tuple[int, str]] = field(default_factory=set)
+    #: MySQL: the round's writes of students' rows and items, each kind in one
+    #: statement before the COMMIT (see :func:`_flush_rows`).
+    payments: list[dict[str, Any]] = field(default_factory=list)
+    synced: list[str] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def _active_runs(tx: Tx) -> list[Run]:
@@ -139,7 +151,11 @@ async def _covering(tx: Tx, idperson: str) -> tuple[dict[str, Any] | None, list[
         rows = await tx.fetch_all(
             "sync_items_queued_for", {"idperson": idperson, "run_ids": [r.id for r in runs]}
         )
-    waiting = {int(r["run_id"]) for r in rows}
+    # Items this transaction counted already (a second job of the same student in the
+    # round) may still read as queued: their writes wait for the COMMIT (_flush_rows).
+    counted = tx.state(_Round).counted
+    key = idperson.lower()
+    waiting = {int(r["run_id"]) for r in rows if (int(r["run_id"]), key) not in counted}
     covering = [r for r in runs if r.id in waiting]
     if not covering:
         return None, []
@@ -187,20 +203,27 @@ async def _count(
     """Count the student for ``run`` (``change``: its totals before and after, when it
     was synced). Whether it counted (False: counted already, a duplicate delivery)."""
     item = {"changed": 1, **change.as_params()} if change and change.changed else _NO_CHANGE
-    finished = await tx.execute(
-        "sync_item_finish",
-        {
-            "run_id": run.id,
-            "idperson": idperson,
-            "status": status,
-            "attempts": attempts,
-            "reason": reason,
-            **item,
-        },
-    )
-    if not finished:
-        return False
+    params = {
+        "run_id": run.id,
+        "idperson": idperson,
+        "status": status,
+        "attempts": attempts,
+        "reason": reason,
+        **item,
+    }
     state = tx.state(_Round)
+    key = (run.id, idperson.lower())
+    if key in state.counted:
+        return False
+    if tx.single_writer:
+        if not await tx.execute("sync_item_finish", params):
+            return False
+    else:
+        # The item was read FOR UPDATE and found queued (_covering): it is this
+        # transaction's to count, and its write joins the round's one statement.
+        state.items.append(params)
+        tx.before_commit("sync.rows", partial(_flush_rows, tx, state))
+    state.counted.add(key)
     state.counts.add(run.id, status, change)
     # Once per transaction; the history first, so the runs' rows (counts) stay the last
     # rows locked before the COMMIT.
@@ -247,6 +270,29 @@ async def _record_change(tx: Tx, idperson: str, run_ids: list[int], change: Stud
         tx.before_commit("sync.history", partial(_flush_history, tx, state))
 
 
+async def _flush_rows(tx: Tx, state: _Round) -> None:
+    """MySQL: the round's answers, "synced" marks and items, one statement each instead
+    of one or two per student: a round's statements go one after another on one
+    connection, each waiting its turn of a busy event loop (issue #16). SQLite writes
+    them as they come (a transaction's single statements run in the loop's thread in
+    microseconds). Before the history and the runs' counts (registered first)."""
+    payments, state.payments = state.payments, []
+    if payments:
+        await tx.execute_many("siswa_store_payments", payments)
+    synced, state.synced = state.synced, []
+    if synced:
+        await tx.execute("siswa_mark_synced_many", {"idpersons": synced})
+    items, state.items = state.items, []
+    if items:
+        changed = await tx.execute_many("sync_items_finish_many", items)
+        if changed != len(items):
+            # Cannot happen while the items are read FOR UPDATE: never count blindly.
+            raise CountMismatch(
+                f"sync_run_items: {changed} of {len(items)} queued items finished; "
+                "the round is rolled back"
+            )
+
+
 async def _flush_history(tx: Tx, state: _Round) -> None:
     """The round's history lines: on MySQL in one multi-row INSERT (one round trip for
     the round instead of one per changed student: a round's statements go one after
@@ -283,16 +329,23 @@ async def record_success(
         # Its last sync failed: that failure leaves queue:failed (see forget_failures).
         await forget_failures(tx, idperson)
     unchanged = student["pembayaran_hash"] == digest
+    state = tx.state(_Round)
     if unchanged:
-        await tx.execute("siswa_mark_synced", {"idperson": idperson})
+        if tx.single_writer:
+            await tx.execute("siswa_mark_synced", {"idperson": idperson})
+        else:
+            state.synced.append(idperson)
+            tx.before_commit("sync.rows", partial(_flush_rows, tx, state))
     else:
         row = {
             k: (str(v) if not isinstance(v, bool) else int(v)) for k, v in totals.as_row().items()
         }
-        await tx.execute(
-            "siswa_store_payment",
-            {"idperson": idperson, "pembayaran": answer, "hash": digest, **row},
-        )
+        payment = {"idperson": idperson, "pembayaran": answer, "hash": digest, **row}
+        if tx.single_writer:
+            await tx.execute("siswa_store_payment", payment)
+        else:
+            state.payments.append(payment)
+            tx.before_commit("sync.rows", partial(_flush_rows, tx, state))
     status = "unchanged" if unchanged else "done"
     change = _change(student, None if unchanged else totals)
     counted = [

@@ -32,7 +32,7 @@ from ..queue import (
     job_type,
 )
 from ..queue.payload import new_uuid
-from . import notify
+from . import ended
 from .accounting import prefetch_covering, record_failure, record_retry, record_success
 from .activity import log_completion, log_line
 from .keys import DISPATCH_JOB, STUDENT_JOB, STUDENT_KEY_PREFIX
@@ -213,7 +213,7 @@ async def dispatch_failed(tx: Tx, payload: Payload, reason: str, attempts: int) 
     await log_line(tx, int(run_id), "dispatch_failed", "error", reason=str(reason))
     if await tx.execute("sync_run_cancel", {"id": int(run_id)}):
         await log_line(tx, int(run_id), "cancelled_by_system", "warning")
-        await notify.run_ended(tx, int(run_id))
+        await ended.run_ended(tx, int(run_id))
 
 
 @job_type(DISPATCH_JOB, failed=dispatch_failed)
@@ -250,7 +250,7 @@ async def dispatch(job: JobContext) -> None:
         await log_line(tx, run.id, "queued", "info", total=int(queued["total"]))
         if await tx.execute("sync_run_complete", {"id": run.id}):
             await log_completion(tx, run.id)
-            await notify.run_ended(tx, run.id)
+            await ended.run_ended(tx, run.id)
 
     await rt.db.transact(finish)
 

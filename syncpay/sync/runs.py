@@ -10,6 +10,7 @@ names and queue keys (:mod:`.keys`) and the refusals (:mod:`.errors`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from ..db import Database, Tx
 from ..officers import OfficerScope, scope_params
 from ..queue import Queue
-from . import notify
+from . import ended, notify
 from .activity import log_line
 from .errors import NoStudents, OutsideScope, RunConflict, RunNotFound, SyncError
 from .keys import DISPATCH_JOB, dispatch_key, idperson_of_key
@@ -211,7 +212,7 @@ class Sync:
             if not await tx.execute("sync_run_cancel", {"id": target}):
                 raise RunConflict("sync.err.not_running")
             await log_line(tx, target, "cancelled_by", "warning", by=by)
-            await notify.run_ended(tx, target)
+            await ended.run_ended(tx, target)
             await tx.execute("sync_job_delete_key", {"key": dispatch_key(target)})
             await self._drop_unneeded_jobs(tx)
             return target
@@ -306,16 +307,22 @@ class Sync:
         *,
         poll: float = 0.5,
     ) -> Run:
-        """Wait until the run ends; ``on_progress(progress)`` after each poll."""
+        """Wait until the run ends; ``on_progress(progress)`` after each poll. Every
+        ``poll`` seconds, and at once when a transaction of this process ends the run."""
         after = 0
-        while True:
-            state = await self.progress(run_id, after_log=after)
-            if state.logs:
-                after = max(line.id for line in state.logs)
-            if on_progress is not None:
-                result = on_progress(state)
-                if asyncio.iscoroutine(result):
-                    await result
-            if not state.is_running:
-                return await self.get(run_id)
-            await asyncio.sleep(poll)
+        ending = ended.watch(run_id)
+        try:
+            while True:
+                state = await self.progress(run_id, after_log=after)
+                if state.logs:
+                    after = max(line.id for line in state.logs)
+                if on_progress is not None:
+                    result = on_progress(state)
+                    if asyncio.iscoroutine(result):
+                        await result
+                if not state.is_running:
+                    return await self.get(run_id)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ending.wait(), poll)
+        finally:
+            ended.unwatch(run_id, ending)

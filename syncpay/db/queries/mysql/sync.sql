@@ -110,11 +110,14 @@ SELECT COUNT(*) AS n FROM sync_run_items WHERE run_id = :run_id
 
 -- name: sync_items_queued_for
 -- The runs of :run_ids still waiting for the student, with the student's row (its
--- columns NULL when the student left the roster meanwhile).
+-- columns NULL when the student left the roster meanwhile). Locked (FOR UPDATE): the
+-- items stay queued until this transaction counts them, which on MySQL writes a round's
+-- items and answers in one statement each just before its COMMIT (sync/accounting.py).
 SELECT i.run_id, s.idperson, s.nama, s.UnitFormal, s.KelasFormal, s.pembayaran_hash,
        s.sync_error, s.total_tunggakan, s.total_kelebihan, s.is_lunas
 FROM sync_run_items i LEFT JOIN siswa s ON s.idperson = i.idperson
 WHERE i.idperson = :idperson AND i.status = 'queued' AND i.run_id IN (:run_ids)
+FOR UPDATE
 
 -- name: sync_items_queued_for_many
 -- sync_items_queued_for for the students of a worker's round at once (item_idperson says
@@ -125,6 +128,7 @@ SELECT i.run_id, i.idperson AS item_idperson, s.idperson, s.nama, s.UnitFormal,
        s.is_lunas
 FROM sync_run_items i FORCE INDEX (PRIMARY) LEFT JOIN siswa s ON s.idperson = i.idperson
 WHERE i.idperson IN (:idpersons) AND i.status = 'queued' AND i.run_id IN (:run_ids)
+FOR UPDATE
 
 -- name: sync_item_finish
 -- From queued to its outcome, once: the row's status is the last guard of "counted once".
@@ -136,6 +140,25 @@ SET status = :status, attempts = :attempts, reason = :reason, finished_at = UNIX
     kelebihan_after = :kelebihan_after, lunas_before = :lunas_before,
     lunas_after = :lunas_after
 WHERE run_id = :run_id AND idperson = :idperson AND status = 'queued'
+
+-- name: sync_items_finish_many
+-- sync_item_finish for many items in one statement (Tx.execute_many: the VALUES group
+-- repeats per item); the rows changed. On MySQL a round's items once its students are
+-- settled, just before the COMMIT (their rows were read FOR UPDATE, so each is changed).
+UPDATE sync_run_items i JOIN (
+    WITH v (run_id, idperson, status, attempts, reason, changed, tunggakan_before,
+            tunggakan_after, kelebihan_before, kelebihan_after, lunas_before, lunas_after)
+    AS (VALUES (:run_id, :idperson, :status, :attempts, :reason, :changed, :tunggakan_before,
+                :tunggakan_after, :kelebihan_before, :kelebihan_after, :lunas_before,
+                :lunas_after))
+    SELECT * FROM v
+) AS v ON i.run_id = v.run_id AND i.idperson = v.idperson
+SET i.status = v.status, i.attempts = v.attempts, i.reason = v.reason,
+    i.finished_at = UNIX_TIMESTAMP(), i.changed = v.changed, i.tunggakan_before = v.tunggakan_before,
+    i.tunggakan_after = v.tunggakan_after, i.kelebihan_before = v.kelebihan_before,
+    i.kelebihan_after = v.kelebihan_after, i.lunas_before = v.lunas_before,
+    i.lunas_after = v.lunas_after
+WHERE i.status = 'queued'
 
 -- name: siswa_history_insert
 -- One line of a student's history: a sync changed its totals or state (issue #14).
@@ -231,6 +254,23 @@ WHERE idperson = :idperson
 
 -- name: siswa_mark_synced
 UPDATE siswa SET synced_at = UTC_TIMESTAMP(), sync_error = NULL WHERE idperson = :idperson
+
+-- name: siswa_store_payments
+-- siswa_store_payment for many students in one statement (Tx.execute_many).
+UPDATE siswa s JOIN (
+    WITH v (idperson, pembayaran, hash, total_tagihan, total_dibayar, total_tunggakan,
+            total_kelebihan, is_lunas)
+    AS (VALUES (:idperson, :pembayaran, :hash, :total_tagihan, :total_dibayar,
+                :total_tunggakan, :total_kelebihan, :is_lunas))
+    SELECT * FROM v
+) AS v ON s.idperson = v.idperson
+SET s.pembayaran = v.pembayaran, s.pembayaran_hash = v.hash,
+    s.total_tagihan = v.total_tagihan, s.total_dibayar = v.total_dibayar,
+    s.total_tunggakan = v.total_tunggakan, s.total_kelebihan = v.total_kelebihan,
+    s.is_lunas = v.is_lunas, s.synced_at = UTC_TIMESTAMP(), s.sync_error = NULL,
+    s.updated_at = UTC_TIMESTAMP()
+-- name: siswa_mark_synced_many
+UPDATE siswa SET synced_at = UTC_TIMESTAMP(), sync_error = NULL WHERE idperson IN (:idpersons)
 
 -- name: siswa_mark_error
 UPDATE siswa SET sync_error = :reason WHERE idperson = :idperson

@@ -134,6 +134,27 @@ SET status = :status, attempts = :attempts, reason = :reason, finished_at = CAST
     lunas_after = :lunas_after
 WHERE run_id = :run_id AND idperson = :idperson AND status = 'queued'
 
+-- name: sync_items_finish_many
+-- sync_item_finish for many items in one statement (Tx.execute_many: the VALUES group
+-- repeats per item); the rows changed. On MySQL a round's items once its students are
+-- settled, just before the COMMIT (their rows were read FOR UPDATE, so each is changed).
+UPDATE sync_run_items
+SET status = v.status, attempts = v.attempts, reason = v.reason,
+    finished_at = CAST(strftime('%s', 'now') AS INTEGER), changed = v.changed, tunggakan_before = v.tunggakan_before,
+    tunggakan_after = v.tunggakan_after, kelebihan_before = v.kelebihan_before,
+    kelebihan_after = v.kelebihan_after, lunas_before = v.lunas_before,
+    lunas_after = v.lunas_after
+FROM (
+    WITH v (run_id, idperson, status, attempts, reason, changed, tunggakan_before,
+            tunggakan_after, kelebihan_before, kelebihan_after, lunas_before, lunas_after)
+    AS (VALUES (:run_id, :idperson, :status, :attempts, :reason, :changed, :tunggakan_before,
+                :tunggakan_after, :kelebihan_before, :kelebihan_after, :lunas_before,
+                :lunas_after))
+    SELECT * FROM v
+) AS v
+WHERE sync_run_items.run_id = v.run_id AND sync_run_items.idperson = v.idperson
+  AND sync_run_items.status = 'queued'
+
 -- name: siswa_history_insert
 -- One line of a student's history: a sync changed its totals or state (issue #14).
 INSERT INTO siswa_history (idperson, run_id, changed_at, tunggakan_before, tunggakan_after,
@@ -228,6 +249,25 @@ WHERE idperson = :idperson
 
 -- name: siswa_mark_synced
 UPDATE siswa SET synced_at = strftime('%Y-%m-%d %H:%M:%S', 'now'), sync_error = NULL WHERE idperson = :idperson
+
+-- name: siswa_store_payments
+-- siswa_store_payment for many students in one statement (Tx.execute_many).
+UPDATE siswa
+SET pembayaran = v.pembayaran, pembayaran_hash = v.hash,
+    total_tagihan = v.total_tagihan, total_dibayar = v.total_dibayar,
+    total_tunggakan = v.total_tunggakan, total_kelebihan = v.total_kelebihan,
+    is_lunas = v.is_lunas, synced_at = strftime('%Y-%m-%d %H:%M:%S', 'now'), sync_error = NULL,
+    updated_at = strftime('%Y-%m-%d %H:%M:%S', 'now')
+FROM (
+    WITH v (idperson, pembayaran, hash, total_tagihan, total_dibayar, total_tunggakan,
+            total_kelebihan, is_lunas)
+    AS (VALUES (:idperson, :pembayaran, :hash, :total_tagihan, :total_dibayar,
+                :total_tunggakan, :total_kelebihan, :is_lunas))
+    SELECT * FROM v
+) AS v
+WHERE siswa.idperson = v.idperson
+-- name: siswa_mark_synced_many
+UPDATE siswa SET synced_at = strftime('%Y-%m-%d %H:%M:%S', 'now'), sync_error = NULL WHERE idperson IN (:idpersons)
 
 -- name: siswa_mark_error
 UPDATE siswa SET sync_error = :reason WHERE idperson = :idperson
