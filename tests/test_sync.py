@@ -1364,3 +1364,28 @@ async def test_one_students_unstorable_text_never_freezes_the_run(h: Harness) ->
             "the result could not be stored: the database refused it (CHECK pembayaran)"
         }
     assert await student_jobs(h.db) == []
+
+
+async def test_a_waiter_is_woken_by_the_commit_that_ends_the_run(h: Harness) -> None:
+    """Sync.wait (and the CLI's follow) looks at the run every ``poll`` seconds, and at
+    once when a transaction of this process ends it: with a 60 s poll, only that wake
+    can explain an end seen within the test's 30 s. Completed, and cancelled."""
+    sim = await h.simulator()
+    await h.students(20, seed=5)
+    sp = h.syncpay(sim)
+    run = await sp.start(started_by="tester")
+    worker = h.worker(sp, 4)
+    waiting = asyncio.ensure_future(sp.sync.wait(run.id, poll=60))
+    await asyncio.sleep(0.2)  # the waiter has looked once and sleeps now
+    assert not waiting.done()
+    worker.start()
+    done = await asyncio.wait_for(waiting, 30)
+    assert (done.status, done.processed) == ("completed", 20)
+    await worker.close()
+
+    second = await sp.start(started_by="tester")  # no worker: it stays queued
+    waiting = asyncio.ensure_future(sp.sync.wait(second.id, poll=60))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    await sp.cancel(second.id, by="tester")
+    assert (await asyncio.wait_for(waiting, 30)).status == "cancelled"
