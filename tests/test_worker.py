@@ -1220,3 +1220,27 @@ async def test_a_failure_that_cannot_be_moved_gets_a_fixed_reason_or_waits_for_i
     else:
         assert [row["exception"] for row in failed] == [UNSTORABLE_REASON] and left == []
         assert (worker.stats.done, worker.stats.failed) == (2, 1)
+
+
+async def test_an_outcome_waits_for_the_round_writing_its_jobs_start(queue: Queue) -> None:
+    """A job claimed ahead has its start written by the next round (count_started
+    updates its row). If it finishes while that round is in flight, a second round
+    settling it beside would wait on the row's lock for the first one's COMMIT (with its
+    claim, so the slots starve): its outcome goes with a round after the first, and the
+    others of the outbox do not wait."""
+    from syncpay.queue.pool import Outcome
+    from syncpay.queue.queue import ClaimedJob
+
+    worker = Worker(queue, JobRegistry(), options(concurrency=3))
+
+    def outcome(job_id: int) -> Outcome:
+        return Outcome(ClaimedJob(job_id, Q, 1, f"t{job_id}", "{}"), "ack")
+
+    worker._outbox = [outcome(1), outcome(2), outcome(3)]
+    worker._starting = {2}  # a round in flight writes job 2's start
+    assert not worker._worth_a_round()  # two of three ready: not the 3 slots' worth
+    assert [o.job.id for o in worker._outcomes_for_a_round()] == [1, 3]
+    assert [o.job.id for o in worker._outbox] == [2]
+    worker._starting = set()  # that round ended
+    assert [o.job.id for o in worker._outcomes_for_a_round()] == [2]
+    assert worker._outbox == []

@@ -87,6 +87,9 @@ class PoolBase:
         # Jobs claimed ahead that started since the last round: their attempt is written
         # with the next round (Queue.count_started).
         self._started_ahead: list[ClaimedJob] = []
+        # The ids of jobs whose start a round in flight is writing: their outcomes wait
+        # for that round (see Rounds._outcomes_for_a_round).
+        self._starting: set[int] = set()
         self._settling = 0
         self._claiming = 0
         self._rounds = 0  # rounds in flight
