@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .db import Database, Tx
+from .i18n import DEFAULT, catalogs
 from .officers import OfficerScope
 from .passwords import dummy_hash, hash_password, token_hash, verify_password
+from .text import clean
 
 T = TypeVar("T")
 ROLES = ("admin", "petugas")
@@ -31,7 +33,18 @@ LOGIN_LINK_PREFIX = "syncpay:login-once:"
 
 
 class AccountError(Exception):
-    """A refused account operation, as one line for the user."""
+    """A refused account operation: its catalogue ``key`` and ``values``, for the
+    command line and the pages to word in their language (as ``SyncError``);
+    ``str()`` is the text in the catalogues' default language. Names in ``values``
+    are cleaned (controls escaped, cut): they come from the user."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        self.key = key
+        self.values = {
+            k: clean(v, 80) if isinstance(v, str) and k == "name" else v
+            for k, v in values.items()
+        }
+        super().__init__(catalogs().text(DEFAULT, key, **self.values))
 
 
 class LastAdmin(AccountError):
@@ -39,7 +52,7 @@ class LastAdmin(AccountError):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        super().__init__(f"{name!r} is the last admin: make another user admin first")
+        super().__init__("users.err.last_admin", name=name)
 
 
 async def keep_an_admin(tx: Tx, user_id: int, name: str) -> None:
@@ -98,11 +111,11 @@ def _stored_scope(role: str, row: Mapping[str, Any]) -> OfficerScope | None:
 def check_name(name: str) -> str:
     name = name.strip()
     if not name:
-        raise AccountError("the name is empty")
+        raise AccountError("accounts.err.name_empty")
     if len(name) > 191:
-        raise AccountError("the name is longer than 191 characters")
+        raise AccountError("accounts.err.name_long", max=191)
     if any(ch.isspace() or not ch.isprintable() for ch in name):
-        raise AccountError(f"{name!r}: a name may not contain spaces or control characters")
+        raise AccountError("accounts.err.name_chars", name=name)
     return name
 
 
@@ -131,15 +144,15 @@ def check_name_ok(name: str) -> bool:
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise AccountError(f"{role!r} is not a role (admin or petugas)")
+        raise AccountError("users.err.role")
     return role
 
 
 def check_password(password: str) -> str:
     if len(password) < 8:
-        raise AccountError("the password must have at least 8 characters")
+        raise AccountError("users.err.password_short", min=8)
     if len(password) > MAX_PASSWORD:
-        raise AccountError(f"the password is longer than {MAX_PASSWORD} characters")
+        raise AccountError("users.err.password_long", max=MAX_PASSWORD)
     return password
 
 
@@ -149,7 +162,7 @@ def scope_json(role: str, scope: OfficerScope | None) -> str | None:
     if scope is None or scope.is_empty:
         return None
     if role == "admin":
-        raise AccountError("an admin sees every student: a scope is for a petugas")
+        raise AccountError("cli.user.admin_scope")
     return scope.to_json()
 
 
@@ -186,7 +199,7 @@ class Accounts:
         existing = await self.find_user(name)
         if existing is not None:
             if not update:
-                raise AccountError(f"user {name!r} exists already (--update changes it)")
+                raise AccountError("accounts.err.exists", name=name)
             name = str(existing["name"])
             role = role or str(existing["role"])
             stored = scope_json(role, scope) if scope is not None else existing.get("scope")
@@ -212,7 +225,7 @@ class Accounts:
         for token in await self.tokens():
             unbound = token["user_id"] is None and token["revoked_at"] is None
             if unbound and login_name(str(token["name"])) == name:
-                raise AccountError(f"{name!r} is the name of an API token: pick another name")
+                raise AccountError("accounts.err.token_name", name=name)
         user_id = await self.db.insert(
             "user_insert", {"name": name, "password": hashed, "role": role, "scope": stored}
         )
@@ -226,7 +239,7 @@ class Accounts:
     async def _existing(self, name: str) -> dict[str, Any]:
         row = await self.find_user(name) if check_name_ok(login_name(name)) else None
         if row is None:
-            raise AccountError(f"no user {login_name(name)!r}")
+            raise AccountError("cli.user.not_found", name=login_name(name))
         return row
 
     async def set_scope(self, name: str, scope: OfficerScope | None) -> User:
@@ -316,9 +329,7 @@ class Accounts:
         elif check_name_ok(login_name(name)) and await self.find_user(name) is not None:
             # Its runs would read as that user's ("started by"): a scoped petugas sees
             # and cancels the runs started under their name.
-            raise AccountError(
-                f"{name!r} is a user's name: bind the token to them (--user) or name it otherwise"
-            )
+            raise AccountError("accounts.err.user_name", name=name)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         await self.db.insert(
             "token_insert",

@@ -109,7 +109,7 @@ async def user_create(ctx: Context) -> int:
             args.name, password, args.role, update=args.update, scope=scope
         )
     except AccountError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(words(exc.key, **exc.values)) from exc
     done = "cli.user.created" if created else "cli.user.updated"
     ctx.say(words(done, name=user.name, role=user.role))
     if user.scoped:
@@ -144,7 +144,7 @@ async def user_scope(ctx: Context) -> int:
     try:
         user = await accounts.set_scope(found.name, scope)
     except AccountError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(words(exc.key, **exc.values)) from exc
     ctx.out(words("cli.user.scope", name=user.name, scope=scope_text(user.sees)))
     return 0
 
@@ -226,7 +226,7 @@ async def token_create(ctx: Context) -> int:
     try:
         token = await Accounts(ctx.db).create_token(args.name, args.role, user=args.user)
     except AccountError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(words(exc.key, **exc.values)) from exc
     ctx.out(token)
     return 0
 

@@ -18,11 +18,13 @@ from tests.test_cli import Cli, one_error_line
 from tests.test_cli import _english as _english  # the English wording (APP_LOCALE=en)
 
 
-def _create(cli: Cli, *args: str, password: str = "rahasia-123") -> subprocess.CompletedProcess:
+def _create(
+    cli: Cli, *args: str, password: str = "rahasia-123", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         cli.command("user:create", *args),
         cwd=cli.cwd,
-        env=cli.env,
+        env=cli.env | (env or {}),
         input=password + "\n",
         capture_output=True,
         text=True,
@@ -54,9 +56,16 @@ def test_user_create_refuses_bad_input_with_one_line(cli: Cli):
     assert again.returncode == 1
     assert one_error_line(again) == "syncpay: user 'pak-budi' exists already (--update changes it)"
     short = _create(cli, "ani", password="kurang")
-    assert one_error_line(short) == "syncpay: the password must have at least 8 characters"
+    assert one_error_line(short) == "syncpay: The password must have at least 8 characters."
     spaced = _create(cli, "pak budi")
     assert spaced.returncode == 1 and "may not contain spaces" in spaced.stderr
+    # The account's refusals come from the catalogues, in APP_LOCALE (as the pages').
+    again_id = _create(cli, "pak-budi", env={"APP_LOCALE": "id"})
+    assert one_error_line(again_id) == (
+        "syncpay: pengguna 'pak-budi' sudah ada (--update untuk mengubahnya)"
+    )
+    hidden = _create(cli, "pak\x1b[31mbudi")  # a terminal escape in the name is shown escaped
+    assert "\x1b" not in hidden.stderr and "pak\\x1b[31mbudi" in one_error_line(hidden)
     role = _create(cli, "ani", "--role", "kepala")
     assert role.returncode == 2 and "invalid choice" in role.stderr
     empty = subprocess.run(

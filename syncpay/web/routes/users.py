@@ -309,13 +309,15 @@ async def _change_password(
 async def _accounts_call(
     request: web.Request, row: Mapping[str, Any], call: Awaitable[User]
 ) -> None:
-    """An accounts method; its refusal as a 409 (the last admin) or a 404 (the user
-    removed meanwhile)."""
+    """An accounts method; its refusal as a 409 (the last admin), a 404 (the user
+    removed meanwhile) or a 422 in the page's words."""
     try:
         await call
     except LastAdmin:  # checked in the transaction that would demote them
         raise ApiError(409, text(request, "users.err.last_admin", name=str(row["name"]))) from None
-    except AccountError:
+    except AccountError as exc:
+        if exc.key != "cli.user.not_found":
+            raise ApiError(422, text(request, exc.key, **exc.values)) from None
         raise ApiError(404, text(request, "users.err.not_found", name=str(row["name"]))) from None
 
 
