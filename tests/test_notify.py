@@ -161,7 +161,31 @@ async def test_a_completed_run_posts_one_signed_summary(h, receivers):
     iso = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
     assert re.fullmatch(iso, body["started_at"]) and re.fullmatch(iso, body["finished_at"])
     assert body["duration_seconds"] == done.finished_at - done.started_at
-    assert not await h.db.fetch_value("cache_get", {"key": f"syncpay:notify:run:{run.id}"})
+    assert await h.db.fetch_value("sync_run_notify_get", {"id": run.id}) is None  # taken once
+
+
+async def test_emptying_the_cache_mid_run_drops_no_notification(h, receivers):
+    """`syncpay cache:clear` empties the cache table; which URLs to tell lives in the
+    run's row, so the run's end still tells them. A run started before migration 0019
+    (its plan in a cache row) is told too."""
+    from syncpay.db.cache import Cache
+
+    rx = await receivers()
+    sp = await notified_sp(h, rx.url)
+    run = await sp.start(started_by="admin")
+    await Cache(h.db).clear()  # what `syncpay cache:clear` does
+    await sp.cancel(run.id, by="admin")
+    [job] = await notify_jobs(h)
+    assert job["unique_key"] == f"notify:{run.id}:{notify.target_key(rx.url)}"
+
+    older = await sp.start(started_by="admin")
+    plan = await h.db.fetch_value("sync_run_notify_get", {"id": older.id})
+    await h.db.execute("sync_run_notify_clear", {"id": older.id})
+    key = f"syncpay:notify:run:{older.id}"
+    await h.db.execute("cache_put", {"key": key, "value": plan, "ttl": 0})
+    await sp.cancel(older.id, by="admin")
+    assert len(await notify_jobs(h)) == 2
+    assert await h.db.fetch_value("cache_get", {"key": key}) is None
 
 
 async def _count(rx: Receiver, n: int, status: int | None = 200) -> bool:
@@ -322,7 +346,7 @@ async def test_no_url_no_job(h):
 
     await until(drained, 20, what="the queue to drain")
     assert await notify_jobs(h) == []
-    assert not await h.db.fetch_value("cache_get", {"key": f"syncpay:notify:run:{run.id}"})
+    assert await h.db.fetch_value("sync_run_notify_get", {"id": run.id}) is None  # taken once
 
 
 # --------------------------------------------------------------------------- settings

@@ -5,10 +5,11 @@ How a notification is tied to its run's end:
 
 1. :func:`remember` — when a run starts, in the transaction that records it, the process
    starting it writes which of its URLs are to be told (a short hash of each, never the
-   URL itself) and its queue name into a ``cache`` row of the run. Nothing when no URL
-   is configured.
+   URL itself) and its queue name into the run's row (``sync_runs.notify``; before
+   migration 0019 a ``cache`` row, which ``cache:clear`` could empty mid-run). Nothing
+   when no URL is configured.
 2. :func:`run_ended` — every transaction that ends a run (completed or cancelled, in
-   ``accounting``, ``jobs`` and ``runs``) calls it: it takes that row and pushes one
+   ``ended``, called by ``accounting``, ``jobs`` and ``runs``): it takes that plan and pushes one
    ``sync.notify`` job per URL, unique per (run, URL). A transaction ends a run at most
    once (its UPDATE is conditional on ``status = 'running'``), so the jobs are queued
    exactly once, durably, with the end; the run never waits for them.
@@ -83,16 +84,21 @@ async def remember(tx: Tx, run_id: int, urls: Sequence[str], queue: str) -> None
     if not urls:
         return
     value = json.dumps({"queue": queue, "targets": [target_key(u) for u in urls]})
-    await tx.execute("cache_put", {"key": _cache_key(run_id), "value": value, "ttl": 0})
+    await tx.execute("sync_run_notify_set", {"id": run_id, "plan": value})
 
 
 async def run_ended(tx: Tx, run_id: int) -> int:
     """In the transaction that ended the run: queue its notifications (how many)."""
-    key = _cache_key(run_id)
-    stored = await tx.fetch_value("cache_get", {"key": key})
-    if stored is None:
-        return 0
-    await tx.execute("cache_forget", {"key": key})
+    stored = await tx.fetch_value("sync_run_notify_get", {"id": run_id})
+    if stored is not None:
+        await tx.execute("sync_run_notify_clear", {"id": run_id})
+    else:
+        # A run started by a version before migration 0019 kept its plan in the cache.
+        key = _cache_key(run_id)
+        stored = await tx.fetch_value("cache_get", {"key": key})
+        if stored is None:
+            return 0
+        await tx.execute("cache_forget", {"key": key})
     plan = json.loads(str(stored))
     for target in plan["targets"]:
         payload = Payload.create(NOTIFY_JOB, {"run_id": run_id, "target": target})

@@ -10,6 +10,17 @@ INSERT INTO sync_runs (scope_type, scope, scope_label, status, active_all, total
 VALUES (:scope_type, :scope, :scope_label, 'running', :active_all, :total, :sort_base,
         :started_by, CAST(strftime('%s', 'now') AS INTEGER), 0, 0, 0, 0, 0, 0, 0)
 
+-- name: sync_run_notify_set
+-- The URLs to tell when the run ends (sync/notify.py), at its start.
+UPDATE sync_runs SET notify = :plan WHERE id = :id
+
+-- name: sync_run_notify_get
+SELECT notify FROM sync_runs WHERE id = :id
+
+-- name: sync_run_notify_clear
+-- By the transaction that ends the run, with their jobs queued: once.
+UPDATE sync_runs SET notify = NULL WHERE id = :id
+
 -- name: sync_run_get
 SELECT * FROM sync_runs WHERE id = :id
 
