@@ -42,6 +42,7 @@ from syncpay.backup import (
 from syncpay.cli.output import set_language, words
 from syncpay.config import Settings
 from syncpay.db import connect, migrate, tables_for
+from syncpay.db.cache import Cache
 from syncpay.maintenance import Maintenance
 from syncpay.queue import Queue
 from syncpay.sync.money import compute_totals
@@ -564,3 +565,32 @@ async def test_healthz_and_metrics_report_the_last_backup(
         found = re.search(r"\nsyncpay_backup_last_success_timestamp_seconds (\S+)\n", text)
         assert found and abs(float(found.group(1)) - backup.taken_at.timestamp()) < 1
         assert "# TYPE syncpay_backup_last_success_timestamp_seconds gauge" in text
+
+        # `syncpay cache:clear` empties the cache, not the record (app_state): a
+        # monitor must not see "no backup" after a deploy's cache:clear.
+        db = await connect(settings)
+        try:
+            await Cache(db).clear()
+        finally:
+            await db.close()
+        after = await (await client.get("/healthz")).json()
+        assert after["backup"]["last_at"] == body["backup"]["last_at"]
+
+
+async def test_a_record_of_an_older_version_in_the_cache_is_still_read(settings: Settings) -> None:
+    """Before migration 0020 the last backup was recorded in the cache: still read until
+    the next backup records it in app_state."""
+    from syncpay.backup.auto import LAST_KEY, last_backup
+
+    app = create_app(settings.replace(app_key=APP_KEY), workers=0)
+    async with TestClient(TestServer(app)):  # migrates the database
+        db = await connect(settings)
+        try:
+            await db.run_script("DELETE FROM app_state")  # no newer record
+            value = '{"at": "2026-12-01T02:00:00+00:00", "path": "/b.sqlite", "size": 5}'
+            await Cache(db).put(LAST_KEY, value, ttl=0)
+            found = await last_backup(db)
+            assert found is not None and (found.path, found.size) == ("/b.sqlite", 5)
+            assert found.at == dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)
+        finally:
+            await db.close()

@@ -1,6 +1,7 @@
 """The server's scheduled backups (``BACKUP_SCHEDULE``) and the record of the last
-successful backup, kept in the ``cache`` table (``syncpay:backup:last``, no expiry) so
-that every server, ``/healthz`` and ``/metrics`` see the same one, whoever took it."""
+successful backup, kept in the ``app_state`` table (``syncpay:backup:last``; migration
+0020) so that every server, ``/healthz`` and ``/metrics`` see the same one, whoever took
+it, and ``syncpay cache:clear`` does not make a monitor think there is none."""
 
 from __future__ import annotations
 
@@ -45,12 +46,15 @@ async def record(db: Database, backup: Backup) -> None:
         "path": str(backup.path.resolve()),
         "size": backup.size,
     }
-    await Cache(db).put(LAST_KEY, json.dumps(value), ttl=0)
+    await db.execute("state_put", {"name": LAST_KEY, "value": json.dumps(value)})
 
 
 async def last_backup(db: Database) -> LastBackup | None:
     """The last successful backup recorded in the database, or None."""
-    text = await Cache(db).get(LAST_KEY)
+    text = await db.fetch_value("state_get", {"name": LAST_KEY})
+    if text is None:
+        # Recorded by a version before migration 0020, in the cache.
+        text = await Cache(db).get(LAST_KEY)
     if text is None:
         return None
     try:

@@ -17,3 +17,11 @@ DELETE FROM cache WHERE `key` = :key
 
 -- name: cache_clear
 DELETE FROM cache
+
+-- name: state_get
+-- app_state (migration 0020): what `cache:clear` must not empty.
+SELECT value FROM app_state WHERE name = :name
+
+-- name: state_put
+INSERT INTO app_state (name, value, updated_at) VALUES (:name, :value, UNIX_TIMESTAMP())
+ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = VALUES(updated_at)

@@ -16,3 +16,12 @@ DELETE FROM cache WHERE "key" = :key
 
 -- name: cache_clear
 DELETE FROM cache
+
+-- name: state_get
+-- app_state (migration 0020): what `cache:clear` must not empty.
+SELECT value FROM app_state WHERE name = :name
+
+-- name: state_put
+INSERT INTO app_state (name, value, updated_at)
+VALUES (:name, :value, CAST(strftime('%s', 'now') AS INTEGER))
+ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
