@@ -41,8 +41,7 @@ class AccountError(Exception):
     def __init__(self, key: str, **values: object) -> None:
         self.key = key
         self.values = {
-            k: clean(v, 80) if isinstance(v, str) and k == "name" else v
-            for k, v in values.items()
+            k: clean(v, 80) if isinstance(v, str) and k == "name" else v for k, v in values.items()
         }
         super().__init__(catalogs().text(DEFAULT, key, **self.values))
 

@@ -48,6 +48,22 @@ async def test_an_admin_gives_a_petugas_a_scope(app: App, pages: Pages, device: 
     form = user.locator("form.scope-form")
     await expect(form).to_be_visible()
     await assert_fits(page, width, "users page, the scope form open")
+    # The classes are folded per unit (none ticked yet): the form stays short on a
+    # phone, where every class of every unit made it ~4,000 px.
+    groups = form.locator("details.check-group")
+    assert await groups.count() > 1
+    assert await form.locator("details.check-group[open]").count() == 0
+    box = await form.bounding_box()
+    assert box is not None and box["height"] < 1500, box
+    await tap(
+        page,
+        f"tbody.user[data-user='{name}'] details.check-group[data-unit='{unit}'] summary",
+        touch,
+    )
+    await expect(form.locator(f"details.check-group[data-unit='{unit}']")).to_have_attribute(
+        "open", ""
+    )
+    await assert_fits(page, width, "users page, a unit's classes open")
     for value in (unit, kelas):
         box = form.locator(f"input[value='{value}']")
         await tap(
@@ -63,6 +79,11 @@ async def test_an_admin_gives_a_petugas_a_scope(app: App, pages: Pages, device: 
     await expect(notice).to_be_in_viewport()
     await expect(user.locator("td.scope")).to_have_text(f"Unit {unit} · Kelas {kelas}")
     await assert_fits(page, width, "users page after saving a scope")
+    # Shown again, the unit with a ticked class is open, the others folded.
+    opened = user.locator("form.scope-form details.check-group[open]")
+    await expect(opened).to_have_count(1)
+    await expect(opened).to_have_attribute("data-unit", unit)
+    await expect(opened.locator("summary")).to_contain_text("1 dari")
     status, body = app.api("GET", BASE)
     assert status == 200, body
     listed = {u["name"]: u for u in body["data"]}

@@ -104,7 +104,8 @@ def _classes(
     request: web.Request, pairs: Sequence[tuple[str, str]], chosen: Sequence[tuple[str, str]]
 ) -> list[dict[str, Any]]:
     """The classes grouped by unit (in the roster's order), each a checkbox whose value
-    is ``UNIT:KELAS``."""
+    is ``UNIT:KELAS``; a group is shown open when one of its classes is ticked (folded,
+    a school's hundred classes would make the form a few metres long on a phone)."""
     gone = text(request, "users.scope.gone")
     known = set(pairs)
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -113,7 +114,20 @@ def _classes(
         groups.setdefault(unit, []).append(
             {"value": f"{unit}:{kelas}", "label": label, "checked": (unit, kelas) in chosen}
         )
-    return [{"unit": unit, "items": items} for unit, items in sorted(groups.items())]
+    return [
+        {
+            "unit": unit,
+            "items": items,
+            "open": any(item["checked"] for item in items),
+            "count": text(
+                request,
+                "users.scope.ticked",
+                ticked=sum(1 for item in items if item["checked"]),
+                total=len(items),
+            ),
+        }
+        for unit, items in sorted(groups.items())
+    ]
 
 
 def _user(request: web.Request, row: Mapping[str, Any], roster: Roster, me: User) -> dict[str, Any]:
