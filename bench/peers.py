@@ -444,8 +444,8 @@ class ProcrastinatePeer(Peer):
     packages = ("procrastinate", "psycopg")
     setup_note = (
         "app.run_worker_async(concurrency=N), LISTEN/NOTIFY on (polling fallback 5 s), "
-        "PsycopgConnector(max_size=N+2): the pool's default of 4 connections is fewer "
-        "than N slots plus the listener"
+        "done jobs kept (delete_jobs: never), PsycopgConnector(max_size=N+2): the pool's "
+        "default of 4 connections is fewer than N slots plus the listener"
     )
 
     def __init__(self, cfg: dict[str, Any]) -> None:
