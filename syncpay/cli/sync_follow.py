@@ -22,6 +22,7 @@ from ..signals import Signals, exit_status
 from ..sync import ended
 from ..sync.errors import SyncError
 from ..sync.records import Run
+from ..waiting import wait_any
 from .base import CliError, Context
 from .output import render_table, scope_words, terminal_width, words
 from .sync_display import Display, quiet_job_lines, reason_words, refusal, summary_line, worker_log
@@ -67,16 +68,6 @@ async def _ask_yes(question: str, signals: Signals, display: Display) -> bool:
         sys.stderr.flush()
         return False
     return answer.result().strip().lower() in YES
-
-
-async def _first_of(events: tuple[asyncio.Event, ...], timeout: float) -> None:
-    """Until one of ``events`` is set, or ``timeout`` seconds."""
-    waits = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
 
 
 class Follow:
@@ -135,7 +126,7 @@ class Follow:
                 self.display.done()
                 return await self.sp.sync.get(self.run.id)
             self._check_worker()
-            await _first_of((signals.event, ending), POLL)
+            await wait_any(signals.event, ending, timeout=POLL)
             signum = signals.take()
             if signum is None:
                 continue

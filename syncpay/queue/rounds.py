@@ -6,12 +6,12 @@ as there are free slots; a round whose writes are refused settles its jobs one b
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from ..db import DatabaseError, Tx
+from ..waiting import wait_any
 from .errors import refusal
 from .payload import Payload
 from .pool import Outcome, PoolBase, log, readable, short_reason
@@ -64,8 +64,7 @@ class Rounds(PoolBase):
             if self._rounds and not self._stopped.is_set() and not self._worth_a_round():
                 # One is in flight: what comes meanwhile goes with the next round.
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.options.restart_check)
+                await wait_any(self._wake, timeout=self.options.restart_check)
                 continue
             outcomes = self._outcomes_for_a_round()
             started, self._started_ahead = self._started_ahead, []
@@ -193,8 +192,7 @@ class Rounds(PoolBase):
         self._wake.clear()
         if self._outbox or self._stopped.is_set():
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+        await wait_any(self._wake, timeout=timeout)
         if self._idle_until and time.monotonic() >= self._idle_until:
             self._idle_until = 0.0
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..waiting import wait_any
 from .data import (
     demo_students,
     deposit_of,
@@ -251,10 +252,7 @@ class Simulator:
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake up at once when the simulator closes."""
         if seconds > 0 and not self._closing.is_set():
-            try:
-                await asyncio.wait_for(self._closing.wait(), seconds)
-            except TimeoutError:
-                pass
+            await wait_any(self._closing, timeout=seconds)
 
     @web.middleware
     async def _track(

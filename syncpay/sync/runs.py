@@ -10,7 +10,6 @@ names and queue keys (:mod:`.keys`) and the refusals (:mod:`.errors`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from ..db import Database, Tx
 from ..officers import OfficerScope, scope_params
 from ..queue import Queue
+from ..waiting import wait_any
 from . import ended, notify
 from .activity import log_line
 from .errors import NoStudents, OutsideScope, RunConflict, RunNotFound, SyncError
@@ -322,7 +322,6 @@ class Sync:
                         await result
                 if not state.is_running:
                     return await self.get(run_id)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(ending.wait(), poll)
+                await wait_any(ending, timeout=poll)
         finally:
             ended.unwatch(run_id, ending)

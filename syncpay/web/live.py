@@ -37,6 +37,7 @@ from aiohttp import web
 from ..sync.activity import LOG_LIMIT
 from ..sync.errors import RunNotFound
 from ..sync.progress import Progress
+from ..waiting import wait_any
 from .keys import SYNCPAY
 from .live_pages import LatestOf, LivePages, View, Watch
 
@@ -250,8 +251,7 @@ class LiveHub(LivePages):
                 continue
             wait = self.poll - (loop.time() - started)
             if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                await wait_any(self._wake, timeout=wait)
 
     async def _tick(self, started: float) -> None:
         """One look: has anything changed? Then bring the watched runs' copies up to
