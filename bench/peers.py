@@ -775,13 +775,7 @@ class Bench:
 
     @staticmethod
     def stop(proc: subprocess.Popen[str]) -> None:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        end(proc, 30)
         if proc.stdin:
             proc.stdin.close()
         if proc.stdout:
@@ -973,6 +967,17 @@ class Bench:
 # --------------------------------------------------------------------------- the report
 
 
+def end(proc: subprocess.Popen[Any], timeout: float) -> None:
+    """SIGTERM a process we started (by its pid), SIGKILL it after ``timeout`` s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def span(values: list[float], fmt: str = "{:.2f}") -> str:
     low, high = fmt.format(min(values)), fmt.format(max(values))
     return low if low == high else f"{low}–{high}"
@@ -1032,12 +1037,7 @@ def simulator(folder: str, port: int, latency: float) -> Iterator[subprocess.Pop
             time.sleep(0.05)
         yield proc
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        end(proc, 10)
 
 
 async def warm(api: str, idpersons: list[str]) -> None:
